@@ -1,0 +1,151 @@
+import path from 'node:path';
+import {
+  booleanValue,
+  enumValue,
+  integerValue,
+  portValue,
+  stringValue,
+  templateValue,
+  ValueError,
+  type ValueParser,
+} from './values.js';
+
+/**
+ * Every property the daemon understands: its WCS name, its documented
+ * default, how it is parsed, and one line of description (the shipped
+ * conf/server.properties and the README table are checked against this list
+ * by a unit test).
+ */
+export interface PropertyDefinition<T> {
+  readonly key: string;
+  readonly defaultValue: string;
+  readonly parse: ValueParser<T>;
+  readonly description: string;
+}
+
+function def<T>(key: string, defaultValue: string, parse: ValueParser<T>, description: string): PropertyDefinition<T> {
+  return { key, defaultValue, parse, description };
+}
+
+export const PROPERTIES = {
+  httpPort: def('http.port', '8081', portValue, 'HTTP port of the REST API and of /client/records downloads'),
+  rtmpPort: def('rtmp.port', '1935', portValue, 'RTMP ingest port (rtmp://host:PORT/live/STREAM)'),
+  bindAddress: def('ip_local', '0.0.0.0', stringValue, 'Address the HTTP and RTMP listeners bind to'),
+  recordStreams: def('record_streams', 'true', booleanValue, 'Master switch: record published streams'),
+  recordFlashPublishedStreams: def(
+    'record_flash_published_streams',
+    'true',
+    booleanValue,
+    'Record streams published over RTMP (Flash, OBS, ffmpeg encoders)',
+  ),
+  recordDir: def('record_dir', 'records', stringValue, 'Folder of finished records (relative paths are under WCS_HOME)'),
+  recordTmpDir: def(
+    'record_tmp_dir',
+    '',
+    stringValue,
+    'Folder of files being recorded; empty = a hidden .tmp folder inside record_dir',
+  ),
+  streamRecordPolicyTemplate: def(
+    'stream_record_policy_template',
+    'stream-{mediaSessionId}-{login}',
+    templateValue,
+    'Record file name template (extension added from the container)',
+  ),
+  onRecordHookScript: def(
+    'on_record_hook_script',
+    'bin/on_record_hook.sh',
+    stringValue,
+    'Script run after each record is finished: $1 = stream name, $2 = absolute file path; empty = none',
+  ),
+  recordResponseContentDispositionHeaderValue: def(
+    'record_response_content_disposition_header_value',
+    'inline',
+    enumValue(['inline', 'attachment'] as const),
+    'Content-Disposition of /client/records downloads',
+  ),
+  recordStopTimeout: def(
+    'record_stop_timeout',
+    '15',
+    integerValue(1, 3600),
+    'Seconds a recording may take to finish before its muxer is interrupted',
+  ),
+  ffmpegPath: def('ffmpeg_path', '', stringValue, 'ffmpeg binary; empty = FFMPEG_PATH, ffmpeg-static, then ffmpeg on PATH'),
+  rtmpPublishGraceMs: def(
+    'rtmp_publish_grace_ms',
+    '0',
+    integerValue(0, 600000),
+    'Milliseconds an RTMP publish stays alive after its connection closes (a reconnect resumes it)',
+  ),
+  rtmpPublisherIdleTimeout: def(
+    'rtmp_publisher_idle_timeout',
+    '10',
+    integerValue(1, 3600),
+    'Seconds without any data from an RTMP publisher before it is disconnected',
+  ),
+} as const;
+
+type Definitions = typeof PROPERTIES;
+type ParsedValues = { [K in keyof Definitions]: Definitions[K] extends PropertyDefinition<infer T> ? T : never };
+
+export interface ServerConfig extends ParsedValues {
+  /** Absolute home folder: conf/, records/, logs/ live here. */
+  readonly home: string;
+  /** Absolute paths derived from the properties above. */
+  readonly recordDirAbs: string;
+  readonly recordTmpDirAbs: string;
+  readonly onRecordHookScriptAbs: string | null;
+  readonly logsDirAbs: string;
+}
+
+export class ConfigError extends Error {}
+
+export interface ParseResult {
+  readonly config: ServerConfig;
+  /** Keys present in the input that the daemon does not know (kept, ignored). */
+  readonly unknownKeys: string[];
+}
+
+/**
+ * Turns raw property strings into a typed, validated ServerConfig.
+ * Raises ConfigError naming the key, the bad value and what is allowed.
+ */
+export function parseServerConfig(raw: Readonly<Record<string, string>>, home: string): ParseResult {
+  const known = new Set<string>(Object.values(PROPERTIES).map((d) => d.key));
+  const unknownKeys = Object.keys(raw).filter((k) => !known.has(k)).sort();
+  const values: Record<string, unknown> = {};
+  for (const [field, definition] of Object.entries(PROPERTIES) as [string, PropertyDefinition<unknown>][]) {
+    const value = raw[definition.key] ?? definition.defaultValue;
+    try {
+      values[field] = definition.parse(value);
+    } catch (err) {
+      if (err instanceof ValueError) {
+        throw new ConfigError(`Bad value for ${definition.key}: '${value}'; allowed: ${err.allowed}`);
+      }
+      throw err;
+    }
+  }
+  const parsed = values as ParsedValues;
+  const absHome = path.resolve(home);
+  const recordDirAbs = path.resolve(absHome, parsed.recordDir === '' ? 'records' : parsed.recordDir);
+  const recordTmpDirAbs = parsed.recordTmpDir === '' ? path.join(recordDirAbs, '.tmp') : path.resolve(absHome, parsed.recordTmpDir);
+  const onRecordHookScriptAbs = parsed.onRecordHookScript === '' ? null : path.resolve(absHome, parsed.onRecordHookScript);
+  if (parsed.httpPort === parsed.rtmpPort) {
+    throw new ConfigError(`Bad value for rtmp.port: '${parsed.rtmpPort}'; allowed: a port other than http.port`);
+  }
+  return {
+    config: {
+      ...parsed,
+      home: absHome,
+      recordDirAbs,
+      recordTmpDirAbs,
+      onRecordHookScriptAbs,
+      logsDirAbs: path.join(absHome, 'logs'),
+    },
+    unknownKeys,
+  };
+}
+
+/** Name of the environment variable that overrides a property: WCS_ + key, upper case, . and - as _. */
+export function environmentName(key: string): string {
+  return 'WCS_' + key.toUpperCase().replace(/[.-]/g, '_');
+}

@@ -1,0 +1,59 @@
+/**
+ * Parsers for property values. Each takes the raw string of a property and
+ * returns the typed value or throws a ValueError saying what is allowed.
+ * Pure: no I/O.
+ */
+
+export class ValueError extends Error {
+  constructor(readonly allowed: string) {
+    super(allowed);
+  }
+}
+
+export type ValueParser<T> = (raw: string) => T;
+
+export const booleanValue: ValueParser<boolean> = (raw) => {
+  const v = raw.trim().toLowerCase();
+  if (v === 'true') return true;
+  if (v === 'false') return false;
+  throw new ValueError('true or false');
+};
+
+export function integerValue(min: number, max: number): ValueParser<number> {
+  return (raw) => {
+    const v = raw.trim();
+    if (!/^-?\d+$/.test(v)) throw new ValueError(`an integer from ${min} to ${max}`);
+    const n = Number(v);
+    if (!Number.isSafeInteger(n) || n < min || n > max) {
+      throw new ValueError(`an integer from ${min} to ${max}`);
+    }
+    return n;
+  };
+}
+
+export const portValue: ValueParser<number> = integerValue(1, 65535);
+
+export function enumValue<T extends string>(allowed: readonly T[]): ValueParser<T> {
+  return (raw) => {
+    const v = raw.trim();
+    const found = allowed.find((a) => a === v);
+    if (found === undefined) throw new ValueError(`one of ${allowed.join(', ')}`);
+    return found;
+  };
+}
+
+/** Any string; surrounding whitespace removed. */
+export const stringValue: ValueParser<string> = (raw) => raw.trim();
+
+export const nonEmptyStringValue: ValueParser<string> = (raw) => {
+  const v = raw.trim();
+  if (v === '') throw new ValueError('a non-empty string');
+  return v;
+};
+
+/** A file name template: non-empty, no path separator outside of placeholders. */
+export const templateValue: ValueParser<string> = (raw) => {
+  const v = raw.trim();
+  if (v === '') throw new ValueError('a non-empty file name template such as stream-{mediaSessionId}-{login}');
+  return v;
+};

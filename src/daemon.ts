@@ -1,0 +1,96 @@
+import fs from 'node:fs';
+import type { Logger } from 'pino';
+import type { ServerConfig } from './config/server-config.js';
+import { HttpServer } from './http/http-server.js';
+import { RtmpIngest } from './ingest/rtmp/rtmp-ingest.js';
+import type { FfmpegBinaries } from './recording/ffmpeg/locate-ffmpeg.js';
+import { MP4 } from './recording/formats.js';
+import { HookRunner } from './recording/hook-runner.js';
+import { RecorderManager } from './recording/recorder-manager.js';
+import { StreamRegistry } from './streams/stream-registry.js';
+
+/**
+ * All parts of one wcs-recorder, wired along the flow: ingest -> registry ->
+ * recorders -> disk, with HTTP over registry and recorders. start() brings
+ * them up in that order; close() finishes every recording first, then
+ * closes the rest in reverse order.
+ */
+export class Daemon {
+  readonly registry = new StreamRegistry();
+  readonly hooks: HookRunner;
+  readonly recorders: RecorderManager;
+  readonly rtmp: RtmpIngest;
+  readonly http: HttpServer;
+  #closing: Promise<void> | null = null;
+
+  constructor(
+    readonly config: ServerConfig,
+    readonly binaries: FfmpegBinaries,
+    private readonly log: Logger,
+  ) {
+    this.hooks = new HookRunner(config.onRecordHookScriptAbs, config.home, log.child({ component: 'hook' }));
+    this.recorders = new RecorderManager(
+      this.registry,
+      {
+        ffmpeg: binaries.ffmpeg,
+        format: MP4,
+        template: config.streamRecordPolicyTemplate,
+        tmpDir: config.recordTmpDirAbs,
+        recordDir: config.recordDirAbs,
+        stopTimeoutMs: config.recordStopTimeout * 1000,
+        audioSampleRate: 44100,
+        audioChannels: 2,
+        maxPendingInput: 64 * 1024 * 1024,
+      },
+      { recordStreams: config.recordStreams, recordFlashPublishedStreams: config.recordFlashPublishedStreams },
+      this.hooks,
+      log.child({ component: 'recorder' }),
+    );
+    this.rtmp = new RtmpIngest(
+      {
+        port: config.rtmpPort,
+        bind: config.bindAddress,
+        publishGraceMs: config.rtmpPublishGraceMs,
+        idleTimeoutSeconds: config.rtmpPublisherIdleTimeout,
+      },
+      this.registry,
+      log.child({ component: 'rtmp' }),
+    );
+    this.http = new HttpServer(
+      {
+        port: config.httpPort,
+        bind: config.bindAddress,
+        recordDir: config.recordDirAbs,
+        contentDisposition: config.recordResponseContentDispositionHeaderValue,
+      },
+      { registry: this.registry, recorders: this.recorders, log },
+    );
+  }
+
+  async start(): Promise<void> {
+    for (const dir of [this.config.recordDirAbs, this.config.recordTmpDirAbs, this.config.logsDirAbs]) {
+      fs.mkdirSync(dir, { recursive: true });
+    }
+    this.recorders.start();
+    try {
+      await this.http.start();
+      await this.rtmp.start();
+    } catch (err) {
+      await this.close();
+      throw err;
+    }
+  }
+
+  /** Finishes every open recording (within record_stop_timeout), then stops listening. */
+  close(): Promise<void> {
+    if (!this.#closing) this.#closing = this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    await this.recorders.close();
+    await this.rtmp.close();
+    await this.http.close();
+    await this.hooks.close(5000);
+  }
+}

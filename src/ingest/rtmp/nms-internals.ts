@@ -1,0 +1,105 @@
+/**
+ * The one place that touches node-media-server's internal API (pinned to
+ * 4.4.3 in package.json; test/integration covers it end to end).
+ *
+ * node-media-server has no public media hook, so we use what its own FLV
+ * recorder uses: an internal subscriber (`protocol: 'flv'`, empty ip) added
+ * with BroadcastServer.postPlay(), which first receives the FLV header, the
+ * metadata, the sequence headers and the GOP cache, then every live tag.
+ * We do not run its NodeMediaServer class (HTTP server, JSON store, admin
+ * API): only its RTMP connection handler, on a net.Server we own, so a taken
+ * port is our error to report instead of its process.exit(1).
+ */
+import { createRequire } from 'node:module';
+import type { EventEmitter } from 'node:events';
+import type net from 'node:net';
+
+const require = createRequire(import.meta.url);
+
+export const NMS_VERSION = '4.4.3';
+
+/** The fields of node-media-server's BaseSession/RtmpSession that we read. */
+export interface NmsSession {
+  readonly id: string;
+  readonly ip: string;
+  readonly protocol: string;
+  readonly streamApp: string;
+  readonly streamName: string;
+  readonly streamPath: string;
+  readonly streamQuery: Record<string, string | string[] | undefined>;
+  readonly inBytes: number;
+  readonly videoWidth: number;
+  readonly videoHeight: number;
+  readonly socket?: net.Socket;
+  close(): void;
+}
+
+/** A subscriber object as BroadcastServer expects it. */
+export interface NmsSubscriber {
+  id: string;
+  ip: string;
+  protocol: 'flv';
+  streamPath: string;
+  endTime: number;
+  sendBuffer(buffer: Buffer): void;
+}
+
+export interface NmsBroadcast {
+  readonly streamPath: string;
+  publisher: NmsSession | null;
+  publishGraceMs: number;
+  postPlay(session: NmsSubscriber): string | null;
+  donePlay(session: NmsSubscriber): void;
+  getPublishStatus(): 'publishing' | 'reconnecting' | 'idle';
+}
+
+interface NmsContext {
+  config: { bind?: string; rtmp?: { port?: number } };
+  broadcasts: Map<string, NmsBroadcast>;
+  sessions: Map<string, NmsSession>;
+  eventEmitter: EventEmitter;
+}
+
+interface NmsRtmpServer {
+  handleRequest(socket: net.Socket): void;
+  stop(): void;
+}
+
+interface NmsLogger {
+  level: string;
+  log(message: string, level?: string): void;
+}
+
+export type NmsLogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error';
+
+const pkg = require('node-media-server/package.json') as { version: string };
+if (pkg.version !== NMS_VERSION) {
+  throw new Error(`node-media-server ${NMS_VERSION} is required (found ${pkg.version}); its internal API is pinned`);
+}
+
+const Context = require('node-media-server/src/core/context.js') as NmsContext;
+const NodeRtmpServer = require('node-media-server/src/server/rtmp_server.js') as new () => NmsRtmpServer;
+const nmsLogger = require('node-media-server/src/core/logger.js') as NmsLogger;
+const { parseH264Sps } = require('node-media-server/src/protocol/sps_info.js') as {
+  parseH264Sps(sps: Buffer): { width: number; height: number } | null;
+};
+
+export { parseH264Sps };
+
+/** Routes node-media-server's console logger into ours. */
+export function redirectNmsLogger(sink: (level: NmsLogLevel, message: string) => void): void {
+  nmsLogger.log = (message: string, level = 'info') => {
+    const known: NmsLogLevel[] = ['trace', 'debug', 'info', 'warn', 'error'];
+    sink(known.find((l) => l === level) ?? 'info', message);
+  };
+}
+
+/**
+ * Creates node-media-server's RTMP connection handler. Its Context is
+ * module-global, so one daemon process embeds one RTMP ingest.
+ */
+export function createNmsRtmpHandler(): { handler: NmsRtmpServer; events: EventEmitter; broadcasts: Map<string, NmsBroadcast> } {
+  // Without rtmp.port in its config NodeRtmpServer creates no listener of its own.
+  Context.config = {};
+  return { handler: new NodeRtmpServer(), events: Context.eventEmitter, broadcasts: Context.broadcasts };
+}

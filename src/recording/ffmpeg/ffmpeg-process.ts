@@ -1,0 +1,101 @@
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import type { Readable, Writable } from 'node:stream';
+
+export interface FfmpegExit {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  /** The last lines ffmpeg wrote to stderr. */
+  readonly stderrTail: string[];
+}
+
+const STDERR_TAIL_LINES = 20;
+
+/**
+ * One owned ffmpeg child: spawned with an argument array (never a shell),
+ * fed on stdin, its exit always observed, and stopped with exact signals:
+ * end of stdin first (ffmpeg writes its trailer), one SIGINT if that takes
+ * too long (ffmpeg still finishes the file), SIGKILL only as the last resort.
+ */
+export class FfmpegProcess {
+  readonly #child: ChildProcessByStdio<Writable, null, Readable>;
+  readonly #tail: string[] = [];
+  readonly exited: Promise<FfmpegExit>;
+  #exit: FfmpegExit | null = null;
+  #partialLine = '';
+
+  constructor(binary: string, args: readonly string[], onStderrLine?: (line: string) => void) {
+    this.#child = spawn(binary, args, { stdio: ['pipe', 'ignore', 'pipe'] });
+    this.#child.stdin.on('error', () => {
+      // EPIPE when ffmpeg exits early: its exit is reported through `exited`
+    });
+    this.#child.stderr.setEncoding('utf8');
+    this.#child.stderr.on('data', (text: string) => {
+      const lines = (this.#partialLine + text).split(/\r?\n|\r/);
+      this.#partialLine = lines.pop() ?? '';
+      for (const line of lines) {
+        if (line.trim() === '') continue;
+        this.#tail.push(line);
+        if (this.#tail.length > STDERR_TAIL_LINES) this.#tail.shift();
+        onStderrLine?.(line);
+      }
+    });
+    this.exited = new Promise((resolve) => {
+      const finish = (code: number | null, signal: NodeJS.Signals | null): void => {
+        if (this.#exit) return;
+        if (this.#partialLine.trim() !== '') this.#tail.push(this.#partialLine);
+        this.#exit = { code, signal, stderrTail: [...this.#tail] };
+        resolve(this.#exit);
+      };
+      this.#child.on('exit', finish);
+      this.#child.on('error', (err) => {
+        this.#tail.push(`spawn failed: ${err.message}`);
+        finish(null, null);
+      });
+    });
+  }
+
+  get pid(): number | undefined {
+    return this.#child.pid;
+  }
+
+  get running(): boolean {
+    return this.#exit === null;
+  }
+
+  /** Bytes queued for stdin that ffmpeg has not read yet. */
+  get pendingInput(): number {
+    return this.#child.stdin.writableLength;
+  }
+
+  write(chunk: Buffer): void {
+    if (this.#exit || this.#child.stdin.destroyed || this.#child.stdin.writableEnded) return;
+    this.#child.stdin.write(chunk);
+  }
+
+  /**
+   * Ends the input and waits for ffmpeg to finish its file. After
+   * `timeoutMs` it gets one SIGINT (it still writes the trailer); if it
+   * is still running `killAfterMs` later, SIGKILL.
+   */
+  async finish(timeoutMs: number, killAfterMs = 5000): Promise<FfmpegExit> {
+    if (this.#exit) return this.#exit;
+    this.#child.stdin.end();
+    const sigint = setTimeout(() => this.signal('SIGINT'), timeoutMs);
+    const sigkill = setTimeout(() => this.signal('SIGKILL'), timeoutMs + killAfterMs);
+    try {
+      return await this.exited;
+    } finally {
+      clearTimeout(sigint);
+      clearTimeout(sigkill);
+    }
+  }
+
+  signal(sig: NodeJS.Signals): void {
+    if (this.#exit) return;
+    try {
+      this.#child.kill(sig);
+    } catch {
+      // already gone
+    }
+  }
+}

@@ -1,0 +1,145 @@
+import type { Logger } from 'pino';
+import type { Stream } from '../streams/stream.js';
+import type { StreamRegistry } from '../streams/stream-registry.js';
+import { TypedEmitter } from '../util/typed-emitter.js';
+import type { HookRunner } from './hook-runner.js';
+import { Recorder, type RecordInfo, type RecorderSettings } from './recorder.js';
+
+export interface RecordingPolicy {
+  /** record_streams */
+  readonly recordStreams: boolean;
+  /** record_flash_published_streams */
+  readonly recordFlashPublishedStreams: boolean;
+}
+
+/** Per-recording settings a REST call may override (WCS `config` of /recorder/startup). */
+export interface RecordingOverrides {
+  readonly fileTemplate?: string;
+}
+
+export interface RecordingInProgress {
+  readonly fileName: string;
+  readonly mediaSessionId: string;
+}
+
+interface ManagerEvents {
+  recorded: [record: RecordInfo];
+}
+
+export class NotPublishingError extends Error {}
+
+/** Decides whether a newly published stream is recorded (pure). */
+export function shouldRecordOnPublish(stream: Pick<Stream, 'mediaProvider' | 'recordRequested'>, policy: RecordingPolicy): boolean {
+  if (!policy.recordStreams) return false;
+  if (stream.recordRequested !== null) return stream.recordRequested;
+  switch (stream.mediaProvider) {
+    case 'Flash':
+      return policy.recordFlashPublishedStreams;
+    default:
+      return true;
+  }
+}
+
+/**
+ * Owns every Recorder: starts one when a stream that should be recorded is
+ * published or when asked by REST, finishes it when the stream ends or on
+ * request, runs the hook on each finished file, and finishes them all on
+ * close().
+ */
+export class RecorderManager extends TypedEmitter<ManagerEvents> {
+  readonly #active = new Map<string, Recorder>();
+  readonly #finishing = new Set<Promise<unknown>>();
+  #sequence = 0;
+  #closed = false;
+
+  constructor(
+    private readonly registry: StreamRegistry,
+    private readonly settings: RecorderSettings,
+    private readonly policy: RecordingPolicy,
+    private readonly hooks: HookRunner,
+    private readonly log: Logger,
+  ) {
+    super();
+  }
+
+  start(): void {
+    this.registry.on('publish', this.#onPublish);
+  }
+
+  /** Recordings in progress, as /recorder/find_all lists them. */
+  inProgress(): RecordingInProgress[] {
+    return [...this.#active.values()].map((r) => ({ fileName: r.currentFileName, mediaSessionId: r.stream.mediaSessionId }));
+  }
+
+  recorderOf(mediaSessionId: string): Recorder | undefined {
+    return this.#active.get(mediaSessionId);
+  }
+
+  /**
+   * Starts recording a published stream; a recording already running for it
+   * is finished first.
+   */
+  async startRecording(mediaSessionId: string, overrides: RecordingOverrides = {}): Promise<Recorder> {
+    const stream = this.registry.byMediaSessionId(mediaSessionId);
+    if (!stream || stream.status !== 'PUBLISHING') {
+      throw new NotPublishingError(`Stream with mediaSessionId ${mediaSessionId} is not publishing`);
+    }
+    const current = this.#active.get(mediaSessionId);
+    if (current) await current.finish('restarted by REST');
+    if (stream.status !== 'PUBLISHING' || this.#closed) {
+      throw new NotPublishingError(`Stream with mediaSessionId ${mediaSessionId} stopped publishing`);
+    }
+    return this.#startRecorder(stream, overrides);
+  }
+
+  /** Finishes the recording of a stream; null when it was not recording. */
+  async stopRecording(mediaSessionId: string, reason = 'stopped by REST'): Promise<RecordInfo | null | undefined> {
+    const recorder = this.#active.get(mediaSessionId);
+    if (!recorder) return undefined;
+    return recorder.finish(reason);
+  }
+
+  /** Finishes every recording (file moved, hook started) and stops taking new ones. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.registry.off('publish', this.#onPublish);
+    await Promise.all([...this.#active.values()].map((r) => r.finish('server shutdown')));
+    await Promise.all([...this.#finishing]);
+  }
+
+  #onPublish = (stream: Stream): void => {
+    if (this.#closed || !shouldRecordOnPublish(stream, this.policy)) return;
+    void this.#startRecorder(stream, {}).catch((err: Error) => {
+      this.log.error({ stream: stream.name, mediaSessionId: stream.mediaSessionId, err: err.message }, 'Recording could not start');
+    });
+  };
+
+  async #startRecorder(stream: Stream, overrides: RecordingOverrides): Promise<Recorder> {
+    const settings: RecorderSettings = { ...this.settings, template: overrides.fileTemplate ?? this.settings.template };
+    const recorder = new Recorder(stream, settings, this.log, ++this.#sequence);
+    this.#active.set(stream.mediaSessionId, recorder);
+    stream.recording = true;
+    const done = new Promise<void>((resolve) => {
+      recorder.once('finished', (record) => {
+        if (this.#active.get(stream.mediaSessionId) === recorder) {
+          this.#active.delete(stream.mediaSessionId);
+          stream.recording = false;
+        }
+        if (record) {
+          this.emit('recorded', record);
+          void this.hooks.run(record.streamName, record.path, { stream: stream.name, mediaSessionId: stream.mediaSessionId });
+        }
+        resolve();
+      });
+    });
+    this.#finishing.add(done);
+    void done.then(() => this.#finishing.delete(done));
+    try {
+      await recorder.start();
+    } catch (err) {
+      await recorder.finish(`start failed: ${(err as Error).message}`);
+      throw err;
+    }
+    return recorder;
+  }
+}
