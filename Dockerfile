@@ -1,0 +1,25 @@
+# wcs-recorder on Node 22 / Debian bookworm with Debian's ffmpeg.
+FROM node:22-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json ./
+COPY src ./src
+RUN npx tsc -p tsconfig.json && touch dist/.build-stamp && npm prune --omit=dev
+
+FROM node:22-bookworm-slim
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ffmpeg \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+ENV NODE_ENV=production WCS_HOME=/app
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY package.json ./
+COPY bin ./bin
+COPY conf ./conf
+RUN mkdir -p records logs
+VOLUME ["/app/records"]
+EXPOSE 8081 1935
+STOPSIGNAL SIGTERM
+CMD ["bin/wcs-recorder"]

@@ -1,0 +1,145 @@
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+export const REPO = path.resolve(import.meta.dirname, '..', '..');
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export function makeHome(prefix = 'wcs-home-'): string {
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  fs.mkdirSync(path.join(home, 'conf'));
+  fs.mkdirSync(path.join(home, 'bin'));
+  fs.copyFileSync(path.join(REPO, 'bin', 'on_record_hook.sh'), path.join(home, 'bin', 'on_record_hook.sh'));
+  fs.chmodSync(path.join(home, 'bin', 'on_record_hook.sh'), 0o755);
+  return home;
+}
+
+export function writeProperties(home: string, props: Record<string, string | number | boolean>): void {
+  const text = Object.entries(props)
+    .map(([k, v]) => `${k}=${v}`)
+    .join('\n');
+  fs.writeFileSync(path.join(home, 'conf', 'server.properties'), text + '\n');
+}
+
+export interface DaemonExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+export class DaemonHandle {
+  #out = '';
+  readonly exited: Promise<DaemonExit>;
+
+  constructor(
+    readonly home: string,
+    readonly httpPort: number,
+    readonly rtmpPort: number,
+    readonly proc: ChildProcess,
+  ) {
+    proc.stdout?.on('data', (d: Buffer) => (this.#out += d.toString()));
+    proc.stderr?.on('data', (d: Buffer) => (this.#out += d.toString()));
+    this.exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
+  }
+
+  get output(): string {
+    return this.#out;
+  }
+
+  get recordDir(): string {
+    return path.join(this.home, 'records');
+  }
+
+  rtmpUrl(stream: string): string {
+    return `rtmp://127.0.0.1:${this.rtmpPort}/live/${stream}`;
+  }
+
+  url(p: string): string {
+    return `http://127.0.0.1:${this.httpPort}${p}`;
+  }
+
+  async post<T = unknown>(p: string, body: unknown = {}): Promise<{ status: number; body: T }> {
+    const res = await fetch(this.url(p), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    const text = await res.text();
+    return { status: res.status, body: (text ? JSON.parse(text) : null) as T };
+  }
+
+  async waitForOutput(pattern: RegExp, timeoutMs = 20_000): Promise<void> {
+    await waitFor(() => pattern.test(this.#out), timeoutMs, `daemon output matching ${pattern}`);
+  }
+
+  /** PIDs of the daemon's child processes (its ffmpeg muxers, hooks). */
+  children(): number[] {
+    if (this.proc.pid === undefined) return [];
+    try {
+      return execFileSync('pgrep', ['-P', String(this.proc.pid)], { encoding: 'utf8' })
+        .split('\n')
+        .filter(Boolean)
+        .map(Number);
+    } catch {
+      return [];
+    }
+  }
+
+  async stop(signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 30_000): Promise<DaemonExit> {
+    if (this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill(signal);
+    const timer = setTimeout(() => this.proc.kill('SIGKILL'), timeoutMs);
+    try {
+      return await this.exited;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+/** Starts bin/wcs-recorder with a fresh WCS_HOME and free ports; waits until it is ready. */
+export async function startDaemon(props: Record<string, string | number | boolean> = {}, home = makeHome()): Promise<DaemonHandle> {
+  const httpPort = Number(props['http.port'] ?? (await freePort()));
+  const rtmpPort = Number(props['rtmp.port'] ?? (await freePort()));
+  writeProperties(home, { 'http.port': httpPort, 'rtmp.port': rtmpPort, ip_local: '127.0.0.1', ...props });
+  const proc = spawn(path.join(REPO, 'bin', 'wcs-recorder'), [], {
+    env: { ...process.env, WCS_HOME: home },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const daemon = new DaemonHandle(home, httpPort, rtmpPort, proc);
+  const ready = daemon.waitForOutput(/wcs-recorder ready/, 20_000);
+  const exited = daemon.exited.then((e) => {
+    throw new Error(`daemon exited during start-up (${e.code ?? e.signal}): ${daemon.output}`);
+  });
+  await Promise.race([ready, exited]);
+  return daemon;
+}

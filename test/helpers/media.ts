@@ -1,0 +1,88 @@
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+export interface ClipSpec {
+  video: boolean;
+  audio: boolean;
+  seconds: number;
+  /** Keyframe interval in seconds. */
+  gop?: number;
+  bitrate?: string;
+}
+
+const MEDIA_DIR = path.join(os.tmpdir(), 'wcs-test-media');
+
+/** A generated H.264/AAC test clip (testsrc2 + sine), made once and reused. */
+export function makeClip(spec: ClipSpec): string {
+  const gop = spec.gop ?? 2;
+  const name = `clip-${spec.video ? 'v' : ''}${spec.audio ? 'a' : ''}-${spec.seconds}s-g${gop}-${spec.bitrate ?? '1M'}.mp4`;
+  const file = path.join(MEDIA_DIR, name);
+  if (fs.existsSync(file)) return file;
+  fs.mkdirSync(MEDIA_DIR, { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp.mp4`;
+  const args = ['-hide_banner', '-loglevel', 'error', '-y'];
+  if (spec.video) args.push('-f', 'lavfi', '-i', `testsrc2=size=640x360:rate=30`);
+  if (spec.audio) args.push('-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100');
+  args.push('-t', String(spec.seconds));
+  if (spec.video) {
+    args.push('-c:v', 'libx264', '-preset', 'veryfast', '-b:v', spec.bitrate ?? '1M', '-pix_fmt', 'yuv420p');
+    args.push('-g', String(gop * 30), '-keyint_min', String(gop * 30), '-sc_threshold', '0');
+  }
+  if (spec.audio) args.push('-c:a', 'aac', '-b:a', '128k', '-ac', '2');
+  args.push(tmp);
+  execFileSync('ffmpeg', args);
+  fs.renameSync(tmp, file);
+  return file;
+}
+
+export interface Publisher {
+  proc: ChildProcess;
+  exited: Promise<number | null>;
+  stderr(): string;
+}
+
+/** Publishes a file in real time over RTMP with ffmpeg (-re -c copy -f flv). */
+export function publish(file: string, url: string, extraInput: string[] = []): Publisher {
+  const proc = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-re', ...extraInput, '-i', file, '-c', 'copy', '-f', 'flv', url], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let err = '';
+  proc.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
+  return { proc, exited, stderr: () => err };
+}
+
+export interface ProbeResult {
+  streams: { codec_type: string; codec_name: string; duration?: string; start_time?: string }[];
+  format: { duration: string; format_name: string };
+}
+
+export function ffprobe(file: string): ProbeResult {
+  const out = execFileSync('ffprobe', ['-v', 'error', '-show_format', '-show_streams', '-of', 'json', file], { encoding: 'utf8' });
+  return JSON.parse(out) as ProbeResult;
+}
+
+export function durationOf(file: string): number {
+  return Number(ffprobe(file).format.duration);
+}
+
+/** Decodes the whole file; throws if ffmpeg reports an error. */
+export function decodeErrors(file: string): string {
+  try {
+    return execFileSync('ffmpeg', ['-hide_banner', '-v', 'error', '-i', file, '-f', 'null', '-'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (err) {
+    return String((err as { stderr?: string }).stderr ?? err);
+  }
+}
+
+/** Whether the first video frame of a file is a keyframe. */
+export function firstVideoFrameIsKey(file: string): boolean {
+  const out = execFileSync(
+    'ffprobe',
+    ['-v', 'error', '-select_streams', 'v:0', '-read_intervals', '%+#1', '-show_entries', 'frame=key_frame', '-of', 'csv=p=0', file],
+    { encoding: 'utf8' },
+  );
+  return out.trim().split('\n')[0]?.split(',')[0]?.trim() === '1';
+}
