@@ -7,7 +7,7 @@ import path from 'node:path';
  * leave the directory or is not a plain visible file name. Pure: no I/O.
  */
 export function recordPathInside(dir: string, name: string): string | null {
-  if (name === '' || name.length > 255) return null;
+  if (name === '' || Buffer.byteLength(name) > 255) return null;
   if (name.includes('/') || name.includes('\\') || name.includes('\0')) return null;
   if (name.startsWith('.')) return null;
   const resolved = path.resolve(dir, name);

@@ -79,7 +79,8 @@ export function truncateUtf8(text: string, maxBytes: number): string {
  */
 export function sanitizeFileName(name: string, exclude = '/'): string {
   const banned = new Set([...exclude, '/', '\\']);
-  let out = [...name].filter((ch) => !banned.has(ch) && ch.charCodeAt(0) >= 0x20 && ch.charCodeAt(0) !== 0x7f).join('');
+  const isControl = (code: number): boolean => code < 0x20 || (code >= 0x7f && code <= 0x9f) || code === 0x2028 || code === 0x2029;
+  let out = [...name].filter((ch) => !banned.has(ch) && !isControl(ch.charCodeAt(0))).join('');
   if (out.startsWith('.')) out = '_' + out.slice(1);
   return out === '' ? '_' : out;
 }

@@ -287,3 +287,9 @@ describe('recordFileName', () => {
     expect(out).toBe('_...etc-abc.mp4');
   });
 });
+
+describe('sanitizeFileName strips C1 controls and line separators', () => {
+  it.each([['a\u0085b', 'ab'], ['a\u009fb', 'ab'], ['a\u2028b\u2029c', 'abc'], ['é\u0080', 'é']])('%j -> %j', (input, out) => {
+    expect(sanitizeFileName(input)).toBe(out);
+  });
+});

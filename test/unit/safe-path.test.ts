@@ -128,3 +128,10 @@ describe('existingRecordInside (I/O)', () => {
     await expect(existingRecordInside(path.join(root, 'no-such-dir'), 'stream.mp4')).resolves.toBeNull();
   });
 });
+
+describe('recordPathInside counts the 255 limit in UTF-8 bytes', () => {
+  it('refuses a name of 128 two-byte characters (256 bytes) and accepts 127 plus one ASCII byte', () => {
+    expect(recordPathInside('/records', 'ü'.repeat(128))).toBeNull();
+    expect(recordPathInside('/records', 'ü'.repeat(127) + 'a')).toBe(`/records/${'ü'.repeat(127)}a`);
+  });
+});
