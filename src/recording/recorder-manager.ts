@@ -15,6 +15,8 @@ export interface RecordingPolicy {
 /** Per-recording settings a REST call may override (WCS `config` of /recorder/startup). */
 export interface RecordingOverrides {
   readonly fileTemplate?: string;
+  /** Parsed with parseRotation (src/recording/rotation.ts); applied by the recorder. */
+  readonly rotation?: import('./rotation.js').Rotation;
 }
 
 export interface RecordingInProgress {
