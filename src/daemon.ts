@@ -4,9 +4,9 @@ import type { ServerConfig } from './config/server-config.js';
 import { HttpServer } from './http/http-server.js';
 import { RtmpIngest } from './ingest/rtmp/rtmp-ingest.js';
 import type { FfmpegBinaries } from './recording/ffmpeg/locate-ffmpeg.js';
-import { MP4 } from './recording/formats.js';
 import { HookRunner } from './recording/hook-runner.js';
 import { RecorderManager } from './recording/recorder-manager.js';
+import { WorkPool } from './recording/work-pool.js';
 import { StreamRegistry } from './streams/stream-registry.js';
 
 /**
@@ -21,6 +21,7 @@ export class Daemon {
   readonly recorders: RecorderManager;
   readonly rtmp: RtmpIngest;
   readonly http: HttpServer;
+  readonly pool: WorkPool;
   #closing: Promise<void> | null = null;
 
   constructor(
@@ -29,21 +30,38 @@ export class Daemon {
     private readonly log: Logger,
   ) {
     this.hooks = new HookRunner(config.onRecordHookScriptAbs, config.home, log.child({ component: 'hook' }));
+    this.pool = new WorkPool(config.fileRecorderThreadPoolMaxSize);
     this.recorders = new RecorderManager(
       this.registry,
       {
         ffmpeg: binaries.ffmpeg,
-        format: MP4,
-        template: config.streamRecordPolicyTemplate,
+        formats: config.recordH264ToTs ? { ...config.recordFormats, h264: 'ts' } : config.recordFormats,
+        naming: {
+          template: config.streamRecordPolicyTemplate,
+          encoding: config.encodeRecordName,
+          exclude: config.excludeRecordNameCharacters,
+        },
+        rotation: config.recordRotation,
+        indexParts: config.recordRotationIndexEnabled,
         tmpDir: config.recordTmpDirAbs,
         recordDir: config.recordDirAbs,
         stopTimeoutMs: config.recordStopTimeout * 1000,
-        audioSampleRate: 44100,
-        audioChannels: 2,
+        audio: {
+          sampleRate: config.recordAudioCodecSampleRate,
+          channels: config.recordAudioCodecChannels,
+          fdkAacBitrateMode: config.recordFdkAacBitrateMode,
+        },
+        matroska: { clusterDurationLimitMs: config.webmClusterDurationLimit, clusterSizeLimit: config.webmClusterSizeLimit },
+        mp4: {
+          moovFirst: config.mp4ContainerMoovFirst,
+          reserveSpace: config.mp4ContainerMoovFirstReserveSpace,
+          reservedBytes: config.mp4ContainerMoovReservedSpaceSize * 1024,
+        },
         maxPendingInput: 64 * 1024 * 1024,
       },
       { recordStreams: config.recordStreams, recordFlashPublishedStreams: config.recordFlashPublishedStreams },
       this.hooks,
+      this.pool,
       log.child({ component: 'recorder' }),
     );
     this.rtmp = new RtmpIngest(
@@ -52,6 +70,7 @@ export class Daemon {
         bind: config.bindAddress,
         publishGraceMs: config.rtmpPublishGraceMs,
         idleTimeoutSeconds: config.rtmpPublisherIdleTimeout,
+        audioBufferMax: config.recordAudioBufferMaxSize,
       },
       this.registry,
       log.child({ component: 'rtmp' }),

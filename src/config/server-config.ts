@@ -9,6 +9,43 @@ import {
   ValueError,
   type ValueParser,
 } from './values.js';
+import { parseRecordFormats, RecordFormatsError, type RecordFormats } from '../recording/formats.js';
+import { parseNameEncoding, type NameEncoding } from '../recording/naming.js';
+import { parseRotation, ROTATION_ALLOWED, RotationError, type Rotation } from '../recording/rotation.js';
+
+const recordFormatsValue: ValueParser<RecordFormats> = (raw) => {
+  try {
+    return parseRecordFormats(raw, false);
+  } catch (err) {
+    if (err instanceof RecordFormatsError) throw new ValueError(`a comma-separated list of h264-mp4, h264-mkv, h264-ts, vp8-webm, vp8-mkv (${err.message})`);
+    throw err;
+  }
+};
+
+const rotationValue: ValueParser<Rotation> = (raw) => {
+  try {
+    return parseRotation(raw);
+  } catch (err) {
+    if (err instanceof RotationError) throw new ValueError(ROTATION_ALLOWED);
+    throw err;
+  }
+};
+
+const nameEncodingValue: ValueParser<NameEncoding> = (raw) => {
+  const v = parseNameEncoding(raw);
+  if (v === null) throw new ValueError('false, true,HEX or true,BASE64');
+  return v;
+};
+
+const SAMPLE_RATES = [8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000];
+const sampleRateValue: ValueParser<number> = (raw) => {
+  const n = Number(raw.trim());
+  if (!SAMPLE_RATES.includes(n)) throw new ValueError(`one of ${SAMPLE_RATES.join(', ')}`);
+  return n;
+};
+
+/** The raw string of a property, kept as written (exclude_record_name_characters may be spaces). */
+const rawValue: ValueParser<string> = (raw) => raw;
 
 /**
  * Every property the daemon understands: its WCS name, its documented
@@ -43,7 +80,63 @@ export const PROPERTIES = {
     'record_tmp_dir',
     '',
     stringValue,
-    'Folder of files being recorded; empty = a hidden .tmp folder inside record_dir',
+    'Folder of files being recorded (hidden .rec-* names); empty = record_dir itself',
+  ),
+  recordFormats: def(
+    'record_formats',
+    'h264-mp4, vp8-webm',
+    recordFormatsValue,
+    'Containers per video codec: h264-mp4|h264-mkv|h264-ts and vp8-webm|vp8-mkv',
+  ),
+  recordH264ToTs: def('record_h264_to_ts', 'false', booleanValue, 'Record H.264 streams to MPEG-TS (wins over record_formats)'),
+  recordAudioCodecSampleRate: def(
+    'record_audio_codec_sample_rate',
+    '44100',
+    sampleRateValue,
+    'Sample rate of audio that is encoded (AAC; Opus uses 48000 unless this is an Opus rate)',
+  ),
+  recordAudioCodecChannels: def('record_audio_codec_channels', '2', integerValue(1, 2), 'Channels of audio that is encoded: 1 or 2'),
+  recordFdkAacBitrateMode: def(
+    'record_fdk_aac_bitrate_mode',
+    '5',
+    integerValue(0, 5),
+    'AAC bitrate mode: 0 = CBR 128k, 1-5 = VBR modes mapped to 48/64/80/96/112 kbit/s (stereo)',
+  ),
+  mp4ContainerMoovFirst: def('mp4_container_moov_first', 'true', booleanValue, 'MP4: moov atom before mdat (progressive download)'),
+  mp4ContainerMoovFirstReserveSpace: def(
+    'mp4_container_moov_first_reserve_space',
+    'false',
+    booleanValue,
+    'MP4: write moov once into space reserved at the start (no second pass over the file)',
+  ),
+  mp4ContainerMoovReservedSpaceSize: def(
+    'mp4_container_moov_reserved_space_size',
+    '2048',
+    integerValue(1, 1048576),
+    'MP4: kilobytes reserved for moov',
+  ),
+  webmClusterDurationLimit: def('webm_cluster_duration_limit', '100000', integerValue(1, 3600000), 'WebM/MKV: cluster duration limit, ms'),
+  webmClusterSizeLimit: def('webm_cluster_size_limit', '131072', integerValue(1024, 1073741824), 'WebM/MKV: cluster size limit, bytes'),
+  encodeRecordName: def('encode_record_name', 'false', nameEncodingValue, 'Encode file names: false, true,HEX or true,BASE64 (base64url)'),
+  excludeRecordNameCharacters: def(
+    'exclude_record_name_characters',
+    '/',
+    rawValue,
+    'Characters removed from file names (/ and \\ always are)',
+  ),
+  recordRotation: def('record_rotation', 'disabled', rotationValue, 'Parts: seconds (20), megabytes (10M), or disabled'),
+  recordRotationIndexEnabled: def('record_rotation_index_enabled', 'true', booleanValue, 'Number rotated parts _1, _2, ...'),
+  recordAudioBufferMaxSize: def(
+    'record_audio_buffer_max_size',
+    '100',
+    integerValue(0, 10000),
+    'Audio packets buffered to keep A/V order at the start of a recording',
+  ),
+  fileRecorderThreadPoolMaxSize: def(
+    'file_recorder_thread_pool_max_size',
+    '4',
+    integerValue(1, 256),
+    'Finishing jobs (remux, move, hook) run at once',
   ),
   streamRecordPolicyTemplate: def(
     'stream_record_policy_template',
@@ -127,7 +220,7 @@ export function parseServerConfig(raw: Readonly<Record<string, string>>, home: s
   const parsed = values as ParsedValues;
   const absHome = path.resolve(home);
   const recordDirAbs = path.resolve(absHome, parsed.recordDir === '' ? 'records' : parsed.recordDir);
-  const recordTmpDirAbs = parsed.recordTmpDir === '' ? path.join(recordDirAbs, '.tmp') : path.resolve(absHome, parsed.recordTmpDir);
+  const recordTmpDirAbs = parsed.recordTmpDir === '' ? recordDirAbs : path.resolve(absHome, parsed.recordTmpDir);
   const onRecordHookScriptAbs = parsed.onRecordHookScript === '' ? null : path.resolve(absHome, parsed.onRecordHookScript);
   if (parsed.httpPort === parsed.rtmpPort) {
     throw new ConfigError(`Bad value for rtmp.port: '${parsed.rtmpPort}'; allowed: a port other than http.port`);

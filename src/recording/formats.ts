@@ -1,44 +1,194 @@
 /**
- * Container choice and muxer arguments (pure). This issue records H.264 /
- * AAC (and H.264-only, AAC-only) into MP4; the other containers of
- * record_formats plug in here.
+ * Which container a stream is recorded into, what happens to its audio, and
+ * the ffmpeg arguments of the two steps of a recording (pure):
+ *
+ *  1. the live muxer reads the tap's feed on stdin and writes a crash-safe
+ *     temp file (fragmented MP4 flushed per packet, Matroska/WebM, MPEG-TS:
+ *     all stay readable if the process is killed);
+ *  2. on finish, an MP4 is rewritten as a regular MP4 with moov first
+ *     (faststart, or written once into reserved space); the other
+ *     containers are final as they are.
  */
+import type { FeedFormat } from '../streams/media-tap.js';
 
-export interface RecordFormat {
-  readonly container: 'mp4';
+export type Container = 'mp4' | 'mkv' | 'webm' | 'ts';
+export type AudioAction = 'none' | 'copy' | 'aac' | 'opus';
+
+export interface RecordFormats {
+  /** Container of H.264 (and H.265) streams. */
+  readonly h264: 'mp4' | 'mkv' | 'ts';
+  /** Container of VP8 (and VP9/AV1) streams. */
+  readonly vp8: 'webm' | 'mkv';
+}
+
+export const EXTENSIONS: Record<Container, string> = { mp4: 'mp4', mkv: 'mkv', webm: 'webm', ts: 'ts' };
+
+const H264_CONTAINERS = ['mp4', 'mkv', 'ts'] as const;
+const VP8_CONTAINERS = ['webm', 'mkv'] as const;
+
+export class RecordFormatsError extends Error {}
+
+/**
+ * Parses record_formats (`h264-mp4, vp8-webm`; also h264-mkv, h264-ts,
+ * vp8-mkv) and applies record_h264_to_ts, which wins for H.264.
+ */
+export function parseRecordFormats(raw: string, h264ToTs: boolean): RecordFormats {
+  let h264: RecordFormats['h264'] = 'mp4';
+  let vp8: RecordFormats['vp8'] = 'webm';
+  for (const item of raw.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean)) {
+    const [codec, container, extra] = item.split('-');
+    if (extra === undefined && codec === 'h264' && H264_CONTAINERS.some((c) => c === container)) {
+      h264 = container as RecordFormats['h264'];
+    } else if (extra === undefined && codec === 'vp8' && VP8_CONTAINERS.some((c) => c === container)) {
+      vp8 = container as RecordFormats['vp8'];
+    } else {
+      throw new RecordFormatsError(`'${item}' is not one of h264-mp4, h264-mkv, h264-ts, vp8-webm, vp8-mkv`);
+    }
+  }
+  return { h264: h264ToTs ? 'ts' : h264, vp8 };
+}
+
+export interface RecordPlan {
+  readonly container: Container;
   readonly extension: string;
+  readonly video: 'copy' | 'none';
+  readonly audio: AudioAction;
 }
 
-export const MP4: RecordFormat = { container: 'mp4', extension: 'mp4' };
+/** Audio codecs each container takes by copy (registry names). */
+const AUDIO_COPY: Record<Container, ReadonlySet<string>> = {
+  mp4: new Set(['AAC', 'MP3']),
+  ts: new Set(['AAC', 'MP3']),
+  mkv: new Set(['AAC', 'MP3', 'OPUS', 'VORBIS']),
+  webm: new Set(['OPUS', 'VORBIS']),
+};
 
-/** Audio codecs MP4 takes by copy; anything else is encoded to AAC. */
-const MP4_AUDIO_COPY = new Set(['AAC', 'MP3']);
+const WEBM_VIDEO = new Set(['VP8', 'VP9', 'AV1']);
 
-export interface MuxerInput {
-  /** Audio codec of the stream as the registry names it ('' when unknown or none). */
-  readonly audioCodec: string;
-  readonly audioSampleRate: number;
-  readonly audioChannels: number;
+/**
+ * Chooses the container and the audio action for a stream's codecs.
+ * Audio-only streams always go to MP4 with AAC, as in WCS. Video is never
+ * transcoded; audio the container cannot hold is encoded (AAC, or Opus in
+ * WebM and in MKV next to VP8).
+ */
+export function planRecording(videoCodec: string, audioCodec: string, formats: RecordFormats): RecordPlan {
+  let container: Container;
+  if (videoCodec === '') container = 'mp4';
+  else if (WEBM_VIDEO.has(videoCodec)) container = formats.vp8;
+  else if (videoCodec === 'H264' || videoCodec === 'H265') container = formats.h264;
+  else container = 'mkv';
+  let audio: AudioAction;
+  if (audioCodec === '') audio = 'none';
+  else if (videoCodec === '') audio = audioCodec === 'AAC' ? 'copy' : 'aac';
+  else if (AUDIO_COPY[container].has(audioCodec)) audio = 'copy';
+  else if (container === 'webm' || (container === 'mkv' && WEBM_VIDEO.has(videoCodec))) audio = 'opus';
+  else audio = 'aac';
+  return { container, extension: EXTENSIONS[container], video: videoCodec === '' ? 'none' : 'copy', audio };
 }
 
-/** ffmpeg arguments that read the tap's FLV feed on stdin and write `output`. */
-export function ffmpegRecordArgs(format: RecordFormat, input: MuxerInput, output: string): string[] {
-  const audio =
-    input.audioCodec === '' || MP4_AUDIO_COPY.has(input.audioCodec)
-      ? ['-c:a', 'copy']
-      : ['-c:a', 'aac', '-ar', String(input.audioSampleRate), '-ac', String(input.audioChannels)];
-  return [
-    '-hide_banner',
-    '-nostdin',
-    '-loglevel', 'warning',
-    '-f', 'flv',
-    '-i', 'pipe:0',
-    '-map', '0:v?',
-    '-map', '0:a?',
-    '-c:v', 'copy',
-    ...audio,
-    '-movflags', '+faststart',
-    '-f', format.container,
-    '-y', output,
-  ];
+export interface AudioEncoding {
+  /** record_audio_codec_sample_rate */
+  readonly sampleRate: number;
+  /** record_audio_codec_channels */
+  readonly channels: number;
+  /** record_fdk_aac_bitrate_mode: 0 = CBR, 1-5 = VBR */
+  readonly fdkAacBitrateMode: number;
+}
+
+/**
+ * record_fdk_aac_bitrate_mode mapped onto ffmpeg's native AAC encoder (Debian's
+ * ffmpeg has no libfdk_aac). Mode 0 (CBR) is 128 kbit/s stereo; VBR modes 1-5
+ * become the average bitrate FDK's VBR modes aim at for stereo (mode 5 =
+ * 112 kbit/s, the document's default). Mono gets about 60 % of that.
+ */
+export const FDK_MODE_STEREO_KBPS: readonly number[] = [128, 48, 64, 80, 96, 112];
+
+export function aacBitrateKbps(mode: number, channels: number): number {
+  const stereo = FDK_MODE_STEREO_KBPS[mode] ?? 112;
+  return channels >= 2 ? stereo : Math.max(32, Math.round((stereo * 0.6) / 8) * 8);
+}
+
+const OPUS_RATES = [48000, 24000, 16000, 12000, 8000];
+
+export function audioEncodeArgs(action: AudioAction, enc: AudioEncoding): string[] {
+  switch (action) {
+    case 'none':
+      return ['-an'];
+    case 'copy':
+      return ['-c:a', 'copy'];
+    case 'aac':
+      return ['-c:a', 'aac', '-ar', String(enc.sampleRate), '-ac', String(enc.channels), '-b:a', `${aacBitrateKbps(enc.fdkAacBitrateMode, enc.channels)}k`];
+    case 'opus': {
+      // Opus has fixed rates; record_audio_codec_sample_rate applies when it is one of them
+      const rate = OPUS_RATES.includes(enc.sampleRate) ? enc.sampleRate : 48000;
+      return ['-c:a', 'libopus', '-ar', String(rate), '-ac', String(enc.channels), '-b:a', enc.channels >= 2 ? '96k' : '64k'];
+    }
+  }
+}
+
+export interface MatroskaSettings {
+  /** webm_cluster_duration_limit, ms */
+  readonly clusterDurationLimitMs: number;
+  /** webm_cluster_size_limit, bytes */
+  readonly clusterSizeLimit: number;
+}
+
+const FEED_DEMUXER: Record<FeedFormat, string> = { flv: 'flv', webm: 'matroska' };
+
+/** Arguments of the live muxer: feed on stdin -> crash-safe temp file. */
+export function liveMuxerArgs(
+  plan: RecordPlan,
+  feed: FeedFormat,
+  audio: AudioEncoding,
+  matroska: MatroskaSettings,
+  output: string,
+): string[] {
+  const args = ['-hide_banner', '-nostdin', '-loglevel', 'warning', '-f', FEED_DEMUXER[feed], '-i', 'pipe:0'];
+  args.push('-map', '0:v?', '-map', '0:a?');
+  args.push(...(plan.video === 'copy' ? ['-c:v', 'copy'] : ['-vn']));
+  args.push(...audioEncodeArgs(plan.audio, audio));
+  switch (plan.container) {
+    case 'mp4':
+      // fragmented, flushed per packet: a killed muxer leaves a readable file
+      args.push('-movflags', '+frag_keyframe+empty_moov+default_base_moof', '-frag_duration', '1000000', '-f', 'mp4');
+      break;
+    case 'mkv':
+    case 'webm':
+      args.push(
+        '-cluster_time_limit', String(matroska.clusterDurationLimitMs),
+        '-cluster_size_limit', String(matroska.clusterSizeLimit),
+        '-f', plan.container === 'mkv' ? 'matroska' : 'webm',
+      );
+      break;
+    case 'ts':
+      args.push('-f', 'mpegts');
+      break;
+  }
+  args.push('-flush_packets', '1', '-y', output);
+  return args;
+}
+
+export interface Mp4Layout {
+  /** mp4_container_moov_first */
+  readonly moovFirst: boolean;
+  /** mp4_container_moov_first_reserve_space */
+  readonly reserveSpace: boolean;
+  /** mp4_container_moov_reserved_space_size, in bytes */
+  readonly reservedBytes: number;
+}
+
+/**
+ * Arguments that turn a finished fragmented MP4 into the final MP4, or
+ * null when the temp file is final as it is. With reserved space the moov
+ * is written once into the space kept for it at the start (no second pass
+ * over the file); `reserve: false` gives the faststart fallback used when
+ * the moov does not fit.
+ */
+export function finalizeArgs(plan: RecordPlan, layout: Mp4Layout, input: string, output: string, reserve = layout.reserveSpace): string[] | null {
+  if (plan.container !== 'mp4') return null;
+  const args = ['-hide_banner', '-nostdin', '-loglevel', 'error', '-i', input, '-map', '0', '-c', 'copy'];
+  if (layout.moovFirst && reserve) args.push('-moov_size', String(layout.reservedBytes));
+  else if (layout.moovFirst) args.push('-movflags', '+faststart');
+  args.push('-f', 'mp4', '-y', output);
+  return args;
 }

@@ -94,3 +94,47 @@ export function recordFileName(renderedBase: string, extension: string, suffix =
   const base = truncateUtf8(sanitizeFileName(renderedBase, exclude), MAX_FILE_NAME_BYTES - Buffer.byteLength(tail));
   return base + tail;
 }
+
+export type NameEncoding = 'none' | 'HEX' | 'BASE64';
+
+/** Parses encode_record_name: `false`, `true,HEX` or `true,BASE64`. */
+export function parseNameEncoding(raw: string): NameEncoding | null {
+  const v = raw.replace(/\s+/g, '').toLowerCase();
+  if (v === 'false' || v === '') return 'none';
+  if (v === 'true,hex') return 'HEX';
+  if (v === 'true,base64') return 'BASE64';
+  return null;
+}
+
+/**
+ * encode_record_name: the rendered name as hexadecimal, or as file-name
+ * safe BASE64 (RFC 4648 base64url, no padding), so any stream name gives
+ * a valid file name.
+ */
+export function encodeName(name: string, encoding: NameEncoding): string {
+  switch (encoding) {
+    case 'none':
+      return name;
+    case 'HEX':
+      return Buffer.from(name, 'utf8').toString('hex');
+    case 'BASE64':
+      return Buffer.from(name, 'utf8').toString('base64url');
+  }
+}
+
+export interface NamingRules {
+  readonly template: string;
+  readonly encoding: NameEncoding;
+  /** exclude_record_name_characters */
+  readonly exclude: string;
+}
+
+/**
+ * A record's file name: template rendered, encoded, cleaned of excluded
+ * characters, part index added (`_1`, `_2`, ... when rotation numbers its
+ * parts), extension, all within 255 bytes.
+ */
+export function nameRecord(rules: NamingRules, values: TemplateValues, missing: 'keep' | 'empty', extension: string, partIndex: number | null): string {
+  const rendered = encodeName(renderTemplate(rules.template, values, missing), rules.encoding);
+  return recordFileName(rendered, extension, partIndex === null ? '' : `_${partIndex}`, rules.exclude);
+}

@@ -4,6 +4,8 @@ import type { StreamRegistry } from '../streams/stream-registry.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
 import type { HookRunner } from './hook-runner.js';
 import { Recorder, type RecordInfo, type RecorderSettings } from './recorder.js';
+import type { Rotation } from './rotation.js';
+import type { WorkPool } from './work-pool.js';
 
 export interface RecordingPolicy {
   /** record_streams */
@@ -15,8 +17,8 @@ export interface RecordingPolicy {
 /** Per-recording settings a REST call may override (WCS `config` of /recorder/startup). */
 export interface RecordingOverrides {
   readonly fileTemplate?: string;
-  /** Parsed with parseRotation (src/recording/rotation.ts); applied by the recorder. */
-  readonly rotation?: import('./rotation.js').Rotation;
+  /** Parsed with parseRotation (src/recording/rotation.ts). */
+  readonly rotation?: Rotation;
 }
 
 export interface RecordingInProgress {
@@ -45,12 +47,12 @@ export function shouldRecordOnPublish(stream: Pick<Stream, 'mediaProvider' | 're
 /**
  * Owns every Recorder: starts one when a stream that should be recorded is
  * published or when asked by REST, finishes it when the stream ends or on
- * request, runs the hook on each finished file, and finishes them all on
- * close().
+ * request, runs the hook once per finished file in order, and finishes
+ * them all on close().
  */
 export class RecorderManager extends TypedEmitter<ManagerEvents> {
   readonly #active = new Map<string, Recorder>();
-  readonly #finishing = new Set<Promise<unknown>>();
+  readonly #pending = new Set<Promise<unknown>>();
   #sequence = 0;
   #closed = false;
 
@@ -59,6 +61,7 @@ export class RecorderManager extends TypedEmitter<ManagerEvents> {
     private readonly settings: RecorderSettings,
     private readonly policy: RecordingPolicy,
     private readonly hooks: HookRunner,
+    private readonly pool: WorkPool,
     private readonly log: Logger,
   ) {
     super();
@@ -94,19 +97,19 @@ export class RecorderManager extends TypedEmitter<ManagerEvents> {
     return this.#startRecorder(stream, overrides);
   }
 
-  /** Finishes the recording of a stream; null when it was not recording. */
-  async stopRecording(mediaSessionId: string, reason = 'stopped by REST'): Promise<RecordInfo | null | undefined> {
+  /** Finishes the recording of a stream; undefined when it was not recording. */
+  async stopRecording(mediaSessionId: string, reason = 'stopped by REST'): Promise<RecordInfo[] | undefined> {
     const recorder = this.#active.get(mediaSessionId);
     if (!recorder) return undefined;
     return recorder.finish(reason);
   }
 
-  /** Finishes every recording (file moved, hook started) and stops taking new ones. */
+  /** Finishes every recording (files moved, hooks started) and stops taking new ones. */
   async close(): Promise<void> {
     this.#closed = true;
     this.registry.off('publish', this.#onPublish);
     await Promise.all([...this.#active.values()].map((r) => r.finish('server shutdown')));
-    await Promise.all([...this.#finishing]);
+    await Promise.all([...this.#pending]);
   }
 
   #onPublish = (stream: Stream): void => {
@@ -117,25 +120,34 @@ export class RecorderManager extends TypedEmitter<ManagerEvents> {
   };
 
   async #startRecorder(stream: Stream, overrides: RecordingOverrides): Promise<Recorder> {
-    const settings: RecorderSettings = { ...this.settings, template: overrides.fileTemplate ?? this.settings.template };
-    const recorder = new Recorder(stream, settings, this.log, ++this.#sequence);
+    const settings: RecorderSettings = {
+      ...this.settings,
+      naming: { ...this.settings.naming, template: overrides.fileTemplate ?? this.settings.naming.template },
+      rotation: overrides.rotation ?? this.settings.rotation,
+    };
+    const recorder = new Recorder(stream, settings, this.pool, this.log, ++this.#sequence);
     this.#active.set(stream.mediaSessionId, recorder);
     stream.recording = true;
-    const done = new Promise<void>((resolve) => {
-      recorder.once('finished', (record) => {
-        if (this.#active.get(stream.mediaSessionId) === recorder) {
-          this.#active.delete(stream.mediaSessionId);
-          stream.recording = false;
-        }
-        if (record) {
-          this.emit('recorded', record);
-          void this.hooks.run(record.streamName, record.path, { stream: stream.name, mediaSessionId: stream.mediaSessionId });
-        }
-        resolve();
-      });
+    // hooks of one recording run one after the other, in part order
+    let hookChain: Promise<unknown> = Promise.resolve();
+    recorder.on('recorded', (record) => {
+      this.emit('recorded', record);
+      hookChain = hookChain.then(() =>
+        this.pool.run(() => this.hooks.run(record.streamName, record.path, { stream: stream.name, mediaSessionId: stream.mediaSessionId })),
+      );
+      this.#track(hookChain);
     });
-    this.#finishing.add(done);
-    void done.then(() => this.#finishing.delete(done));
+    this.#track(
+      new Promise<void>((resolve) => {
+        recorder.once('finished', () => {
+          if (this.#active.get(stream.mediaSessionId) === recorder) {
+            this.#active.delete(stream.mediaSessionId);
+            stream.recording = false;
+          }
+          resolve();
+        });
+      }),
+    );
     try {
       await recorder.start();
     } catch (err) {
@@ -143,5 +155,10 @@ export class RecorderManager extends TypedEmitter<ManagerEvents> {
       throw err;
     }
     return recorder;
+  }
+
+  #track(p: Promise<unknown>): void {
+    this.#pending.add(p);
+    void p.finally(() => this.#pending.delete(p));
   }
 }

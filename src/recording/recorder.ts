@@ -1,104 +1,139 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import type { MediaTap } from '../streams/media-tap.js';
+import type { MediaChunk, MediaTap } from '../streams/media-tap.js';
 import type { Stream } from '../streams/stream.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
-import { FfmpegProcess, type FfmpegExit } from './ffmpeg/ffmpeg-process.js';
-import { ffmpegRecordArgs, type RecordFormat } from './formats.js';
+import { finalizePart } from './finalize-part.js';
+import {
+  liveMuxerArgs,
+  planRecording,
+  type AudioEncoding,
+  type MatroskaSettings,
+  type Mp4Layout,
+  type RecordFormats,
+  type RecordPlan,
+} from './formats.js';
 import { moveFile } from './move-file.js';
-import { recordFileName, renderTemplate, type TemplateValues } from './naming.js';
+import { nameRecord, type NamingRules, type TemplateValues } from './naming.js';
+import { RecordingPart } from './recording-part.js';
+import { rotationDue, type Rotation } from './rotation.js';
+import type { WorkPool } from './work-pool.js';
 
 export type RecorderState = 'starting' | 'recording' | 'finishing' | 'done' | 'failed';
 
 export interface RecorderSettings {
   readonly ffmpeg: string;
-  readonly format: RecordFormat;
-  readonly template: string;
+  readonly formats: RecordFormats;
+  readonly naming: NamingRules;
+  readonly rotation: Rotation;
+  /** record_rotation_index_enabled */
+  readonly indexParts: boolean;
   readonly tmpDir: string;
   readonly recordDir: string;
   readonly stopTimeoutMs: number;
-  readonly audioSampleRate: number;
-  readonly audioChannels: number;
+  readonly audio: AudioEncoding;
+  readonly matroska: MatroskaSettings;
+  readonly mp4: Mp4Layout;
   /** Bytes of input ffmpeg may fall behind by before the recording is stopped. */
   readonly maxPendingInput: number;
 }
 
-/** A finished record file. */
+/** A finished record file (one per part when rotating). */
 export interface RecordInfo {
   readonly fileName: string;
   readonly path: string;
   readonly mediaSessionId: string;
   readonly streamName: string;
   readonly size: number;
+  /** 1-based part number (1 without rotation). */
+  readonly part: number;
   readonly startTimeMillis: number;
   readonly endTimeMillis: number;
-  /** Media duration in ms, from the stream's own timestamps. */
+  /** The stream's own timestamps of the part's first and last frame, ms. */
+  readonly startTime: number;
+  readonly endTime: number;
   readonly durationMs: number;
 }
 
 interface RecorderEvents {
   state: [state: RecorderState];
-  finished: [record: RecordInfo | null];
+  /** A part is finished and in record_dir. */
+  recorded: [record: RecordInfo];
+  finished: [records: RecordInfo[]];
 }
 
-const FLV_HEADER_SIZE = 13;
+/** Hidden temp names: never served, never listed, found again by recovery. */
+export const TEMP_PREFIX = '.rec-';
 
 /**
- * Records one stream into one file: taps the stream's media, feeds it to an
- * ffmpeg muxer writing into record_tmp_dir, and on finish moves the file
- * into record_dir under its template name.
+ * Records one stream: taps its media and feeds it to a live muxer per part
+ * (a new part at a keyframe when record_rotation says so); each finished
+ * part is turned into its final container, named by the template with its
+ * own times, and moved into record_dir, in order.
  */
 export class Recorder extends TypedEmitter<RecorderEvents> {
   #state: RecorderState = 'starting';
   #tap: MediaTap | null = null;
-  #ffmpeg: FfmpegProcess | null = null;
-  #finishing: Promise<RecordInfo | null> | null = null;
-  readonly #tmpFile: string;
-  readonly #startTimeMillis = Date.now();
-  #firstTimestamp: number | null = null;
-  #lastTimestamp = 0;
+  #part: RecordingPart | null = null;
+  #partCount = 0;
+  #plan: RecordPlan | null = null;
+  #header: MediaChunk | null = null;
+  readonly #configs = new Map<string, MediaChunk>();
+  #finishing: Promise<RecordInfo[]> | null = null;
+  #chain: Promise<void> = Promise.resolve();
+  readonly #records: RecordInfo[] = [];
+  #failures = 0;
   readonly log: Logger;
 
   constructor(
     readonly stream: Stream,
     private readonly settings: RecorderSettings,
+    private readonly pool: WorkPool,
     log: Logger,
-    sequence: number,
+    private readonly sequence: number,
   ) {
     super();
     this.log = log.child({ stream: stream.name, mediaSessionId: stream.mediaSessionId });
-    this.#tmpFile = path.join(settings.tmpDir, `${stream.mediaSessionId}_${sequence}.${settings.format.extension}`);
   }
 
   get state(): RecorderState {
     return this.#state;
   }
 
-  get tmpFile(): string {
-    return this.#tmpFile;
-  }
-
   get ffmpegPid(): number | undefined {
-    return this.#ffmpeg?.pid;
+    return this.#part?.ffmpeg.pid;
   }
 
-  /** The name as WCS shows it while recording: elements not known yet stay literal. */
+  get records(): readonly RecordInfo[] {
+    return this.#records;
+  }
+
+  /** The plan this recording follows (known once media arrives). */
+  get plan(): RecordPlan {
+    return this.#plan ?? planRecording(this.stream.media.videoCodec, this.stream.media.audioCodec, this.settings.formats);
+  }
+
+  /** The current part's name as WCS shows it while recording: elements not known yet stay literal. */
   get currentFileName(): string {
-    return recordFileName(renderTemplate(this.settings.template, this.#templateValues(false)), this.settings.format.extension);
+    const part = this.#part;
+    const values: TemplateValues = this.#commonValues();
+    values.startTimeMillis = part?.startTimeMillis ?? Date.now();
+    if (part && part.firstTimestampMs >= 0) values.startTime = part.firstTimestampMs;
+    return nameRecord(this.settings.naming, values, 'keep', this.plan.extension, this.#indexOf(part?.index ?? 1));
   }
 
   async start(): Promise<void> {
     await fs.promises.mkdir(this.settings.tmpDir, { recursive: true });
-    this.log.info({ template: this.settings.template }, 'Recording starting; waiting for a keyframe');
+    this.log.info({ template: this.settings.naming.template, rotation: this.settings.rotation }, 'Recording starting; waiting for a keyframe');
     this.#tap = this.stream.source.openTap({
-      data: (chunk) => this.#onData(chunk),
+      data: (chunk) => this.#onChunk(chunk),
       end: () => void this.finish('publisher gone'),
     });
   }
 
-  /** Stops the recording and finishes the file; resolves with the record (null when nothing was recorded). */
-  finish(reason: string): Promise<RecordInfo | null> {
+  /** Stops the recording and finishes its files; resolves with the records made (none when no media came). */
+  finish(reason: string): Promise<RecordInfo[]> {
     if (!this.#finishing) this.#finishing = this.#finish(reason);
     return this.#finishing;
   }
@@ -108,119 +143,154 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
     this.emit('state', state);
   }
 
-  #onData(chunk: Buffer): void {
+  #indexOf(index: number): number | null {
+    return this.settings.rotation.kind !== 'disabled' && this.settings.indexParts ? index : null;
+  }
+
+  #commonValues(): TemplateValues {
+    const s = this.stream;
+    return {
+      streamName: s.name,
+      mediaSessionId: s.mediaSessionId,
+      sessionId: s.sessionId,
+      login: s.login,
+      audioCodec: s.media.audioCodec,
+      videoCodec: s.media.videoCodec,
+    };
+  }
+
+  #onChunk(chunk: MediaChunk): void {
     if (this.#finishing) return;
-    if (!this.#ffmpeg) this.#spawnMuxer();
-    const ffmpeg = this.#ffmpeg;
-    if (!ffmpeg) return;
-    if (chunk.length > FLV_HEADER_SIZE || chunk[0] !== 0x46) {
-      const ts = ((chunk[7]! << 24) | chunk.readUIntBE(4, 3)) >>> 0;
-      if (this.#firstTimestamp === null) this.#firstTimestamp = ts;
-      if (ts > this.#lastTimestamp) this.#lastTimestamp = ts;
+    if (chunk.kind === 'header') {
+      this.#header = chunk;
+      return;
     }
-    ffmpeg.write(chunk);
-    if (ffmpeg.pendingInput > this.settings.maxPendingInput) {
-      this.log.error({ pending: ffmpeg.pendingInput }, 'Recorder muxer cannot keep up; stopping the recording');
+    if (chunk.kind === 'config') {
+      this.#configs.set(chunk.track, chunk);
+      this.#part?.writeRaw(chunk.data);
+      return;
+    }
+    let part = this.#part;
+    if (part && this.#rotationDue(part, chunk)) {
+      this.#endPart(part, 'rotation');
+      part = null;
+    }
+    if (!part) {
+      if (!chunk.keyframe) return;
+      part = this.#startPart();
+    }
+    part.write(chunk);
+    if (part.ffmpeg.pendingInput > this.settings.maxPendingInput) {
+      this.log.error({ pending: part.ffmpeg.pendingInput }, 'Recorder muxer cannot keep up; stopping the recording');
       void this.finish('muxer too slow');
     }
   }
 
-  #spawnMuxer(): void {
-    const args = ffmpegRecordArgs(
-      this.settings.format,
-      {
-        audioCodec: this.stream.media.audioCodec,
-        audioSampleRate: this.settings.audioSampleRate,
-        audioChannels: this.settings.audioChannels,
-      },
-      this.#tmpFile,
-    );
-    const ffmpeg = new FfmpegProcess(this.settings.ffmpeg, args, (line) => this.log.debug({ ffmpeg: line }, 'muxer'));
-    this.#ffmpeg = ffmpeg;
-    this.log.info({ pid: ffmpeg.pid, tmpFile: this.#tmpFile }, 'Recording started');
-    this.#setState('recording');
-    void ffmpeg.exited.then((exit) => {
-      if (!this.#finishing) {
-        this.log.error({ code: exit.code, signal: exit.signal, stderr: exit.stderrTail }, 'Recorder muxer exited unexpectedly');
+  #rotationDue(part: RecordingPart, chunk: MediaChunk): boolean {
+    const overhead = this.plan.container === 'mp4' && this.settings.mp4.reserveSpace ? this.settings.mp4.reservedBytes : 0;
+    return rotationDue(this.settings.rotation, part, chunk, overhead);
+  }
+
+  #startPart(): RecordingPart {
+    const plan = (this.#plan ??= planRecording(this.stream.media.videoCodec, this.stream.media.audioCodec, this.settings.formats));
+    const index = ++this.#partCount;
+    const tmpFile = path.join(this.settings.tmpDir, `${TEMP_PREFIX}${this.stream.mediaSessionId}-${this.sequence}-${index}.${plan.extension}`);
+    const args = liveMuxerArgs(plan, this.stream.source.feedFormat, this.settings.audio, this.settings.matroska, tmpFile);
+    const part = new RecordingPart(index, tmpFile, this.settings.ffmpeg, args, this.log);
+    this.#part = part;
+    if (this.#header) part.writeRaw(this.#header.data);
+    for (const c of this.#configs.values()) part.writeRaw(c.data);
+    this.log.info({ part: index, pid: part.ffmpeg.pid, tmpFile, container: plan.container, audio: plan.audio }, 'Recording started');
+    if (this.#state === 'starting') this.#setState('recording');
+    void part.ffmpeg.exited.then((exit) => {
+      if (this.#part === part && !this.#finishing) {
+        this.log.error({ part: index, code: exit.code, signal: exit.signal, stderr: exit.stderrTail }, 'Recorder muxer exited unexpectedly');
         void this.finish('muxer exited');
+      }
+    });
+    return part;
+  }
+
+  /** Ends a part: its muxer is told to finish now; naming, finalizing and moving happen in order, in the pool. */
+  #endPart(part: RecordingPart, reason: string): void {
+    if (this.#part === part) this.#part = null;
+    const exited = part.finish(this.settings.stopTimeoutMs);
+    this.log.info({ part: part.index, reason }, 'Recording part finishing');
+    this.#chain = this.#chain.then(async () => {
+      const exit = await exited;
+      const record = await this.pool.run(() => this.#storePart(part, exit.code, exit.stderrTail));
+      if (record) {
+        this.#records.push(record);
+        this.emit('recorded', record);
+      } else {
+        this.#failures++;
       }
     });
   }
 
-  #templateValues(final: boolean): TemplateValues {
-    const s = this.stream;
-    const values: TemplateValues = {
-      streamName: s.name,
-      mediaSessionId: s.mediaSessionId,
-      login: s.login,
-      startTimeMillis: this.#startTimeMillis,
-      audioCodec: s.media.audioCodec,
-      videoCodec: s.media.videoCodec,
-    };
-    if (this.#firstTimestamp !== null) values.startTime = this.#firstTimestamp;
-    if (final) {
-      values.endTimeMillis = Date.now();
-      values.endTime = this.#lastTimestamp;
-      values.duration = this.#lastTimestamp - (this.#firstTimestamp ?? this.#lastTimestamp);
-    }
-    return values;
-  }
-
-  async #finish(reason: string): Promise<RecordInfo | null> {
-    const wasRecording = this.#state === 'recording';
-    this.#setState('finishing');
-    this.#tap?.close();
-    this.#tap = null;
-    this.log.info({ reason }, 'Recording finishing');
-    const ffmpeg = this.#ffmpeg;
-    if (!ffmpeg || !wasRecording) {
-      ffmpeg?.signal('SIGINT');
-      if (ffmpeg) await ffmpeg.finish(this.settings.stopTimeoutMs);
-      this.log.info({ reason }, 'Recording ended before any media arrived; no file');
-      this.#setState('done');
-      this.emit('finished', null);
+  async #storePart(part: RecordingPart, code: number | null, stderr: string[]): Promise<RecordInfo | null> {
+    const size = await fs.promises.stat(part.tmpFile).then((s) => s.size, () => 0);
+    // 255: ffmpeg finished its file after our SIGINT (record_stop_timeout)
+    if (size === 0 || (code !== 0 && code !== 255)) {
+      this.log.error({ part: part.index, code, stderr: stderr.slice(-3), tmpFile: part.tmpFile }, 'Recording part failed: the muxer wrote no usable file');
       return null;
     }
-    let exit: FfmpegExit;
-    try {
-      exit = await ffmpeg.finish(this.settings.stopTimeoutMs);
-    } catch (err) {
-      return this.#fail(`muxer did not stop: ${(err as Error).message}`);
-    }
-    const size = await fs.promises.stat(this.#tmpFile).then((s) => s.size, () => 0);
-    // 255: ffmpeg finished its file after our SIGINT (record_stop_timeout)
-    if (size === 0 || (exit.code !== 0 && exit.code !== 255)) {
-      return this.#fail(`muxer ended with code ${exit.code} signal ${exit.signal}: ${exit.stderrTail.slice(-3).join(' | ')}`);
-    }
-    if (exit.code === 255) this.log.warn('Muxer needed SIGINT to finish within record_stop_timeout');
-    const values = this.#templateValues(true);
-    const fileName = recordFileName(renderTemplate(this.settings.template, values, 'empty'), this.settings.format.extension);
+    if (code === 255) this.log.warn({ part: part.index }, 'Muxer needed SIGINT to finish within record_stop_timeout');
+    const plan = this.plan;
+    const values: TemplateValues = {
+      ...this.#commonValues(),
+      startTimeMillis: part.startTimeMillis,
+      endTimeMillis: part.endTimeMillis,
+      startTime: Math.max(part.firstTimestampMs, 0),
+      endTime: part.lastTimestampMs,
+      duration: part.durationMs,
+    };
+    const fileName = nameRecord(this.settings.naming, values, 'empty', plan.extension, this.#indexOf(part.index));
     const dest = path.join(this.settings.recordDir, fileName);
+    let recordSize: number;
     try {
-      await moveFile(this.#tmpFile, dest);
+      recordSize = (await finalizePart(part.tmpFile, dest, { ffmpeg: this.settings.ffmpeg, plan, layout: this.settings.mp4, timeoutMs: this.settings.stopTimeoutMs * 4 })).size;
     } catch (err) {
-      return this.#fail(`cannot move ${this.#tmpFile} to ${dest}: ${(err as Error).message}`);
+      // keep what was recorded: the crash-safe temp file is playable as it is
+      this.log.error({ part: part.index, err: (err as Error).message }, 'Finishing the container failed; keeping the recorded file as written');
+      try {
+        await moveFile(part.tmpFile, dest);
+        recordSize = size;
+      } catch (moveErr) {
+        this.log.error({ part: part.index, err: (moveErr as Error).message, tmpFile: part.tmpFile }, 'Cannot move the record into record_dir');
+        return null;
+      }
     }
     const record: RecordInfo = {
       fileName,
       path: dest,
       mediaSessionId: this.stream.mediaSessionId,
       streamName: this.stream.name,
-      size,
-      startTimeMillis: this.#startTimeMillis,
-      endTimeMillis: Number(values.endTimeMillis),
-      durationMs: Number(values.duration ?? 0),
+      size: recordSize,
+      part: part.index,
+      startTimeMillis: part.startTimeMillis,
+      endTimeMillis: part.endTimeMillis,
+      startTime: Math.max(part.firstTimestampMs, 0),
+      endTime: part.lastTimestampMs,
+      durationMs: part.durationMs,
     };
-    this.log.info({ file: dest, size, durationMs: record.durationMs }, 'Recording done');
-    this.#setState('done');
-    this.emit('finished', record);
+    this.log.info({ part: part.index, file: dest, size: recordSize, durationMs: part.durationMs }, 'Recording done');
     return record;
   }
 
-  #fail(message: string): null {
-    this.log.error({ tmpFile: this.#tmpFile }, `Recording failed: ${message}`);
-    this.#setState('failed');
-    this.emit('finished', null);
-    return null;
+  async #finish(reason: string): Promise<RecordInfo[]> {
+    this.#setState('finishing');
+    this.#tap?.close();
+    this.#tap = null;
+    this.log.info({ reason }, 'Recording finishing');
+    const part = this.#part;
+    if (part) this.#endPart(part, reason);
+    await this.#chain;
+    if (this.#records.length === 0 && this.#failures === 0) {
+      this.log.info({ reason }, 'Recording ended before any media arrived; no file');
+    }
+    this.#setState(this.#failures > 0 && this.#records.length === 0 ? 'failed' : 'done');
+    this.emit('finished', [...this.#records]);
+    return [...this.#records];
   }
 }

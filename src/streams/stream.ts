@@ -20,6 +20,8 @@ export interface StreamInit {
   /** The publisher's own wish to be recorded (WCS client `record` flag), or null when it did not say. */
   readonly recordRequested: boolean | null;
   readonly source: StreamSource;
+  /** The publisher's connection id ({sessionId}: WCS gives it in BASE64). */
+  readonly connectionId?: string;
 }
 
 /** One publish of one stream name: a new mediaSessionId each time. */
@@ -31,6 +33,8 @@ export class Stream {
   readonly login: string;
   readonly recordRequested: boolean | null;
   readonly source: StreamSource;
+  /** {sessionId}: the publisher's connection, BASE64-encoded as WCS shows it. */
+  readonly sessionId: string;
   readonly publishedAt: number = Date.now();
   status: StreamStatus = 'PUBLISHING';
   /** True while a recording of this stream is in progress. */
@@ -44,6 +48,7 @@ export class Stream {
     this.login = init.login;
     this.recordRequested = init.recordRequested;
     this.source = init.source;
+    this.sessionId = Buffer.from(init.connectionId ?? this.mediaSessionId, 'utf8').toString('base64');
   }
 
   /** The WCS REST representation (/rest-api/stream/find_all). */

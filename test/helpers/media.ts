@@ -43,9 +43,9 @@ export interface Publisher {
   stderr(): string;
 }
 
-/** Publishes a file in real time over RTMP with ffmpeg (-re -c copy -f flv). */
-export function publish(file: string, url: string, extraInput: string[] = []): Publisher {
-  const proc = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-re', ...extraInput, '-i', file, '-c', 'copy', '-f', 'flv', url], {
+/** Publishes a file in real time over RTMP with ffmpeg (-re, by default -c copy, -f flv). */
+export function publish(file: string, url: string, extraInput: string[] = [], codecArgs: string[] = ['-c', 'copy']): Publisher {
+  const proc = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-re', ...extraInput, '-i', file, ...codecArgs, '-f', 'flv', url], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let err = '';
@@ -55,7 +55,7 @@ export function publish(file: string, url: string, extraInput: string[] = []): P
 }
 
 export interface ProbeResult {
-  streams: { codec_type: string; codec_name: string; duration?: string; start_time?: string }[];
+  streams: { codec_type: string; codec_name: string; duration?: string; start_time?: string; sample_rate?: string; channels?: number }[];
   format: { duration: string; format_name: string };
 }
 
@@ -85,4 +85,21 @@ export function firstVideoFrameIsKey(file: string): boolean {
     { encoding: 'utf8' },
   );
   return out.trim().split('\n')[0]?.split(',')[0]?.trim() === '1';
+}
+
+/** Byte offsets of the top-level MP4 boxes. */
+export function mp4TopLevelBoxes(file: string): { type: string; offset: number; size: number }[] {
+  const buf = fs.readFileSync(file);
+  const boxes: { type: string; offset: number; size: number }[] = [];
+  let offset = 0;
+  while (offset + 8 <= buf.length) {
+    let size = buf.readUInt32BE(offset);
+    const type = buf.toString('latin1', offset + 4, offset + 8);
+    if (size === 1) size = Number(buf.readBigUInt64BE(offset + 8));
+    if (size === 0) size = buf.length - offset;
+    boxes.push({ type, offset, size });
+    if (size < 8) break;
+    offset += size;
+  }
+  return boxes;
 }

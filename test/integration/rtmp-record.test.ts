@@ -184,7 +184,7 @@ describe('RTMP publish recorded to MP4 (default config)', () => {
       '/client/records/link.mp4',
       '/client/records/.hidden.mp4',
       '/client/records/..',
-      '/client/records/.tmp',
+      '/client/records/.rec-x.mp4',
       '/client/records/missing.mp4',
     ];
     for (const p of attempts) {
@@ -266,7 +266,7 @@ describe('daemon shutdown', () => {
       expect(fs.existsSync(file)).toBe(true);
       expect(decodeErrors(file)).toBe('');
       expect(durationOf(file)).toBeGreaterThan(3);
-      expect(fs.readdirSync(path.join(daemon.recordDir, '.tmp'))).toEqual([]);
+      expect(fs.readdirSync(daemon.recordDir).filter((f) => f.startsWith('.rec-'))).toEqual([]);
     } finally {
       publisher.proc.kill('SIGKILL');
     }

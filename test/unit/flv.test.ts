@@ -260,22 +260,36 @@ describe('firstSpsOfAvcSequenceHeader', () => {
 // flv-start-gate.ts
 // ---------------------------------------------------------------------------
 
+/** The gate's output as plain buffers (chunk metadata is checked in its own tests below). */
+class BufferGate {
+  readonly #gate: FlvStartGate;
+  constructor(h: GateHints, audioBufferMax?: number) {
+    this.#gate = new FlvStartGate(h, audioBufferMax);
+  }
+  get started(): boolean {
+    return this.#gate.started;
+  }
+  push(buf: Buffer): Buffer[] {
+    return this.#gate.push(buf).map((c) => c.data);
+  }
+}
+
 describe('FlvStartGate', () => {
   it('drops the 13-byte FLV file header', () => {
-    const gate = new FlvStartGate(hints(true, true));
+    const gate = new BufferGate(hints(true, true));
     expect(gate.push(flvFileHeader())).toEqual([]);
     expect(gate.started).toBe(false);
   });
 
   it('drops unreadable buffers', () => {
-    const gate = new FlvStartGate(hints(false, true));
+    const gate = new BufferGate(hints(false, true));
     expect(gate.push(Buffer.alloc(0))).toEqual([]);
     expect(gate.push(Buffer.from([1, 2, 3]))).toEqual([]);
     expect(gate.started).toBe(false);
   });
 
   it('A+V: holds everything until the first video keyframe, then header, audio header, video header, keyframe', () => {
-    const gate = new FlvStartGate(hints(true, true));
+    const gate = new BufferGate(hints(true, true));
     const aSeq = aacSeqHeader(0);
     const vSeq = avcSeqHeader(0);
     const before = [flvFileHeader(), scriptTag(0), aSeq, vSeq, aacFrame(0), avcInterFrame(0), aacFrame(23), avcInterFrame(33), scriptTag(40)];
@@ -306,7 +320,7 @@ describe('FlvStartGate', () => {
   });
 
   it('the output of a whole A+V feed is header + configs + media from the keyframe on', () => {
-    const gate = new FlvStartGate(hints(true, true));
+    const gate = new BufferGate(hints(true, true));
     const aSeq = aacSeqHeader();
     const vSeq = avcSeqHeader();
     const key = avcKeyframe(100);
@@ -318,7 +332,7 @@ describe('FlvStartGate', () => {
   });
 
   it('the latest codec configuration before the start is sent', () => {
-    const gate = new FlvStartGate(hints(true, true));
+    const gate = new BufferGate(hints(true, true));
     const aSeq1 = aacSeqHeader(0, [0x12, 0x10]);
     const aSeq2 = aacSeqHeader(0, [0x11, 0x90]);
     const vSeq1 = avcSeqHeader(0);
@@ -332,7 +346,7 @@ describe('FlvStartGate', () => {
   });
 
   it('video expected: audio frames before the keyframe are dropped, even before any video header', () => {
-    const gate = new FlvStartGate(hints(true, true));
+    const gate = new BufferGate(hints(true, true));
     const aSeq = aacSeqHeader();
     expect(gate.push(aSeq)).toEqual([]);
     for (let ts = 0; ts < 500; ts += 23) expect(gate.push(aacFrame(ts))).toEqual([]);
@@ -346,7 +360,7 @@ describe('FlvStartGate', () => {
   });
 
   it('video header seen but not announced: audio frames still wait for the keyframe', () => {
-    const gate = new FlvStartGate(hints(false, true));
+    const gate = new BufferGate(hints(false, true));
     const vSeq = avcSeqHeader();
     const aSeq = aacSeqHeader();
     expect(gate.push(vSeq)).toEqual([]);
@@ -360,7 +374,7 @@ describe('FlvStartGate', () => {
   });
 
   it('audio-only: starts at the first audio frame, header flags audio only', () => {
-    const gate = new FlvStartGate(hints(false, true));
+    const gate = new BufferGate(hints(false, true));
     expect(gate.push(flvFileHeader(0x04))).toEqual([]);
     expect(gate.push(scriptTag())).toEqual([]);
     const aSeq = aacSeqHeader();
@@ -380,7 +394,7 @@ describe('FlvStartGate', () => {
   });
 
   it('audio-only without an AAC sequence header (PCMA): starts at the first frame', () => {
-    const gate = new FlvStartGate(hints(false, false));
+    const gate = new BufferGate(hints(false, false));
     const first = flvTag(FLV_TAG_AUDIO, 0, [0x72, 0xd5, 0xd5, 0xd5]);
     const out = gate.push(first);
     expect(out).toHaveLength(2);
@@ -389,7 +403,7 @@ describe('FlvStartGate', () => {
   });
 
   it('video-only: header flags video only', () => {
-    const gate = new FlvStartGate(hints(true, false));
+    const gate = new BufferGate(hints(true, false));
     const vSeq = avcSeqHeader();
     expect(gate.push(vSeq)).toEqual([]);
     expect(gate.push(avcInterFrame(0))).toEqual([]);
@@ -402,16 +416,33 @@ describe('FlvStartGate', () => {
     expect(out[2]).toBe(key);
   });
 
-  it('audio announced but not seen yet: the header still says audio', () => {
-    const gate = new FlvStartGate(hints(true, true));
-    gate.push(avcSeqHeader());
-    const out = gate.push(avcKeyframe(0));
+  it('audio announced but not seen yet: the start waits for the first audio frame, which then follows the held video', () => {
+    const gate = new BufferGate(hints(true, true));
+    const vSeq = avcSeqHeader();
+    const key = avcKeyframe(0);
+    const p1 = avcInterFrame(33);
+    const a1 = aacFrame(10);
+    gate.push(vSeq);
+    expect(gate.push(key)).toEqual([]);
+    expect(gate.push(p1)).toEqual([]);
+    const out = gate.push(a1);
     expect(out[0]![4]).toBe(5);
-    expect(out).toHaveLength(3);
+    expect(out.slice(1)).toEqual([vSeq, key, p1, a1]);
+  });
+
+  it('announced audio that never comes: the start waits at most 1 s of video, then goes on without it', () => {
+    const gate = new BufferGate(hints(true, true));
+    gate.push(avcSeqHeader());
+    expect(gate.push(avcKeyframe(0))).toEqual([]);
+    for (let ts = 33; ts < 1000; ts += 33) expect(gate.push(avcInterFrame(ts))).toEqual([]);
+    const out = gate.push(avcInterFrame(1000));
+    expect(out[0]![4]).toBe(5);
+    expect(out).toHaveLength(2 + 1 + 31);
+    expect(gate.started).toBe(true);
   });
 
   it('keyframe without a video sequence header: header says video, no configs', () => {
-    const gate = new FlvStartGate(hints(true, false));
+    const gate = new BufferGate(hints(true, false));
     const key = avcKeyframe(0);
     const out = gate.push(key);
     expect(out).toHaveLength(2);
@@ -420,7 +451,7 @@ describe('FlvStartGate', () => {
   });
 
   it('script tags are dropped before and after the start', () => {
-    const gate = new FlvStartGate(hints(false, true));
+    const gate = new BufferGate(hints(false, true));
     for (let i = 0; i < 3; i++) expect(gate.push(scriptTag(i))).toEqual([]);
     expect(gate.push(aacFrame(0))).toHaveLength(2);
     for (let i = 0; i < 3; i++) expect(gate.push(scriptTag(100 + i))).toEqual([]);
@@ -428,7 +459,7 @@ describe('FlvStartGate', () => {
 
   it('hints are asked at the time of each frame', () => {
     let video = true;
-    const gate = new FlvStartGate({ videoExpected: () => video, audioExpected: () => true });
+    const gate = new BufferGate({ videoExpected: () => video, audioExpected: () => true });
     expect(gate.push(aacFrame(0))).toEqual([]);
     video = false; // e.g. the metadata turned out to be audio-only
     const frame = aacFrame(23);
@@ -436,5 +467,179 @@ describe('FlvStartGate', () => {
     expect(out).toHaveLength(2);
     expect(out[0]![4]).toBe(4);
     expect(out[1]).toBe(frame);
+  });
+});
+
+// ---------------------------------------------------------------------------
+// flv-start-gate.ts: chunk metadata (kind, track, keyframe, timestamps)
+// ---------------------------------------------------------------------------
+
+describe('FlvStartGate: chunk metadata', () => {
+  /** The fields a consumer of the gate uses, without the data. */
+  const meta = (c: { kind: string; track: string; keyframe: boolean }) => ({ kind: c.kind, track: c.track, keyframe: c.keyframe });
+
+  it('A+V start: header (track none), config audio, config video, then the keyframe as media', () => {
+    const gate = new FlvStartGate(hints(true, true));
+    const aSeq = aacSeqHeader(0);
+    const vSeq = avcSeqHeader(0);
+    for (const b of [flvFileHeader(), scriptTag(0), aSeq, vSeq, avcInterFrame(0)]) expect(gate.push(b)).toEqual([]);
+    const key = avcKeyframe(66);
+    const out = gate.push(key);
+    expect(out.map(meta)).toEqual([
+      { kind: 'header', track: 'none', keyframe: false },
+      { kind: 'config', track: 'audio', keyframe: false },
+      { kind: 'config', track: 'video', keyframe: false },
+      { kind: 'media', track: 'video', keyframe: true },
+    ]);
+    expect(out[0]!.data.equals(createFlvFileHeader(true, true))).toBe(true);
+    expect(out[1]!.data).toBe(aSeq);
+    expect(out[2]!.data).toBe(vSeq);
+    expect(out[3]!.data).toBe(key);
+    expect(out[3]!.timestampMs).toBe(66);
+    expect(out[3]!.endTimestampMs).toBe(66);
+  });
+
+  it.each([0, 66, 0xffffff, 0x1000000, 0x7fffffff])('the first media chunk carries the keyframe tag timestamp %d', (ts) => {
+    const gate = new FlvStartGate(hints(true, false));
+    gate.push(avcSeqHeader(ts));
+    const out = gate.push(avcKeyframe(ts));
+    const first = out.find((c) => c.kind === 'media')!;
+    expect(first).toMatchObject({ track: 'video', keyframe: true, timestampMs: ts });
+  });
+
+  it('A+V after the start: inter frames false, keyframes true, audio false, late sequence headers are config', () => {
+    const gate = new FlvStartGate(hints(true, true));
+    gate.push(aacSeqHeader(0));
+    gate.push(avcSeqHeader(0));
+    gate.push(avcKeyframe(0));
+    expect(gate.started).toBe(true);
+    const feed: [Buffer, { kind: string; track: string; keyframe: boolean }, number | null][] = [
+      [aacFrame(21), { kind: 'media', track: 'audio', keyframe: false }, 21],
+      [avcInterFrame(33), { kind: 'media', track: 'video', keyframe: false }, 33],
+      [aacFrame(43), { kind: 'media', track: 'audio', keyframe: false }, 43],
+      [avcInterFrame(66), { kind: 'media', track: 'video', keyframe: false }, 66],
+      [avcKeyframe(2000), { kind: 'media', track: 'video', keyframe: true }, 2000],
+      [aacSeqHeader(2010, [0x11, 0x90]), { kind: 'config', track: 'audio', keyframe: false }, null],
+      [avcSeqHeader(2020), { kind: 'config', track: 'video', keyframe: false }, null],
+      [avcKeyframe(2020), { kind: 'media', track: 'video', keyframe: true }, 2020],
+      [aacFrame(2030), { kind: 'media', track: 'audio', keyframe: false }, 2030],
+      [avcInterFrame(2053), { kind: 'media', track: 'video', keyframe: false }, 2053],
+    ];
+    for (const [buf, expected, ts] of feed) {
+      const out = gate.push(buf);
+      expect(out).toHaveLength(1);
+      expect(meta(out[0]!)).toEqual(expected);
+      expect(out[0]!.data).toBe(buf);
+      if (ts !== null) {
+        expect(out[0]!.timestampMs).toBe(ts);
+        expect(out[0]!.endTimestampMs).toBe(ts);
+      }
+    }
+  });
+
+  it('video header seen but not announced: audio after the start is not a keyframe', () => {
+    const gate = new FlvStartGate(hints(false, true));
+    gate.push(avcSeqHeader(0));
+    gate.push(avcKeyframe(0));
+    // the announced audio released the held keyframe; the audio frame comes last
+    expect(meta(gate.push(aacFrame(20)).at(-1)!)).toEqual({ kind: 'media', track: 'audio', keyframe: false });
+    expect(meta(gate.push(aacFrame(43))[0]!)).toEqual({ kind: 'media', track: 'audio', keyframe: false });
+  });
+
+  it('audio-only: header, audio config, first frame (keyframe); every later audio frame is a keyframe', () => {
+    const gate = new FlvStartGate(hints(false, true));
+    const aSeq = aacSeqHeader(0);
+    expect(gate.push(aSeq)).toEqual([]);
+    const out = gate.push(aacFrame(5));
+    expect(out.map(meta)).toEqual([
+      { kind: 'header', track: 'none', keyframe: false },
+      { kind: 'config', track: 'audio', keyframe: false },
+      { kind: 'media', track: 'audio', keyframe: true },
+    ]);
+    expect(out[0]!.data.equals(createFlvFileHeader(true, false))).toBe(true);
+    expect(out[2]!.timestampMs).toBe(5);
+    for (const ts of [28, 51, 74, 97]) {
+      const next = gate.push(aacFrame(ts));
+      expect(next).toHaveLength(1);
+      expect(next[0]).toMatchObject({ kind: 'media', track: 'audio', keyframe: true, timestampMs: ts, endTimestampMs: ts });
+    }
+    // a new AAC configuration mid-stream is passed on as config
+    expect(gate.push(aacSeqHeader(100, [0x11, 0x90])).map(meta)).toEqual([{ kind: 'config', track: 'audio', keyframe: false }]);
+  });
+
+  it('audio-only without sequence header (PCMA): header then media keyframe', () => {
+    const gate = new FlvStartGate(hints(false, false));
+    const out = gate.push(flvTag(FLV_TAG_AUDIO, 40, [0x72, 0xd5, 0xd5]));
+    expect(out.map(meta)).toEqual([
+      { kind: 'header', track: 'none', keyframe: false },
+      { kind: 'media', track: 'audio', keyframe: true },
+    ]);
+    expect(out[1]!.timestampMs).toBe(40);
+  });
+});
+
+describe('FlvStartGate: record_audio_buffer_max_size (audio held before the first keyframe)', () => {
+  /** Audio media chunks emitted right after the keyframe, as timestamps. */
+  function afterKeyframe(out: ReturnType<FlvStartGate['push']>): number[] {
+    const k = out.findIndex((c) => c.kind === 'media' && c.track === 'video');
+    expect(k).toBeGreaterThanOrEqual(0);
+    const rest = out.slice(k + 1);
+    for (const c of rest) expect(c).toMatchObject({ kind: 'media', track: 'audio', keyframe: false });
+    return rest.map((c) => c.timestampMs);
+  }
+
+  it('frames at or past the keyframe timestamp are emitted right after it in arrival order, earlier ones dropped', () => {
+    const gate = new FlvStartGate(hints(true, true));
+    gate.push(aacSeqHeader(0));
+    gate.push(avcSeqHeader(0));
+    const frames = [aacFrame(80), aacFrame(90), aacFrame(120), aacFrame(100), aacFrame(99), aacFrame(140)];
+    for (const f of frames) expect(gate.push(f)).toEqual([]);
+    const out = gate.push(avcKeyframe(100));
+    expect(out.map((c) => c.kind)).toEqual(['header', 'config', 'config', 'media', 'media', 'media', 'media']);
+    expect(out[3]).toMatchObject({ track: 'video', keyframe: true, timestampMs: 100 });
+    expect(afterKeyframe(out)).toEqual([120, 100, 140]);
+    expect(out[4]!.data).toBe(frames[2]);
+    expect(out[5]!.data).toBe(frames[3]);
+    expect(out[6]!.data).toBe(frames[5]);
+    expect(out[4]!.endTimestampMs).toBe(120);
+  });
+
+  it('the held frames are emitted once: the next frames pass through alone', () => {
+    const gate = new FlvStartGate(hints(true, true));
+    gate.push(aacFrame(110));
+    expect(afterKeyframe(gate.push(avcKeyframe(100)))).toEqual([110]);
+    const next = gate.push(aacFrame(130));
+    expect(next).toHaveLength(1);
+    expect(next[0]!.timestampMs).toBe(130);
+    expect(gate.push(avcKeyframe(200))).toHaveLength(1);
+  });
+
+  it.each<[string, number | undefined, number[], number, number[]]>([
+    // [label, audioBufferMax, arrival timestamps, keyframe ts, emitted]
+    ['max 2 keeps the latest two', 2, [100, 110, 120, 130], 100, [120, 130]],
+    ['max 2: of the latest two, one is before the keyframe', 2, [110, 120, 90], 100, [120]],
+    ['max 2: fewer frames than the max', 2, [105], 100, [105]],
+    ['max 2: the latest two are both before the keyframe', 2, [150, 160, 50, 60], 100, []],
+    ['max 0 keeps nothing', 0, [100, 110, 120], 100, []],
+    ['max 1', 1, [100, 110, 120], 100, [120]],
+    ['default (100)', undefined, [100, 110, 120], 100, [100, 110, 120]],
+  ])('%s', (_label, max, arrivals, keyTs, emitted) => {
+    const gate = max === undefined ? new FlvStartGate(hints(true, true)) : new FlvStartGate(hints(true, true), max);
+    gate.push(avcSeqHeader(0));
+    for (const ts of arrivals) expect(gate.push(aacFrame(ts))).toEqual([]);
+    expect(afterKeyframe(gate.push(avcKeyframe(keyTs)))).toEqual(emitted);
+  });
+
+  it('default max is 100 frames (the WCS default record_audio_buffer_max_size=100)', () => {
+    const gate = new FlvStartGate(hints(true, true));
+    const arrivals = Array.from({ length: 150 }, (_v, i) => 1000 + i);
+    for (const ts of arrivals) gate.push(aacFrame(ts));
+    expect(afterKeyframe(gate.push(avcKeyframe(1000)))).toEqual(arrivals.slice(50));
+  });
+
+  it('audio-only streams hold nothing: each frame goes out at once', () => {
+    const gate = new FlvStartGate(hints(false, true), 2);
+    expect(gate.push(aacFrame(0)).at(-1)).toMatchObject({ kind: 'media', track: 'audio', keyframe: true, timestampMs: 0 });
+    expect(gate.push(aacFrame(23))).toHaveLength(1);
   });
 });

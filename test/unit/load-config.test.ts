@@ -41,7 +41,7 @@ describe('loadServerConfig: sources', () => {
     }
     expect(config.home).toBe(path.resolve(home));
     expect(config.recordDirAbs).toBe(path.join(home, 'records'));
-    expect(config.recordTmpDirAbs).toBe(path.join(home, 'records', '.tmp'));
+    expect(config.recordTmpDirAbs).toBe(path.join(home, 'records'));
   });
 
   it('conf/ dir without server.properties: defaults', () => {
@@ -93,7 +93,7 @@ describe('loadServerConfig: sources', () => {
     writeProperties('on_record_hook_script=\nrecord_tmp_dir=\n');
     const { config } = loadServerConfig({ home, env: {} });
     expect(config.onRecordHookScriptAbs).toBeNull();
-    expect(config.recordTmpDirAbs).toBe(path.join(home, 'records', '.tmp'));
+    expect(config.recordTmpDirAbs).toBe(path.join(home, 'records'));
   });
 
   it('unknown keys of server.properties are reported', () => {

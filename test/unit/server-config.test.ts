@@ -125,7 +125,7 @@ describe('parseServerConfig defaults', () => {
     expect(unknownKeys).toEqual([]);
     expect(config.home).toBe(HOME);
     expect(config.recordDirAbs).toBe(path.join(HOME, 'records'));
-    expect(config.recordTmpDirAbs).toBe(path.join(HOME, 'records', '.tmp'));
+    expect(config.recordTmpDirAbs).toBe(path.join(HOME, 'records'));
     expect(config.onRecordHookScriptAbs).toBe(path.join(HOME, 'bin', 'on_record_hook.sh'));
     expect(config.logsDirAbs).toBe(path.join(HOME, 'logs'));
   });
@@ -140,11 +140,11 @@ describe('parseServerConfig defaults', () => {
 describe('parseServerConfig paths', () => {
   it.each([
     // record_dir, record_tmp_dir, expected recordDirAbs, expected recordTmpDirAbs
-    [undefined, undefined, `${HOME}/records`, `${HOME}/records/.tmp`],
-    [undefined, '', `${HOME}/records`, `${HOME}/records/.tmp`],
-    ['', '', `${HOME}/records`, `${HOME}/records/.tmp`],
-    ['out', '', `${HOME}/out`, `${HOME}/out/.tmp`],
-    ['/data/rec', '', '/data/rec', '/data/rec/.tmp'],
+    [undefined, undefined, `${HOME}/records`, `${HOME}/records`],
+    [undefined, '', `${HOME}/records`, `${HOME}/records`],
+    ['', '', `${HOME}/records`, `${HOME}/records`],
+    ['out', '', `${HOME}/out`, `${HOME}/out`],
+    ['/data/rec', '', '/data/rec', '/data/rec'],
     ['/data/rec', 'tmp', '/data/rec', `${HOME}/tmp`],
     [undefined, 'work/tmp', `${HOME}/records`, `${HOME}/work/tmp`],
     [undefined, '/var/tmp/wcs', `${HOME}/records`, '/var/tmp/wcs'],

@@ -1,3 +1,4 @@
+import type { MediaChunk } from '../../streams/media-tap.js';
 import {
   createFlvFileHeader,
   describeMediaTag,
@@ -7,65 +8,125 @@ import {
 } from './flv-tags.js';
 
 export interface GateHints {
-  /** The publisher announced video (metadata videocodecid) or sent a video sequence header. */
+  /** The publisher announced video (metadata videocodecid). */
   videoExpected(): boolean;
   /** The publisher announced audio. */
   audioExpected(): boolean;
 }
 
 /**
- * Turns node-media-server's subscriber feed into an FLV byte stream that a
- * muxer can start on: an FLV header whose audio/video flags say what the
- * stream really carries, the latest codec configuration of each track, and
- * media from a video keyframe on (audio-only streams start at their first
- * frame). Script tags are dropped: node-media-server copies the RTMP
- * `@setDataFrame` into them and ffmpeg then sees an extra data stream.
- * Pure: buffers in, buffers out.
+ * Turns node-media-server's subscriber feed into media chunks a muxer can
+ * start on: an FLV header whose audio/video flags say what the stream
+ * really carries, the latest codec configuration of each track, and media
+ * from a video keyframe on (audio-only streams start at their first frame).
+ * Audio that arrived just before the first keyframe but belongs after it
+ * (timestamp at or past the keyframe's) is kept, up to `audioBufferMax`
+ * frames (record_audio_buffer_max_size). Script tags are dropped:
+ * node-media-server copies the RTMP `@setDataFrame` into them and ffmpeg
+ * then sees an extra data stream. Pure: buffers in, chunks out.
  */
 export class FlvStartGate {
   #started = false;
   #audioHeader: Buffer | null = null;
   #videoHeader: Buffer | null = null;
   #audioSeen = false;
+  #pendingAudio: { data: Buffer; ts: number }[] = [];
+  #hasVideo = false;
+  /** Video from a keyframe on, held while announced audio has not shown up yet. */
+  #held: MediaChunk[] = [];
 
-  constructor(private readonly hints: GateHints) {}
+  constructor(
+    private readonly hints: GateHints,
+    private readonly audioBufferMax = 100,
+  ) {}
 
   get started(): boolean {
     return this.#started;
   }
 
-  /** Feeds one buffer of the subscriber feed; returns the buffers to pass on, in order. */
-  push(buf: Buffer): Buffer[] {
+  /** Feeds one buffer of the subscriber feed; returns the chunks to pass on, in order. */
+  push(buf: Buffer): MediaChunk[] {
     if (isFlvFileHeader(buf)) return [];
     const tag = readFlvTag(buf);
     if (tag === null || tag.type === FLV_TAG_SCRIPT) return [];
     const media = describeMediaTag(tag);
     if (media === null) return [];
-    if (this.#started) {
-      return [buf];
-    }
     if (media.isSequenceHeader) {
       if (media.kind === 'audio') this.#audioHeader = buf;
       else this.#videoHeader = buf;
-      return [];
+      // a codec change mid-stream: pass the new configuration on
+      return this.#started ? [config(buf, media.kind)] : [];
     }
+    if (this.#started) {
+      const keyframe = media.kind === 'video' ? media.isKeyframe : !this.#hasVideo;
+      return [mediaChunk(buf, media.kind, keyframe, tag.timestamp)];
+    }
+    if (this.#held.length > 0) return this.#whileHolding(buf, media.kind, media.isKeyframe, tag.timestamp);
     if (media.kind === 'audio') {
       this.#audioSeen = true;
       const waitForVideo = this.#videoHeader !== null || this.hints.videoExpected();
-      if (waitForVideo) return [];
-      return this.#start(buf, false);
+      if (waitForVideo) {
+        this.#pendingAudio.push({ data: buf, ts: tag.timestamp });
+        if (this.#pendingAudio.length > this.audioBufferMax) this.#pendingAudio.shift();
+        return [];
+      }
+      return this.#start(mediaChunk(buf, 'audio', true, tag.timestamp), false);
     }
     if (!media.isKeyframe) return [];
-    return this.#start(buf, true);
+    const key = mediaChunk(buf, 'video', true, tag.timestamp);
+    if (this.#audioHeader === null && !this.#audioSeen && this.hints.audioExpected()) {
+      // audio without a sequence header (G.711, MP3) is announced but not seen:
+      // its codec decides the recording's audio, so wait for it a little
+      this.#held = [key];
+      return [];
+    }
+    return this.#start(key, true);
   }
 
-  #start(first: Buffer, hasVideo: boolean): Buffer[] {
+  #whileHolding(buf: Buffer, kind: 'audio' | 'video', isKeyframe: boolean, ts: number): MediaChunk[] {
+    const first = this.#held[0]!;
+    if (kind === 'audio') {
+      this.#audioSeen = true;
+      const held = this.#held;
+      this.#held = [];
+      return this.#start(first, true, [...held.slice(1), mediaChunk(buf, 'audio', false, ts)]);
+    }
+    if (isKeyframe) this.#held = [mediaChunk(buf, 'video', true, ts)];
+    else this.#held.push(mediaChunk(buf, 'video', false, ts));
+    if (ts - this.#held[0]!.timestampMs >= FlvStartGate.AUDIO_WAIT_MS || this.#held.length > 300) {
+      const held = this.#held;
+      this.#held = [];
+      return this.#start(held[0]!, true, held.slice(1));
+    }
+    return [];
+  }
+
+  /** How long the start waits for announced audio that has not shown up, in stream time. */
+  static readonly AUDIO_WAIT_MS = 1000;
+
+  #start(first: MediaChunk, hasVideo: boolean, following: MediaChunk[] = []): MediaChunk[] {
     this.#started = true;
+    this.#hasVideo = hasVideo || this.#videoHeader !== null;
     const hasAudio = this.#audioHeader !== null || this.#audioSeen || this.hints.audioExpected();
-    const out = [createFlvFileHeader(hasAudio, hasVideo || this.#videoHeader !== null)];
-    if (this.#audioHeader) out.push(this.#audioHeader);
-    if (this.#videoHeader) out.push(this.#videoHeader);
+    const out: MediaChunk[] = [
+      { kind: 'header', data: createFlvFileHeader(hasAudio, this.#hasVideo), track: 'none', keyframe: false, timestampMs: 0, endTimestampMs: 0 },
+    ];
+    if (this.#audioHeader) out.push(config(this.#audioHeader, 'audio'));
+    if (this.#videoHeader) out.push(config(this.#videoHeader, 'video'));
     out.push(first);
+    for (const a of this.#pendingAudio) {
+      if (a.ts >= first.timestampMs) out.push(mediaChunk(a.data, 'audio', false, a.ts));
+    }
+    this.#pendingAudio = [];
+    out.push(...following);
     return out;
   }
+}
+
+function config(data: Buffer, track: 'audio' | 'video'): MediaChunk {
+  return { kind: 'config', data, track, keyframe: false, timestampMs: 0, endTimestampMs: 0 };
+}
+
+function mediaChunk(data: Buffer, track: 'audio' | 'video', keyframe: boolean, ts: number): MediaChunk {
+  return { kind: 'media', data, track, keyframe, timestampMs: ts, endTimestampMs: ts };
 }

@@ -65,6 +65,16 @@ const FOURCC_CODECS: Record<string, string> = {
   mp4a: 'AAC',
 };
 
+/** Registry name of an FLV audio codec id (as in onMetaData audiocodecid). */
+export function flvAudioCodecName(id: number): string {
+  return AUDIO_CODECS[id] ?? `flv-audio-${id}`;
+}
+
+/** Registry name of an FLV video codec id (as in onMetaData videocodecid). */
+export function flvVideoCodecName(id: number): string {
+  return VIDEO_CODECS[id] ?? `flv-video-${id}`;
+}
+
 export interface MediaTagInfo {
   readonly kind: 'audio' | 'video';
   readonly codec: string;

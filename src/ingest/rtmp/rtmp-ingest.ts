@@ -2,7 +2,7 @@ import net from 'node:net';
 import type { Logger } from 'pino';
 import { Stream } from '../../streams/stream.js';
 import { StreamNameTakenError, type StreamRegistry } from '../../streams/stream-registry.js';
-import { describeMediaTag, firstSpsOfAvcSequenceHeader, readFlvTag } from './flv-tags.js';
+import { describeMediaTag, firstSpsOfAvcSequenceHeader, flvAudioCodecName, flvVideoCodecName, readFlvTag } from './flv-tags.js';
 import { FlvSubscriber } from './flv-subscriber.js';
 import {
   createNmsRtmpHandler,
@@ -20,6 +20,8 @@ export interface RtmpIngestOptions {
   readonly publishGraceMs: number;
   /** Seconds without media before a publisher is disconnected. */
   readonly idleTimeoutSeconds: number;
+  /** record_audio_buffer_max_size: audio frames kept to start a recording in A/V order. */
+  readonly audioBufferMax: number;
 }
 
 interface LivePublish {
@@ -136,7 +138,7 @@ export class RtmpIngest {
       );
       return;
     }
-    const source = new RtmpStreamSource(broadcast, session);
+    const source = new RtmpStreamSource(broadcast, session, this.options.audioBufferMax);
     const stream = new Stream({
       name: session.streamName,
       app: session.streamApp,
@@ -144,17 +146,8 @@ export class RtmpIngest {
       login: queryValue(session.streamQuery, 'login') ?? '',
       recordRequested: recordFlagOf(session.streamQuery),
       source,
+      connectionId: `/${session.ip}/${session.id}`,
     });
-    try {
-      this.registry.publish(stream);
-    } catch (err) {
-      if (err instanceof StreamNameTakenError) {
-        this.log.warn({ stream: stream.name }, `RTMP publish refused: ${err.message}`);
-        queueMicrotask(() => session.socket?.destroy());
-        return;
-      }
-      throw err;
-    }
     const live: LivePublish = {
       stream,
       source,
@@ -162,8 +155,21 @@ export class RtmpIngest {
       lastMediaAt: Date.now(),
       probe: new FlvSubscriber(broadcast, (buf) => this.#probe(live, buf)),
     };
-    this.#byPath.set(session.streamPath, live);
+    // the probe subscribes first, so codecs are known before any recorder sees the same tag
     live.probe.attach();
+    this.#byPath.set(session.streamPath, live);
+    try {
+      this.registry.publish(stream);
+    } catch (err) {
+      this.#byPath.delete(session.streamPath);
+      live.probe.detach();
+      if (err instanceof StreamNameTakenError) {
+        this.log.warn({ stream: stream.name }, `RTMP publish refused: ${err.message}`);
+        queueMicrotask(() => session.socket?.destroy());
+        return;
+      }
+      throw err;
+    }
     this.log.info(
       { stream: stream.name, mediaSessionId: stream.mediaSessionId, app: stream.app, remote: session.ip },
       'RTMP stream published',
@@ -189,10 +195,16 @@ export class RtmpIngest {
   #probe(live: LivePublish, buf: Buffer): void {
     const tag = readFlvTag(buf);
     if (!tag) return;
-    const media = describeMediaTag(tag);
-    if (!media) return;
-    live.lastMediaAt = Date.now();
     const info = live.stream.media;
+    const media = describeMediaTag(tag);
+    if (!media) {
+      // onMetaData: node-media-server has read the announced codec ids into the publisher
+      const announced = live.broadcast.publisher as { audioCodec?: number; videoCodec?: number } | null;
+      if (info.audioCodec === '' && announced?.audioCodec) info.audioCodec = flvAudioCodecName(announced.audioCodec);
+      if (info.videoCodec === '' && announced?.videoCodec) info.videoCodec = flvVideoCodecName(announced.videoCodec);
+      return;
+    }
+    live.lastMediaAt = Date.now();
     if (media.kind === 'audio') info.audioCodec = media.codec;
     else info.videoCodec = media.codec;
     if (media.kind === 'video' && media.isSequenceHeader && media.codec === 'H264') {

@@ -1,4 +1,4 @@
-import type { MediaTap, StreamSource, TapConsumer } from '../../streams/media-tap.js';
+import type { FeedFormat, MediaTap, StreamSource, TapConsumer } from '../../streams/media-tap.js';
 import { FlvStartGate } from './flv-start-gate.js';
 import { FlvSubscriber } from './flv-subscriber.js';
 import type { NmsBroadcast, NmsSession } from './nms-internals.js';
@@ -16,13 +16,14 @@ class RtmpTap implements MediaTap {
     broadcast: NmsBroadcast,
     private readonly consumer: TapConsumer,
     private readonly onClosed: (tap: RtmpTap) => void,
+    audioBufferMax: number,
   ) {
     // node-media-server fills the publisher's codec ids from onMetaData
     const codecs = (): PublisherCodecIds => (broadcast.publisher ?? {}) as PublisherCodecIds;
     const gate = new FlvStartGate({
       videoExpected: () => (codecs().videoCodec ?? 0) > 0,
       audioExpected: () => (codecs().audioCodec ?? 0) > 0,
-    });
+    }, audioBufferMax);
     this.#subscriber = new FlvSubscriber(broadcast, (buf) => {
       for (const out of gate.push(buf)) consumer.data(out);
     });
@@ -45,11 +46,13 @@ class RtmpTap implements MediaTap {
 
 /** The media of one RTMP publish, as seen through node-media-server's broadcast. */
 export class RtmpStreamSource implements StreamSource {
+  readonly feedFormat: FeedFormat = 'flv';
   readonly #taps = new Set<RtmpTap>();
 
   constructor(
     private readonly broadcast: NmsBroadcast,
     private session: NmsSession,
+    private readonly audioBufferMax: number,
   ) {}
 
   get publisherSession(): NmsSession {
@@ -62,7 +65,7 @@ export class RtmpStreamSource implements StreamSource {
   }
 
   openTap(consumer: TapConsumer): MediaTap {
-    const tap = new RtmpTap(this.broadcast, consumer, (t) => this.#taps.delete(t));
+    const tap = new RtmpTap(this.broadcast, consumer, (t) => this.#taps.delete(t), this.audioBufferMax);
     this.#taps.add(tap);
     return tap;
   }

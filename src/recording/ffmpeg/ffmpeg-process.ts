@@ -99,3 +99,9 @@ export class FfmpegProcess {
     }
   }
 }
+
+/** Runs a one-shot ffmpeg (no input on stdin) to completion; SIGINT after `timeoutMs`. */
+export async function runFfmpeg(binary: string, args: readonly string[], timeoutMs: number): Promise<FfmpegExit> {
+  const proc = new FfmpegProcess(binary, args);
+  return proc.finish(timeoutMs);
+}
