@@ -142,13 +142,14 @@ function snapshotAll() {
       const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
       const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
       const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      m.set(Number(d), { comm, ticks: Number(rest[11]) + Number(rest[12]) });
+      // own CPU + CPU of children it has already reaped (short-lived test workers, compilers, ...)
+      m.set(Number(d), { comm, ticks: Number(rest[11]) + Number(rest[12]) + Number(rest[13]) + Number(rest[14]) });
     } catch {}
   }
   return { t: now(), m, self: process.cpuUsage() };
 }
 
-/** Top processes by CPU between two snapshots, excluding `skip` pids. */
+/** Top processes by CPU (own + reaped children) between two snapshots, excluding `skip` pids. */
 function otherLoad(a, b, skip) {
   const dt = (b.t - a.t) / 1000;
   const rows = [];
@@ -690,8 +691,7 @@ async function main() {
     const ol = otherLoad(snapA, snapB, skip);
     const top = ol.rows.slice(0, 4).map((r) => `${r.comm}[${r.pid}]${r.isNew ? '(new)' : ''} ${f1(r.pct)} %`);
     out.push(
-      `  of which: this benchmark's node ${f1(ol.selfPct)} %; busiest other processes: ${top.length ? top.join(', ') : 'none'}` +
-        ' (processes that ended inside the window are not seen)',
+      `  of which: this benchmark's node ${f1(ol.selfPct)} %; busiest other processes (own + reaped children CPU): ${top.length ? top.join(', ') : 'none'}`,
     );
   }
   if (opts.streams > 1) {

@@ -117,8 +117,8 @@ export function parseTracks(body: Buffer): WebmTrack[] {
 interface ClusterInfo {
   readonly timestampMs: number;
   readonly endTimestampMs: number;
-  readonly firstBlockTrack: number;
-  readonly firstBlockKey: boolean;
+  /** Per track number: whether that track's first block in the cluster is a keyframe. */
+  readonly firstBlockKey: ReadonlyMap<number, boolean>;
 }
 
 function blockHead(block: Buffer): { track: number; relative: number; flags: number } | null {
@@ -136,36 +136,25 @@ function blockHead(block: Buffer): { track: number; relative: number; flags: num
 export function parseCluster(body: Buffer): ClusterInfo {
   let timestamp = 0;
   let maxRelative = 0;
-  let firstBlockTrack = -1;
-  let firstBlockKey = false;
+  const firstBlockKey = new Map<number, boolean>();
+  const note = (block: Buffer, key: (flags: number) => boolean): void => {
+    const head = blockHead(block);
+    if (!head) return;
+    maxRelative = Math.max(maxRelative, head.relative);
+    if (!firstBlockKey.has(head.track)) firstBlockKey.set(head.track, key(head.flags));
+  };
   for (const [id, value] of children(body)) {
     if (id === ID_TIMECODE) timestamp = readUnsigned(value);
-    let block: Buffer | null = null;
-    let keyFromFlags = true;
-    if (id === ID_SIMPLE_BLOCK) block = value;
+    else if (id === ID_SIMPLE_BLOCK) note(value, (flags) => (flags & 0x80) !== 0);
     else if (id === ID_BLOCK_GROUP) {
-      block = children(value).find(([cid]) => cid === ID_BLOCK)?.[1] ?? null;
-      keyFromFlags = false; // a Block has no keyframe flag; a BlockGroup without ReferenceBlock is a keyframe
-      if (block && !children(value).some(([cid]) => cid === 0xfb)) {
-        const head = blockHead(block);
-        if (head && firstBlockTrack < 0) {
-          firstBlockTrack = head.track;
-          firstBlockKey = true;
-        }
-        if (head) maxRelative = Math.max(maxRelative, head.relative);
-        continue;
-      }
-    }
-    if (!block) continue;
-    const head = blockHead(block);
-    if (!head) continue;
-    maxRelative = Math.max(maxRelative, head.relative);
-    if (firstBlockTrack < 0) {
-      firstBlockTrack = head.track;
-      firstBlockKey = keyFromFlags && (head.flags & 0x80) !== 0;
+      const parts = children(value);
+      const block = parts.find(([cid]) => cid === ID_BLOCK)?.[1];
+      // a Block has no keyframe flag: a BlockGroup without ReferenceBlock (0xFB) is a keyframe
+      const isKey = !parts.some(([cid]) => cid === 0xfb);
+      if (block) note(block, () => isKey);
     }
   }
-  return { timestampMs: timestamp, endTimestampMs: timestamp + maxRelative, firstBlockTrack, firstBlockKey };
+  return { timestampMs: timestamp, endTimestampMs: timestamp + maxRelative, firstBlockKey };
 }
 
 export class WebmChunker {
@@ -219,8 +208,8 @@ export class WebmChunker {
   #clusterChunk(data: Buffer, body: Buffer): MediaChunk {
     const info = parseCluster(body);
     const video = this.#tracks.find((t) => t.kind === 'video');
-    const firstTrack = this.#tracks.find((t) => t.number === info.firstBlockTrack);
-    const keyframe = video ? info.firstBlockTrack === video.number && info.firstBlockKey : firstTrack?.kind === 'audio';
+    // a part may start at a cluster whose first video block is a keyframe (audio-only: any cluster)
+    const keyframe = video ? info.firstBlockKey.get(video.number) === true : info.firstBlockKey.size > 0;
     const kinds = new Set(this.#tracks.map((t) => t.kind));
     const track = kinds.has('video') && kinds.has('audio') ? 'av' : kinds.has('video') ? 'video' : 'audio';
     return { kind: 'media', data, track, keyframe, timestampMs: info.timestampMs, endTimestampMs: info.endTimestampMs };

@@ -1,7 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { MediaChunk, MediaTap, StreamSource, TapConsumer } from '../../streams/media-tap.js';
-import type { MediaInfo } from '../../streams/stream.js';
-import { WebmChunker } from './webm-chunker.js';
+import { WebmChunker, type WebmTrack } from './webm-chunker.js';
 
 /**
  * A stream source fed by a live WebM/Matroska byte stream (for example an
@@ -19,7 +18,7 @@ export class WebmFeedSource implements StreamSource {
 
   constructor(
     input: Readable,
-    private readonly media: MediaInfo,
+    private readonly onTracks: (tracks: readonly WebmTrack[]) => void,
     private readonly onDisconnect: (reason: string) => void,
   ) {
     input.on('data', (data: Buffer) => this.#push(data));
@@ -38,10 +37,7 @@ export class WebmFeedSource implements StreamSource {
     for (const chunk of chunks) {
       if (chunk.kind === 'header') {
         this.#header = chunk;
-        for (const t of this.#chunker.tracks) {
-          if (t.kind === 'video') this.media.videoCodec = t.codec;
-          if (t.kind === 'audio') this.media.audioCodec = t.codec;
-        }
+        this.onTracks(this.#chunker.tracks);
       } else if (chunk.keyframe) {
         this.#gop = [chunk];
       } else if (this.#gop.length > 0) {
