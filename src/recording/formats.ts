@@ -149,8 +149,10 @@ export function liveMuxerArgs(
   args.push(...audioEncodeArgs(plan.audio, audio));
   switch (plan.container) {
     case 'mp4':
-      // fragmented, flushed per packet: a killed muxer leaves a readable file
-      args.push('-movflags', '+frag_keyframe+empty_moov+default_base_moof', '-frag_duration', '1000000', '-f', 'mp4');
+      // fragmented, flushed per packet: a killed muxer leaves a readable file;
+      // delay_moov writes the moov at the first fragment, with the edit list
+      // that keeps B-frame delay out of the start time (empty_moov cannot)
+      args.push('-movflags', '+frag_keyframe+delay_moov+default_base_moof', '-frag_duration', '1000000', '-f', 'mp4');
       break;
     case 'mkv':
     case 'webm':

@@ -413,11 +413,11 @@ describe('liveMuxerArgs', () => {
     }
   });
 
-  it('mp4 is fragmented (crash-safe): +frag_keyframe+empty_moov+default_base_moof', () => {
+  it('mp4 is fragmented (crash-safe): +frag_keyframe+delay_moov+default_base_moof', () => {
     const args = liveMuxerArgs(plan('mp4'), 'flv', ENC_DEFAULT, MATROSKA, 'out.mp4');
     const movflags = valueOf(args, '-movflags');
     expect(movflags).toBeDefined();
-    for (const flag of ['+frag_keyframe', '+empty_moov', '+default_base_moof']) expect(movflags).toContain(flag);
+    for (const flag of ['+frag_keyframe', '+delay_moov', '+default_base_moof']) expect(movflags).toContain(flag);
     expect(movflags).not.toContain('faststart');
     expect(args).not.toContain('-cluster_time_limit');
     expect(args).not.toContain('-cluster_size_limit');
