@@ -4,7 +4,9 @@ import type { ServerConfig } from './config/server-config.js';
 import { HttpServer } from './http/http-server.js';
 import { RtmpIngest } from './ingest/rtmp/rtmp-ingest.js';
 import type { FfmpegBinaries } from './recording/ffmpeg/locate-ffmpeg.js';
+import { DiskGuard } from './recording/disk-guard.js';
 import { HookRunner } from './recording/hook-runner.js';
+import { recoverInterruptedParts } from './recording/recovery.js';
 import { RecorderManager } from './recording/recorder-manager.js';
 import { WorkPool } from './recording/work-pool.js';
 import { StreamRegistry } from './streams/stream-registry.js';
@@ -22,6 +24,7 @@ export class Daemon {
   readonly rtmp: RtmpIngest;
   readonly http: HttpServer;
   readonly pool: WorkPool;
+  readonly disk: DiskGuard;
   #closing: Promise<void> | null = null;
 
   constructor(
@@ -31,6 +34,7 @@ export class Daemon {
   ) {
     this.hooks = new HookRunner(config.onRecordHookScriptAbs, config.home, log.child({ component: 'hook' }));
     this.pool = new WorkPool(config.fileRecorderThreadPoolMaxSize);
+    this.disk = new DiskGuard([...new Set([config.recordDirAbs, config.recordTmpDirAbs])], config.fileRecorderMinSpace);
     this.recorders = new RecorderManager(
       this.registry,
       {
@@ -58,10 +62,17 @@ export class Daemon {
           reservedBytes: config.mp4ContainerMoovReservedSpaceSize * 1024,
         },
         maxPendingInput: 64 * 1024 * 1024,
+        limits: {
+          errorIntervalMs: config.fileRecorderErrorInterval * 60_000,
+          maxErrors: config.fileRecorderMaxErrorsPerInterval,
+          maxLengthMs: config.recordMaxLength * 1000,
+          idleTimeoutMs: config.recordIdleTimeout * 1000,
+        },
       },
       { recordStreams: config.recordStreams, recordFlashPublishedStreams: config.recordFlashPublishedStreams },
       this.hooks,
       this.pool,
+      this.disk,
       log.child({ component: 'recorder' }),
     );
     this.rtmp = new RtmpIngest(
@@ -91,6 +102,9 @@ export class Daemon {
       fs.mkdirSync(dir, { recursive: true });
     }
     this.recorders.start();
+    await this.#recover();
+    this.disk.start();
+    await this.disk.check();
     try {
       await this.http.start();
       await this.rtmp.start();
@@ -100,6 +114,24 @@ export class Daemon {
     }
   }
 
+  /** Turns the parts a crash left in record_tmp_dir into records (with hooks) before taking publishes. */
+  async #recover(): Promise<void> {
+    const c = this.config;
+    const records = await recoverInterruptedParts({
+      tmpDir: c.recordTmpDirAbs,
+      recordDir: c.recordDirAbs,
+      ffmpeg: this.binaries.ffmpeg,
+      ffprobe: this.binaries.ffprobe,
+      mp4: { moovFirst: c.mp4ContainerMoovFirst, reserveSpace: c.mp4ContainerMoovFirstReserveSpace, reservedBytes: c.mp4ContainerMoovReservedSpaceSize * 1024 },
+      formats: c.recordH264ToTs ? { ...c.recordFormats, h264: 'ts' } : c.recordFormats,
+      naming: { template: c.streamRecordPolicyTemplate, encoding: c.encodeRecordName, exclude: c.excludeRecordNameCharacters },
+      timeoutMs: c.recordStopTimeout * 4000,
+      log: this.log.child({ component: 'recovery' }),
+    });
+    for (const record of records) this.recorders.adoptRecovered(record);
+    if (records.length > 0) this.log.info({ count: records.length, files: records.map((r) => r.fileName) }, 'Recovered interrupted recordings');
+  }
+
   /** Finishes every open recording (within record_stop_timeout), then stops listening. */
   close(): Promise<void> {
     if (!this.#closing) this.#closing = this.#close();
@@ -107,6 +139,7 @@ export class Daemon {
   }
 
   async #close(): Promise<void> {
+    this.disk.close();
     await this.recorders.close();
     await this.rtmp.close();
     await this.http.close();

@@ -1,8 +1,10 @@
 import path from 'node:path';
 import {
   booleanValue,
+  byteSizeValue,
   enumValue,
   integerValue,
+  lengthSecondsValue,
   portValue,
   stringValue,
   templateValue,
@@ -131,6 +133,26 @@ export const PROPERTIES = {
     '100',
     integerValue(0, 10000),
     'Audio packets buffered to keep A/V order at the start of a recording',
+  ),
+  fileRecorderMinSpace: def(
+    'file_recorder_min_space',
+    '1g',
+    byteSizeValue,
+    'Recording stops, or does not start, when free space on the records or temp filesystem is below this (g or m suffix)',
+  ),
+  fileRecorderErrorInterval: def('file_recorder_error_interval', '60', integerValue(1, 100000), 'Minutes of the error-counting window'),
+  fileRecorderMaxErrorsPerInterval: def(
+    'file_recorder_max_errors_per_interval',
+    '3',
+    integerValue(1, 100000),
+    'Errors in the window after which a recording stops',
+  ),
+  recordMaxLength: def('record_max_length', '0', lengthSecondsValue, 'Longest recording (1h, 30m, 120s, seconds); 0 = no limit'),
+  recordIdleTimeout: def(
+    'record_idle_timeout',
+    '30',
+    integerValue(1, 86400),
+    'Seconds without media after which a recording ends as if the stream had stopped',
   ),
   fileRecorderThreadPoolMaxSize: def(
     'file_recorder_thread_pool_max_size',

@@ -57,3 +57,19 @@ export const templateValue: ValueParser<string> = (raw) => {
   if (v === '') throw new ValueError('a non-empty file name template such as stream-{mediaSessionId}-{login}');
   return v;
 };
+
+/** A size such as `1g`, `1024m`, `500k` or plain bytes (file_recorder_min_space). */
+export const byteSizeValue: ValueParser<number> = (raw) => {
+  const m = /^(\d{1,12})\s*([kmgt]?)b?$/i.exec(raw.trim());
+  if (!m) throw new ValueError('a size such as 1g, 1024m, 500k or a number of bytes');
+  const unit = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 }[m[2]!.toLowerCase() as '' | 'k' | 'm' | 'g' | 't'];
+  return Number(m[1]) * unit;
+};
+
+/** A length such as `1h`, `30m`, `120s` or plain seconds; returns seconds (0 = none). */
+export const lengthSecondsValue: ValueParser<number> = (raw) => {
+  const m = /^(\d{1,9})\s*([hms]?)$/i.exec(raw.trim());
+  if (!m) throw new ValueError('a length such as 1h, 30m, 120s or a number of seconds (0 = no limit)');
+  const unit = { '': 1, s: 1, m: 60, h: 3600 }[m[2]!.toLowerCase() as '' | 's' | 'm' | 'h'];
+  return Number(m[1]) * unit;
+};

@@ -143,7 +143,8 @@ export function liveMuxerArgs(
   matroska: MatroskaSettings,
   output: string,
 ): string[] {
-  const args = ['-hide_banner', '-nostdin', '-loglevel', 'warning', '-f', FEED_DEMUXER[feed], '-i', 'pipe:0'];
+  // level+ prefixes each line with its level, so errors can be counted (file_recorder_max_errors_per_interval)
+  const args = ['-hide_banner', '-nostdin', '-loglevel', 'level+warning', '-f', FEED_DEMUXER[feed], '-i', 'pipe:0'];
   args.push('-map', '0:v?', '-map', '0:a?');
   args.push(...(plan.video === 'copy' ? ['-c:v', 'copy'] : ['-vn']));
   args.push(...audioEncodeArgs(plan.audio, audio));

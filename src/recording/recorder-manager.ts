@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Stream } from '../streams/stream.js';
 import type { StreamRegistry } from '../streams/stream-registry.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
+import type { DiskGuard } from './disk-guard.js';
 import type { HookRunner } from './hook-runner.js';
 import { Recorder, type RecordInfo, type RecorderSettings } from './recorder.js';
 import type { Rotation } from './rotation.js';
@@ -31,6 +32,9 @@ interface ManagerEvents {
 }
 
 export class NotPublishingError extends Error {}
+export class DiskSpaceError extends Error {}
+
+export const NOT_ENOUGH_SPACE = 'Not enough available disk space';
 
 /** Decides whether a newly published stream is recorded (pure). */
 export function shouldRecordOnPublish(stream: Pick<Stream, 'mediaProvider' | 'recordRequested'>, policy: RecordingPolicy): boolean {
@@ -62,6 +66,7 @@ export class RecorderManager extends TypedEmitter<ManagerEvents> {
     private readonly policy: RecordingPolicy,
     private readonly hooks: HookRunner,
     private readonly pool: WorkPool,
+    private readonly disk: DiskGuard,
     private readonly log: Logger,
   ) {
     super();
@@ -69,6 +74,23 @@ export class RecorderManager extends TypedEmitter<ManagerEvents> {
 
   start(): void {
     this.registry.on('publish', this.#onPublish);
+    this.disk.on('low', this.#onDiskLow);
+    this.disk.on('ok', this.#onDiskOk);
+  }
+
+  #onDiskLow = (free: number, dir: string): void => {
+    this.log.error({ free, dir, min: this.disk.minBytes, recordings: this.#active.size }, NOT_ENOUGH_SPACE);
+    for (const recorder of this.#active.values()) void recorder.finish(NOT_ENOUGH_SPACE);
+  };
+
+  #onDiskOk = (): void => {
+    this.log.info({ min: this.disk.minBytes }, 'Disk space is back above file_recorder_min_space; recordings can start again');
+  };
+
+  /** A record finished by start-up recovery: listed and hooked like any other. */
+  adoptRecovered(record: RecordInfo): void {
+    this.emit('recorded', record);
+    this.#track(this.pool.run(() => this.hooks.run(record.streamName, record.path, { stream: record.streamName, mediaSessionId: record.mediaSessionId })));
   }
 
   /** Recordings in progress, as /recorder/find_all lists them. */
@@ -89,6 +111,10 @@ export class RecorderManager extends TypedEmitter<ManagerEvents> {
     if (!stream || stream.status !== 'PUBLISHING') {
       throw new NotPublishingError(`Stream with mediaSessionId ${mediaSessionId} is not publishing`);
     }
+    if (!(await this.disk.check())) {
+      this.log.error({ stream: stream.name, mediaSessionId }, `${NOT_ENOUGH_SPACE}; recording not started`);
+      throw new DiskSpaceError(NOT_ENOUGH_SPACE);
+    }
     const current = this.#active.get(mediaSessionId);
     if (current) await current.finish('restarted by REST');
     if (stream.status !== 'PUBLISHING' || this.#closed) {
@@ -108,12 +134,18 @@ export class RecorderManager extends TypedEmitter<ManagerEvents> {
   async close(): Promise<void> {
     this.#closed = true;
     this.registry.off('publish', this.#onPublish);
+    this.disk.off('low', this.#onDiskLow);
+    this.disk.off('ok', this.#onDiskOk);
     await Promise.all([...this.#active.values()].map((r) => r.finish('server shutdown')));
     await Promise.all([...this.#pending]);
   }
 
   #onPublish = (stream: Stream): void => {
     if (this.#closed || !shouldRecordOnPublish(stream, this.policy)) return;
+    if (this.disk.low) {
+      this.log.error({ stream: stream.name, mediaSessionId: stream.mediaSessionId }, `${NOT_ENOUGH_SPACE}; recording not started`);
+      return;
+    }
     void this.#startRecorder(stream, {}).catch((err: Error) => {
       this.log.error({ stream: stream.name, mediaSessionId: stream.mediaSessionId, err: err.message }, 'Recording could not start');
     });

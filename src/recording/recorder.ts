@@ -17,6 +17,8 @@ import {
 import { moveFile } from './move-file.js';
 import { nameRecord, type NamingRules, type TemplateValues } from './naming.js';
 import { RecordingPart } from './recording-part.js';
+import { ErrorBudget } from './error-budget.js';
+import { removeSidecar, writeSidecar } from './part-sidecar.js';
 import { rotationDue, type Rotation } from './rotation.js';
 import type { WorkPool } from './work-pool.js';
 
@@ -37,6 +39,18 @@ export interface RecorderSettings {
   readonly mp4: Mp4Layout;
   /** Bytes of input ffmpeg may fall behind by before the recording is stopped. */
   readonly maxPendingInput: number;
+  readonly limits: RecordingLimits;
+}
+
+export interface RecordingLimits {
+  /** file_recorder_error_interval, ms */
+  readonly errorIntervalMs: number;
+  /** file_recorder_max_errors_per_interval */
+  readonly maxErrors: number;
+  /** record_max_length, ms (0 = none) */
+  readonly maxLengthMs: number;
+  /** record_idle_timeout, ms */
+  readonly idleTimeoutMs: number;
 }
 
 /** A finished record file (one per part when rotating). */
@@ -84,6 +98,13 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
   #chain: Promise<void> = Promise.resolve();
   readonly #records: RecordInfo[] = [];
   #failures = 0;
+  readonly #errors: ErrorBudget;
+  /** After a muxer error, media is skipped until the next keyframe. */
+  #skipUntilKeyframe = false;
+  /** Media duration of the parts already ended, ms (record_max_length). */
+  #endedPartsMs = 0;
+  #lastChunkAt = Date.now();
+  #idleTimer: NodeJS.Timeout | null = null;
   readonly log: Logger;
 
   constructor(
@@ -95,6 +116,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
   ) {
     super();
     this.log = log.child({ stream: stream.name, mediaSessionId: stream.mediaSessionId });
+    this.#errors = new ErrorBudget(settings.limits.errorIntervalMs, settings.limits.maxErrors);
   }
 
   get state(): RecorderState {
@@ -130,6 +152,23 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
       data: (chunk) => this.#onChunk(chunk),
       end: () => void this.finish('publisher gone'),
     });
+    const idle = this.settings.limits.idleTimeoutMs;
+    this.#idleTimer = setInterval(() => {
+      if (Date.now() - this.#lastChunkAt > idle) void this.finish(`no media for ${Math.round(idle / 1000)} s`);
+    }, Math.min(1000, idle));
+    this.#idleTimer.unref();
+  }
+
+  /** Counts an error; past file_recorder_max_errors_per_interval the recording stops. */
+  #noteError(what: string): void {
+    if (this.#finishing) return;
+    this.#skipUntilKeyframe = true;
+    const exceeded = this.#errors.record(Date.now());
+    this.log.warn({ error: what, errors: this.#errors.count, max: this.settings.limits.maxErrors }, 'Recording error; media skipped until the next keyframe');
+    if (exceeded) {
+      const minutes = Math.round(this.settings.limits.errorIntervalMs / 60000);
+      void this.finish(`${this.#errors.count} errors within ${minutes} min (file_recorder_max_errors_per_interval)`);
+    }
   }
 
   /** Stops the recording and finishes its files; resolves with the records made (none when no media came). */
@@ -143,8 +182,14 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
     this.emit('state', state);
   }
 
+  /**
+   * The `_N` of a part's name: with rotation as record_rotation_index_enabled
+   * says; without rotation only for the parts after a muxer failure (so the
+   * continuation never overwrites the first file).
+   */
   #indexOf(index: number): number | null {
-    return this.settings.rotation.kind !== 'disabled' && this.settings.indexParts ? index : null;
+    if (this.settings.rotation.kind !== 'disabled') return this.settings.indexParts ? index : null;
+    return index > 1 ? index : null;
   }
 
   #commonValues(): TemplateValues {
@@ -161,6 +206,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
 
   #onChunk(chunk: MediaChunk): void {
     if (this.#finishing) return;
+    this.#lastChunkAt = Date.now();
     if (chunk.kind === 'header') {
       this.#header = chunk;
       return;
@@ -169,6 +215,10 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
       this.#configs.set(chunk.track, chunk);
       this.#part?.writeRaw(chunk.data);
       return;
+    }
+    if (this.#skipUntilKeyframe) {
+      if (!chunk.keyframe) return;
+      this.#skipUntilKeyframe = false;
     }
     let part = this.#part;
     if (part && this.#rotationDue(part, chunk)) {
@@ -180,6 +230,11 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
       part = this.#startPart();
     }
     part.write(chunk);
+    const maxLength = this.settings.limits.maxLengthMs;
+    if (maxLength > 0 && this.#endedPartsMs + part.durationMs >= maxLength) {
+      void this.finish(`record_max_length of ${Math.round(maxLength / 1000)} s reached`);
+      return;
+    }
     if (part.ffmpeg.pendingInput > this.settings.maxPendingInput) {
       this.log.error({ pending: part.ffmpeg.pendingInput }, 'Recorder muxer cannot keep up; stopping the recording');
       void this.finish('muxer too slow');
@@ -196,16 +251,37 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
     const index = ++this.#partCount;
     const tmpFile = path.join(this.settings.tmpDir, `${TEMP_PREFIX}${this.stream.mediaSessionId}-${this.sequence}-${index}.${plan.extension}`);
     const args = liveMuxerArgs(plan, this.stream.source.feedFormat, this.settings.audio, this.settings.matroska, tmpFile);
-    const part = new RecordingPart(index, tmpFile, this.settings.ffmpeg, args, this.log);
+    const part = new RecordingPart(index, tmpFile, this.settings.ffmpeg, args, this.log, (line) => this.#noteError(`muxer: ${line}`));
     this.#part = part;
+    const s = this.stream;
+    try {
+      writeSidecar(tmpFile, {
+        version: 1,
+        streamName: s.name,
+        mediaSessionId: s.mediaSessionId,
+        sessionId: s.sessionId,
+        login: s.login,
+        audioCodec: s.media.audioCodec,
+        videoCodec: s.media.videoCodec,
+        naming: this.settings.naming,
+        nameIndex: this.#indexOf(index),
+        plan,
+        startTimeMillis: part.startTimeMillis,
+        firstTimestampMs: -1,
+      });
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'Cannot write the part description used for crash recovery');
+    }
     if (this.#header) part.writeRaw(this.#header.data);
     for (const c of this.#configs.values()) part.writeRaw(c.data);
     this.log.info({ part: index, pid: part.ffmpeg.pid, tmpFile, container: plan.container, audio: plan.audio }, 'Recording started');
     if (this.#state === 'starting') this.#setState('recording');
     void part.ffmpeg.exited.then((exit) => {
       if (this.#part === part && !this.#finishing) {
+        // keep what it wrote (crash-safe temp file) and go on in a new part from the next keyframe
         this.log.error({ part: index, code: exit.code, signal: exit.signal, stderr: exit.stderrTail }, 'Recorder muxer exited unexpectedly');
-        void this.finish('muxer exited');
+        this.#endPart(part, 'muxer exited');
+        this.#noteError(`muxer exited with ${exit.code ?? exit.signal}`);
       }
     });
     return part;
@@ -214,6 +290,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
   /** Ends a part: its muxer is told to finish now; naming, finalizing and moving happen in order, in the pool. */
   #endPart(part: RecordingPart, reason: string): void {
     if (this.#part === part) this.#part = null;
+    this.#endedPartsMs += part.durationMs;
     const exited = part.finish(this.settings.stopTimeoutMs);
     this.log.info({ part: part.index, reason }, 'Recording part finishing');
     this.#chain = this.#chain.then(async () => {
@@ -230,12 +307,16 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
 
   async #storePart(part: RecordingPart, code: number | null, stderr: string[]): Promise<RecordInfo | null> {
     const size = await fs.promises.stat(part.tmpFile).then((s) => s.size, () => 0);
-    // 255: ffmpeg finished its file after our SIGINT (record_stop_timeout)
-    if (size === 0 || (code !== 0 && code !== 255)) {
+    if (size === 0 || part.firstTimestampMs < 0) {
       this.log.error({ part: part.index, code, stderr: stderr.slice(-3), tmpFile: part.tmpFile }, 'Recording part failed: the muxer wrote no usable file');
+      await fs.promises.rm(part.tmpFile, { force: true });
+      await removeSidecar(part.tmpFile);
       return null;
     }
+    // 255: ffmpeg finished its file after our SIGINT; others: killed or failed,
+    // the crash-safe temp file holds what was written
     if (code === 255) this.log.warn({ part: part.index }, 'Muxer needed SIGINT to finish within record_stop_timeout');
+    else if (code !== 0) this.log.warn({ part: part.index, code }, 'Muxer did not end cleanly; finishing what it wrote');
     const plan = this.plan;
     const values: TemplateValues = {
       ...this.#commonValues(),
@@ -261,6 +342,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
         return null;
       }
     }
+    await removeSidecar(part.tmpFile);
     const record: RecordInfo = {
       fileName,
       path: dest,
@@ -279,6 +361,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
   }
 
   async #finish(reason: string): Promise<RecordInfo[]> {
+    if (this.#idleTimer) clearInterval(this.#idleTimer);
     this.#setState('finishing');
     this.#tap?.close();
     this.#tap = null;

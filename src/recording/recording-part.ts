@@ -23,8 +23,12 @@ export class RecordingPart {
     ffmpegBinary: string,
     args: string[],
     log: Logger,
+    onError: (line: string) => void,
   ) {
-    this.ffmpeg = new FfmpegProcess(ffmpegBinary, args, (line) => log.warn({ ffmpeg: line, part: index }, 'Muxer message'));
+    this.ffmpeg = new FfmpegProcess(ffmpegBinary, args, (line) => {
+      log.warn({ ffmpeg: line, part: index }, 'Muxer message');
+      if (/^\[(error|fatal|panic)\]/.test(line) || /^\[[^\]]+\] \[(error|fatal|panic)\]/.test(line)) onError(line);
+    });
   }
 
   /** Header and codec configuration: written as they are, not counted as media. */
