@@ -153,7 +153,7 @@ export function liveMuxerArgs(
       // fragmented, flushed per packet: a killed muxer leaves a readable file;
       // delay_moov writes the moov at the first fragment, with the edit list
       // that keeps B-frame delay out of the start time (empty_moov cannot)
-      args.push('-movflags', '+frag_keyframe+delay_moov+default_base_moof', '-frag_duration', '1000000', '-f', 'mp4');
+      args.push('-movflags', '+frag_keyframe+delay_moov+default_base_moof', '-frag_duration', '500000', '-f', 'mp4');
       break;
     case 'mkv':
     case 'webm':

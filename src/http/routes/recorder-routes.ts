@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { NotPublishingError, type RecorderManager } from '../../recording/recorder-manager.js';
+import { DiskSpaceError, NotPublishingError, type RecorderManager } from '../../recording/recorder-manager.js';
 import type { StreamRegistry } from '../../streams/stream-registry.js';
 import { HttpError } from '../http-error.js';
 
@@ -40,6 +40,7 @@ export function registerRecorderRoutes(app: FastifyInstance, registry: StreamReg
       await recorders.startRecording(body.mediaSessionId, { fileTemplate: body.config?.fileTemplate });
     } catch (err) {
       if (err instanceof NotPublishingError) throw new HttpError(409, err.message);
+      if (err instanceof DiskSpaceError) throw new HttpError(507, err.message);
       throw err;
     }
     return {};
