@@ -12,6 +12,8 @@ export interface FinalizeOptions {
   readonly plan: RecordPlan;
   readonly layout: Mp4Layout;
   readonly timeoutMs: number;
+  /** Recovery of a file cut short by a crash: Matroska/WebM are rewritten too. */
+  readonly repair?: boolean;
 }
 
 /**
@@ -23,9 +25,14 @@ export interface FinalizeOptions {
 export async function finalizePart(tmpFile: string, dest: string, options: FinalizeOptions): Promise<{ size: number; usedReserve: boolean }> {
   const staged = path.join(path.dirname(tmpFile), `${path.basename(tmpFile)}.final.${options.plan.extension}`);
   const attempt = async (reserve: boolean): Promise<boolean> => {
-    const args = finalizeArgs(options.plan, options.layout, tmpFile, staged, reserve);
+    const args = finalizeArgs(options.plan, options.layout, tmpFile, staged, reserve, options.repair ?? false);
     if (args === null) return false;
     const exit = await runFfmpeg(options.ffmpeg, args, options.timeoutMs);
+    if (options.plan.container !== 'mp4') {
+      if (exit.code === 0) return true;
+      await fs.promises.rm(staged, { force: true });
+      throw new FinalizeError(`ffmpeg exit ${exit.code ?? exit.signal}: ${exit.stderrTail.slice(-2).join(' | ')}`);
+    }
     // ffmpeg exits 0 even when writing the trailer fails (e.g. the moov does
     // not fit the reserved space), so check the file itself
     const trailerFailed = exit.stderrTail.some((l) => /error writing trailer|too small/i.test(l));
@@ -39,7 +46,7 @@ export async function finalizePart(tmpFile: string, dest: string, options: Final
     remuxed = await attempt(options.layout.reserveSpace);
     usedReserve = remuxed && options.layout.reserveSpace && options.layout.moovFirst;
   } catch (err) {
-    if (!options.layout.reserveSpace) throw err;
+    if (!options.layout.reserveSpace || options.plan.container !== 'mp4') throw err;
     // the moov did not fit in the reserved space: faststart instead
     remuxed = await attempt(false);
   }

@@ -187,8 +187,19 @@ export interface Mp4Layout {
  * over the file); `reserve: false` gives the faststart fallback used when
  * the moov does not fit.
  */
-export function finalizeArgs(plan: RecordPlan, layout: Mp4Layout, input: string, output: string, reserve = layout.reserveSpace): string[] | null {
-  if (plan.container !== 'mp4') return null;
+export function finalizeArgs(
+  plan: RecordPlan,
+  layout: Mp4Layout,
+  input: string,
+  output: string,
+  reserve = layout.reserveSpace,
+  repair = false,
+): string[] | null {
+  if (plan.container !== 'mp4') {
+    // a Matroska file cut short by a crash lacks its duration and cues: rewrite it (recovery only)
+    if (!repair || plan.container === 'ts') return null;
+    return ['-hide_banner', '-nostdin', '-loglevel', 'error', '-i', input, '-map', '0', '-c', 'copy', '-f', plan.container === 'mkv' ? 'matroska' : 'webm', '-y', output];
+  }
   const args = ['-hide_banner', '-nostdin', '-loglevel', 'error', '-i', input, '-map', '0', '-c', 'copy'];
   if (layout.moovFirst && reserve) args.push('-moov_size', String(layout.reservedBytes));
   else if (layout.moovFirst) args.push('-movflags', '+faststart');

@@ -330,7 +330,16 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
     const dest = path.join(this.settings.recordDir, fileName);
     let recordSize: number;
     try {
-      recordSize = (await finalizePart(part.tmpFile, dest, { ffmpeg: this.settings.ffmpeg, plan, layout: this.settings.mp4, timeoutMs: this.settings.stopTimeoutMs * 4 })).size;
+      recordSize = (
+        await finalizePart(part.tmpFile, dest, {
+          ffmpeg: this.settings.ffmpeg,
+          plan,
+          layout: this.settings.mp4,
+          timeoutMs: this.settings.stopTimeoutMs * 4,
+          // a muxer that was killed left Matroska without duration and cues
+          repair: code !== 0 && code !== 255,
+        })
+      ).size;
     } catch (err) {
       // keep what was recorded: the crash-safe temp file is playable as it is
       this.log.error({ part: part.index, err: (err as Error).message }, 'Finishing the container failed; keeping the recorded file as written');

@@ -54,6 +54,7 @@ export async function recoverInterruptedParts(options: RecoveryOptions): Promise
     const m = TEMP_NAME.exec(name)!;
     const sidecar = await readSidecar(tmpFile);
     const seconds = await probeDuration(options.ffprobe, tmpFile);
+    // a crash can leave the description without the part's first timestamp
     if (seconds === null) {
       log.error({ tmpFile }, 'Interrupted recording could not be read; kept aside as .broken');
       await fs.promises.rename(tmpFile, `${tmpFile}.broken`).catch(() => undefined);
@@ -95,7 +96,7 @@ export async function recoverInterruptedParts(options: RecoveryOptions): Promise
     const dest = path.join(options.recordDir, fileName);
     let size: number;
     try {
-      size = (await finalizePart(tmpFile, dest, { ffmpeg: options.ffmpeg, plan: info.plan, layout: options.mp4, timeoutMs: options.timeoutMs })).size;
+      size = (await finalizePart(tmpFile, dest, { ffmpeg: options.ffmpeg, plan: info.plan, layout: options.mp4, timeoutMs: options.timeoutMs, repair: true })).size;
     } catch (err) {
       if (!(err instanceof FinalizeError)) throw err;
       await moveFile(tmpFile, dest);

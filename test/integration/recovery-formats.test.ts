@@ -1,0 +1,108 @@
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { liveMuxerArgs, planRecording } from '../../src/recording/formats.js';
+import { writeSidecar } from '../../src/recording/part-sidecar.js';
+import { recoverInterruptedParts } from '../../src/recording/recovery.js';
+import { decodeErrors, durationOf, ffprobe, makeClip } from '../helpers/media.js';
+
+const MSID = '0b7e6c2a-1f0e-4c55-9a59-2a5a3c7d9e11';
+
+/**
+ * A live muxer killed with SIGKILL while it writes, as when the server dies:
+ * the FLV feed is piped in real time (-re) and the muxer is killed after
+ * `killAfterMs`.
+ */
+async function killedMuxerOutput(dir: string, container: 'mp4' | 'mkv' | 'ts' | 'webm', killAfterMs: number): Promise<string> {
+  const video = container === 'webm' ? 'VP8' : 'H264';
+  const plan = planRecording(video, container === 'webm' ? 'OPUS' : 'AAC', { h264: container === 'webm' ? 'mp4' : (container as 'mp4' | 'mkv' | 'ts'), vp8: 'webm' });
+  const tmp = path.join(dir, `.rec-${MSID}-1-1.${plan.extension}`);
+  const feedArgs =
+    container === 'webm'
+      ? ['-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=30', '-f', 'lavfi', '-i', 'sine=sample_rate=48000', '-t', '8',
+         '-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8', '-g', '30', '-c:a', 'libopus', '-f', 'webm', '-live', '1', 'pipe:1']
+      : ['-i', makeClip({ video: true, audio: true, seconds: 8, gop: 1 }), '-c', 'copy', '-f', 'flv', 'pipe:1'];
+  const feeder = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-re', ...feedArgs], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const args = liveMuxerArgs(plan, container === 'webm' ? 'webm' : 'flv', { sampleRate: 44100, channels: 2, fdkAacBitrateMode: 5 }, { clusterDurationLimitMs: 100000, clusterSizeLimit: 131072 }, tmp);
+  const muxer = spawn('ffmpeg', args, { stdio: ['pipe', 'ignore', 'ignore'] });
+  feeder.stdout.pipe(muxer.stdin);
+  muxer.stdin.on('error', () => undefined);
+  writeSidecar(tmp, {
+    version: 1,
+    streamName: `cam_${container}`,
+    mediaSessionId: MSID,
+    sessionId: '',
+    login: 'op',
+    audioCodec: container === 'webm' ? 'OPUS' : 'AAC',
+    videoCodec: video,
+    naming: { template: '{streamName}-{login}-{duration}', encoding: 'none', exclude: '/' },
+    nameIndex: null,
+    plan,
+    startTimeMillis: Date.now(),
+    firstTimestampMs: 0,
+  });
+  await new Promise((r) => setTimeout(r, killAfterMs));
+  muxer.kill('SIGKILL');
+  feeder.kill('SIGKILL');
+  await new Promise((r) => muxer.on('exit', r));
+  return tmp;
+}
+
+describe('start-up recovery of parts left by a crash, for every container', () => {
+  it.each(['mp4', 'mkv', 'ts', 'webm'] as const)('%s', async (container) => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), `wcs-recover-${container}-`));
+    try {
+      const tmp = await killedMuxerOutput(dir, container, 4500);
+      expect(fs.statSync(tmp).size).toBeGreaterThan(0);
+      const records = await recoverInterruptedParts({
+        tmpDir: dir,
+        recordDir: dir,
+        ffmpeg: 'ffmpeg',
+        ffprobe: 'ffprobe',
+        mp4: { moovFirst: true, reserveSpace: false, reservedBytes: 0 },
+        formats: { h264: 'mp4', vp8: 'webm' },
+        naming: { template: 'unused', encoding: 'none', exclude: '/' },
+        timeoutMs: 30_000,
+        log: pino({ level: 'silent' }),
+      });
+      expect(records).toHaveLength(1);
+      const record = records[0]!;
+      expect(record.fileName).toMatch(new RegExp(`^cam_${container}-op-\\d+\\.${container}$`));
+      // {duration} comes from the media itself
+      const duration = durationOf(record.path);
+      expect(Math.abs(Number(/-(\d+)\./.exec(record.fileName)![1]) / 1000 - duration)).toBeLessThan(0.1);
+      expect(duration).toBeGreaterThan(2.5);
+      expect(decodeErrors(record.path)).toBe('');
+      expect(ffprobe(record.path).streams.length).toBe(2);
+      // nothing left behind: no temp file, no description
+      expect(fs.readdirSync(dir).filter((f) => f.startsWith('.'))).toEqual([]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('an unreadable leftover is kept aside as .broken, not retried, not served', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wcs-recover-broken-'));
+    try {
+      fs.writeFileSync(path.join(dir, `.rec-${MSID}-1-1.mp4`), Buffer.alloc(1000, 7));
+      const records = await recoverInterruptedParts({
+        tmpDir: dir,
+        recordDir: dir,
+        ffmpeg: 'ffmpeg',
+        ffprobe: 'ffprobe',
+        mp4: { moovFirst: true, reserveSpace: false, reservedBytes: 0 },
+        formats: { h264: 'mp4', vp8: 'webm' },
+        naming: { template: 'x', encoding: 'none', exclude: '/' },
+        timeoutMs: 10_000,
+        log: pino({ level: 'silent' }),
+      });
+      expect(records).toEqual([]);
+      expect(fs.readdirSync(dir)).toEqual([`.rec-${MSID}-1-1.mp4.broken`]);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
