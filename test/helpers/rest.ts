@@ -112,7 +112,7 @@ export function firstVideoPackets(file: string, count = 3): { pts: number; key: 
 
 /** MD5 of the decoded video frame shown at `seconds` (edit lists honoured). */
 export function frameMd5(file: string, seconds: number): string {
-  return execFileSync('ffmpeg', ['-v', 'error', '-ss', String(seconds), '-i', file, '-frames:v', '1', '-f', 'md5', '-'], {
+  return execFileSync('ffmpeg', ['-v', 'error', '-ss', String(seconds), '-i', file, '-map', '0:v:0', '-frames:v', '1', '-f', 'md5', '-'], {
     encoding: 'utf8',
   }).trim();
 }
