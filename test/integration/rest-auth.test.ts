@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import https from 'node:https';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, makeHome, startDaemon, waitFor, type DaemonHandle } from '../helpers/daemon.js';
+import { freePort, isAlive, makeHome, startDaemon, waitFor, type DaemonHandle } from '../helpers/daemon.js';
 import { ffprobe, makeClip, publish } from '../helpers/media.js';
 import { postJson, rawRequest, type ErrorJson, type RecordJson } from '../helpers/rest.js';
 
@@ -30,7 +30,11 @@ function tracingFfmpeg(home: string): string {
   const trace = hasStrace()
     ? `exec strace -qq -f -e trace=openat,read,lseek,close -o "${path.join(home, 'cut-trace')}.$$" "${real}" "$@"`
     : `exec "${real}" "$@"`;
-  fs.writeFileSync(wrapper, `#!/usr/bin/env bash\ncase " $* " in *" -protocol_whitelist "*) ${trace};; esac\nexec "${real}" "$@"\n`);
+  // a cut from 13 s is read at the media's own pace (-re): slow enough to be caught running
+  fs.writeFileSync(
+    wrapper,
+    `#!/usr/bin/env bash\ncase " $* " in\n  *" -ss 13 "*) exec "${real}" -re "$@";;\n  *" -protocol_whitelist "*) ${trace};;\nesac\nexec "${real}" "$@"\n`,
+  );
   fs.chmodSync(wrapper, 0o755);
   return wrapper;
 }
@@ -101,6 +105,7 @@ describe('tokens, HTTPS and mp4_cutter_dir', () => {
       home,
     );
     const publisher = publish(makeClip({ video: true, audio: true, seconds: 4, gop: GOP }), daemon.rtmpUrl('secure'));
+    fs.copyFileSync(makeClip({ video: true, audio: true, seconds: 60, gop: GOP }), path.join(daemon.recordDir, 'long.mp4'));
     expect(await publisher.exited).toBe(0);
     await waitFor(() => fs.existsSync(path.join(daemon.recordDir, 'secure.mp4')), 15_000, 'secure.mp4');
   });
@@ -136,7 +141,7 @@ describe('tokens, HTTPS and mp4_cutter_dir', () => {
 
     const records = await postJson<RecordJson[]>(daemon, '/rest-api/recorder/find_records', {}, bearer);
     expect(records.status).toBe(200);
-    expect(records.body.map((r) => r.fileName)).toEqual(['secure.mp4']);
+    expect(records.body.map((r) => r.fileName).sort()).toEqual(['long.mp4', 'secure.mp4']);
     expect((await postJson(daemon, '/rest-api/recorder/find_all', {}, bearer)).status).toBe(404);
     expect((await postJson(daemon, '/rest-api/stream/find', { name: 'secure' }, bearer)).status).toBe(404);
   });
@@ -170,7 +175,7 @@ describe('tokens, HTTPS and mp4_cutter_dir', () => {
     const part = path.join(daemon.home, 'cuts', 'secure-s1-e3.mp4');
     expect(res.body.equals(fs.readFileSync(part))).toBe(true);
     expect(Math.abs(Number(ffprobe(part).format.duration) - 2)).toBeLessThanOrEqual(GOP);
-    expect(fs.readdirSync(daemon.recordDir).filter((f) => !f.startsWith('.'))).toEqual(['secure.mp4']);
+    expect(fs.readdirSync(daemon.recordDir).filter((f) => !f.startsWith('.')).sort()).toEqual(['long.mp4', 'secure.mp4']);
     const again = await rawRequest(daemon.httpPort, '/client/records/secure.mp4?start=1&end=3', 'GET', { authorization: `Bearer ${RECORDS_TOKEN}` });
     expect(again.body.equals(res.body)).toBe(true);
   });
@@ -178,7 +183,7 @@ describe('tokens, HTTPS and mp4_cutter_dir', () => {
   it('serves the same API and records over https.port', async () => {
     const list = await httpsRequest(httpsPort, cert, '/rest-api/recorder/find_records', 'POST', { ...bearer, 'content-type': 'application/json' }, '{}');
     expect(list.status).toBe(200);
-    const records = JSON.parse(list.body.toString()) as RecordJson[];
+    const records = (JSON.parse(list.body.toString()) as RecordJson[]).filter((r) => r.fileName === 'secure.mp4');
     expect(records[0]!.downloadUrl).toBe(`https://127.0.0.1:${httpsPort}/client/records/secure.mp4`);
     const refused = await httpsRequest(httpsPort, cert, '/rest-api/stream/find_all', 'POST', { 'content-type': 'application/json' }, '{}');
     expect(refused.status).toBe(401);
@@ -189,7 +194,6 @@ describe('tokens, HTTPS and mp4_cutter_dir', () => {
 
   it.skipIf(!hasStrace())('a cut reads nothing of the record before the keyframe at or before S', async () => {
     const long = path.join(daemon.recordDir, 'long.mp4');
-    fs.copyFileSync(makeClip({ video: true, audio: true, seconds: 60, gop: GOP }), long);
     const res = await rawRequest(daemon.httpPort, `/client/records/long.mp4?start=50&end=55&token=${RECORDS_TOKEN}`);
     expect(res.status).toBe(200);
     const traces = fs.readdirSync(daemon.home).filter((f) => f.startsWith('cut-trace.'));
@@ -210,5 +214,31 @@ describe('tokens, HTTPS and mp4_cutter_dir', () => {
     expect(before, `reads inside the media before S (media ${mediaStart}..${gopStart})`).toEqual([]);
     const total = spans.reduce((n, [from, to]) => n + to - from, 0);
     expect(total).toBeLessThan(fs.statSync(long).size * 0.3);
+  });
+
+  it('a cut running at shutdown is killed: the daemon exits at once, leaving no ffmpeg, temp file or part', async () => {
+    const request = rawRequest(daemon.httpPort, `/client/records/long.mp4?start=13&end=40&token=${RECORDS_TOKEN}`).catch((err: Error) => err);
+    let cutPid = 0;
+    await waitFor(
+      () => {
+        const line = daemon.output.split('\n').find((l) => l.includes('"msg":"Cutting record part"') && l.includes('long-s13-e40.mp4'));
+        cutPid = line ? (JSON.parse(line) as { ffmpegPid: number }).ffmpegPid : 0;
+        return cutPid > 0;
+      },
+      10_000,
+      'the slow cut to start',
+    );
+    await new Promise((r) => setTimeout(r, 300));
+    expect(isAlive(cutPid)).toBe(true);
+    const stopping = Date.now();
+    expect((await daemon.stop()).code).toBe(0);
+    expect(Date.now() - stopping).toBeLessThan(5000);
+    expect(isAlive(cutPid)).toBe(false);
+    // the waiting request is answered before the listener closes
+    const answer = await request;
+    expect(answer).not.toBeInstanceOf(Error);
+    expect((answer as { status: number }).status).toBe(503);
+    const cuts = path.join(daemon.home, 'cuts');
+    expect(fs.readdirSync(cuts).filter((f) => f.startsWith('.cut-') || f.startsWith('long-s13'))).toEqual([]);
   });
 });
