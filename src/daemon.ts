@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { ServerConfig } from './config/server-config.js';
-import { HttpServer, type HttpsOptions } from './http/http-server.js';
+import { HttpsCertificateError, HttpServer, type HttpsOptions } from './http/http-server.js';
 import { Mp4Cutter } from './http/mp4-cutter.js';
 import { RecordingControl } from './http/services/recording-control.js';
 import { StreamControl } from './http/services/stream-control.js';
@@ -18,8 +18,6 @@ import { packageVersion } from './util/package-version.js';
 
 /** How long one ?start=&end= cut may take before it is stopped (a 10-minute record takes about 0.1 s). */
 const CUT_TIMEOUT_MS = 60_000;
-
-export class HttpsCertificateError extends Error {}
 
 function readHttpsOptions(config: ServerConfig): HttpsOptions | null {
   if (config.httpsPort === null || config.httpsCertAbs === null || config.httpsKeyAbs === null) return null;

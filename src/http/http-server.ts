@@ -46,6 +46,8 @@ export interface HttpDependencies {
 export const BODY_LIMIT_BYTES = 16 * 1024;
 
 export class HttpPortError extends Error {}
+/** https.cert / https.key cannot be read or used. */
+export class HttpsCertificateError extends Error {}
 
 /**
  * The REST API and record downloads on http.port, and the same routes on
@@ -69,7 +71,13 @@ export class HttpServer {
       // unknown fields are refused (400), never silently dropped; JSON types are not coerced
       ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
       serverFactory: (handler) => {
-        if (options.https) secure = https.createServer({ cert: options.https.cert, key: options.https.key }, handler);
+        if (options.https) {
+          try {
+            secure = https.createServer({ cert: options.https.cert, key: options.https.key }, handler);
+          } catch (err) {
+            throw new HttpsCertificateError(`https.cert / https.key cannot be used: ${(err as Error).message}`);
+          }
+        }
         return http.createServer(handler);
       },
     });
@@ -82,7 +90,7 @@ export class HttpServer {
       if (status >= 400 && status < 500) {
         return reply.status(status).send({ error: status, message: err.message });
       }
-      req.log.error({ err, url: req.url }, 'Request failed');
+      req.log.error({ err, url: req.url.split('?')[0] }, 'Request failed');
       return reply.status(500).send({ error: 500, message: 'Internal error' });
     });
     this.app.setNotFoundHandler((req, reply) => {
