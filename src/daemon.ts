@@ -92,6 +92,11 @@ export class Daemon {
         recordDir: config.recordDirAbs,
         journalFile: path.join(config.recordDirAbs, '.wcs-records.jsonl'),
         isCut: (fileName, comment) => this.cutter.isCut(fileName, comment),
+        isBeingWritten: (file) =>
+          this.registry.all().some((s) => {
+            const tmpFile = this.recorders.recorderOf(s.mediaSessionId)?.tmpFile;
+            return tmpFile !== undefined && path.resolve(tmpFile) === file;
+          }),
       },
       this.probe,
       log.child({ component: 'records' }),
@@ -140,9 +145,9 @@ export class Daemon {
   }
 
   async #close(): Promise<void> {
-    // cuts are only a cache: stop them at once, then finish the recordings
-    await this.cutter.close();
+    // cuts are only a cache: stop them (and the ffprobes they may wait for) at once, then finish the recordings
     this.probe.close();
+    await this.cutter.close();
     await this.recorders.close();
     await this.rtmp.close();
     await this.http.close();

@@ -25,6 +25,8 @@ export interface RecordCatalogOptions {
   readonly journalFile: string;
   /** Tells parts (?start=&end= cuts) apart from records; `comment` is the file's comment tag when probed. */
   readonly isCut: (fileName: string, comment: string | null) => boolean;
+  /** True for a file a recorder is writing (only possible when record_tmp_dir is record_dir itself). */
+  readonly isBeingWritten: (file: string) => boolean;
 }
 
 interface JournalEntry {
@@ -125,6 +127,7 @@ export class RecordCatalog {
     const found = await Promise.all(
       entries
         .filter((e) => e.isFile() && !e.name.startsWith('.') && containerOf(e.name) !== null)
+        .filter((e) => !this.options.isBeingWritten(path.join(dir, e.name)))
         .map((e) => this.#describe(path.join(dir, e.name), e.name)),
     );
     return found

@@ -223,4 +223,22 @@ describe('WCS REST API with real RTMP publishers', () => {
     expect(JSON.stringify(doc.paths['/rest-api/recorder/startup']!.post!.requestBody)).toContain('rotation');
     expect((await fetch(daemon.url('/rest-api/docs?x=1'))).status).toBe(400);
   });
+
+  it('never lists a file being recorded, even when record_tmp_dir is record_dir', async () => {
+    const other = await startDaemon({ record_tmp_dir: 'records' });
+    const publisher = publish(clip(), other.rtmpUrl('inplace'), ['-stream_loop', '-1']);
+    publishers.push(publisher);
+    try {
+      const stream = await streamNamed(other, 'inplace');
+      await other.waitForOutput(/Recording started/);
+      await waitFor(() => fs.readdirSync(other.recordDir).some((f) => f.startsWith(stream.mediaSessionId)), 5000, 'the file being written');
+      expect((await postJson(other, '/rest-api/recorder/find_records')).status).toBe(404);
+      expect((await postJson(other, '/rest-api/stream/terminate', { name: 'inplace' })).status).toBe(200);
+      const records = await postJson<RecordJson[]>(other, '/rest-api/recorder/find_records');
+      expect(records.body.map((r) => r.fileName)).toEqual([`stream-${stream.mediaSessionId}-.mp4`]);
+    } finally {
+      publisher.proc.kill('SIGKILL');
+      expect((await other.stop()).code).toBe(0);
+    }
+  });
 });
