@@ -92,9 +92,14 @@ export async function registerRecordFiles(app: FastifyInstance, options: RecordF
       }
     },
   });
+  // anything deeper than one plain name (a "/" after decoding) is never a record
   app.route({
     method: ['GET', 'HEAD'],
     url: '/client/records/*',
+    schema: {
+      params: { type: 'object', properties: { '*': { type: 'string' } } },
+      response: errorResponses(404),
+    },
     handler: async () => {
       throw new HttpError(404, 'Not found');
     },
