@@ -1,15 +1,38 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import type { Logger } from 'pino';
 import type { ServerConfig } from './config/server-config.js';
-import { HttpServer } from './http/http-server.js';
+import { HttpsCertificateError, HttpServer, type HttpsOptions } from './http/http-server.js';
+import { Mp4Cutter } from './http/mp4-cutter.js';
+import { RecordingControl } from './http/services/recording-control.js';
+import { StreamControl } from './http/services/stream-control.js';
 import { RtmpIngest } from './ingest/rtmp/rtmp-ingest.js';
 import type { FfmpegBinaries } from './recording/ffmpeg/locate-ffmpeg.js';
 import { DiskGuard } from './recording/disk-guard.js';
 import { HookRunner } from './recording/hook-runner.js';
 import { recoverInterruptedParts } from './recording/recovery.js';
 import { RecorderManager } from './recording/recorder-manager.js';
+import { TEMP_PREFIX } from './recording/recorder.js';
 import { WorkPool } from './recording/work-pool.js';
+import { MediaProbe } from './records/media-probe.js';
+import { RecordCatalog } from './records/record-catalog.js';
 import { StreamRegistry } from './streams/stream-registry.js';
+import { packageVersion } from './util/package-version.js';
+
+/** How long one ?start=&end= cut may take before it is stopped (a 10-minute record takes about 0.1 s). */
+const CUT_TIMEOUT_MS = 60_000;
+
+function readHttpsOptions(config: ServerConfig): HttpsOptions | null {
+  if (config.httpsPort === null || config.httpsCertAbs === null || config.httpsKeyAbs === null) return null;
+  const read = (key: string, file: string): Buffer => {
+    try {
+      return fs.readFileSync(file);
+    } catch (err) {
+      throw new HttpsCertificateError(`Cannot read ${key} '${file}': ${(err as Error).message}`);
+    }
+  };
+  return { port: config.httpsPort, cert: read('https.cert', config.httpsCertAbs), key: read('https.key', config.httpsKeyAbs) };
+}
 
 /**
  * All parts of one wcs-recorder, wired along the flow: ingest -> registry ->
@@ -22,6 +45,9 @@ export class Daemon {
   readonly hooks: HookRunner;
   readonly recorders: RecorderManager;
   readonly rtmp: RtmpIngest;
+  readonly probe: MediaProbe;
+  readonly cutter: Mp4Cutter;
+  readonly catalog: RecordCatalog;
   readonly http: HttpServer;
   readonly pool: WorkPool;
   readonly disk: DiskGuard;
@@ -86,14 +112,41 @@ export class Daemon {
       this.registry,
       log.child({ component: 'rtmp' }),
     );
+    this.probe = new MediaProbe(binaries.ffprobe, log.child({ component: 'probe' }));
+    this.cutter = new Mp4Cutter(
+      { ffmpeg: binaries.ffmpeg, recordDir: config.recordDirAbs, cutterDir: config.mp4CutterDirAbs, timeoutMs: CUT_TIMEOUT_MS },
+      this.probe,
+      log.child({ component: 'cutter' }),
+    );
+    this.catalog = new RecordCatalog(
+      {
+        recordDir: config.recordDirAbs,
+        journalFile: path.join(config.recordDirAbs, '.wcs-records.jsonl'),
+        isCut: (fileName, comment) => this.cutter.isCut(fileName, comment),
+        // files being written (and parts awaiting recovery) carry hidden .rec- names
+        isBeingWritten: (file) => path.basename(file).startsWith(TEMP_PREFIX),
+      },
+      this.probe,
+      log.child({ component: 'records' }),
+    );
+    this.recorders.on('recorded', (record) => this.catalog.add(record));
     this.http = new HttpServer(
       {
         port: config.httpPort,
         bind: config.bindAddress,
         recordDir: config.recordDirAbs,
         contentDisposition: config.recordResponseContentDispositionHeaderValue,
+        restApiToken: config.restApiToken,
+        recordsAccessToken: config.recordsAccessToken,
+        https: readHttpsOptions(config),
+        version: packageVersion(),
       },
-      { registry: this.registry, recorders: this.recorders, log },
+      {
+        streams: new StreamControl(this.registry, this.recorders, log.child({ component: 'rest' })),
+        recording: new RecordingControl(this.registry, this.recorders, this.catalog, log.child({ component: 'rest' })),
+        cutter: this.cutter,
+        log,
+      },
     );
   }
 
@@ -106,6 +159,8 @@ export class Daemon {
     this.disk.start();
     await this.disk.check();
     try {
+      await this.cutter.start();
+      await this.catalog.start();
       await this.http.start();
       await this.rtmp.start();
     } catch (err) {
@@ -140,6 +195,9 @@ export class Daemon {
 
   async #close(): Promise<void> {
     this.disk.close();
+    // cuts are only a cache: stop them (and the ffprobes they may wait for) at once, then finish the recordings
+    this.probe.close();
+    await this.cutter.close();
     await this.recorders.close();
     await this.rtmp.close();
     await this.http.close();

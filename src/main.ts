@@ -49,7 +49,13 @@ async function main(): Promise<void> {
     fail((err as Error).message);
   }
   log.info({ home, sources: loaded.sources, ffmpeg: binaries.ffmpeg, ffmpegFrom: binaries.origin }, 'wcs-recorder starting');
-  const daemon = new Daemon(config, binaries, log);
+  let daemon: Daemon;
+  try {
+    daemon = new Daemon(config, binaries, log);
+  } catch (err) {
+    log.fatal((err as Error).message);
+    fail((err as Error).message);
+  }
   let stopping = false;
   const shutdown = (signal: string): void => {
     if (stopping) {

@@ -5,6 +5,7 @@ import {
   enumValue,
   integerValue,
   lengthSecondsValue,
+  optionalPortValue,
   portValue,
   stringValue,
   templateValue,
@@ -197,6 +198,23 @@ export const PROPERTIES = {
     integerValue(1, 3600),
     'Seconds without any data from an RTMP publisher before it is disconnected',
   ),
+  // --- REST API protection, record cuts, HTTPS ---
+  restApiToken: def(
+    'rest_api_token',
+    '',
+    stringValue,
+    'When set, every /rest-api call needs the header Authorization: Bearer <token>; empty = open, as in WCS',
+  ),
+  recordsAccessToken: def(
+    'records_access_token',
+    '',
+    stringValue,
+    'When set, /client/records downloads need Authorization: Bearer <token> or ?token=<token>; empty = open',
+  ),
+  mp4CutterDir: def('mp4_cutter_dir', '', stringValue, 'Folder of the ?start=&end= parts of MP4 records; empty = record_dir'),
+  httpsPort: def('https.port', '', optionalPortValue, 'HTTPS port serving the same REST API and downloads; empty = no HTTPS'),
+  httpsCert: def('https.cert', '', stringValue, 'PEM certificate (with its chain) for https.port'),
+  httpsKey: def('https.key', '', stringValue, 'PEM private key for https.port'),
 } as const;
 
 type Definitions = typeof PROPERTIES;
@@ -210,6 +228,11 @@ export interface ServerConfig extends ParsedValues {
   readonly recordTmpDirAbs: string;
   readonly onRecordHookScriptAbs: string | null;
   readonly logsDirAbs: string;
+  /** mp4_cutter_dir, or record_dir when empty. */
+  readonly mp4CutterDirAbs: string;
+  /** Certificate and key of https.port; null when HTTPS is off. */
+  readonly httpsCertAbs: string | null;
+  readonly httpsKeyAbs: string | null;
 }
 
 export class ConfigError extends Error {}
@@ -247,6 +270,18 @@ export function parseServerConfig(raw: Readonly<Record<string, string>>, home: s
   if (parsed.httpPort === parsed.rtmpPort) {
     throw new ConfigError(`Bad value for rtmp.port: '${parsed.rtmpPort}'; allowed: a port other than http.port`);
   }
+  if (parsed.httpsPort !== null) {
+    if (parsed.httpsPort === parsed.httpPort || parsed.httpsPort === parsed.rtmpPort) {
+      throw new ConfigError(`Bad value for https.port: '${parsed.httpsPort}'; allowed: a port other than http.port and rtmp.port`);
+    }
+    for (const [key, value] of [
+      ['https.cert', parsed.httpsCert],
+      ['https.key', parsed.httpsKey],
+    ] as const) {
+      if (value === '') throw new ConfigError(`Bad value for ${key}: ''; allowed: a PEM file path (https.port is set)`);
+    }
+  }
+  const httpsOn = parsed.httpsPort !== null;
   return {
     config: {
       ...parsed,
@@ -255,6 +290,9 @@ export function parseServerConfig(raw: Readonly<Record<string, string>>, home: s
       recordTmpDirAbs,
       onRecordHookScriptAbs,
       logsDirAbs: path.join(absHome, 'logs'),
+      mp4CutterDirAbs: parsed.mp4CutterDir === '' ? recordDirAbs : path.resolve(absHome, parsed.mp4CutterDir),
+      httpsCertAbs: httpsOn ? path.resolve(absHome, parsed.httpsCert) : null,
+      httpsKeyAbs: httpsOn ? path.resolve(absHome, parsed.httpsKey) : null,
     },
     unknownKeys,
   };

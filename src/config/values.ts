@@ -33,6 +33,16 @@ export function integerValue(min: number, max: number): ValueParser<number> {
 
 export const portValue: ValueParser<number> = integerValue(1, 65535);
 
+/** A port, or empty for "off" (null). */
+export const optionalPortValue: ValueParser<number | null> = (raw) => {
+  if (raw.trim() === '') return null;
+  try {
+    return portValue(raw);
+  } catch {
+    throw new ValueError('empty (off) or an integer from 1 to 65535');
+  }
+};
+
 export function enumValue<T extends string>(allowed: readonly T[]): ValueParser<T> {
   return (raw) => {
     const v = raw.trim();

@@ -1,41 +1,87 @@
+import http from 'node:http';
+import https from 'node:https';
+import type { AddressInfo } from 'node:net';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import type { RecorderManager } from '../recording/recorder-manager.js';
-import type { StreamRegistry } from '../streams/stream-registry.js';
+import { registerAuth } from './auth.js';
 import { HttpError } from './http-error.js';
+import type { Mp4Cutter } from './mp4-cutter.js';
+import { registerOpenApi } from './openapi.js';
 import { registerRecordFiles } from './routes/record-files.js';
 import { registerRecorderRoutes } from './routes/recorder-routes.js';
 import { registerStreamRoutes } from './routes/stream-routes.js';
+import type { RecordingControl } from './services/recording-control.js';
+import type { StreamControl } from './services/stream-control.js';
+
+export interface HttpsOptions {
+  readonly port: number;
+  /** PEM contents. */
+  readonly cert: Buffer;
+  readonly key: Buffer;
+}
 
 export interface HttpServerOptions {
   readonly port: number;
   readonly bind: string;
   readonly recordDir: string;
   readonly contentDisposition: 'inline' | 'attachment';
+  /** rest_api_token; '' = open. */
+  readonly restApiToken: string;
+  /** records_access_token; '' = open. */
+  readonly recordsAccessToken: string;
+  /** https.port with its certificate; null = HTTP only. */
+  readonly https: HttpsOptions | null;
+  /** Version shown in the OpenAPI document. */
+  readonly version: string;
 }
 
 export interface HttpDependencies {
-  readonly registry: StreamRegistry;
-  readonly recorders: RecorderManager;
+  readonly streams: StreamControl;
+  readonly recording: RecordingControl;
+  readonly cutter: Mp4Cutter;
   readonly log: Logger;
 }
 
-export class HttpPortError extends Error {}
+/** REST bodies are small JSON objects: anything larger is refused with 413. */
+export const BODY_LIMIT_BYTES = 16 * 1024;
 
-/** The REST API and record downloads on http.port. */
+export class HttpPortError extends Error {}
+/** https.cert / https.key cannot be read or used. */
+export class HttpsCertificateError extends Error {}
+
+/**
+ * The REST API and record downloads on http.port, and the same routes on
+ * https.port when a certificate is configured (one fastify instance, a
+ * second node https server handing its requests to the same router).
+ */
 export class HttpServer {
   readonly app: FastifyInstance;
+  readonly #https: https.Server | null;
 
   constructor(
     private readonly options: HttpServerOptions,
     deps: HttpDependencies,
   ) {
+    let secure: https.Server | null = null;
     this.app = Fastify({
       loggerInstance: deps.log.child({ component: 'http' }) as FastifyBaseLogger,
       logController: new LogController({ disableRequestLogging: true }),
-      bodyLimit: 1024 * 1024,
+      bodyLimit: BODY_LIMIT_BYTES,
       routerOptions: { maxParamLength: 1024 },
+      // unknown fields are refused (400), never silently dropped; JSON types are not coerced
+      ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
+      serverFactory: (handler) => {
+        if (options.https) {
+          try {
+            secure = https.createServer({ cert: options.https.cert, key: options.https.key }, handler);
+          } catch (err) {
+            throw new HttpsCertificateError(`https.cert / https.key cannot be used: ${(err as Error).message}`);
+          }
+        }
+        return http.createServer(handler);
+      },
     });
+    this.#https = secure;
     this.app.setErrorHandler((err: FastifyError | HttpError, req, reply) => {
       if (err instanceof HttpError) {
         return reply.status(err.statusCode).send({ error: err.statusCode, message: err.message });
@@ -44,7 +90,7 @@ export class HttpServer {
       if (status >= 400 && status < 500) {
         return reply.status(status).send({ error: status, message: err.message });
       }
-      req.log.error({ err, url: req.url }, 'Request failed');
+      req.log.error({ err, url: req.url.split('?')[0] }, 'Request failed');
       return reply.status(500).send({ error: 500, message: 'Internal error' });
     });
     this.app.setNotFoundHandler((req, reply) => {
@@ -52,30 +98,69 @@ export class HttpServer {
     });
     this.app.addHook('onResponse', async (req, reply) => {
       if (req.url.startsWith('/rest-api/') || reply.statusCode >= 400) {
-        req.log.info({ method: req.method, url: req.url, status: reply.statusCode }, 'HTTP request');
+        // the query may carry records_access_token: never logged
+        req.log.info({ method: req.method, url: req.url.split('?')[0], status: reply.statusCode }, 'HTTP request');
       }
     });
-    registerStreamRoutes(this.app, deps.registry);
-    registerRecorderRoutes(this.app, deps.registry, deps.recorders);
-    void this.app.register(async (scope) => registerRecordFiles(scope, options));
+    registerAuth(this.app, { restApiToken: options.restApiToken, recordsAccessToken: options.recordsAccessToken });
+    registerOpenApi(this.app, {
+      version: options.version,
+      restApiToken: options.restApiToken !== '',
+      recordsAccessToken: options.recordsAccessToken !== '',
+    });
+    registerStreamRoutes(this.app, deps.streams);
+    registerRecorderRoutes(this.app, deps.recording);
+    void this.app.register(async (scope) => registerRecordFiles(scope, options, deps.cutter));
+  }
+
+  /** The HTTPS port actually listened on (null without HTTPS). */
+  get httpsPort(): number | null {
+    const address = this.#https?.address();
+    return address && typeof address === 'object' ? (address as AddressInfo).port : null;
   }
 
   async start(): Promise<void> {
-    try {
-      await this.app.listen({ port: this.options.port, host: this.options.bind });
-    } catch (err) {
-      const e = err as NodeJS.ErrnoException;
-      const where = `${this.options.bind}:${this.options.port}`;
-      throw new HttpPortError(
-        e.code === 'EADDRINUSE'
-          ? `HTTP port ${where} is already in use (http.port): stop the other process or choose another port`
-          : `HTTP listener on ${where} failed: ${e.message}`,
+    const listen = async (what: string, key: string, port: number, run: () => Promise<unknown>): Promise<void> => {
+      try {
+        await run();
+      } catch (err) {
+        const e = err as NodeJS.ErrnoException;
+        const where = `${this.options.bind}:${port}`;
+        throw new HttpPortError(
+          e.code === 'EADDRINUSE'
+            ? `${what} port ${where} is already in use (${key}): stop the other process or choose another port`
+            : `${what} listener on ${where} failed: ${e.message}`,
+        );
+      }
+      this.app.log.info(`${what} REST API listening on ${this.options.bind}:${port}`);
+    };
+    await listen('HTTP', 'http.port', this.options.port, () => this.app.listen({ port: this.options.port, host: this.options.bind }));
+    const secure = this.#https;
+    const httpsPort = this.options.https?.port;
+    if (secure && httpsPort !== undefined) {
+      await listen(
+        'HTTPS',
+        'https.port',
+        httpsPort,
+        () =>
+          new Promise<void>((resolve, reject) => {
+            secure.once('error', reject);
+            secure.listen(httpsPort, this.options.bind, () => {
+              secure.off('error', reject);
+              resolve();
+            });
+          }),
       );
     }
-    this.app.log.info(`HTTP REST API listening on ${this.options.bind}:${this.options.port}`);
   }
 
   async close(): Promise<void> {
+    const secure = this.#https;
+    const secureClosed =
+      secure && secure.listening ? new Promise<void>((resolve) => secure.close(() => resolve())) : Promise.resolve();
+    secure?.closeIdleConnections();
     await this.app.close();
+    secure?.closeAllConnections();
+    await secureClosed;
   }
 }

@@ -1,11 +1,20 @@
-import type { FastifyInstance } from 'fastify';
-import { DiskSpaceError, NotPublishingError, type RecorderManager } from '../../recording/recorder-manager.js';
-import type { StreamRegistry } from '../../streams/stream-registry.js';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { HttpError } from '../http-error.js';
+import type { StartupConfig } from '../recording-config.js';
+import { emptyAnswerSchema, emptyBodySchema, errorResponses, mediaSessionIdSchema } from '../schemas.js';
+import { DiskSpaceError } from '../../recording/recorder-manager.js';
+import {
+  NotPublishingError,
+  NotRecordingError,
+  RecordingConfigError,
+  UnknownSessionError,
+  type RecordFilter,
+  type RecordingControl,
+} from '../services/recording-control.js';
 
 interface StartupBody {
   mediaSessionId: string;
-  config?: { fileTemplate?: string };
+  config?: StartupConfig;
 }
 
 const startupSchema = {
@@ -13,12 +22,14 @@ const startupSchema = {
   required: ['mediaSessionId'],
   additionalProperties: false,
   properties: {
-    mediaSessionId: { type: 'string', minLength: 1, maxLength: 64 },
+    mediaSessionId: mediaSessionIdSchema,
     config: {
       type: 'object',
       additionalProperties: false,
+      description: 'Settings for this recording over the server ones',
       properties: {
-        fileTemplate: { type: 'string', minLength: 1, maxLength: 255 },
+        fileTemplate: { type: 'string', minLength: 1, maxLength: 255, description: 'as stream_record_policy_template' },
+        rotation: { type: 'string', maxLength: 16, description: "as record_rotation: '20' (seconds), '10M' (megabytes), 'disabled'" },
       },
     },
   },
@@ -28,17 +39,46 @@ const sessionSchema = {
   type: 'object',
   required: ['mediaSessionId'],
   additionalProperties: false,
-  properties: { mediaSessionId: { type: 'string', minLength: 1, maxLength: 64 } },
+  properties: { mediaSessionId: mediaSessionIdSchema },
 } as const;
 
+const recordFilterSchema = {
+  type: ['object', 'null'],
+  additionalProperties: false,
+  description: 'Every field given must match; none = all records',
+  properties: {
+    mediaSessionId: mediaSessionIdSchema,
+    streamName: { type: 'string', minLength: 1, maxLength: 255 },
+    fileName: { type: 'string', minLength: 1, maxLength: 255 },
+  },
+} as const;
+
+const finishedRecordSchema = {
+  type: 'object',
+  properties: {
+    fileName: { type: 'string' },
+    mediaSessionId: { type: ['string', 'null'], description: 'null for a file this daemon did not record' },
+    streamName: { type: ['string', 'null'] },
+    size: { type: 'integer', description: 'bytes' },
+    startTimeMillis: { type: 'integer', description: 'server clock, ms since the epoch' },
+    endTimeMillis: { type: 'integer' },
+    duration: { type: ['integer', 'null'], description: 'ms' },
+    downloadUrl: { type: 'string' },
+  },
+} as const;
+
+function downloadUrl(req: FastifyRequest, fileName: string): string {
+  return `${req.protocol}://${req.host}/client/records/${encodeURIComponent(fileName)}`;
+}
+
 /** /rest-api/recorder/* and the /stream/startRecording, /stream/stopRecording aliases. */
-export function registerRecorderRoutes(app: FastifyInstance, registry: StreamRegistry, recorders: RecorderManager): void {
+export function registerRecorderRoutes(app: FastifyInstance, recording: RecordingControl): void {
   const startup = async (body: StartupBody): Promise<Record<string, never>> => {
-    const stream = registry.byMediaSessionId(body.mediaSessionId);
-    if (!stream) throw new HttpError(404, `No stream with mediaSessionId ${body.mediaSessionId}`);
     try {
-      await recorders.startRecording(body.mediaSessionId, { fileTemplate: body.config?.fileTemplate });
+      await recording.startup(body.mediaSessionId, body.config);
     } catch (err) {
+      if (err instanceof RecordingConfigError) throw new HttpError(400, err.message);
+      if (err instanceof UnknownSessionError) throw new HttpError(404, err.message);
       if (err instanceof NotPublishingError) throw new HttpError(409, err.message);
       if (err instanceof DiskSpaceError) throw new HttpError(507, err.message);
       throw err;
@@ -46,33 +86,74 @@ export function registerRecorderRoutes(app: FastifyInstance, registry: StreamReg
     return {};
   };
   const terminate = async (body: { mediaSessionId: string }): Promise<Record<string, never>> => {
-    const result = await recorders.stopRecording(body.mediaSessionId);
-    if (result === undefined) throw new HttpError(404, `No recording in progress for mediaSessionId ${body.mediaSessionId}`);
+    try {
+      await recording.terminate(body.mediaSessionId);
+    } catch (err) {
+      if (err instanceof NotRecordingError) throw new HttpError(404, err.message);
+      throw err;
+    }
     return {};
   };
   for (const url of ['/rest-api/recorder/startup', '/rest-api/stream/startRecording']) {
-    app.post<{ Body: StartupBody }>(url, { schema: { body: startupSchema } }, async (req) => startup(req.body));
+    app.post<{ Body: StartupBody }>(
+      url,
+      {
+        schema: {
+          summary: 'Starts recording a published stream (its current recording is finished first)',
+          body: startupSchema,
+          response: { 200: emptyAnswerSchema, ...errorResponses(400, 401, 404, 409, 413) },
+        },
+      },
+      async (req) => startup(req.body),
+    );
   }
   for (const url of ['/rest-api/recorder/terminate', '/rest-api/stream/stopRecording']) {
-    app.post<{ Body: { mediaSessionId: string } }>(url, { schema: { body: sessionSchema } }, async (req) => terminate(req.body));
+    app.post<{ Body: { mediaSessionId: string } }>(
+      url,
+      {
+        schema: {
+          summary: 'Finishes a recording; answers once the file is finished and moved (or record_stop_timeout passed)',
+          body: sessionSchema,
+          response: { 200: emptyAnswerSchema, ...errorResponses(400, 401, 404, 413) },
+        },
+      },
+      async (req) => terminate(req.body),
+    );
   }
   app.post(
     '/rest-api/recorder/find_all',
     {
       schema: {
-        body: { type: ['object', 'null'] },
+        summary: 'Recordings in progress; 404 when there are none (as WCS)',
+        body: emptyBodySchema,
         response: {
           200: {
             type: 'array',
             items: { type: 'object', properties: { fileName: { type: 'string' }, mediaSessionId: { type: 'string' } } },
           },
+          ...errorResponses(400, 401, 404, 413),
         },
       },
     },
     async () => {
-      const list = recorders.inProgress();
+      const list = recording.inProgress();
       if (list.length === 0) throw new HttpError(404, 'No recordings in progress');
       return list;
+    },
+  );
+  app.post<{ Body: RecordFilter | null }>(
+    '/rest-api/recorder/find_records',
+    {
+      schema: {
+        summary: 'Finished records in record_dir (not in WCS); 404 when none match',
+        body: recordFilterSchema,
+        response: { 200: { type: 'array', items: finishedRecordSchema }, ...errorResponses(400, 401, 404, 413) },
+      },
+    },
+    async (req) => {
+      const records = await recording.finishedRecords(req.body ?? {});
+      if (records.length === 0) throw new HttpError(404, 'No finished records match');
+      return records.map((r) => ({ ...r, downloadUrl: downloadUrl(req, r.fileName) }));
     },
   );
 }

@@ -1,34 +1,52 @@
 import type { FastifyInstance } from 'fastify';
-import type { StreamRegistry } from '../../streams/stream-registry.js';
-
-const streamSchema = {
-  type: 'object',
-  properties: {
-    mediaSessionId: { type: 'string' },
-    name: { type: 'string' },
-    published: { type: 'boolean' },
-    status: { type: 'string' },
-    mediaProvider: { type: 'string' },
-    record: { type: 'boolean' },
-    audioCodec: { type: 'string' },
-    videoCodec: { type: 'string' },
-    width: { type: 'integer' },
-    height: { type: 'integer' },
-    login: { type: 'string' },
-    createdDate: { type: 'integer' },
-  },
-} as const;
+import type { StreamFilter } from '../../streams/stream-filter.js';
+import { HttpError } from '../http-error.js';
+import { emptyAnswerSchema, emptyBodySchema, errorResponses, streamFilterSchema, streamSchema } from '../schemas.js';
+import type { StreamControl } from '../services/stream-control.js';
 
 /** /rest-api/stream/*: the published streams, WCS field names. */
-export function registerStreamRoutes(app: FastifyInstance, registry: StreamRegistry): void {
+export function registerStreamRoutes(app: FastifyInstance, streams: StreamControl): void {
   app.post(
     '/rest-api/stream/find_all',
     {
       schema: {
-        body: { type: ['object', 'null'] },
-        response: { 200: { type: 'array', items: streamSchema } },
+        summary: 'All published streams',
+        body: emptyBodySchema,
+        response: { 200: { type: 'array', items: streamSchema }, ...errorResponses(400, 401, 413) },
       },
     },
-    async () => registry.all().map((s) => s.toJSON()),
+    async () => streams.find({}).map((s) => s.toJSON()),
+  );
+
+  app.post<{ Body: StreamFilter }>(
+    '/rest-api/stream/find',
+    {
+      schema: {
+        summary: 'Published streams matching a filter; 404 when none (as WCS)',
+        body: streamFilterSchema,
+        response: { 200: { type: 'array', items: streamSchema }, ...errorResponses(400, 401, 404, 413) },
+      },
+    },
+    async (req) => {
+      const found = streams.find(req.body);
+      if (found.length === 0) throw new HttpError(404, `No stream matches ${JSON.stringify(req.body)}`);
+      return found.map((s) => s.toJSON());
+    },
+  );
+
+  app.post<{ Body: StreamFilter }>(
+    '/rest-api/stream/terminate',
+    {
+      schema: {
+        summary: 'Disconnects the publishers of the matching streams; answers once their recordings are finished',
+        body: streamFilterSchema,
+        response: { 200: emptyAnswerSchema, ...errorResponses(400, 401, 404, 413) },
+      },
+    },
+    async (req) => {
+      const ended = await streams.terminate(req.body);
+      if (ended.length === 0) throw new HttpError(404, `No stream matches ${JSON.stringify(req.body)}`);
+      return {};
+    },
   );
 }

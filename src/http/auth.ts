@@ -1,0 +1,67 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+
+/**
+ * Optional token protection (rest_api_token, records_access_token). Off
+ * when the token is empty, as WCS is open by default.
+ */
+
+/** Compares two secrets in constant time, whatever their lengths. */
+export function sameSecret(given: string, expected: string): boolean {
+  const a = createHash('sha256').update(given).digest();
+  const b = createHash('sha256').update(expected).digest();
+  return timingSafeEqual(a, b) && given.length === expected.length;
+}
+
+/** The token of an `Authorization: Bearer <token>` header, or null (pure). */
+export function bearerToken(header: string | undefined): string | null {
+  if (header === undefined) return null;
+  const m = /^Bearer[ ]+([^\s]+)\s*$/i.exec(header);
+  return m ? (m[1] ?? null) : null;
+}
+
+/** The `token` query parameter of a URL, or null (pure). */
+export function queryToken(url: string): string | null {
+  const q = url.indexOf('?');
+  if (q < 0) return null;
+  return new URLSearchParams(url.slice(q + 1)).get('token');
+}
+
+export interface AuthOptions {
+  /** rest_api_token: protects every /rest-api/ URL; '' = open. */
+  readonly restApiToken: string;
+  /** records_access_token: protects /client/records/ (Bearer or ?token=); '' = open. */
+  readonly recordsAccessToken: string;
+}
+
+function refuse(reply: FastifyReply, realm: string, message: string): FastifyReply {
+  return reply
+    .status(401)
+    .header('WWW-Authenticate', `Bearer realm="${realm}"`)
+    .send({ error: 401, message });
+}
+
+/** Adds the checks as an onRequest hook: they run before routing errors, body parsing and validation. */
+export function registerAuth(app: FastifyInstance, options: AuthOptions): void {
+  const { restApiToken, recordsAccessToken } = options;
+  if (restApiToken === '' && recordsAccessToken === '') return;
+  app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
+    // the raw path and the matched route both count, so no spelling of a URL slips past
+    const pathname = req.url.split('?')[0] ?? '';
+    const route = req.routeOptions.url ?? '';
+    const isRest = (p: string): boolean => p === '/rest-api' || p.startsWith('/rest-api/');
+    if (restApiToken !== '' && (isRest(pathname) || isRest(route))) {
+      const token = bearerToken(req.headers.authorization);
+      if (token === null || !sameSecret(token, restApiToken)) {
+        return refuse(reply, 'rest-api', token === null ? 'Authorization: Bearer <rest_api_token> required' : 'Wrong token');
+      }
+    }
+    if (recordsAccessToken !== '' && (pathname.startsWith('/client/records') || route.startsWith('/client/records'))) {
+      const token = bearerToken(req.headers.authorization) ?? queryToken(req.url);
+      if (token === null || !sameSecret(token, recordsAccessToken)) {
+        return refuse(reply, 'records', token === null ? 'A token is required: Authorization: Bearer <token> or ?token=<token>' : 'Wrong token');
+      }
+    }
+    return undefined;
+  });
+}

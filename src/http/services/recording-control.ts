@@ -1,0 +1,61 @@
+import type { Logger } from 'pino';
+import { NotPublishingError, type RecorderManager, type RecordingInProgress } from '../../recording/recorder-manager.js';
+import type { FinishedRecord, RecordCatalog } from '../../records/record-catalog.js';
+import type { StreamRegistry } from '../../streams/stream-registry.js';
+import { recordingOverridesOf, type StartupConfig } from '../recording-config.js';
+
+/** No published stream has this mediaSessionId (404). */
+export class UnknownSessionError extends Error {}
+/** Nothing is being recorded for this mediaSessionId (404). */
+export class NotRecordingError extends Error {}
+export { NotPublishingError };
+export { RecordingConfigError } from '../recording-config.js';
+
+export interface RecordFilter {
+  readonly mediaSessionId?: string;
+  readonly streamName?: string;
+  readonly fileName?: string;
+}
+
+/** Recording on demand (/recorder/*) and the finished records, over the recorder manager and the record catalog. */
+export class RecordingControl {
+  constructor(
+    private readonly registry: StreamRegistry,
+    private readonly recorders: RecorderManager,
+    private readonly catalog: RecordCatalog,
+    private readonly log: Logger,
+  ) {}
+
+  /**
+   * Starts recording a published stream with the given settings over the
+   * server's; its current recording, if any, is finished first.
+   * Throws UnknownSessionError, RecordingConfigError or NotPublishingError.
+   */
+  async startup(mediaSessionId: string, config: StartupConfig | undefined): Promise<void> {
+    const overrides = recordingOverridesOf(config);
+    const stream = this.registry.byMediaSessionId(mediaSessionId);
+    if (!stream) throw new UnknownSessionError(`No published stream with mediaSessionId ${mediaSessionId}`);
+    this.log.info({ stream: stream.name, mediaSessionId, config: config ?? {} }, 'Recording requested by REST');
+    await this.recorders.startRecording(mediaSessionId, overrides);
+  }
+
+  /** Finishes the recording of a stream (file moved, hook started). Throws NotRecordingError. */
+  async terminate(mediaSessionId: string): Promise<void> {
+    const result = await this.recorders.stopRecording(mediaSessionId);
+    if (result === undefined) throw new NotRecordingError(`No recording in progress for mediaSessionId ${mediaSessionId}`);
+  }
+
+  inProgress(): RecordingInProgress[] {
+    return this.recorders.inProgress();
+  }
+
+  async finishedRecords(filter: RecordFilter): Promise<FinishedRecord[]> {
+    const all = await this.catalog.list();
+    return all.filter(
+      (r) =>
+        (filter.mediaSessionId === undefined || r.mediaSessionId === filter.mediaSessionId) &&
+        (filter.streamName === undefined || r.streamName === filter.streamName) &&
+        (filter.fileName === undefined || r.fileName === filter.fileName),
+    );
+  }
+}

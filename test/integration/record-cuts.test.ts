@@ -1,0 +1,246 @@
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isAlive, startDaemon, waitFor, type DaemonHandle } from '../helpers/daemon.js';
+import { decodeErrors, durationOf, ffprobe, makeClip, publish } from '../helpers/media.js';
+import {
+  firstVideoPackets,
+  frameMd5,
+  hookLines,
+  logLines,
+  moovFirst,
+  postJson,
+  rawRequest,
+  streamNamed,
+  type ErrorJson,
+  type RecordJson,
+} from '../helpers/rest.js';
+
+const GOP = 2;
+const FRAME = 1 / 30;
+
+async function get(daemon: DaemonHandle, p: string, init: RequestInit = {}): Promise<{ status: number; body: Buffer; headers: Headers }> {
+  const res = await fetch(daemon.url(p), init);
+  return { status: res.status, body: Buffer.from(await res.arrayBuffer()), headers: res.headers };
+}
+
+/** The cut's first shown frame is the record's frame at S (one frame of rounding allowed). */
+function expectStartsAt(cut: string, source: string, seconds: number): void {
+  const around = [seconds - FRAME, seconds, seconds + FRAME].filter((t) => t >= 0).map((t) => frameMd5(source, t));
+  expect(around).toContain(frameMd5(cut, 0));
+}
+
+/** Starts at the keyframe at or before S (at most one GOP before), with an edit list so it plays from 0. */
+function expectCutShape(cut: string, expectedSeconds: number): void {
+  const probe = ffprobe(cut);
+  expect(Math.abs(Number(probe.format.duration) - expectedSeconds), 'duration').toBeLessThanOrEqual(GOP);
+  for (const s of probe.streams) expect(Math.abs(Number(s.start_time ?? 0)), `${s.codec_type} start`).toBeLessThan(0.05);
+  const video = probe.streams.some((s) => s.codec_type === 'video');
+  if (video) {
+    const [first] = firstVideoPackets(cut, 1);
+    expect(first!.key, 'first packet is a keyframe').toBe(true);
+    expect(first!.pts).toBeLessThanOrEqual(0.001);
+    expect(first!.pts).toBeGreaterThanOrEqual(-GOP - 0.001);
+  }
+  expect(moovFirst(cut), 'moov before mdat').toBe(true);
+  expect(decodeErrors(cut)).toBe('');
+}
+
+describe('records over HTTP: ?start=&end= parts', () => {
+  let daemon: DaemonHandle;
+  let long: string;
+  let voice: string;
+
+  beforeAll(async () => {
+    daemon = await startDaemon();
+    // a 60 s record placed in record_dir (the cutter serves any record there; recording one would take 60 s)
+    long = path.join(daemon.recordDir, 'long.mp4');
+    fs.copyFileSync(makeClip({ video: true, audio: true, seconds: 60, gop: GOP }), long);
+    voice = path.join(daemon.recordDir, 'voice.mp4');
+    fs.copyFileSync(makeClip({ video: false, audio: true, seconds: 20 }), voice);
+    const short = makeClip({ video: true, audio: true, seconds: 8, gop: GOP });
+    const ff = (args: string[]) => execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', ...args]);
+    ff(['-i', short, '-c', 'copy', path.join(daemon.recordDir, 'whole.mkv')]);
+    ff(['-i', short, '-c', 'copy', '-f', 'mpegts', path.join(daemon.recordDir, 'whole.ts')]);
+    ff(['-f', 'lavfi', '-i', 'testsrc2=size=160x120:rate=15', '-t', '2', '-c:v', 'libvpx', '-b:v', '200k', path.join(daemon.recordDir, 'whole.webm')]);
+  });
+
+  afterAll(async () => {
+    const children = daemon.children();
+    expect((await daemon.stop()).code).toBe(0);
+    for (const pid of children) expect(isAlive(pid), `child ${pid} left behind`).toBe(false);
+  });
+
+  it('cuts a 60 s MP4 record: starts at S, lasts E-S, plays from 0 with moov first', async () => {
+    const res = await get(daemon, '/client/records/long.mp4?start=11&end=40');
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('video/mp4');
+    expect(res.headers.get('content-disposition')).toBe('inline;filename="long-s11-e40.mp4"');
+    const part = path.join(daemon.recordDir, 'long-s11-e40.mp4');
+    expect(res.body.equals(fs.readFileSync(part))).toBe(true);
+    expectCutShape(part, 29);
+    expectStartsAt(part, long, 11);
+    expect(fs.readdirSync(daemon.recordDir).filter((f) => f.startsWith('.cut-'))).toEqual([]);
+
+    const onlyStart = await get(daemon, '/client/records/long.mp4?start=50');
+    expect(onlyStart.status).toBe(200);
+    const tail = path.join(daemon.recordDir, 'long-s50.mp4');
+    expectCutShape(tail, 10);
+    expectStartsAt(tail, long, 50);
+    const onlyEnd = await get(daemon, '/client/records/long.mp4?end=5.5');
+    expect(onlyEnd.status).toBe(200);
+    expect(onlyEnd.headers.get('content-disposition')).toBe('inline;filename="long-e5.5.mp4"');
+    expectCutShape(path.join(daemon.recordDir, 'long-e5.5.mp4'), 5.5);
+    // an end beyond the record: the part runs to its end
+    const beyond = await get(daemon, '/client/records/long.mp4?start=55&end=600');
+    expect(beyond.status).toBe(200);
+    expectCutShape(path.join(daemon.recordDir, 'long-s55-e600.mp4'), 5);
+  });
+
+  it('serves an identical request again from mp4_cutter_dir without cutting, and cuts concurrent ones once', async () => {
+    const part = path.join(daemon.recordDir, 'long-s11-e40.mp4');
+    const before = fs.statSync(part).mtimeMs;
+    const again = await get(daemon, '/client/records/long.mp4?start=11.000&end=040');
+    expect(again.status).toBe(200);
+    expect(again.body.equals(fs.readFileSync(part))).toBe(true);
+    expect(fs.statSync(part).mtimeMs).toBe(before);
+    expect(logLines(daemon, 'Cutting record part', '"part":"long-s11-e40.mp4"')).toHaveLength(1);
+    expect(logLines(daemon, 'Record part served from mp4_cutter_dir', '"part":"long-s11-e40.mp4"')).toHaveLength(1);
+
+    const together = await Promise.all(Array.from({ length: 5 }, () => get(daemon, '/client/records/long.mp4?start=20&end=30')));
+    for (const r of together) expect(r.status).toBe(200);
+    for (const r of together) expect(r.body.equals(together[0]!.body)).toBe(true);
+    expect(logLines(daemon, 'Cutting record part', '"part":"long-s20-e30.mp4"')).toHaveLength(1);
+  });
+
+  it('answers Range and HEAD requests on a part', async () => {
+    const part = fs.readFileSync(path.join(daemon.recordDir, 'long-s11-e40.mp4'));
+    const range = await get(daemon, '/client/records/long.mp4?start=11&end=40', { headers: { Range: 'bytes=100-1123' } });
+    expect(range.status).toBe(206);
+    expect(range.headers.get('content-range')).toBe(`bytes 100-1123/${part.length}`);
+    expect(range.body.equals(part.subarray(100, 1124))).toBe(true);
+    const head = await get(daemon, '/client/records/long.mp4?start=11&end=40', { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(head.headers.get('content-length')).toBe(String(part.length));
+    expect(head.body.length).toBe(0);
+  });
+
+  it('cuts audio-only MP4 records', async () => {
+    const res = await get(daemon, '/client/records/voice.mp4?start=5&end=12');
+    expect(res.status).toBe(200);
+    const part = path.join(daemon.recordDir, 'voice-s5-e12.mp4');
+    expect(ffprobe(part).streams.map((s) => s.codec_name)).toEqual(['aac']);
+    expect(Math.abs(durationOf(part) - 7)).toBeLessThan(0.1);
+    expectCutShape(part, 7);
+  });
+
+  it.each([
+    ['start=-1', /start '-1' is negative/],
+    ['start=abc', /start 'abc' is not a number/],
+    ['start=1e3', /not a number/],
+    ['start=1.2345', /at most 3 decimals/],
+    ['start=', /start is empty/],
+    ['end=5&start=10', /end \(5\) must be after start \(10\)/],
+    ['start=10&end=10', /must be after/],
+    ['end=0', /must be after/],
+    ['start=70', /start \(70\) is beyond the end of the record \(60(\.\d+)? s long\)/],
+    ['start=60&end=90', /beyond the end/],
+    ['start=1&start=2', /must be string/],
+    ['begin=1', /must NOT have additional properties/],
+  ])('?%s -> 400 with a message', async (query, message) => {
+    const res = await rawRequest(daemon.httpPort, `/client/records/long.mp4?${query}`);
+    expect(res.status).toBe(400);
+    const body = JSON.parse(res.body.toString()) as ErrorJson;
+    expect(body.error).toBe(400);
+    expect(body.message).toMatch(message);
+    expect(fs.existsSync(path.join(daemon.recordDir, 'long-s70.mp4'))).toBe(false);
+  });
+
+  it.each([
+    ['whole.webm', 'video/webm'],
+    ['whole.mkv', 'video/x-matroska'],
+    ['whole.ts', 'video/mp2t'],
+  ])('serves %s whole whatever the parameters, as %s', async (name, type) => {
+    const whole = fs.readFileSync(path.join(daemon.recordDir, name));
+    for (const query of ['', '?start=1&end=2', '?start=abc']) {
+      const res = await get(daemon, `/client/records/${name}${query}`);
+      expect(res.status, query).toBe(200);
+      expect(res.headers.get('content-type')).toBe(type);
+      expect(res.headers.get('content-disposition')).toBe(`inline;filename="${name}"`);
+      expect(res.body.equals(whole)).toBe(true);
+    }
+    expect(fs.readdirSync(daemon.recordDir).filter((f) => f.startsWith(path.parse(name).name + '-'))).toEqual([]);
+  });
+
+  it('refuses paths out of record_dir, with or without a range, and never cuts them', async () => {
+    const outside = makeClip({ video: true, audio: true, seconds: 60, gop: GOP });
+    fs.symlinkSync(outside, path.join(daemon.recordDir, 'outside.mp4'));
+    fs.copyFileSync(outside, path.join(daemon.recordDir, '.hidden.mp4'));
+    const attempts = [
+      '/client/records/../conf/server.properties',
+      '/client/records/..%2Fconf%2Fserver.properties',
+      '/client/records/%2e%2e%2fconf%2fserver.properties',
+      '/client/records/%2e%2e/conf/server.properties',
+      '/client/records/..%5Cconf%5Cserver.properties',
+      '/client/records/%2Fetc%2Fpasswd',
+      '/client/records//etc/passwd',
+      `/client/records/${encodeURIComponent(outside)}`,
+      '/client/records/outside.mp4',
+      '/client/records/.hidden.mp4',
+      '/client/records/..',
+      '/client/records/.tmp',
+      '/client/records/long.mp4%2F..%2F..%2Fconf%2Fserver.properties',
+      '/client/records/long.mp4%00.mp4',
+    ];
+    for (const p of attempts) {
+      for (const query of ['', '?start=1&end=2', '?start=1']) {
+        const res = await rawRequest(daemon.httpPort, p + query);
+        expect(res.status, p + query).toBe(404);
+        expect(res.body.toString()).not.toContain('http.port');
+        expect(res.body.toString()).not.toContain('root:');
+      }
+    }
+    const parts = fs.readdirSync(daemon.recordDir).filter((f) => /^(outside|\.hidden|server)/.test(f) && /-[se]\d/.test(f));
+    expect(parts).toEqual([]);
+    expect(logLines(daemon, 'Cutting record part', 'outside')).toEqual([]);
+    fs.rmSync(path.join(daemon.recordDir, 'outside.mp4'));
+    fs.rmSync(path.join(daemon.recordDir, '.hidden.mp4'));
+  });
+
+  it('cuts a truly recorded record; parts are never listed as records nor given to the hook, also after a restart', async () => {
+    const clip = makeClip({ video: true, audio: true, seconds: 8, gop: GOP });
+    const publisher = publish(clip, daemon.rtmpUrl('recorded'));
+    const stream = await streamNamed(daemon, 'recorded');
+    expect(await publisher.exited).toBe(0);
+    const recordName = `stream-${stream.mediaSessionId}-.mp4`;
+    await waitFor(() => hookLines(daemon).some((l) => l.startsWith('recorded:')), 15_000, 'hook of the record');
+    const res = await get(daemon, `/client/records/${recordName}?start=3&end=6`);
+    expect(res.status).toBe(200);
+    const partName = `stream-${stream.mediaSessionId}--s3-e6.mp4`;
+    expect(res.headers.get('content-disposition')).toBe(`inline;filename="${partName}"`);
+    const part = path.join(daemon.recordDir, partName);
+    expectCutShape(part, 3);
+    expectStartsAt(part, path.join(daemon.recordDir, recordName), 3);
+
+    const expected = ['long.mp4', recordName, 'voice.mp4', 'whole.mkv', 'whole.ts', 'whole.webm'].sort();
+    const listed = async (d: DaemonHandle) => {
+      const res = await postJson<RecordJson[]>(d, '/rest-api/recorder/find_records');
+      expect(res.status).toBe(200);
+      return res.body;
+    };
+    const records = await listed(daemon);
+    expect(records.map((r) => r.fileName).sort()).toEqual(expected);
+    expect(records.find((r) => r.fileName === recordName)).toMatchObject({ mediaSessionId: stream.mediaSessionId, streamName: 'recorded' });
+    expect(records.find((r) => r.fileName === 'long.mp4')).toMatchObject({ mediaSessionId: null, streamName: null, duration: 60_000 });
+    expect(hookLines(daemon)).toEqual([`recorded:${path.join(daemon.recordDir, recordName)}`]);
+
+    // a new daemon on the same home: parts are recognised on disk, our record is still known
+    expect((await daemon.stop()).code).toBe(0);
+    daemon = await startDaemon({}, daemon.home);
+    const after = await listed(daemon);
+    expect(after.map((r) => r.fileName).sort()).toEqual(expected);
+    expect(after.find((r) => r.fileName === recordName)).toMatchObject({ mediaSessionId: stream.mediaSessionId, streamName: 'recorded' });
+    expect(hookLines(daemon)).toHaveLength(1);
+  });
+});
