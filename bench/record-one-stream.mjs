@@ -142,8 +142,11 @@ function snapshotAll() {
       const stat = fs.readFileSync(`/proc/${d}/stat`, 'utf8');
       const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
       const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      // own CPU + CPU of children it has already reaped (short-lived test workers, compilers, ...)
-      m.set(Number(d), { comm, ticks: Number(rest[11]) + Number(rest[12]) + Number(rest[13]) + Number(rest[14]) });
+      // own CPU, and CPU of children it has already reaped (short-lived test workers, compilers, ...);
+      // not for pid 1, which reaps orphans and would add their whole lifetime
+      const own = Number(rest[11]) + Number(rest[12]);
+      const reaped = d === '1' ? 0 : Number(rest[13]) + Number(rest[14]);
+      m.set(Number(d), { comm, own, reaped, ticks: own + reaped });
     } catch {}
   }
   return { t: now(), m, self: process.cpuUsage() };
@@ -156,8 +159,11 @@ function otherLoad(a, b, skip) {
   for (const [pid, v] of b.m) {
     if (skip.has(pid)) continue;
     const before = a.m.get(pid);
-    const d = v.ticks - (before && before.comm === v.comm ? before.ticks : 0);
-    if (d > 0) rows.push({ pid, comm: v.comm, pct: (d / CLK_TCK / dt) * 100, isNew: !before });
+    const same = before && before.comm === v.comm;
+    const dOwn = v.own - (same ? before.own : 0);
+    const dReaped = v.reaped - (same ? before.reaped : 0);
+    const pct = (x) => (x / CLK_TCK / dt) * 100;
+    if (dOwn + dReaped > 0) rows.push({ pid, comm: v.comm, pct: pct(dOwn + dReaped), ownPct: pct(dOwn), reapedPct: pct(dReaped), isNew: !same });
   }
   rows.sort((x, y) => y.pct - x.pct);
   const selfPct = ((b.self.user + b.self.system - a.self.user - a.self.system) / 1e6 / dt) * 100;
@@ -400,6 +406,8 @@ async function startDaemon() {
     done: new Map(), // stream -> { file, t, durationMs, size }
     finishing: new Map(), // stream -> t of 'Recording finishing'
     errors: [],
+    notable: [], // warnings, errors and shutdown lines, with time since daemon start
+    t0: now(),
     stderr: [],
   };
   let readyResolve;
@@ -427,6 +435,9 @@ async function startDaemon() {
       state.done.set(j.stream, { file: j.file, t, durationMs: j.durationMs, size: j.size });
     }
     if (j.level >= 50) state.errors.push(msg);
+    if (j.level >= 40 || msg.startsWith('Shutting down') || msg === 'Stopped') {
+      state.notable.push(`+${((t - state.t0) / 1000).toFixed(2)}s ${j.level >= 50 ? 'ERROR' : j.level >= 40 ? 'WARN' : 'INFO'} ${j.stream ? `[${j.stream}] ` : ''}${msg}${j.signal ? ` (${j.signal})` : ''}`);
+    }
   });
   readline.createInterface({ input: d.stderr }).on('line', (l) => state.stderr.push(l));
   const r = await Promise.race([readyP, d.exited.then(() => false), sleep(20000).then(() => false)]);
@@ -485,6 +496,10 @@ function mean(xs) {
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
   const mach = machine();
+  let distBuilt = '?';
+  try {
+    distBuilt = fs.statSync(path.join(repo, 'dist', 'main.js')).mtime.toISOString();
+  } catch {}
   const loadBefore = os.loadavg();
   const clip = ensureClip(opts.seconds);
   const clipInfo = ffprobe(clip.file);
@@ -575,6 +590,7 @@ async function main() {
 
   // ---- stop the daemon (SIGTERM) and check its exit
   const stopT = now();
+  const exitedEarly = daemon.proc.exitInfo !== null ? { ...daemon.proc.exitInfo, atS: (daemon.proc.exitedAt - t0) / 1000 } : null;
   daemon.proc.kill('SIGTERM');
   const dExit = await Promise.race([daemon.proc.exited, sleep(20000).then(() => null)]);
   const stopMs = now() - stopT;
@@ -620,6 +636,7 @@ async function main() {
   out.push(`command : ${cmd}`);
   out.push(`machine : nproc=${mach.nproc}, CPU "${mach.model}", ${mach.memGiB} GiB RAM, ${mach.kernel}${mach.cgroupCpu ? `, cgroup cpu.max="${mach.cgroupCpu}"` : ''}`);
   out.push(`software: node ${mach.node}; ${mach.ffmpeg}`);
+  out.push(`daemon  : ${daemonBin} (dist/main.js built ${distBuilt})`);
   out.push(`load avg: before ${loadBefore.map((x) => x.toFixed(2)).join(' ')}, after ${loadAfter.map((x) => x.toFixed(2)).join(' ')} (1/5/15 min)`);
   out.push(`clip    : ${clip.file}${clip.generated ? ' (generated now)' : ' (cached)'}`);
   out.push(`          1280x720 30 fps H.264 3 Mbit/s (GOP 60) + AAC 128k, ffprobe duration ${clipInfo.duration.toFixed(3)} s, ${(clipInfo.size / 1e6).toFixed(2)} MB`);
@@ -689,9 +706,12 @@ async function main() {
   if (snapA) {
     const skip = new Set([process.pid, daemon.proc.pid, daemon.nodePid, ...[...sampler.procs.values()].map((p) => p.pid)]);
     const ol = otherLoad(snapA, snapB, skip);
-    const top = ol.rows.slice(0, 4).map((r) => `${r.comm}[${r.pid}]${r.isNew ? '(new)' : ''} ${f1(r.pct)} %`);
+    const top = ol.rows
+      .slice(0, 4)
+      .map((r) => `${r.comm}[${r.pid}]${r.isNew ? '(new)' : ''} ${f1(r.ownPct)} %${r.reapedPct > 0 ? ` + reaped children ${f1(r.reapedPct)} %` : ''}`);
     out.push(
-      `  of which: this benchmark's node ${f1(ol.selfPct)} %; busiest other processes (own + reaped children CPU): ${top.length ? top.join(', ') : 'none'}`,
+      `  of which: this benchmark's node ${f1(ol.selfPct)} %; busiest other processes: ${top.length ? top.join(', ') : 'none'}` +
+        (top.length ? '\n  (reaped children = CPU of children that ended in the window, whole lifetime: a hint, may over-count)' : ''),
     );
   }
   if (opts.streams > 1) {
@@ -712,6 +732,8 @@ async function main() {
     r.durErrMs === undefined ? '-' : (r.durErrMs >= 0 ? '+' : '') + r.durErrMs.toFixed(0),
     r.probe ? r.probe.videoStart.toFixed(3) : '-',
     r.probe && r.probe.audioStart !== null ? r.probe.audioStart.toFixed(3) : '-',
+    r.probe && r.probe.videoDuration !== null ? r.probe.videoDuration.toFixed(3) : '-',
+    r.probe && r.probe.audioDuration !== null ? r.probe.audioDuration.toFixed(3) : '-',
     r.probe ? String(r.probe.videoFrames) : '-',
     r.done ? String(r.done.durationMs) : '-',
     r.probe ? (r.probe.size / 1e6).toFixed(2) : '-',
@@ -729,6 +751,8 @@ async function main() {
       'dur err ms',
       'v start_time s',
       'a start_time s',
+      'v dur s',
+      'a dur s',
       'v frames',
       'logged durationMs',
       'MB',
@@ -747,11 +771,18 @@ async function main() {
   );
   const pubProblems = records.filter((r) => !r.pubExit || r.pubExit.code !== 0);
   if (pubProblems.length) out.push(`publisher problems: ${pubProblems.map((r) => `${r.name} exit=${JSON.stringify(r.pubExit)} ${r.pubErr}`).join('; ')}`);
-  if (daemon.errors.length) out.push(`daemon error log lines: ${daemon.errors.join(' | ')}`);
+  if (exitedEarly) {
+    out.push(
+      `WARNING: the daemon exited BEFORE the benchmark stopped it, ${exitedEarly.atS.toFixed(1)} s after publishing began ` +
+        `(code=${exitedEarly.code} signal=${exitedEarly.signal}); this run's figures are not valid`,
+    );
+  }
+  if (daemon.notable.length) out.push(`daemon warnings/errors/shutdown lines:\n  ${daemon.notable.join('\n  ')}`);
   const missing = records.filter((r) => !r.probe);
   if (missing.length) out.push(`MISSING records: ${missing.map((r) => r.name).join(', ')}`);
   console.log(out.join('\n'));
-  return missing.length === 0 && dExit && dExit.code === 0 ? 0 : 1;
+  // non-zero exit when the run is not valid (missing record, publisher error, daemon died or did not stop cleanly)
+  return missing.length === 0 && pubProblems.length === 0 && !exitedEarly && dExit && dExit.code === 0 ? 0 : 1;
 }
 
 let code = 1;
