@@ -8,7 +8,9 @@
 //     (and to the on_record_hook line in logs/record.log);
 //   - the record's duration error versus the published clip (ffprobe).
 //
-// Usage: node bench/record-one-stream.mjs [--seconds 30] [--streams 1]
+// Usage: node bench/record-one-stream.mjs [--seconds 30] [--streams 1] [--g711]
+//   --g711: the publisher sends G.711 A-law audio (8 kHz mono), so every recorder
+//           encodes audio to AAC (the cost of an audio transcode vs a copy)
 // Plain Node 20 ESM, no dependencies; needs ffmpeg + ffprobe on PATH, Linux /proc.
 
 import { spawn, execFileSync } from 'node:child_process';
@@ -32,13 +34,17 @@ const POLL_MS = 10;
 
 // ---------------------------------------------------------------- arguments
 function parseArgs(argv) {
-  const opts = { seconds: 30, streams: 1 };
+  const opts = { seconds: 30, streams: 1, g711: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
+    if (a === '--g711') {
+      opts.g711 = true;
+      continue;
+    }
     const m = /^--(seconds|streams)(?:=(.*))?$/.exec(a);
     if (!m) {
       if (a === '-h' || a === '--help') {
-        console.log('usage: node bench/record-one-stream.mjs [--seconds N (30)] [--streams N (1)]');
+        console.log('usage: node bench/record-one-stream.mjs [--seconds N (30)] [--streams N (1)] [--g711]');
         process.exit(0);
       }
       throw new Error(`unknown argument ${a}`);
@@ -528,7 +534,7 @@ async function main() {
   for (const name of names) {
     const p = spawnTracked(
       'ffmpeg',
-      ['-hide_banner', '-nostdin', '-v', 'error', '-re', '-i', clip.file, '-c', 'copy', '-f', 'flv', `rtmp://127.0.0.1:${daemon.rtmpPort}/live/${name}`],
+      ['-hide_banner', '-nostdin', '-v', 'error', '-re', '-i', clip.file, ...(opts.g711 ? ['-c:v', 'copy', '-c:a', 'pcm_alaw', '-ar', '8000', '-ac', '1'] : ['-c', 'copy']), '-f', 'flv', `rtmp://127.0.0.1:${daemon.rtmpPort}/live/${name}`],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
     p.errText = '';
