@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { truncateUtf8 } from '../recording/naming.js';
 
 /**
  * The `?start=S&end=E` part of a record request (pure): parsing, checks and
@@ -81,17 +82,6 @@ export function cutInputArgs(range: CutRange): string[] {
 
 const MAX_NAME_BYTES = 255;
 
-function truncateUtf8(text: string, maxBytes: number): string {
-  let out = '';
-  let size = 0;
-  for (const ch of text) {
-    const n = Buffer.byteLength(ch);
-    if (size + n > maxBytes) break;
-    out += ch;
-    size += n;
-  }
-  return out;
-}
 
 /**
  * Name of the stored part of record `recordName`: `<base>-sS-eE.mp4` with

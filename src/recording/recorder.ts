@@ -192,7 +192,8 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
     return index > 1 ? index : null;
   }
 
-  #commonValues(): TemplateValues {
+  /** What names the stream's records, whatever the part. */
+  #identity(): { streamName: string; mediaSessionId: string; sessionId: string; login: string; audioCodec: string; videoCodec: string } {
     const s = this.stream;
     return {
       streamName: s.name,
@@ -202,6 +203,10 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
       audioCodec: s.media.audioCodec,
       videoCodec: s.media.videoCodec,
     };
+  }
+
+  #commonValues(): TemplateValues {
+    return this.#identity();
   }
 
   #onChunk(chunk: MediaChunk): void {
@@ -253,16 +258,10 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
     const args = liveMuxerArgs(plan, this.stream.source.feedFormat, this.settings.audio, this.settings.matroska, tmpFile);
     const part = new RecordingPart(index, tmpFile, this.settings.ffmpeg, args, this.log, (line) => this.#noteError(`muxer: ${line}`));
     this.#part = part;
-    const s = this.stream;
     try {
       writeSidecar(tmpFile, {
         version: 1,
-        streamName: s.name,
-        mediaSessionId: s.mediaSessionId,
-        sessionId: s.sessionId,
-        login: s.login,
-        audioCodec: s.media.audioCodec,
-        videoCodec: s.media.videoCodec,
+        ...this.#identity(),
         naming: this.settings.naming,
         nameIndex: this.#indexOf(index),
         plan,
