@@ -169,12 +169,13 @@ async function mix(file: string, movie: MovieInfo, config: MixerConfig): Promise
       });
     });
     clearInterval(guard);
-    if (tty) process.stderr.write('\n');
+    if (tty && lastShown >= 0) process.stderr.write('\n');
     if (stoppedForSpace) return { code: EXIT.noSpace, output };
     if (code !== 0) {
       say(`ffmpeg failed (exit ${code}): ${stderr.trim().split('\n').slice(-3).join(' | ')}`);
       return { code: EXIT.failed, output };
     }
+    if (lastShown < 100) process.stderr.write(`${tty ? '\r' : ''}offline_mixer: mixing 100%\n`);
     say(`mixed into ${output}`);
     return { code: EXIT.ok, output };
   } finally {
