@@ -11,6 +11,7 @@ import type { FfmpegBinaries } from './recording/ffmpeg/locate-ffmpeg.js';
 import { DiskGuard } from './recording/disk-guard.js';
 import { HookRunner } from './recording/hook-runner.js';
 import { recoverInterruptedParts } from './recording/recovery.js';
+import { MultiRecorderManager } from './recording/multi/multi-recorder-manager.js';
 import { RecorderManager } from './recording/recorder-manager.js';
 import { TEMP_PREFIX } from './recording/recorder.js';
 import { WorkPool } from './recording/work-pool.js';
@@ -18,6 +19,9 @@ import { MediaProbe } from './records/media-probe.js';
 import { RecordCatalog } from './records/record-catalog.js';
 import { StreamRegistry } from './streams/stream-registry.js';
 import { packageVersion } from './util/package-version.js';
+
+/** The checkout (or installed package) this daemon runs from: dist/.. */
+const INSTALL_DIR = path.resolve(import.meta.dirname, '..');
 
 /** How long one ?start=&end= cut may take before it is stopped (a 10-minute record takes about 0.1 s). */
 const CUT_TIMEOUT_MS = 60_000;
@@ -44,6 +48,8 @@ export class Daemon {
   readonly registry = new StreamRegistry();
   readonly hooks: HookRunner;
   readonly recorders: RecorderManager;
+  readonly multi: MultiRecorderManager;
+  readonly multiHooks: HookRunner;
   readonly rtmp: RtmpIngest;
   readonly probe: MediaProbe;
   readonly cutter: Mp4Cutter;
@@ -101,6 +107,22 @@ export class Daemon {
       this.disk,
       log.child({ component: 'recorder' }),
     );
+    // the shipped hook finds tools/offline_mixer_tool.sh through WCS_RECORDER_DIR when WCS_HOME has no tools/
+    this.multiHooks = new HookRunner(config.onMultipleRecordHookScriptAbs, config.home, log.child({ component: 'multi-hook' }), {
+      WCS_RECORDER_DIR: INSTALL_DIR,
+    });
+    this.multi = new MultiRecorderManager(
+      this.registry,
+      {
+        ffmpeg: binaries.ffmpeg,
+        audio: { sampleRate: config.recordAudioCodecSampleRate, channels: config.recordAudioCodecChannels, fdkAacBitrateMode: config.recordFdkAacBitrateMode },
+        stopTimeoutMs: config.recordStopTimeout * 1000,
+        naming: { template: config.streamRecordPolicyTemplate, encoding: config.encodeRecordName, exclude: config.excludeRecordNameCharacters },
+        dir: config.multiRecordDirAbs,
+      },
+      this.multiHooks,
+      log.child({ component: 'multi-recorder' }),
+    );
     this.rtmp = new RtmpIngest(
       {
         port: config.rtmpPort,
@@ -145,13 +167,14 @@ export class Daemon {
         streams: new StreamControl(this.registry, this.recorders, log.child({ component: 'rest' })),
         recording: new RecordingControl(this.registry, this.recorders, this.catalog, log.child({ component: 'rest' })),
         cutter: this.cutter,
+        multi: this.multi,
         log,
       },
     );
   }
 
   async start(): Promise<void> {
-    for (const dir of [this.config.recordDirAbs, this.config.recordTmpDirAbs, this.config.logsDirAbs]) {
+    for (const dir of [this.config.recordDirAbs, this.config.recordTmpDirAbs, this.config.multiRecordDirAbs, this.config.logsDirAbs]) {
       fs.mkdirSync(dir, { recursive: true });
     }
     this.recorders.start();
@@ -198,8 +221,9 @@ export class Daemon {
     // cuts are only a cache: stop them (and the ffprobes they may wait for) at once, then finish the recordings
     this.probe.close();
     await this.cutter.close();
-    await this.recorders.close();
+    await Promise.all([this.recorders.close(), this.multi.close()]);
     await this.rtmp.close();
+    await this.multiHooks.close(5000);
     await this.http.close();
     await this.hooks.close(5000);
   }

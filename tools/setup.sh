@@ -27,6 +27,13 @@ if ! have_ffmpeg; then
   fi
 fi
 
+# the offline mixer labels pictures with DejaVu Sans (Debian: fonts-dejavu-core)
+if [ ! -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] && [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+  say "installing fonts-dejavu-core for the offline mixer's labels"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq && apt-get install -y -qq --no-install-recommends fonts-dejavu-core >/dev/null || say "fonts-dejavu-core not installed: labels use fontconfig's Sans"
+fi
+
 lock_hash="$(sha256sum package-lock.json | cut -d' ' -f1)"
 stamp=node_modules/.wcs-setup-lock
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$lock_hash" ]; then

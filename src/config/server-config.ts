@@ -215,6 +215,14 @@ export const PROPERTIES = {
   httpsPort: def('https.port', '', optionalPortValue, 'HTTPS port serving the same REST API and downloads; empty = no HTTPS'),
   httpsCert: def('https.cert', '', stringValue, 'PEM certificate (with its chain) for https.port'),
   httpsKey: def('https.key', '', stringValue, 'PEM private key for https.port'),
+  // --- Multiple stream recording (several streams into one MP4) ---
+  multiRecordDir: def('multi_record_dir', '', stringValue, 'Folder of multiple stream recordings (/multipleRecorder); empty = record_dir'),
+  onMultipleRecordHookScript: def(
+    'on_multiple_record_hook_script',
+    'bin/on_multiple_record_hook.sh',
+    stringValue,
+    'Script run after each multiple recording: $1 = file, $2 = creation/modification time, $3 = duration ms, $4 = recorder URI; empty = none',
+  ),
 } as const;
 
 type Definitions = typeof PROPERTIES;
@@ -227,6 +235,9 @@ export interface ServerConfig extends ParsedValues {
   readonly recordDirAbs: string;
   readonly recordTmpDirAbs: string;
   readonly onRecordHookScriptAbs: string | null;
+  /** multi_record_dir, or record_dir when empty. */
+  readonly multiRecordDirAbs: string;
+  readonly onMultipleRecordHookScriptAbs: string | null;
   readonly logsDirAbs: string;
   /** mp4_cutter_dir, or record_dir when empty. */
   readonly mp4CutterDirAbs: string;
@@ -289,6 +300,8 @@ export function parseServerConfig(raw: Readonly<Record<string, string>>, home: s
       recordDirAbs,
       recordTmpDirAbs,
       onRecordHookScriptAbs,
+      multiRecordDirAbs: parsed.multiRecordDir === '' ? recordDirAbs : path.resolve(absHome, parsed.multiRecordDir),
+      onMultipleRecordHookScriptAbs: parsed.onMultipleRecordHookScript === '' ? null : path.resolve(absHome, parsed.onMultipleRecordHookScript),
       logsDirAbs: path.join(absHome, 'logs'),
       mp4CutterDirAbs: parsed.mp4CutterDir === '' ? recordDirAbs : path.resolve(absHome, parsed.mp4CutterDir),
       httpsCertAbs: httpsOn ? path.resolve(absHome, parsed.httpsCert) : null,

@@ -8,10 +8,12 @@ import { HttpError } from './http-error.js';
 import type { Mp4Cutter } from './mp4-cutter.js';
 import { registerOpenApi } from './openapi.js';
 import { registerRecordFiles } from './routes/record-files.js';
+import { registerMultiRecorderRoutes } from './routes/multi-recorder-routes.js';
 import { registerRecorderRoutes } from './routes/recorder-routes.js';
 import { registerStreamRoutes } from './routes/stream-routes.js';
 import type { RecordingControl } from './services/recording-control.js';
 import type { StreamControl } from './services/stream-control.js';
+import type { MultiRecorderManager } from '../recording/multi/multi-recorder-manager.js';
 
 export interface HttpsOptions {
   readonly port: number;
@@ -39,6 +41,8 @@ export interface HttpDependencies {
   readonly streams: StreamControl;
   readonly recording: RecordingControl;
   readonly cutter: Mp4Cutter;
+  /** /rest-api/multipleRecorder/*; absent = not served. */
+  readonly multi?: MultiRecorderManager;
   readonly log: Logger;
 }
 
@@ -110,6 +114,7 @@ export class HttpServer {
     });
     registerStreamRoutes(this.app, deps.streams);
     registerRecorderRoutes(this.app, deps.recording);
+    if (deps.multi) registerMultiRecorderRoutes(this.app, deps.multi);
     void this.app.register(async (scope) => registerRecordFiles(scope, options, deps.cutter));
   }
 

@@ -20,9 +20,16 @@ export class HookRunner {
     private readonly script: string | null,
     private readonly home: string,
     private readonly log: Logger,
+    /** Extra environment of the script (beside WCS_HOME). */
+    private readonly env: Record<string, string> = {},
   ) {}
 
   async run(streamName: string, file: string, context: Record<string, string>): Promise<HookResult> {
+    return this.runArgs([streamName, file], file, context);
+  }
+
+  /** Runs the script with these arguments (on_multiple_record_hook_script has four). */
+  async runArgs(args: readonly string[], file: string, context: Record<string, string>): Promise<HookResult> {
     const script = this.script;
     if (script === null) return { ran: false, code: null };
     const log = this.log.child(context);
@@ -33,9 +40,9 @@ export class HookRunner {
       return { ran: false, code: null };
     }
     return new Promise((resolve) => {
-      const child = spawn(script, [streamName, file], {
+      const child = spawn(script, [...args], {
         cwd: this.home,
-        env: { ...process.env, WCS_HOME: this.home },
+        env: { ...process.env, ...this.env, WCS_HOME: this.home },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       this.#running.add(child);

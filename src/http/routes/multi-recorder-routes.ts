@@ -1,0 +1,122 @@
+import type { FastifyInstance } from 'fastify';
+import { HttpError } from '../http-error.js';
+import { emptyAnswerSchema, emptyBodySchema, errorResponses, mediaSessionIdSchema } from '../schemas.js';
+import {
+  AlreadyAddedError,
+  MultiRecorderUriError,
+  NotAddedError,
+  RecorderExistsError,
+  UnknownRecorderError,
+  UnknownStreamError,
+  UnsupportedStreamError,
+  type MultiRecorderManager,
+} from '../../recording/multi/multi-recorder-manager.js';
+
+const uriSchema = { type: 'string', minLength: 1, maxLength: 255, description: 'multi-recorder://<name>' } as const;
+
+const uriBodySchema = {
+  type: 'object',
+  required: ['uri'],
+  additionalProperties: false,
+  properties: { uri: uriSchema },
+} as const;
+
+const memberBodySchema = {
+  type: 'object',
+  required: ['uri', 'mediaSessionId'],
+  additionalProperties: false,
+  properties: { uri: uriSchema, mediaSessionId: mediaSessionIdSchema },
+} as const;
+
+/** Our errors as HTTP statuses (WCS: 409 exists / already added, 404 unknown). */
+function httpError(err: unknown): unknown {
+  if (err instanceof MultiRecorderUriError || err instanceof UnsupportedStreamError) return new HttpError(400, err.message);
+  if (err instanceof UnknownRecorderError || err instanceof UnknownStreamError || err instanceof NotAddedError) return new HttpError(404, err.message);
+  if (err instanceof RecorderExistsError || err instanceof AlreadyAddedError) return new HttpError(409, err.message);
+  return err;
+}
+
+async function answer(run: () => unknown): Promise<Record<string, never>> {
+  try {
+    await run();
+  } catch (err) {
+    throw httpError(err);
+  }
+  return {};
+}
+
+/** /rest-api/multipleRecorder/*: several streams recorded into one MP4. */
+export function registerMultiRecorderRoutes(app: FastifyInstance, multi: MultiRecorderManager): void {
+  app.post<{ Body: { uri: string } }>(
+    '/rest-api/multipleRecorder/startup',
+    {
+      schema: {
+        summary: 'Starts a multiple streams recorder (one MP4, each stream its own tracks); 409 if the URI exists',
+        body: uriBodySchema,
+        response: { 200: emptyAnswerSchema, ...errorResponses(400, 401, 409, 413) },
+      },
+    },
+    async (req) => answer(() => multi.startup(req.body.uri)),
+  );
+  app.post<{ Body: { uri: string; mediaSessionId: string } }>(
+    '/rest-api/multipleRecorder/add',
+    {
+      schema: {
+        summary: 'Adds a published stream to a recorder (new tracks from now on); 404 unknown recorder or stream, 409 already added',
+        body: memberBodySchema,
+        response: { 200: emptyAnswerSchema, ...errorResponses(400, 401, 404, 409, 413) },
+      },
+    },
+    async (req) => answer(() => multi.add(req.body.uri, req.body.mediaSessionId)),
+  );
+  app.post<{ Body: { uri: string; mediaSessionId: string } }>(
+    '/rest-api/multipleRecorder/remove',
+    {
+      schema: {
+        summary: 'Removes a stream from a recorder (its tracks end here); 404 unknown recorder or stream not added',
+        body: memberBodySchema,
+        response: { 200: emptyAnswerSchema, ...errorResponses(400, 401, 404, 413) },
+      },
+    },
+    async (req) => answer(() => multi.remove(req.body.uri, req.body.mediaSessionId)),
+  );
+  app.post(
+    '/rest-api/multipleRecorder/find_all',
+    {
+      schema: {
+        summary: 'Multiple recorders in progress; 404 when there are none (as WCS)',
+        body: emptyBodySchema,
+        response: {
+          200: {
+            type: 'array',
+            items: {
+              type: 'object',
+              properties: {
+                uri: { type: 'string' },
+                mediaSessionsId: { type: 'array', items: { type: 'string' }, description: 'streams being recorded now, in join order' },
+                fileName: { type: 'string', description: 'elements not known yet ({endTimeMillis}, {duration}) stay literal' },
+              },
+            },
+          },
+          ...errorResponses(400, 401, 404, 413),
+        },
+      },
+    },
+    async () => {
+      const list = multi.findAll();
+      if (list.length === 0) throw new HttpError(404, 'No multiple recorders');
+      return list;
+    },
+  );
+  app.post<{ Body: { uri: string } }>(
+    '/rest-api/multipleRecorder/terminate',
+    {
+      schema: {
+        summary: 'Stops a recorder: answers once the MP4 is assembled; on_multiple_record_hook_script then runs',
+        body: uriBodySchema,
+        response: { 200: emptyAnswerSchema, ...errorResponses(400, 401, 404, 413) },
+      },
+    },
+    async (req) => answer(() => multi.terminate(req.body.uri)),
+  );
+}

@@ -1,0 +1,111 @@
+import type { Logger } from 'pino';
+import type { StreamRegistry } from '../../streams/stream-registry.js';
+import type { HookRunner } from '../hook-runner.js';
+import { participantPlan } from './participant.js';
+import { MultiRecorder, type MultiRecorderSettings, type MultiRecordInfo } from './multi-recorder.js';
+import { parseMultiRecorderUri } from './multi-uri.js';
+
+export { AlreadyAddedError, NotAddedError } from './multi-recorder.js';
+export { MultiRecorderUriError } from './multi-uri.js';
+
+/** A recorder with this URI exists (409). */
+export class RecorderExistsError extends Error {}
+/** No recorder with this URI (404). */
+export class UnknownRecorderError extends Error {}
+/** No published stream with this mediaSessionId (404). */
+export class UnknownStreamError extends Error {}
+/** The stream's codecs cannot go into the multiple recording's MP4 (400). */
+export class UnsupportedStreamError extends Error {}
+
+export interface MultiRecorderJson {
+  uri: string;
+  mediaSessionsId: string[];
+  fileName: string;
+}
+
+/**
+ * The multiple recorders by URI (/rest-api/multipleRecorder/*): startup,
+ * add, remove, find_all, terminate; runs on_multiple_record_hook_script
+ * with $1 file, $2 creation/modification time, $3 duration (ms), $4 URI
+ * after each finished file, and finishes every recorder on close().
+ */
+export class MultiRecorderManager {
+  readonly #recorders = new Map<string, MultiRecorder>();
+  readonly #pending = new Set<Promise<unknown>>();
+  #closed = false;
+
+  constructor(
+    private readonly registry: StreamRegistry,
+    private readonly settings: MultiRecorderSettings,
+    private readonly hooks: HookRunner,
+    private readonly log: Logger,
+  ) {}
+
+  async startup(uri: string): Promise<void> {
+    parseMultiRecorderUri(uri);
+    if (this.#closed) throw new Error('server is shutting down');
+    if (this.#recorders.has(uri)) throw new RecorderExistsError(`Multiple recorder ${uri} already exists`);
+    const recorder = new MultiRecorder(uri, this.settings, this.log);
+    this.#recorders.set(uri, recorder);
+    try {
+      await recorder.start();
+    } catch (err) {
+      this.#recorders.delete(uri);
+      throw err;
+    }
+  }
+
+  #recorder(uri: string): MultiRecorder {
+    const recorder = this.#recorders.get(uri);
+    if (!recorder) throw new UnknownRecorderError(`No multiple recorder ${uri}`);
+    return recorder;
+  }
+
+  add(uri: string, mediaSessionId: string): void {
+    const recorder = this.#recorder(uri);
+    const stream = this.registry.byMediaSessionId(mediaSessionId);
+    if (!stream || stream.status !== 'PUBLISHING') throw new UnknownStreamError(`No published stream with mediaSessionId ${mediaSessionId}`);
+    const known = stream.media.videoCodec !== '' || stream.media.audioCodec !== '';
+    if (stream.source.feedFormat !== 'flv' || (known && participantPlan(stream.media.videoCodec, stream.media.audioCodec) === null)) {
+      throw new UnsupportedStreamError(
+        `Stream ${stream.name} (${stream.media.videoCodec || stream.source.feedFormat}) cannot join a multiple recording: H.264 video only (MP4, H.264 + AAC)`,
+      );
+    }
+    recorder.add(stream);
+  }
+
+  async remove(uri: string, mediaSessionId: string): Promise<void> {
+    await this.#recorder(uri).remove(mediaSessionId);
+  }
+
+  findAll(): MultiRecorderJson[] {
+    return [...this.#recorders.values()].map((r) => ({ uri: r.uri, mediaSessionsId: r.mediaSessionIds, fileName: r.currentFileName }));
+  }
+
+  /** Finishes a recorder: answers once the file is assembled; the hook then runs in the background. */
+  async terminate(uri: string, reason = 'terminated by REST'): Promise<MultiRecordInfo | null> {
+    const recorder = this.#recorder(uri);
+    this.#recorders.delete(uri);
+    const info = await recorder.terminate(reason);
+    if (info) this.#runHook(info);
+    return info;
+  }
+
+  #runHook(info: MultiRecordInfo): void {
+    const args = [info.path, String(info.creationModificationTime), String(info.durationMs), info.uri];
+    const p = this.hooks.runArgs(args, info.path, { multiRecorder: info.uri });
+    this.#pending.add(p);
+    void p.finally(() => this.#pending.delete(p));
+  }
+
+  /** Finishes and assembles every recorder (server shutdown). */
+  async close(): Promise<void> {
+    this.#closed = true;
+    const uris = [...this.#recorders.keys()];
+    await Promise.all(
+      uris.map((uri) =>
+        this.terminate(uri, 'server shutdown').catch((err: Error) => this.log.error({ uri, err: err.message }, 'Multiple recorder failed to finish')),
+      ),
+    );
+  }
+}

@@ -1,0 +1,167 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { Stream } from '../../streams/stream.js';
+import { nameRecord, type NamingRules, type TemplateValues } from '../naming.js';
+import { assemble } from './assemble.js';
+import { multiRecorderStreamName } from './multi-uri.js';
+import { readMovie } from './mp4-tracks.js';
+import { Participant, type ParticipantRecord, type ParticipantSettings } from './participant.js';
+
+export interface MultiRecorderSettings extends ParticipantSettings {
+  readonly naming: NamingRules;
+  /** multi_record_dir */
+  readonly dir: string;
+}
+
+/** A finished multiple recording. */
+export interface MultiRecordInfo {
+  readonly uri: string;
+  readonly fileName: string;
+  readonly path: string;
+  readonly durationMs: number;
+  /** mvhd creation/modification time: seconds since 1904-01-01, as WCS passes it to the hook. */
+  readonly creationModificationTime: number;
+  readonly participants: number;
+}
+
+/** The stream is already recorded by this recorder (409). */
+export class AlreadyAddedError extends Error {}
+/** The stream is not in this recorder (404). */
+export class NotAddedError extends Error {}
+
+/** Hidden folder of a recorder's participant files, inside multi_record_dir. */
+export const MULTI_WORK_PREFIX = '.multi-';
+
+/**
+ * Template values of a multiple recording's file name (pure): {streamName}
+ * from the URI, {startTime}/{endTime} -1 (each stream has its own
+ * timestamps), {startTimeMillis}/{endTimeMillis} from the server clock.
+ */
+export function multiNameValues(uri: string, startTimeMillis: number, endTimeMillis?: number, durationMs?: number): TemplateValues {
+  const values: TemplateValues = { streamName: multiRecorderStreamName(uri), startTime: -1, endTime: -1, startTimeMillis };
+  if (endTimeMillis !== undefined) values.endTimeMillis = endTimeMillis;
+  if (durationMs !== undefined) values.duration = durationMs;
+  return values;
+}
+
+/**
+ * Several streams into one MP4 (WCS multipleRecorder). Each add is a
+ * participant session recorded to its own crash-safe file with its join and
+ * leave times on the server clock; terminate() assembles them into one MP4
+ * by stream copy, every session its own tracks with edit lists. Rotation is
+ * off for multiple recordings.
+ */
+export class MultiRecorder {
+  readonly startTimeMillis = Date.now();
+  readonly workDir: string;
+  readonly #active = new Map<string, Participant>();
+  readonly #sessions: Participant[] = [];
+  #terminating: Promise<MultiRecordInfo | null> | null = null;
+  readonly log: Logger;
+
+  constructor(
+    readonly uri: string,
+    private readonly settings: MultiRecorderSettings,
+    log: Logger,
+  ) {
+    this.log = log.child({ multiRecorder: uri });
+    this.workDir = path.join(settings.dir, `${MULTI_WORK_PREFIX}${multiRecorderStreamName(uri)}-${this.startTimeMillis}`);
+  }
+
+  async start(): Promise<void> {
+    await fs.promises.mkdir(this.workDir, { recursive: true });
+    this.log.info({ workDir: this.workDir }, 'Multiple recorder started');
+  }
+
+  get terminated(): boolean {
+    return this.#terminating !== null;
+  }
+
+  /** mediaSessionIds of the streams being recorded now, in join order. */
+  get mediaSessionIds(): string[] {
+    return [...this.#active.keys()];
+  }
+
+  /** The file name as find_all shows it while recording ({endTimeMillis} and {duration} not known yet). */
+  get currentFileName(): string {
+    return nameRecord(this.settings.naming, multiNameValues(this.uri, this.startTimeMillis), 'keep', 'mp4', null);
+  }
+
+  has(mediaSessionId: string): boolean {
+    return this.#active.has(mediaSessionId);
+  }
+
+  add(stream: Stream): void {
+    if (this.#active.has(stream.mediaSessionId)) {
+      throw new AlreadyAddedError(`Stream ${stream.mediaSessionId} is already added to ${this.uri}`);
+    }
+    const number = this.#sessions.length + 1;
+    const participant = new Participant(number, stream, path.join(this.workDir, `participant-${number}.mp4`), this.settings, this.log, (p) => {
+      if (this.#active.get(p.mediaSessionId) === p) this.#active.delete(p.mediaSessionId);
+      void p.finish('stream ended');
+    });
+    this.#active.set(stream.mediaSessionId, participant);
+    this.#sessions.push(participant);
+    participant.start();
+    this.log.info({ stream: stream.name, mediaSessionId: stream.mediaSessionId, participant: number }, 'Stream added to the multiple recorder');
+  }
+
+  async remove(mediaSessionId: string): Promise<void> {
+    const participant = this.#active.get(mediaSessionId);
+    if (!participant) throw new NotAddedError(`Stream ${mediaSessionId} is not in ${this.uri}`);
+    this.#active.delete(mediaSessionId);
+    await participant.finish('removed by REST');
+  }
+
+  /** Ends every session and assembles the file; null when nothing was recorded. */
+  terminate(reason: string): Promise<MultiRecordInfo | null> {
+    if (!this.#terminating) this.#terminating = this.#terminate(reason);
+    return this.#terminating;
+  }
+
+  async #terminate(reason: string): Promise<MultiRecordInfo | null> {
+    this.log.info({ reason, sessions: this.#sessions.length }, 'Multiple recorder finishing');
+    this.#active.clear();
+    const records = (await Promise.all(this.#sessions.map((p) => p.finish(reason)))).filter((r): r is ParticipantRecord => r !== null);
+    const endTimeMillis = Date.now();
+    try {
+      const staged = path.join(this.workDir, 'assembled.mp4');
+      const made = await assemble(this.settings.ffmpeg, records, staged, this.uri, this.settings.stopTimeoutMs * 4);
+      if (!made) {
+        this.log.info('Multiple recording ended with no media; no file');
+        return null;
+      }
+      const movie = readMovie(staged);
+      const values = multiNameValues(this.uri, this.startTimeMillis, endTimeMillis, movie.durationMs);
+      const fileName = this.#freeName(values);
+      const dest = path.join(this.settings.dir, fileName);
+      await fs.promises.rename(staged, dest);
+      const info: MultiRecordInfo = {
+        uri: this.uri,
+        fileName,
+        path: dest,
+        durationMs: movie.durationMs,
+        creationModificationTime: movie.modificationTime,
+        participants: records.length,
+      };
+      this.log.info({ file: dest, durationMs: info.durationMs, participants: records.length, tracks: movie.tracks.length }, 'Multiple recording done');
+      await fs.promises.rm(this.workDir, { recursive: true, force: true });
+      return info;
+    } catch (err) {
+      // the participants' files stay in the work folder: nothing recorded is lost
+      this.log.error({ err: (err as Error).message, workDir: this.workDir }, 'Multiple recording could not be assembled; participant files kept');
+      throw err;
+    }
+  }
+
+  /** The template's name, or with _2, _3, ... when a file of that name exists (templates without times repeat). */
+  #freeName(values: TemplateValues): string {
+    let index: number | null = null;
+    for (;;) {
+      const name = nameRecord(this.settings.naming, values, 'empty', 'mp4', index);
+      if (!fs.existsSync(path.join(this.settings.dir, name))) return name;
+      index = (index ?? 1) + 1;
+    }
+  }
+}
