@@ -66,7 +66,7 @@ export class Daemon {
   ) {
     this.hooks = new HookRunner(config.onRecordHookScriptAbs, config.home, log.child({ component: 'hook' }));
     this.pool = new WorkPool(config.fileRecorderThreadPoolMaxSize);
-    this.disk = new DiskGuard([...new Set([config.recordDirAbs, config.recordTmpDirAbs])], config.fileRecorderMinSpace);
+    this.disk = new DiskGuard([...new Set([config.recordDirAbs, config.recordTmpDirAbs, config.multiRecordDirAbs])], config.fileRecorderMinSpace);
     this.recorders = new RecorderManager(
       this.registry,
       {
@@ -121,6 +121,7 @@ export class Daemon {
         dir: config.multiRecordDirAbs,
       },
       this.multiHooks,
+      this.disk,
       log.child({ component: 'multi-recorder' }),
     );
     this.rtmp = new RtmpIngest(
@@ -208,6 +209,7 @@ export class Daemon {
     });
     for (const record of records) this.recorders.adoptRecovered(record);
     if (records.length > 0) this.log.info({ count: records.length, files: records.map((r) => r.fileName) }, 'Recovered interrupted recordings');
+    await this.multi.recoverInterrupted();
   }
 
   /** Finishes every open recording (within record_stop_timeout), then stops listening. */

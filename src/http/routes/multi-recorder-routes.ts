@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import { DiskSpaceError } from '../../recording/recorder-manager.js';
 import { HttpError } from '../http-error.js';
 import { emptyAnswerSchema, emptyBodySchema, errorResponses, mediaSessionIdSchema } from '../schemas.js';
 import {
@@ -33,6 +34,7 @@ function httpError(err: unknown): unknown {
   if (err instanceof MultiRecorderUriError || err instanceof UnsupportedStreamError) return new HttpError(400, err.message);
   if (err instanceof UnknownRecorderError || err instanceof UnknownStreamError || err instanceof NotAddedError) return new HttpError(404, err.message);
   if (err instanceof RecorderExistsError || err instanceof AlreadyAddedError) return new HttpError(409, err.message);
+  if (err instanceof DiskSpaceError) return new HttpError(507, err.message);
   return err;
 }
 

@@ -1,6 +1,9 @@
 import type { Logger } from 'pino';
 import type { StreamRegistry } from '../../streams/stream-registry.js';
+import type { DiskGuard } from '../disk-guard.js';
 import type { HookRunner } from '../hook-runner.js';
+import { DiskSpaceError, NOT_ENOUGH_SPACE } from '../recorder-manager.js';
+import { recoverMultiRecordings } from './multi-recovery.js';
 import { participantPlan } from './participant.js';
 import { MultiRecorder, type MultiRecorderSettings, type MultiRecordInfo } from './multi-recorder.js';
 import { parseMultiRecorderUri } from './multi-uri.js';
@@ -38,12 +41,35 @@ export class MultiRecorderManager {
     private readonly registry: StreamRegistry,
     private readonly settings: MultiRecorderSettings,
     private readonly hooks: HookRunner,
+    private readonly disk: DiskGuard,
     private readonly log: Logger,
-  ) {}
+  ) {
+    disk.on('low', this.#onDiskLow);
+  }
+
+  /** file_recorder_min_space: every multiple recorder is finished (file assembled, hook run). */
+  #onDiskLow = (): void => {
+    for (const uri of [...this.#recorders.keys()]) {
+      this.log.error({ uri }, NOT_ENOUGH_SPACE);
+      void this.terminate(uri, NOT_ENOUGH_SPACE).catch((err: Error) => this.log.error({ uri, err: err.message }, 'Multiple recorder failed to finish'));
+    }
+  };
+
+  #checkSpace(): void {
+    if (this.disk.low) throw new DiskSpaceError(NOT_ENOUGH_SPACE);
+  }
+
+  /** Assembles the multiple recordings a crash interrupted, and runs their hooks. */
+  async recoverInterrupted(): Promise<MultiRecordInfo[]> {
+    const infos = await recoverMultiRecordings(this.settings, this.log);
+    for (const info of infos) this.#runHook(info);
+    return infos;
+  }
 
   async startup(uri: string): Promise<void> {
     parseMultiRecorderUri(uri);
     if (this.#closed) throw new Error('server is shutting down');
+    this.#checkSpace();
     if (this.#recorders.has(uri)) throw new RecorderExistsError(`Multiple recorder ${uri} already exists`);
     const recorder = new MultiRecorder(uri, this.settings, this.log);
     this.#recorders.set(uri, recorder);
@@ -63,6 +89,7 @@ export class MultiRecorderManager {
 
   add(uri: string, mediaSessionId: string): void {
     const recorder = this.#recorder(uri);
+    this.#checkSpace();
     const stream = this.registry.byMediaSessionId(mediaSessionId);
     if (!stream || stream.status !== 'PUBLISHING') throw new UnknownStreamError(`No published stream with mediaSessionId ${mediaSessionId}`);
     const known = stream.media.videoCodec !== '' || stream.media.audioCodec !== '';
@@ -101,6 +128,7 @@ export class MultiRecorderManager {
   /** Finishes and assembles every recorder (server shutdown). */
   async close(): Promise<void> {
     this.#closed = true;
+    this.disk.off('low', this.#onDiskLow);
     const uris = [...this.#recorders.keys()];
     await Promise.all(
       uris.map((uri) =>

@@ -71,6 +71,8 @@ export class MultiRecorder {
 
   async start(): Promise<void> {
     await fs.promises.mkdir(this.workDir, { recursive: true });
+    const description: MultiRecorderDescription = { uri: this.uri, startTimeMillis: this.startTimeMillis };
+    await fs.promises.writeFile(path.join(this.workDir, MULTI_DESCRIPTION_FILE), JSON.stringify(description));
     this.log.info({ workDir: this.workDir }, 'Multiple recorder started');
   }
 
@@ -124,44 +126,70 @@ export class MultiRecorder {
     this.log.info({ reason, sessions: this.#sessions.length }, 'Multiple recorder finishing');
     this.#active.clear();
     const records = (await Promise.all(this.#sessions.map((p) => p.finish(reason)))).filter((r): r is ParticipantRecord => r !== null);
-    const endTimeMillis = Date.now();
-    try {
-      const staged = path.join(this.workDir, 'assembled.mp4');
-      const made = await assemble(this.settings.ffmpeg, records, staged, this.uri, this.settings.stopTimeoutMs * 4);
-      if (!made) {
-        this.log.info('Multiple recording ended with no media; no file');
-        return null;
-      }
-      const movie = readMovie(staged);
-      const values = multiNameValues(this.uri, this.startTimeMillis, endTimeMillis, movie.durationMs);
-      const fileName = this.#freeName(values);
-      const dest = path.join(this.settings.dir, fileName);
-      await fs.promises.rename(staged, dest);
-      const info: MultiRecordInfo = {
-        uri: this.uri,
-        fileName,
-        path: dest,
-        durationMs: movie.durationMs,
-        creationModificationTime: movie.modificationTime,
-        participants: records.length,
-      };
-      this.log.info({ file: dest, durationMs: info.durationMs, participants: records.length, tracks: movie.tracks.length }, 'Multiple recording done');
-      await fs.promises.rm(this.workDir, { recursive: true, force: true });
-      return info;
-    } catch (err) {
-      // the participants' files stay in the work folder: nothing recorded is lost
-      this.log.error({ err: (err as Error).message, workDir: this.workDir }, 'Multiple recording could not be assembled; participant files kept');
-      throw err;
-    }
+    return finishMultiRecording(this.uri, this.startTimeMillis, records, this.workDir, this.settings, this.log);
   }
+}
 
-  /** The template's name, or with _2, _3, ... when a file of that name exists (templates without times repeat). */
-  #freeName(values: TemplateValues): string {
-    let index: number | null = null;
-    for (;;) {
-      const name = nameRecord(this.settings.naming, values, 'empty', 'mp4', index);
-      if (!fs.existsSync(path.join(this.settings.dir, name))) return name;
-      index = (index ?? 1) + 1;
+/** The description of a recorder written in its work folder (crash recovery). */
+export interface MultiRecorderDescription {
+  readonly uri: string;
+  readonly startTimeMillis: number;
+}
+
+export const MULTI_DESCRIPTION_FILE = 'recorder.json';
+
+/**
+ * Assembles the participants' files of a recorder into one MP4 in
+ * multi_record_dir, named by the template; the work folder is removed once
+ * the file is in place. Null when nothing was recorded. Used by terminate
+ * and by the recovery of recorders a crash interrupted.
+ */
+export async function finishMultiRecording(
+  uri: string,
+  startTimeMillis: number,
+  records: readonly ParticipantRecord[],
+  workDir: string,
+  settings: MultiRecorderSettings,
+  log: Logger,
+): Promise<MultiRecordInfo | null> {
+  const endTimeMillis = Date.now();
+  try {
+    const staged = path.join(workDir, 'assembled.mp4');
+    const made = await assemble(settings.ffmpeg, records, staged, uri, settings.stopTimeoutMs * 4);
+    if (!made) {
+      log.info('Multiple recording ended with no media; no file');
+      await fs.promises.rm(workDir, { recursive: true, force: true });
+      return null;
     }
+    const movie = readMovie(staged);
+    const values = multiNameValues(uri, startTimeMillis, endTimeMillis, movie.durationMs);
+    const fileName = freeName(settings, values);
+    const dest = path.join(settings.dir, fileName);
+    await fs.promises.rename(staged, dest);
+    const info: MultiRecordInfo = {
+      uri,
+      fileName,
+      path: dest,
+      durationMs: movie.durationMs,
+      creationModificationTime: movie.modificationTime,
+      participants: records.length,
+    };
+    log.info({ file: dest, durationMs: info.durationMs, participants: records.length, tracks: movie.tracks.length }, 'Multiple recording done');
+    await fs.promises.rm(workDir, { recursive: true, force: true });
+    return info;
+  } catch (err) {
+    // the participants' files stay in the work folder: nothing recorded is lost
+    log.error({ err: (err as Error).message, workDir }, 'Multiple recording could not be assembled; participant files kept');
+    throw err;
+  }
+}
+
+/** The template's name, or with _2, _3, ... when a file of that name exists (templates without times repeat). */
+function freeName(settings: MultiRecorderSettings, values: TemplateValues): string {
+  let index: number | null = null;
+  for (;;) {
+    const name = nameRecord(settings.naming, values, 'empty', 'mp4', index);
+    if (!fs.existsSync(path.join(settings.dir, name))) return name;
+    index = (index ?? 1) + 1;
   }
 }

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import type { Logger } from 'pino';
 import type { MediaChunk, MediaTap } from '../../streams/media-tap.js';
 import type { Stream } from '../../streams/stream.js';
@@ -62,6 +63,11 @@ export class StreamClock {
  * the end of its publish): the stream's tap fed to a live muxer writing a
  * crash-safe fragmented MP4 (H.264 + AAC), from the first keyframe.
  */
+/** The description file beside a participant's media file. */
+export function participantDescriptionPath(file: string): string {
+  return `${file}.json`;
+}
+
 export class Participant {
   #tap: MediaTap | null = null;
   #part: RecordingPart | null = null;
@@ -120,9 +126,11 @@ export class Participant {
       part = this.#startPart();
       if (!part) return;
     }
+    const first = !Number.isFinite(this.#firstTs);
     if (chunk.timestampMs < this.#firstTs) this.#firstTs = chunk.timestampMs;
     if (chunk.endTimestampMs > this.#lastTs) this.#lastTs = chunk.endTimestampMs;
     part.write(chunk);
+    if (first) this.#describe(this.#record()!);
   }
 
   #startPart(): RecordingPart | null {
@@ -142,6 +150,15 @@ export class Participant {
     return part;
   }
 
+  /** What recovery needs if the server dies: written when media starts, and again when the session ends. */
+  #describe(record: ParticipantRecord): void {
+    try {
+      fs.writeFileSync(participantDescriptionPath(this.file), JSON.stringify(record));
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'Cannot write the participant description used for crash recovery');
+    }
+  }
+
   /** Ends the session: the muxer finishes its file; null when no media was recorded. */
   finish(reason: string): Promise<ParticipantRecord | null> {
     if (!this.#finishing) this.#finishing = this.#finish(reason);
@@ -159,7 +176,14 @@ export class Participant {
       this.log.warn({ code: exit.code, signal: exit.signal, stderr: exit.stderrTail.slice(-3) }, 'Participant muxer did not end cleanly; keeping what it wrote');
     }
     if (!Number.isFinite(this.#firstTs) || !this.#clock.known || part.bytes === 0) return null;
-    const plan = this.#plan!;
+    const record = this.#record();
+    if (record) this.#describe(record);
+    return record;
+  }
+
+  #record(): ParticipantRecord | null {
+    const plan = this.#plan;
+    if (!plan || !this.#clock.known) return null;
     return {
       participant: this.participant,
       streamName: this.stream.name,
