@@ -18,6 +18,7 @@ import { WorkPool } from './recording/work-pool.js';
 import { MediaProbe } from './records/media-probe.js';
 import { RecordCatalog } from './records/record-catalog.js';
 import { StreamRegistry } from './streams/stream-registry.js';
+import { EventLoopMonitor } from './util/event-loop-monitor.js';
 import { packageVersion } from './util/package-version.js';
 
 /** The checkout (or installed package) this daemon runs from: dist/.. */
@@ -57,6 +58,8 @@ export class Daemon {
   readonly http: HttpServer;
   readonly pool: WorkPool;
   readonly disk: DiskGuard;
+  readonly eventLoop = new EventLoopMonitor();
+  readonly #startedAt = Date.now();
   #closing: Promise<void> | null = null;
 
   constructor(
@@ -169,6 +172,19 @@ export class Daemon {
         recording: new RecordingControl(this.registry, this.recorders, this.catalog, log.child({ component: 'rest' })),
         cutter: this.cutter,
         multi: this.multi,
+        stats: {
+          stats: (reset) => {
+            const mem = process.memoryUsage();
+            return {
+              version: packageVersion(),
+              uptimeSeconds: Math.round((Date.now() - this.#startedAt) / 1000),
+              streams: this.registry.all().length,
+              recordings: this.recorders.inProgress().length,
+              eventLoopDelay: this.eventLoop.read(reset),
+              memory: { rssBytes: mem.rss, heapUsedBytes: mem.heapUsed },
+            };
+          },
+        },
         log,
       },
     );
@@ -178,6 +194,7 @@ export class Daemon {
     for (const dir of [this.config.recordDirAbs, this.config.recordTmpDirAbs, this.config.multiRecordDirAbs, this.config.logsDirAbs]) {
       fs.mkdirSync(dir, { recursive: true });
     }
+    this.eventLoop.start();
     this.recorders.start();
     await this.#recover();
     this.disk.start();
@@ -228,5 +245,6 @@ export class Daemon {
     await this.multiHooks.close(5000);
     await this.http.close();
     await this.hooks.close(5000);
+    this.eventLoop.close();
   }
 }

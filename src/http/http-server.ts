@@ -10,6 +10,7 @@ import { registerOpenApi } from './openapi.js';
 import { registerRecordFiles } from './routes/record-files.js';
 import { registerMultiRecorderRoutes } from './routes/multi-recorder-routes.js';
 import { registerRecorderRoutes } from './routes/recorder-routes.js';
+import { registerServerRoutes, type ServerStatsSource } from './routes/server-routes.js';
 import { registerStreamRoutes } from './routes/stream-routes.js';
 import type { RecordingControl } from './services/recording-control.js';
 import type { StreamControl } from './services/stream-control.js';
@@ -43,6 +44,8 @@ export interface HttpDependencies {
   readonly cutter: Mp4Cutter;
   /** /rest-api/multipleRecorder/*; absent = not served. */
   readonly multi?: MultiRecorderManager;
+  /** /rest-api/server/stats; absent = not served. */
+  readonly stats?: ServerStatsSource;
   readonly log: Logger;
 }
 
@@ -115,6 +118,7 @@ export class HttpServer {
     registerStreamRoutes(this.app, deps.streams);
     registerRecorderRoutes(this.app, deps.recording);
     if (deps.multi) registerMultiRecorderRoutes(this.app, deps.multi);
+    if (deps.stats) registerServerRoutes(this.app, deps.stats);
     void this.app.register(async (scope) => registerRecordFiles(scope, options, deps.cutter));
   }
 

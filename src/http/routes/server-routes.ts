@@ -1,0 +1,58 @@
+import type { FastifyInstance } from 'fastify';
+import type { EventLoopDelay } from '../../util/event-loop-monitor.js';
+import { errorResponses } from '../schemas.js';
+
+export interface ServerStats {
+  readonly version: string;
+  readonly uptimeSeconds: number;
+  /** Streams being published now. */
+  readonly streams: number;
+  /** Single-stream recordings in progress. */
+  readonly recordings: number;
+  readonly eventLoopDelay: EventLoopDelay;
+  readonly memory: { readonly rssBytes: number; readonly heapUsedBytes: number };
+}
+
+export interface ServerStatsSource {
+  /** reset: start the event-loop figures afresh after reading them. */
+  stats(reset: boolean): ServerStats;
+}
+
+const delaySchema = {
+  type: 'object',
+  properties: {
+    meanMs: { type: 'number' },
+    p50Ms: { type: 'number' },
+    p99Ms: { type: 'number' },
+    maxMs: { type: 'number' },
+    sinceMs: { type: 'number' },
+  },
+} as const;
+
+/** /rest-api/server/stats: what a monitor (or the benchmark) needs to see whether the daemon keeps up. */
+export function registerServerRoutes(app: FastifyInstance, source: ServerStatsSource): void {
+  app.post<{ Body: { reset?: boolean } | null }>(
+    '/rest-api/server/stats',
+    {
+      schema: {
+        summary: 'Daemon figures: streams, recordings, event-loop delay (ms), memory; {"reset": true} restarts the delay figures',
+        body: { type: ['object', 'null'], additionalProperties: false, properties: { reset: { type: 'boolean' } } },
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              version: { type: 'string' },
+              uptimeSeconds: { type: 'number' },
+              streams: { type: 'integer' },
+              recordings: { type: 'integer' },
+              eventLoopDelay: delaySchema,
+              memory: { type: 'object', properties: { rssBytes: { type: 'integer' }, heapUsedBytes: { type: 'integer' } } },
+            },
+          },
+          ...errorResponses(400, 401, 413),
+        },
+      },
+    },
+    async (req) => source.stats(req.body?.reset === true),
+  );
+}

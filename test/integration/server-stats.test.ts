@@ -1,0 +1,56 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startDaemon, waitFor, type DaemonHandle } from '../helpers/daemon.js';
+import { makeClip, publish, type Publisher } from '../helpers/media.js';
+import { postJson, type ErrorJson } from '../helpers/rest.js';
+
+interface StatsJson {
+  version: string;
+  uptimeSeconds: number;
+  streams: number;
+  recordings: number;
+  eventLoopDelay: { meanMs: number; p50Ms: number; p99Ms: number; maxMs: number; sinceMs: number };
+  memory: { rssBytes: number; heapUsedBytes: number };
+}
+
+describe('/rest-api/server/stats with a real publisher', () => {
+  let daemon: DaemonHandle;
+  let publisher: Publisher | null = null;
+
+  beforeAll(async () => {
+    daemon = await startDaemon();
+  });
+
+  afterAll(async () => {
+    publisher?.proc.kill('SIGKILL');
+    expect((await daemon.stop()).code).toBe(0);
+  });
+
+  it('counts streams and recordings, and reports (and resets) the event-loop delay', async () => {
+    const idle = await postJson<StatsJson>(daemon, '/rest-api/server/stats');
+    expect(idle.status).toBe(200);
+    expect(idle.body).toMatchObject({ streams: 0, recordings: 0, version: expect.stringMatching(/^\d+\.\d+\.\d+/) });
+    expect(idle.body.memory.rssBytes).toBeGreaterThan(idle.body.memory.heapUsedBytes);
+    expect(idle.body.eventLoopDelay.p99Ms).toBeGreaterThan(0);
+    expect(idle.body.eventLoopDelay.maxMs).toBeGreaterThanOrEqual(idle.body.eventLoopDelay.p99Ms);
+
+    const clip = makeClip({ video: true, audio: true, seconds: 6, gop: 2 });
+    publisher = publish(clip, daemon.rtmpUrl('stats1'), ['-stream_loop', '-1']);
+    await waitFor(async () => (await postJson<StatsJson>(daemon, '/rest-api/server/stats')).body.recordings === 1, 15_000, 'a recording');
+    const busy = await postJson<StatsJson>(daemon, '/rest-api/server/stats', { reset: true });
+    expect(busy.body).toMatchObject({ streams: 1, recordings: 1 });
+    const after = await postJson<StatsJson>(daemon, '/rest-api/server/stats');
+    // the reset restarted the window: it now covers only the time since the previous call
+    expect(after.body.eventLoopDelay.sinceMs).toBeLessThan(busy.body.eventLoopDelay.sinceMs);
+
+    publisher.proc.kill('SIGINT');
+    await waitFor(async () => (await postJson<StatsJson>(daemon, '/rest-api/server/stats')).body.streams === 0, 15_000, 'the stream to end');
+  });
+
+  it('refuses a malformed body with 400 and a message', async () => {
+    for (const body of [{ reset: 'yes please' }, { colour: 'red' }]) {
+      const bad = await postJson<ErrorJson>(daemon, '/rest-api/server/stats', body);
+      expect(bad.status, JSON.stringify(body)).toBe(400);
+      expect(bad.body.message.length).toBeGreaterThan(0);
+    }
+  });
+});
