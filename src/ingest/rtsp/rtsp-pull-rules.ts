@@ -1,0 +1,114 @@
+/**
+ * The rules of a camera pull, kept pure: ffmpeg's arguments, the reconnect
+ * delay, and what an ffmpeg exit means (retry, switch the audio to AAC,
+ * or give up).
+ */
+import { maskCredentials } from './rtsp-uri.js';
+import type { RtspTransport } from './rtsp-uri.js';
+
+/** copy: the camera's audio goes into the FLV feed as it is; aac: encoded (FLV cannot carry it). */
+export type PullAudioMode = 'copy' | 'aac';
+
+export interface PullArgsOptions {
+  /** The URI with its credentials. */
+  readonly uri: string;
+  readonly transport: RtspTransport;
+  /** rtsp_timeout, seconds. */
+  readonly timeoutSeconds: number;
+  readonly audio: PullAudioMode;
+}
+
+/**
+ * `ffmpeg -rtsp_transport T -timeout µs -i URI -map 0:v:0? -map 0:a:0?
+ * -c:v copy -c:a copy|aac -f flv pipe:1`. `-timeout` is the only socket
+ * timeout ffmpeg 5.1's RTSP demuxer honours: without it a hung camera
+ * blocks forever. Only the first video and audio tracks: FLV holds one of each.
+ */
+export function pullArgs(o: PullArgsOptions): string[] {
+  return [
+    '-hide_banner',
+    '-nostdin',
+    '-loglevel',
+    'error',
+    '-rtsp_transport',
+    o.transport,
+    '-timeout',
+    String(Math.round(o.timeoutSeconds * 1_000_000)),
+    '-i',
+    o.uri,
+    '-map',
+    '0:v:0?',
+    '-map',
+    '0:a:0?',
+    '-c:v',
+    'copy',
+    ...(o.audio === 'copy' ? ['-c:a', 'copy'] : ['-c:a', 'aac', '-b:a', '96k']),
+    // pipe output: no seeking back to write duration and size
+    '-flvflags',
+    'no_duration_filesize',
+    '-f',
+    'flv',
+    'pipe:1',
+  ];
+}
+
+/** Delay before reconnect attempt `attempt` (1, 2, ...): min, 2·min, 4·min, ... capped at max. */
+export function reconnectDelay(attempt: number, minMs: number, maxMs: number): number {
+  const n = Math.max(1, Math.floor(attempt));
+  const delay = minMs * 2 ** Math.min(n - 1, 30);
+  return Math.min(maxMs, Math.max(minMs, delay));
+}
+
+export type ExitVerdict =
+  /** Try again after the backoff delay. */
+  | { readonly kind: 'retry'; readonly error: string }
+  /** The camera's audio cannot go into FLV: try again at once with AAC. */
+  | { readonly kind: 'transcode-audio'; readonly error: string }
+  /** Retrying cannot help (a video codec the feed cannot carry). */
+  | { readonly kind: 'fatal'; readonly error: string };
+
+export interface ExitFacts {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  /** ffmpeg's stderr (last lines), raw. */
+  readonly stderr: readonly string[];
+  /** Whether any media came out of this run. */
+  readonly hadMedia: boolean;
+  readonly audio: PullAudioMode;
+  /** Secrets to mask besides rtsp://user:pass@ forms. */
+  readonly secrets: readonly string[];
+  /** Why we stopped ffmpeg ourselves (watchdog), if we did. */
+  readonly killedBecause: string | null;
+}
+
+/** Drops ffmpeg's "[rtsp @ 0x55d0c1a0]" context prefix. */
+function cleanLine(line: string): string {
+  return line.replace(/^\[[\w:. -]+ @ 0x[0-9a-f]+\]\s*/i, '').trim();
+}
+
+/** What one ffmpeg exit means for the pull (pure). Every message is masked. */
+export function judgeExit(f: ExitFacts): ExitVerdict {
+  const lines = f.stderr.map((l) => maskCredentials(l, f.secrets));
+  const all = lines.join('\n');
+  const video = /Video codec (\S+) not compatible with flv/i.exec(all);
+  if (video) {
+    const codec = video[1]!.toLowerCase() === 'hevc' ? 'H.265 (hevc)' : video[1]!;
+    return {
+      kind: 'fatal',
+      error: `the camera sends ${codec} video, which cannot be recorded from a camera here: only H.264 is supported (set the camera's encoder to H.264)`,
+    };
+  }
+  if (!f.hadMedia && f.audio === 'copy' && /\[flv @|Audio codec \S+ not compatible with flv|does not support sample rate/i.test(all)) {
+    return { kind: 'transcode-audio', error: `the camera's audio cannot be carried as it is: ${cleanLine(lines[lines.length - 1] ?? '')}` };
+  }
+  if (f.killedBecause) return { kind: 'retry', error: f.killedBecause };
+  // a dropped camera makes ffmpeg 5.1 exit 0, at most with a note about a cut frame
+  if (f.hadMedia && f.code === 0) return { kind: 'retry', error: 'the camera closed the stream' };
+  const last = [...lines].reverse().map(cleanLine).find((l) => l !== '' && !/^(Conversion failed!|Exiting normally)/.test(l));
+  if (last) return { kind: 'retry', error: last };
+  const how = f.signal ? `signal ${f.signal}` : `code ${f.code}`;
+  return {
+    kind: 'retry',
+    error: f.hadMedia ? `the camera stopped the stream (ffmpeg exited with ${how})` : `ffmpeg exited with ${how} before any media`,
+  };
+}
