@@ -1,7 +1,8 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
-import { REPO } from './daemon.js';
+import { REPO, waitFor, type DaemonHandle } from './daemon.js';
+import { hookLines } from './rest.js';
 
 /** Debian's python, where python3-gi lives (a pyenv python has no gi). */
 const PYTHON = '/usr/bin/python3';
@@ -114,3 +115,47 @@ export async function silentServer(): Promise<{ port: number; close: () => Promi
       }),
   };
 }
+
+export interface AgentJson {
+  id: string;
+  uri: string;
+  toStream: string;
+  status: string;
+  transport: string;
+  record: boolean | null;
+  mediaSessionId: string | null;
+  lastError: string | null;
+  retries: number;
+  sessions: number;
+}
+
+/** Waits until the pull of `stream` has that status; returns it. */
+export async function agentInStatus(daemon: DaemonHandle, stream: string, status: string, timeoutMs = 15_000): Promise<AgentJson> {
+  let found: AgentJson | undefined;
+  await waitFor(
+    async () => {
+      const res = await daemon.post<AgentJson[]>('/rest-api/rtsp/find', { status });
+      found = res.status === 200 ? res.body.find((a) => a.toStream === stream) : undefined;
+      return found !== undefined;
+    },
+    timeoutMs,
+    `RTSP pull ${stream} in status ${status}`,
+  );
+  return found!;
+}
+
+/** Waits for the hook line of a record of this stream (file not in `except`); returns the file. */
+export async function recordOf(daemon: DaemonHandle, stream: string, except: readonly string[] = [], timeoutMs = 20_000): Promise<string> {
+  let file = '';
+  await waitFor(
+    () => {
+      const line = hookLines(daemon).find((l) => l.startsWith(`${stream}:`) && !except.includes(l.slice(stream.length + 1)));
+      file = line ? line.slice(stream.length + 1) : '';
+      return line !== undefined;
+    },
+    timeoutMs,
+    `record of ${stream}`,
+  );
+  return file;
+}
+

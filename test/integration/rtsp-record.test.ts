@@ -1,53 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isAlive, startDaemon, waitFor, type DaemonHandle } from '../helpers/daemon.js';
+import { isAlive, startDaemon, type DaemonHandle } from '../helpers/daemon.js';
 import { decodeErrors, durationOf, ffprobe, firstVideoFrameIsKey } from '../helpers/media.js';
-import { hookLines, type ErrorJson, type StreamJson } from '../helpers/rest.js';
-import { FakeCamera, requireGstRtspServer } from '../helpers/rtsp-camera.js';
-
-export interface AgentJson {
-  id: string;
-  uri: string;
-  toStream: string;
-  status: string;
-  transport: string;
-  record: boolean | null;
-  mediaSessionId: string | null;
-  lastError: string | null;
-  retries: number;
-  sessions: number;
-}
-
-/** Waits until the pull of `stream` has that status; returns it. */
-export async function agentInStatus(daemon: DaemonHandle, stream: string, status: string, timeoutMs = 15_000): Promise<AgentJson> {
-  let found: AgentJson | undefined;
-  await waitFor(
-    async () => {
-      const res = await daemon.post<AgentJson[]>('/rest-api/rtsp/find', { status });
-      found = res.status === 200 ? res.body.find((a) => a.toStream === stream) : undefined;
-      return found !== undefined;
-    },
-    timeoutMs,
-    `RTSP pull ${stream} in status ${status}`,
-  );
-  return found!;
-}
-
-/** Waits for the hook line of a record of this stream (file not in `except`); returns the file. */
-export async function recordOf(daemon: DaemonHandle, stream: string, except: readonly string[] = [], timeoutMs = 20_000): Promise<string> {
-  let file = '';
-  await waitFor(
-    () => {
-      const line = hookLines(daemon).find((l) => l.startsWith(`${stream}:`) && !except.includes(l.slice(stream.length + 1)));
-      file = line ? line.slice(stream.length + 1) : '';
-      return line !== undefined;
-    },
-    timeoutMs,
-    `record of ${stream}`,
-  );
-  return file;
-}
+import { type ErrorJson, type StreamJson } from '../helpers/rest.js';
+import { agentInStatus, FakeCamera, recordOf, requireGstRtspServer, type AgentJson } from '../helpers/rtsp-camera.js';
 
 function codecs(file: string): string[] {
   return ffprobe(file)

@@ -56,7 +56,7 @@ describe('reconnectDelay', () => {
 });
 
 describe('judgeExit', () => {
-  const base: ExitFacts = { code: 1, signal: null, stderr: [], hadMedia: false, audio: 'copy', secrets: [], killedBecause: null };
+  const base: ExitFacts = { code: 1, signal: null, stderr: [], hadMedia: false, audio: 'copy', secrets: [], killedBecause: null, elapsedMs: 100, timeoutMs: 10_000 };
 
   it('wrong password: retried, the message masked', () => {
     const v = judgeExit({
@@ -88,6 +88,11 @@ describe('judgeExit', () => {
     const stderr = ['[flv @ 0x55] FLV does not support sample rate 16000, choose from (44100, 22050, 11025)', 'Could not write header for output file #0'];
     expect(judgeExit({ ...base, stderr }).kind).toBe('transcode-audio');
     expect(judgeExit({ ...base, stderr, audio: 'aac' }).kind).toBe('retry');
+  });
+
+  it('a camera that accepts and never answers: says so', () => {
+    const v = judgeExit({ ...base, elapsedMs: 10_050, stderr: ['rtsp://127.0.0.1:47123/cam: Invalid data found when processing input'] });
+    expect(v).toEqual({ kind: 'retry', error: 'no answer from the camera within rtsp_timeout (10 s): rtsp://127.0.0.1:47123/cam: Invalid data found when processing input' });
   });
 
   it('stopped by the watchdog: that reason', () => {

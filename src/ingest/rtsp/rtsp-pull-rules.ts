@@ -79,6 +79,9 @@ export interface ExitFacts {
   readonly secrets: readonly string[];
   /** Why we stopped ffmpeg ourselves (watchdog), if we did. */
   readonly killedBecause: string | null;
+  /** How long this run lasted, and rtsp_timeout, in ms. */
+  readonly elapsedMs: number;
+  readonly timeoutMs: number;
 }
 
 /** Drops ffmpeg's "[rtsp @ 0x55d0c1a0]" context prefix. */
@@ -105,6 +108,10 @@ export function judgeExit(f: ExitFacts): ExitVerdict {
   // a dropped camera makes ffmpeg 5.1 exit 0, at most with a note about a cut frame
   if (f.hadMedia && f.code === 0) return { kind: 'retry', error: 'the camera closed the stream' };
   const last = [...lines].reverse().map(cleanLine).find((l) => l !== '' && !/^(Conversion failed!|Exiting normally)/.test(l));
+  // a camera that accepts and then says nothing: ffmpeg's read times out and it blames the data
+  if (!f.hadMedia && f.elapsedMs >= f.timeoutMs * 0.9 && (last === undefined || /Invalid data found|timed out/i.test(last))) {
+    return { kind: 'retry', error: `no answer from the camera within rtsp_timeout (${Math.round(f.timeoutMs / 1000)} s)${last ? `: ${last}` : ''}` };
+  }
   if (last) return { kind: 'retry', error: last };
   const how = f.signal ? `signal ${f.signal}` : `code ${f.code}`;
   return {

@@ -310,6 +310,8 @@ export class RtspPull extends TypedEmitter<PullEvents> {
       audio: this.#audio,
       secrets: this.#secrets,
       killedBecause: run.killedBecause,
+      elapsedMs: Date.now() - run.startedAt,
+      timeoutMs: this.options.timeoutSeconds * 1000,
     });
     this.#lastError = verdict.error;
     const stderrTail = run.stderr.slice(-5).map((l) => this.#mask(l));
