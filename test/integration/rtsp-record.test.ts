@@ -80,8 +80,10 @@ describe('RTSP cameras recorded (real GStreamer RTSP server as the camera)', () 
     expect(start.body.transport).toBe('udp');
     const playing = await agentInStatus(daemon, 'cam_udp', 'PLAYING');
     await sleep(4000);
-    expect((await daemon.post('/rest-api/rtsp/terminate', { uri: cam.url() })).status).toBe(200);
+    // /stream/terminate on a camera's stream stops its pull as well
+    expect((await daemon.post('/rest-api/stream/terminate', { name: 'cam_udp' })).status).toBe(200);
     const file = await recordOf(daemon, 'cam_udp');
+    expect((await daemon.post('/rest-api/rtsp/find', { uri: cam.url() })).status).toBe(404);
     expect(path.basename(file)).toBe(`cam_udp-${playing.mediaSessionId}.mp4`);
     expect(codecs(file)).toEqual(['h264']);
     expect(durationOf(file)).toBeGreaterThan(3);
