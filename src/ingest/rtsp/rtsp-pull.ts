@@ -208,6 +208,9 @@ export class RtspPull extends TypedEmitter<PullEvents> {
     const run: Run = { child, source, startedAt: now, stderr: [], exited, stream: null, published: false, lastDataAt: now, killedBecause: null };
     this.#run = run;
     this.log.debug({ pid: child.pid, transport: o.transport, audio: this.#audio }, 'RTSP ffmpeg spawned');
+    // a broken pipe shows up as the child's exit; never as an uncaught stream error
+    child.stdout.on('error', () => undefined);
+    child.stderr.on('error', () => undefined);
     child.stderr.setEncoding('utf8');
     child.stderr.on('data', (text: string) => {
       const lines = (partial + text).split(/\r?\n|\r/);
