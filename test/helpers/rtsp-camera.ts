@@ -12,7 +12,7 @@ export interface CameraOptions {
   port?: number;
   path?: string;
   video?: 'h264' | 'h265';
-  audio?: 'aac' | 'pcma' | 'pcmu' | 'none';
+  audio?: 'aac' | 'pcma' | 'pcmu' | 'g726' | 'none';
   user?: string;
   password?: string;
 }

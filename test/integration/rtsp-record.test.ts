@@ -3,7 +3,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isAlive, startDaemon, type DaemonHandle } from '../helpers/daemon.js';
 import { decodeErrors, durationOf, ffprobe, firstVideoFrameIsKey } from '../helpers/media.js';
-import { type ErrorJson, type StreamJson } from '../helpers/rest.js';
+import { logLines, type ErrorJson, type StreamJson } from '../helpers/rest.js';
 import { agentInStatus, FakeCamera, recordOf, requireGstRtspServer, type AgentJson } from '../helpers/rtsp-camera.js';
 
 function codecs(file: string): string[] {
@@ -90,25 +90,30 @@ describe('RTSP cameras recorded (real GStreamer RTSP server as the camera)', () 
     expect(decodeErrors(file)).toBe('');
   });
 
-  it('G.711 A-law and µ-law cameras: the records hold AAC', async () => {
-    const [alaw, ulaw] = await Promise.all([camera({ audio: 'pcma' }), camera({ audio: 'pcmu' })]);
-    for (const [cam, name] of [
-      [alaw, 'cam_pcma'],
-      [ulaw, 'cam_pcmu'],
-    ] as const) {
-      expect((await daemon.post('/rest-api/rtsp/startup', { uri: cam.url(), toStream: name })).status).toBe(200);
+  it('G.711 A-law and µ-law cameras, and G.726 that FLV cannot carry: the records hold AAC in time', async () => {
+    const cams = await Promise.all([camera({ audio: 'pcma' }), camera({ audio: 'pcmu' }), camera({ audio: 'g726' })]);
+    const names = ['cam_pcma', 'cam_pcmu', 'cam_g726'];
+    for (const [i, cam] of cams.entries()) {
+      expect((await daemon.post('/rest-api/rtsp/startup', { uri: cam.url(), toStream: names[i] })).status).toBe(200);
     }
-    const [a, u] = await Promise.all([agentInStatus(daemon, 'cam_pcma', 'PLAYING'), agentInStatus(daemon, 'cam_pcmu', 'PLAYING')]);
+    const agents = await Promise.all(names.map((n) => agentInStatus(daemon, n, 'PLAYING')));
     const found = await daemon.post<StreamJson[]>('/rest-api/stream/find_all');
-    expect(found.body.find((s) => s.mediaSessionId === a.mediaSessionId)?.audioCodec).toBe('PCMA');
-    expect(found.body.find((s) => s.mediaSessionId === u.mediaSessionId)?.audioCodec).toBe('PCMU');
-    await sleep(4000);
-    await Promise.all([alaw, ulaw].map((cam) => daemon.post('/rest-api/rtsp/terminate', { uri: cam.url() })));
-    for (const name of ['cam_pcma', 'cam_pcmu']) {
+    const audioOf = (id: string | null) => found.body.find((s) => s.mediaSessionId === id)?.audioCodec;
+    expect(agents.map((a) => audioOf(a.mediaSessionId))).toEqual(['PCMA', 'PCMU', 'AAC']);
+    // the G.726 camera was pulled again with AAC before its stream was published: one session only
+    expect(agents[2]!.sessions).toBe(1);
+    expect(logLines(daemon, "RTSP camera's audio cannot go into the feed as it is; pulling again with AAC", '"stream":"cam_g726"')).toHaveLength(1);
+    await sleep(5000);
+    await Promise.all(cams.map((cam) => daemon.post('/rest-api/rtsp/terminate', { uri: cam.url() })));
+    for (const name of names) {
       const file = await recordOf(daemon, name);
       const probe = ffprobe(file);
-      expect(probe.streams.map((s) => s.codec_name).sort()).toEqual(['aac', 'h264']);
-      expect(durationOf(file)).toBeGreaterThan(3);
+      expect(probe.streams.map((s) => s.codec_name).sort(), name).toEqual(['aac', 'h264']);
+      expect(durationOf(file)).toBeGreaterThan(4);
+      // audio neither stretched nor squeezed: its duration matches the video's
+      const video = Number(probe.streams.find((s) => s.codec_type === 'video')!.duration);
+      const audio = Number(probe.streams.find((s) => s.codec_type === 'audio')!.duration);
+      expect(Math.abs(audio - video), `${name}: audio ${audio} s, video ${video} s`).toBeLessThan(0.5);
       expect(decodeErrors(file)).toBe('');
     }
   });

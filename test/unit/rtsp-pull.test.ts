@@ -2,7 +2,15 @@ import { describe, expect, it } from 'vitest';
 import { createFlvFileHeader, FLV_TAG_AUDIO, FLV_TAG_SCRIPT, FLV_TAG_VIDEO } from '../../src/ingest/rtmp/flv-tags.js';
 import { FlvByteSplitter, FlvStreamError } from '../../src/ingest/rtsp/flv-byte-splitter.js';
 import { FlvPipeSource } from '../../src/ingest/rtsp/flv-pipe-source.js';
-import { judgeExit, pullArgs, reconnectDelay, type ExitFacts } from '../../src/ingest/rtsp/rtsp-pull-rules.js';
+import {
+  audioFitsFlv,
+  judgeExit,
+  parseInputAudio,
+  parseLogLine,
+  pullArgs,
+  reconnectDelay,
+  type ExitFacts,
+} from '../../src/ingest/rtsp/rtsp-pull-rules.js';
 import type { MediaChunk } from '../../src/streams/media-tap.js';
 
 function tag(type: number, ts: number, body: Buffer): Buffer {
@@ -27,7 +35,7 @@ describe('pullArgs', () => {
   it('TCP, copy: ffmpeg reads the camera with a socket timeout and writes FLV to stdout', () => {
     const args = pullArgs({ uri: 'rtsp://u:p@cam/s', transport: 'tcp', timeoutSeconds: 10, audio: 'copy' });
     expect(args.join(' ')).toBe(
-      '-hide_banner -nostdin -loglevel error -rtsp_transport tcp -timeout 10000000 -i rtsp://u:p@cam/s ' +
+      '-hide_banner -nostdin -nostats -loglevel level+info -rtsp_transport tcp -timeout 10000000 -i rtsp://u:p@cam/s ' +
         '-map 0:v:0? -map 0:a:0? -c:v copy -c:a copy -flvflags no_duration_filesize -f flv pipe:1',
     );
   });
@@ -37,6 +45,38 @@ describe('pullArgs', () => {
     expect(args).toContain('udp');
     expect(args.join(' ')).toContain('-timeout 2000000');
     expect(args.join(' ')).toContain('-c:a aac -b:a 96k');
+  });
+});
+
+describe("the camera's audio from ffmpeg's input dump", () => {
+  it.each([
+    ['  Stream #0:1: Audio: pcm_alaw, 8000 Hz, mono, s16, 64 kb/s', 'pcm_alaw', 8000, true],
+    ['  Stream #0:1: Audio: pcm_alaw, 16000 Hz, mono, s16, 128 kb/s', 'pcm_alaw', 16000, false],
+    ['  Stream #0:1: Audio: pcm_mulaw, 8000 Hz, mono, s16, 64 kb/s', 'pcm_mulaw', 8000, true],
+    ['  Stream #0:1: Audio: aac (LC), 44100 Hz, stereo, fltp', 'aac', 44100, true],
+    ['  Stream #0:2: Audio: aac (LC), 8000 Hz, mono, fltp', 'aac', 8000, true],
+    ['  Stream #0:1: Audio: opus, 48000 Hz, stereo, fltp', 'opus', 48000, false],
+    ['  Stream #0:1: Audio: adpcm_g726le, 8000 Hz, mono, s16, 32 kb/s', 'adpcm_g726le', 8000, false],
+    ['  Stream #0:1: Audio: mp3, 44100 Hz, stereo, fltp, 128 kb/s', 'mp3', 44100, true],
+    ['  Stream #0:1: Audio: mp3, 48000 Hz, stereo, fltp, 128 kb/s', 'mp3', 48000, false],
+  ])('%s', (line, codec, rate, fits) => {
+    const audio = parseInputAudio(line);
+    expect(audio).toEqual({ codec, sampleRate: rate });
+    expect(audioFitsFlv(audio!)).toBe(fits);
+  });
+
+  it('video lines are not audio', () => {
+    expect(parseInputAudio('  Stream #0:0: Video: h264 (Constrained Baseline), yuv420p, 320x240, 25 fps')).toBeNull();
+  });
+
+  it.each([
+    ['[info]   Stream #0:1: Audio: pcm_alaw, 8000 Hz', 'info', '  Stream #0:1: Audio: pcm_alaw, 8000 Hz'],
+    ['[rtsp @ 0x55881c3eea40] [error] method DESCRIBE failed: 404 Not Found', 'error', '[rtsp] method DESCRIBE failed: 404 Not Found'],
+    ['[error] rtsp://u:p@h/nope: Server returned 404 Not Found', 'error', 'rtsp://u:p@h/nope: Server returned 404 Not Found'],
+    ['[flv @ 0x5587] [warning] Timestamps are unset', 'warning', '[flv] Timestamps are unset'],
+    ['no tag at all', 'info', 'no tag at all'],
+  ])('log line %j', (line, level, text) => {
+    expect(parseLogLine(line)).toEqual({ level, text });
   });
 });
 

@@ -28,8 +28,10 @@ export function pullArgs(o: PullArgsOptions): string[] {
   return [
     '-hide_banner',
     '-nostdin',
+    '-nostats',
+    // info: the input's stream list tells the audio codec and rate; level tags say what is an error
     '-loglevel',
-    'error',
+    'level+info',
     '-rtsp_transport',
     o.transport,
     '-timeout',
@@ -52,6 +54,49 @@ export function pullArgs(o: PullArgsOptions): string[] {
   ];
 }
 
+export interface InputAudio {
+  /** ffmpeg's codec name: aac, pcm_alaw, pcm_mulaw, opus, ... */
+  readonly codec: string;
+  readonly sampleRate: number;
+}
+
+/**
+ * The first audio stream of ffmpeg's input dump line
+ * `  Stream #0:1: Audio: pcm_alaw, 16000 Hz, mono, s16, 128 kb/s`, or null.
+ */
+export function parseInputAudio(line: string): InputAudio | null {
+  const m = /^\s*Stream #0:\d+(?:\[\w+\])?(?:\(\w+\))?: Audio: ([\w-]+)[^,]*(?:, (\d+) Hz)?/.exec(line);
+  if (!m) return null;
+  return { codec: m[1]!, sampleRate: m[2] === undefined ? 0 : Number(m[2]) };
+}
+
+/**
+ * Whether FLV carries this audio as it is. It takes AAC at any rate, MP3 at
+ * 44.1/22.05/11.025 kHz, and G.711 only at 8 kHz: ffmpeg 5.1 writes 16 kHz
+ * G.711 into FLV without a word, and every reader then plays it at 8 kHz.
+ */
+export function audioFitsFlv(audio: InputAudio): boolean {
+  switch (audio.codec) {
+    case 'aac':
+      return true;
+    case 'mp3':
+      return [44100, 22050, 11025].includes(audio.sampleRate);
+    case 'pcm_alaw':
+    case 'pcm_mulaw':
+      return audio.sampleRate === 8000;
+    default:
+      return false;
+  }
+}
+
+/** One stderr line of `-loglevel level+info`: its level and its text without the tags. */
+export function parseLogLine(line: string): { level: string; text: string } {
+  const m = /^(?:\[[^\]]+ @ 0x[0-9a-f]+\] )?\[(trace|debug|verbose|info|warning|error|fatal|panic)\] ?(.*)$/.exec(line);
+  if (!m) return { level: 'info', text: line };
+  const context = /^\[([^\]]+) @ 0x[0-9a-f]+\] /.exec(line);
+  return { level: m[1]!, text: context ? `[${context[1]}] ${m[2]!}` : m[2]! };
+}
+
 /** Delay before reconnect attempt `attempt` (1, 2, ...): min, 2·min, 4·min, ... capped at max. */
 export function reconnectDelay(attempt: number, minMs: number, maxMs: number): number {
   const n = Math.max(1, Math.floor(attempt));
@@ -70,7 +115,7 @@ export type ExitVerdict =
 export interface ExitFacts {
   readonly code: number | null;
   readonly signal: NodeJS.Signals | null;
-  /** ffmpeg's stderr (last lines), raw. */
+  /** ffmpeg's warning and error lines (the last ones), level tags removed. */
   readonly stderr: readonly string[];
   /** Whether any media came out of this run. */
   readonly hadMedia: boolean;
@@ -84,9 +129,9 @@ export interface ExitFacts {
   readonly timeoutMs: number;
 }
 
-/** Drops ffmpeg's "[rtsp @ 0x55d0c1a0]" context prefix. */
+/** Drops ffmpeg's "[rtsp @ 0x55d0c1a0]" or "[rtsp]" context prefix. */
 function cleanLine(line: string): string {
-  return line.replace(/^\[[\w:. -]+ @ 0x[0-9a-f]+\]\s*/i, '').trim();
+  return line.replace(/^\[[\w:. -]+(?: @ 0x[0-9a-f]+)?\]\s*/i, '').trim();
 }
 
 /** What one ffmpeg exit means for the pull (pure). Every message is masked. */
@@ -101,7 +146,7 @@ export function judgeExit(f: ExitFacts): ExitVerdict {
       error: `the camera sends ${codec} video, which cannot be recorded from a camera here: only H.264 is supported (set the camera's encoder to H.264)`,
     };
   }
-  if (!f.hadMedia && f.audio === 'copy' && /\[flv @|Audio codec \S+ not compatible with flv|does not support sample rate/i.test(all)) {
+  if (!f.hadMedia && f.audio === 'copy' && /\[flv( @ 0x[0-9a-f]+)?\]|Audio codec \S+ not compatible with flv|does not support sample rate/i.test(all)) {
     return { kind: 'transcode-audio', error: `the camera's audio cannot be carried as it is: ${cleanLine(lines[lines.length - 1] ?? '')}` };
   }
   if (f.killedBecause) return { kind: 'retry', error: f.killedBecause };

@@ -9,7 +9,16 @@ import { firstSpsOfAvcSequenceHeader, type FlvTagInfo, type MediaTagInfo } from 
 import { parseH264Sps } from '../rtmp/nms-internals.js';
 import { FlvByteSplitter } from './flv-byte-splitter.js';
 import { FlvPipeSource } from './flv-pipe-source.js';
-import { judgeExit, pullArgs, reconnectDelay, type PullAudioMode } from './rtsp-pull-rules.js';
+import {
+  audioFitsFlv,
+  judgeExit,
+  parseInputAudio,
+  parseLogLine,
+  pullArgs,
+  reconnectDelay,
+  type InputAudio,
+  type PullAudioMode,
+} from './rtsp-pull-rules.js';
 import { maskCredentials, secretsOf, type RtspTransport, type RtspUri } from './rtsp-uri.js';
 
 /** WCS-style states of an RTSP agent. */
@@ -66,6 +75,12 @@ interface Run {
   readonly exited: Promise<void>;
   stream: Stream | null;
   published: boolean;
+  /** ffmpeg has listed its input and output streams (its "Output #0" line came). */
+  inputKnown: boolean;
+  inputSection: boolean;
+  inputAudio: InputAudio | null;
+  /** The camera's audio must be encoded to AAC: this run is stopped and the next one encodes. */
+  needsAac: boolean;
   lastDataAt: number;
   killedBecause: string | null;
 }
@@ -194,7 +209,7 @@ export class RtspPull extends TypedEmitter<PullEvents> {
       const onExit = (code: number | null, signal: NodeJS.Signals | null): void => {
         if (done) return;
         done = true;
-        if (partial.trim() !== '') run.stderr.push(partial);
+        if (partial.trim() !== '') this.#onStderrLine(run, partial);
         this.#onExit(run, code, signal);
         resolve();
       };
@@ -205,7 +220,15 @@ export class RtspPull extends TypedEmitter<PullEvents> {
         onExit(null, null);
       });
     });
-    const run: Run = { child, source, startedAt: now, stderr: [], exited, stream: null, published: false, lastDataAt: now, killedBecause: null };
+    const run: Run = { child, source, startedAt: now, stderr: [], exited, stream: null,
+      published: false,
+      inputKnown: false,
+      inputSection: false,
+      inputAudio: null,
+      needsAac: false,
+      lastDataAt: now,
+      killedBecause: null,
+    };
     this.#run = run;
     this.log.debug({ pid: child.pid, transport: o.transport, audio: this.#audio }, 'RTSP ffmpeg spawned');
     // a broken pipe shows up as the child's exit; never as an uncaught stream error
@@ -215,11 +238,7 @@ export class RtspPull extends TypedEmitter<PullEvents> {
     child.stderr.on('data', (text: string) => {
       const lines = (partial + text).split(/\r?\n|\r/);
       partial = lines.pop() ?? '';
-      for (const line of lines) {
-        if (line.trim() === '') continue;
-        run.stderr.push(line);
-        if (run.stderr.length > STDERR_TAIL_LINES) run.stderr.shift();
-      }
+      for (const line of lines) if (line.trim() !== '') this.#onStderrLine(run, line);
     });
     child.stdout.on('data', (data: Buffer) => {
       run.lastDataAt = Date.now();
@@ -235,9 +254,34 @@ export class RtspPull extends TypedEmitter<PullEvents> {
     });
   }
 
+  /**
+   * ffmpeg's stderr: warnings and errors are kept for lastError; the input
+   * dump tells the camera's audio, which decides whether FLV can carry it.
+   */
+  #onStderrLine(run: Run, line: string): void {
+    const { level, text } = parseLogLine(line);
+    if (level !== 'info') {
+      run.stderr.push(text);
+      if (run.stderr.length > STDERR_TAIL_LINES) run.stderr.shift();
+      return;
+    }
+    if (run.inputKnown) return;
+    if (/^Input #0/.test(text)) run.inputSection = true;
+    else if (/^Output #0/.test(text)) {
+      run.inputKnown = true;
+      run.inputSection = false;
+      const audio = run.inputAudio;
+      if (audio && this.#audio === 'copy' && !audioFitsFlv(audio)) {
+        run.needsAac = true;
+        this.log.warn({ codec: audio.codec, sampleRate: audio.sampleRate }, "RTSP camera's audio cannot go into the feed as it is; pulling again with AAC");
+        run.child.kill('SIGKILL');
+      }
+    } else if (run.inputSection && run.inputAudio === null) run.inputAudio = parseInputAudio(text);
+  }
+
   /** Called for each media tag before any tap sees it: codecs, picture size, and the publish on the first one. */
   #onMedia(run: Run, tag: FlvTagInfo, media: MediaTagInfo): void {
-    if (run.killedBecause !== null) return;
+    if (run.killedBecause !== null || run.needsAac) return;
     if (!run.stream) {
       run.stream = new Stream({
         name: this.options.streamName,
@@ -259,7 +303,8 @@ export class RtspPull extends TypedEmitter<PullEvents> {
         info.height = size.height;
       }
     }
-    if (!run.published && !media.isSequenceHeader) this.#publish(run, run.stream);
+    // published once ffmpeg has said what the camera sends (so a restart for AAC audio never shows)
+    if (!run.published && run.inputKnown && !run.needsAac && !media.isSequenceHeader) this.#publish(run, run.stream);
   }
 
   #publish(run: Run, stream: Stream): void {
@@ -303,6 +348,11 @@ export class RtspPull extends TypedEmitter<PullEvents> {
     }
     if (this.#stopping) {
       this.log.info({ code, signal }, 'RTSP pull stopped');
+      return;
+    }
+    if (run.needsAac) {
+      this.#audio = 'aac';
+      this.#spawn();
       return;
     }
     const verdict = judgeExit({
