@@ -7,6 +7,8 @@ import { Mp4Cutter } from './http/mp4-cutter.js';
 import { RecordingControl } from './http/services/recording-control.js';
 import { StreamControl } from './http/services/stream-control.js';
 import { RtmpIngest } from './ingest/rtmp/rtmp-ingest.js';
+import { RtspAgentManager } from './ingest/rtsp/rtsp-agent-manager.js';
+import { RtspControl } from './http/services/rtsp-control.js';
 import type { FfmpegBinaries } from './recording/ffmpeg/locate-ffmpeg.js';
 import { DiskGuard } from './recording/disk-guard.js';
 import { HookRunner } from './recording/hook-runner.js';
@@ -52,6 +54,7 @@ export class Daemon {
   readonly multi: MultiRecorderManager;
   readonly multiHooks: HookRunner;
   readonly rtmp: RtmpIngest;
+  readonly rtsp: RtspAgentManager;
   readonly probe: MediaProbe;
   readonly cutter: Mp4Cutter;
   readonly catalog: RecordCatalog;
@@ -104,7 +107,11 @@ export class Daemon {
           idleTimeoutMs: config.recordIdleTimeout * 1000,
         },
       },
-      { recordStreams: config.recordStreams, recordFlashPublishedStreams: config.recordFlashPublishedStreams },
+      {
+        recordStreams: config.recordStreams,
+        recordFlashPublishedStreams: config.recordFlashPublishedStreams,
+        recordRtspStreams: config.recordRtspStreams,
+      },
       this.hooks,
       this.pool,
       this.disk,
@@ -138,6 +145,19 @@ export class Daemon {
       this.registry,
       log.child({ component: 'rtmp' }),
     );
+    this.rtsp = new RtspAgentManager(
+      {
+        ffmpeg: binaries.ffmpeg,
+        transport: config.rtspTransport,
+        timeoutSeconds: config.rtspTimeout,
+        reconnectMinDelayMs: config.rtspReconnectMinDelay,
+        reconnectMaxDelayMs: config.rtspReconnectMaxDelay,
+        audioBufferMax: config.recordAudioBufferMaxSize,
+        pullAtStartup: config.rtspPullStreams,
+      },
+      this.registry,
+      log.child({ component: 'rtsp' }),
+    );
     this.probe = new MediaProbe(binaries.ffprobe, log.child({ component: 'probe' }));
     this.cutter = new Mp4Cutter(
       { ffmpeg: binaries.ffmpeg, recordDir: config.recordDirAbs, cutterDir: config.mp4CutterDirAbs, timeoutMs: CUT_TIMEOUT_MS },
@@ -170,6 +190,7 @@ export class Daemon {
       {
         streams: new StreamControl(this.registry, this.recorders, log.child({ component: 'rest' })),
         recording: new RecordingControl(this.registry, this.recorders, this.catalog, log.child({ component: 'rest' })),
+        rtsp: new RtspControl(this.rtsp, this.recorders, log.child({ component: 'rest' })),
         cutter: this.cutter,
         multi: this.multi,
         stats: {
@@ -204,6 +225,7 @@ export class Daemon {
       await this.catalog.start();
       await this.http.start();
       await this.rtmp.start();
+      this.rtsp.start();
     } catch (err) {
       await this.close();
       throw err;
@@ -241,7 +263,7 @@ export class Daemon {
     this.probe.close();
     await this.cutter.close();
     await Promise.all([this.recorders.close(), this.multi.close()]);
-    await this.rtmp.close();
+    await Promise.all([this.rtmp.close(), this.rtsp.close()]);
     await this.multiHooks.close(5000);
     await this.http.close();
     await this.hooks.close(5000);

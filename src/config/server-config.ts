@@ -15,6 +15,25 @@ import {
 import { parseRecordFormats, RecordFormatsError, type RecordFormats } from '../recording/formats.js';
 import { parseNameEncoding, type NameEncoding } from '../recording/naming.js';
 import { parseRotation, ROTATION_ALLOWED, RotationError, type Rotation } from '../recording/rotation.js';
+import { maskCredentials, parsePullList, RTSP_TRANSPORTS, RtspUriError, type PullEntry } from '../ingest/rtsp/rtsp-uri.js';
+
+const pullListValue: ValueParser<PullEntry[]> = (raw) => {
+  try {
+    const entries = parsePullList(raw);
+    const names = new Set<string>();
+    const keys = new Set<string>();
+    for (const e of entries) {
+      if (e.name !== null && names.has(e.name)) throw new RtspUriError(`stream name '${e.name}' is given twice`);
+      if (keys.has(e.uri.key)) throw new RtspUriError(`camera ${e.uri.masked} is given twice`);
+      if (e.name !== null) names.add(e.name);
+      keys.add(e.uri.key);
+    }
+    return entries;
+  } catch (err) {
+    if (err instanceof RtspUriError) throw new ValueError(`comma-separated name=rtsp://... entries (${err.message})`);
+    throw err;
+  }
+};
 
 const recordFormatsValue: ValueParser<RecordFormats> = (raw) => {
   try {
@@ -77,6 +96,12 @@ export const PROPERTIES = {
     'true',
     booleanValue,
     'Record streams published over RTMP (Flash, OBS, ffmpeg encoders)',
+  ),
+  recordRtspStreams: def(
+    'record_rtsp_streams',
+    'true',
+    booleanValue,
+    'Record streams pulled from RTSP IP cameras',
   ),
   recordDir: def('record_dir', 'records', stringValue, 'Folder of finished records (relative paths are under WCS_HOME)'),
   recordTmpDir: def(
@@ -198,6 +223,27 @@ export const PROPERTIES = {
     integerValue(1, 3600),
     'Seconds without any data from an RTMP publisher before it is disconnected',
   ),
+  // --- RTSP IP cameras (pulled with ffmpeg) ---
+  rtspTransport: def('rtsp_transport', 'tcp', enumValue(RTSP_TRANSPORTS), 'RTSP transport of camera pulls: tcp or udp (a startup may choose its own)'),
+  rtspTimeout: def('rtsp_timeout', '10', integerValue(1, 300), 'Seconds a camera may stay silent (connect, answer, media) before the pull counts as lost'),
+  rtspReconnectMinDelay: def(
+    'rtsp_reconnect_min_delay',
+    '1000',
+    integerValue(100, 3600000),
+    'Milliseconds before the first reconnect of a lost camera; doubled at each failed attempt',
+  ),
+  rtspReconnectMaxDelay: def(
+    'rtsp_reconnect_max_delay',
+    '30000',
+    integerValue(100, 3600000),
+    'Milliseconds the reconnect delay of a camera grows to at most',
+  ),
+  rtspPullStreams: def(
+    'rtsp_pull_streams',
+    '',
+    pullListValue,
+    'Cameras pulled at start-up: comma-separated name=rtsp://user:password@host/path entries',
+  ),
   // --- REST API protection, record cuts, HTTPS ---
   restApiToken: def(
     'rest_api_token',
@@ -268,7 +314,8 @@ export function parseServerConfig(raw: Readonly<Record<string, string>>, home: s
       values[field] = definition.parse(value);
     } catch (err) {
       if (err instanceof ValueError) {
-        throw new ConfigError(`Bad value for ${definition.key}: '${value}'; allowed: ${err.allowed}`);
+        // a camera URI may hold a password: never echoed
+        throw new ConfigError(`Bad value for ${definition.key}: '${maskCredentials(value)}'; allowed: ${err.allowed}`);
       }
       throw err;
     }
@@ -291,6 +338,11 @@ export function parseServerConfig(raw: Readonly<Record<string, string>>, home: s
     ] as const) {
       if (value === '') throw new ConfigError(`Bad value for ${key}: ''; allowed: a PEM file path (https.port is set)`);
     }
+  }
+  if (parsed.rtspReconnectMaxDelay < parsed.rtspReconnectMinDelay) {
+    throw new ConfigError(
+      `Bad value for rtsp_reconnect_max_delay: '${parsed.rtspReconnectMaxDelay}'; allowed: at least rtsp_reconnect_min_delay (${parsed.rtspReconnectMinDelay})`,
+    );
   }
   const httpsOn = parsed.httpsPort !== null;
   return {

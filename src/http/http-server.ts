@@ -11,8 +11,10 @@ import { registerRecordFiles } from './routes/record-files.js';
 import { registerMultiRecorderRoutes } from './routes/multi-recorder-routes.js';
 import { registerRecorderRoutes } from './routes/recorder-routes.js';
 import { registerServerRoutes, type ServerStatsSource } from './routes/server-routes.js';
+import { registerRtspRoutes } from './routes/rtsp-routes.js';
 import { registerStreamRoutes } from './routes/stream-routes.js';
 import type { RecordingControl } from './services/recording-control.js';
+import type { RtspControl } from './services/rtsp-control.js';
 import type { StreamControl } from './services/stream-control.js';
 import type { MultiRecorderManager } from '../recording/multi/multi-recorder-manager.js';
 
@@ -44,6 +46,8 @@ export interface HttpDependencies {
   readonly cutter: Mp4Cutter;
   /** /rest-api/multipleRecorder/*; absent = not served. */
   readonly multi?: MultiRecorderManager;
+  /** /rest-api/rtsp/*; absent = not served. */
+  readonly rtsp?: RtspControl;
   /** /rest-api/server/stats; absent = not served. */
   readonly stats?: ServerStatsSource;
   readonly log: Logger;
@@ -118,6 +122,7 @@ export class HttpServer {
     registerStreamRoutes(this.app, deps.streams);
     registerRecorderRoutes(this.app, deps.recording);
     if (deps.multi) registerMultiRecorderRoutes(this.app, deps.multi);
+    if (deps.rtsp) registerRtspRoutes(this.app, deps.rtsp);
     if (deps.stats) registerServerRoutes(this.app, deps.stats);
     void this.app.register(async (scope) => registerRecordFiles(scope, options, deps.cutter));
   }

@@ -68,7 +68,7 @@ const STATUS_TEXT: Readonly<Record<string, string>> = {
   '400': 'Bad request: malformed body, unknown field or bad value',
   '401': 'Token missing or wrong',
   '404': 'Not found',
-  '409': 'The stream stopped publishing while the call was served',
+  '409': 'Conflict: the stream stopped publishing while the call was served, or (/rtsp/startup) that camera URI or stream name is already in use',
   '413': 'Body too large',
   '500': 'Internal error',
   '503': 'Shutting down',

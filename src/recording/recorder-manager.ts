@@ -13,6 +13,8 @@ export interface RecordingPolicy {
   readonly recordStreams: boolean;
   /** record_flash_published_streams */
   readonly recordFlashPublishedStreams: boolean;
+  /** record_rtsp_streams */
+  readonly recordRtspStreams: boolean;
 }
 
 /** Per-recording settings a REST call may override (WCS `config` of /recorder/startup). */
@@ -43,6 +45,8 @@ export function shouldRecordOnPublish(stream: Pick<Stream, 'mediaProvider' | 're
   switch (stream.mediaProvider) {
     case 'Flash':
       return policy.recordFlashPublishedStreams;
+    case 'RTSP':
+      return policy.recordRtspStreams;
     default:
       return true;
   }

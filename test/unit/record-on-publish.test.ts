@@ -46,7 +46,23 @@ describe('shouldRecordOnPublish', () => {
     [true, true, 'WebRTC', true, true],
     [true, true, 'WebRTC', false, false],
   ])('record_streams=%s, record_flash_published_streams=%s, %s, recordRequested=%s -> %s', (recordStreams, recordFlash, mediaProvider, recordRequested, expected) => {
-    const policy: RecordingPolicy = { recordStreams, recordFlashPublishedStreams: recordFlash };
+    const policy: RecordingPolicy = { recordStreams, recordFlashPublishedStreams: recordFlash, recordRtspStreams: true };
+    expect(shouldRecordOnPublish({ mediaProvider, recordRequested }, policy)).toBe(expected);
+  });
+
+  // record_rtsp_streams: cameras' streams (a startup's `record` flag wins; record_streams=false turns all off)
+  it.each<[boolean, boolean, MediaProvider, boolean | null, boolean]>([
+    [true, false, 'RTSP', null, false],
+    [true, false, 'RTSP', true, true],
+    [true, false, 'RTSP', false, false],
+    [true, true, 'RTSP', null, true],
+    [true, true, 'RTSP', false, false],
+    [false, true, 'RTSP', null, false],
+    [false, true, 'RTSP', true, false],
+    [true, false, 'Flash', null, true],
+    [true, false, 'WebRTC', null, true],
+  ])('record_streams=%s, record_rtsp_streams=%s, %s, recordRequested=%s -> %s', (recordStreams, recordRtsp, mediaProvider, recordRequested, expected) => {
+    const policy: RecordingPolicy = { recordStreams, recordFlashPublishedStreams: true, recordRtspStreams: recordRtsp };
     expect(shouldRecordOnPublish({ mediaProvider, recordRequested }, policy)).toBe(expected);
   });
 });

@@ -1,0 +1,40 @@
+import type { Logger } from 'pino';
+import type { RtspAgentManager, RtspFindFilter, RtspStartupRequest } from '../../ingest/rtsp/rtsp-agent-manager.js';
+import type { RtspAgentJson } from '../../ingest/rtsp/rtsp-pull.js';
+import type { RecorderManager } from '../../recording/recorder-manager.js';
+
+export { RtspConflictError, RtspRequestError } from '../../ingest/rtsp/rtsp-agent-manager.js';
+
+/**
+ * /rest-api/rtsp/*: camera pulls over the RTSP agent manager; terminating
+ * one answers once its recording is finished (file moved, hook started).
+ * Every answer and log line carries URIs with their credentials masked.
+ */
+export class RtspControl {
+  constructor(
+    private readonly agents: RtspAgentManager,
+    private readonly recorders: RecorderManager,
+    private readonly log: Logger,
+  ) {}
+
+  /** Throws RtspRequestError (400) or RtspConflictError (409). */
+  startup(req: RtspStartupRequest): RtspAgentJson {
+    const pull = this.agents.startup(req);
+    this.log.info({ stream: pull.options.streamName, uri: pull.options.uri.masked, transport: pull.options.transport }, 'RTSP pull started by REST');
+    return pull.toJSON();
+  }
+
+  find(filter: RtspFindFilter): RtspAgentJson[] {
+    return this.agents.find(filter).map((p) => p.toJSON());
+  }
+
+  /** Stops the pulls of that URI; resolves with them once their recordings are finished. */
+  async terminate(uri: string): Promise<RtspAgentJson[]> {
+    const pulls = this.agents.find({ uri });
+    const recordings = pulls.map((p) => (p.stream ? this.recorders.recorderOf(p.stream.mediaSessionId) : undefined));
+    for (const p of pulls) this.log.info({ stream: p.options.streamName, uri: p.options.uri.masked, mediaSessionId: p.stream?.mediaSessionId }, 'RTSP pull terminated by REST');
+    await this.agents.terminate(uri);
+    await Promise.all(recordings.map((r) => r?.finish('RTSP pull terminated by REST')));
+    return pulls.map((p) => p.toJSON());
+  }
+}
