@@ -12,6 +12,8 @@ import { registerMultiRecorderRoutes } from './routes/multi-recorder-routes.js';
 import { registerRecorderRoutes } from './routes/recorder-routes.js';
 import { registerServerRoutes, type ServerStatsSource } from './routes/server-routes.js';
 import { registerStreamRoutes } from './routes/stream-routes.js';
+import { registerWebPages } from './routes/web-pages.js';
+import { registerWhipRoutes, type WhipService } from './routes/whip-routes.js';
 import type { RecordingControl } from './services/recording-control.js';
 import type { StreamControl } from './services/stream-control.js';
 import type { MultiRecorderManager } from '../recording/multi/multi-recorder-manager.js';
@@ -36,6 +38,8 @@ export interface HttpServerOptions {
   readonly https: HttpsOptions | null;
   /** Version shown in the OpenAPI document. */
   readonly version: string;
+  /** Static pages (src/web) served under /client/; null = none. */
+  readonly webDir?: string | null;
 }
 
 export interface HttpDependencies {
@@ -46,6 +50,8 @@ export interface HttpDependencies {
   readonly multi?: MultiRecorderManager;
   /** /rest-api/server/stats; absent = not served. */
   readonly stats?: ServerStatsSource;
+  /** WHIP publishing (/whip/<stream>); absent = not served. */
+  readonly whip?: { readonly service: WhipService; readonly token: string };
   readonly log: Logger;
 }
 
@@ -119,7 +125,10 @@ export class HttpServer {
     registerRecorderRoutes(this.app, deps.recording);
     if (deps.multi) registerMultiRecorderRoutes(this.app, deps.multi);
     if (deps.stats) registerServerRoutes(this.app, deps.stats);
+    if (deps.whip) registerWhipRoutes(this.app, deps.whip.service, { token: deps.whip.token });
     void this.app.register(async (scope) => registerRecordFiles(scope, options, deps.cutter));
+    const webDir = options.webDir;
+    if (webDir) void this.app.register(async (scope) => registerWebPages(scope, webDir));
   }
 
   /** The HTTPS port actually listened on (null without HTTPS). */

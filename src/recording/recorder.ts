@@ -152,6 +152,8 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
       data: (chunk) => this.#onChunk(chunk),
       end: () => void this.finish('publisher gone'),
     });
+    // a WebRTC publisher sends keyframes only when asked: the recording starts on the next one
+    this.stream.source.requestKeyframe?.();
     const idle = this.settings.limits.idleTimeoutMs;
     this.#idleTimer = setInterval(() => {
       if (Date.now() - this.#lastChunkAt > idle) void this.finish(`no media for ${Math.round(idle / 1000)} s`);
@@ -226,6 +228,10 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
       this.#skipUntilKeyframe = false;
     }
     let part = this.#part;
+    if (part && !chunk.keyframe && this.stream.source.requestKeyframe && this.#rotationDue(part, { ...chunk, keyframe: true })) {
+      // the part is long enough: ask for the keyframe it can end at
+      this.stream.source.requestKeyframe();
+    }
     if (part && this.#rotationDue(part, chunk)) {
       this.#endPart(part, 'rotation');
       part = null;
