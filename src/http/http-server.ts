@@ -125,7 +125,8 @@ export class HttpServer {
     registerRecorderRoutes(this.app, deps.recording);
     if (deps.multi) registerMultiRecorderRoutes(this.app, deps.multi);
     if (deps.stats) registerServerRoutes(this.app, deps.stats);
-    if (deps.whip) registerWhipRoutes(this.app, deps.whip.service, { token: deps.whip.token });
+    const whip = deps.whip;
+    if (whip) void this.app.register(async (scope) => registerWhipRoutes(scope, whip.service, { token: whip.token }));
     void this.app.register(async (scope) => registerRecordFiles(scope, options, deps.cutter));
     const webDir = options.webDir;
     if (webDir) void this.app.register(async (scope) => registerWebPages(scope, webDir));

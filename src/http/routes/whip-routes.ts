@@ -58,11 +58,15 @@ const errorSchema = { type: 'object', properties: { error: { type: 'number' }, m
 /**
  * WHIP (RFC 9725): POST /whip/<stream> with an SDP offer publishes a
  * WebRTC stream (201, the answer, Location of the session); DELETE on the
- * Location ends it; OPTIONS answers CORS preflights. Candidates are in the
+ * Location ends it; OPTIONS answers CORS preflights. Registered in a
+ * scope of its own (it replaces the body parsers). Candidates are in the
  * answer (no trickle: PATCH answers 405).
  */
 export function registerWhipRoutes(app: FastifyInstance, whip: WhipService, options: WhipOptions): void {
-  app.addContentTypeParser('application/sdp', { parseAs: 'string', bodyLimit: SDP_BODY_LIMIT }, (_req, body, done) => done(null, body));
+  // every body is taken as text here, so the handler answers 415 for any type but application/sdp
+  // (register this in its own scope: the parsers of the other routes are untouched)
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'string', bodyLimit: SDP_BODY_LIMIT }, (_req, body, done) => done(null, body));
 
   const cors = (reply: FastifyReply): void => {
     for (const [k, v] of Object.entries(CORS_HEADERS)) reply.header(k, v);

@@ -140,7 +140,14 @@ class WeriftSession extends TypedEmitter<WebRtcSessionEvents> implements WebRtcS
 
   #onRtcp(state: TrackState, packet: RtcpPacket): void {
     if (this.#closed || !(packet instanceof RtcpSrPacket)) return;
+    const first = state.report === null;
     state.report = { epochMs: ntpTimeToEpochMs(packet.senderInfo.ntpTimestamp), rtpTimestamp: packet.senderInfo.rtpTimestamp };
+    if (first) {
+      this.log.info(
+        { kind: state.target.track.kind, publisherClockMinusServerMs: Math.round(state.report.epochMs - Date.now()) },
+        'First RTCP sender report: the publisher clock is known',
+      );
+    }
     // ffmpeg syncs audio and video with the sender reports
     this.#socket.send(packet.serialize(), state.target.rtpPort + 1, '127.0.0.1');
   }
