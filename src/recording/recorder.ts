@@ -77,6 +77,9 @@ interface RecorderEvents {
   finished: [records: RecordInfo[]];
 }
 
+/** How long before a rotation is due its keyframe is asked for (sources that send keyframes on request), ms. */
+const KEYFRAME_LEAD_MS = 500;
+
 /** Hidden temp names: never served, never listed, found again by recovery. */
 export const TEMP_PREFIX = '.rec-';
 
@@ -228,8 +231,13 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
       this.#skipUntilKeyframe = false;
     }
     let part = this.#part;
-    if (part && !chunk.keyframe && this.stream.source.requestKeyframe && this.#rotationDue(part, { ...chunk, keyframe: true })) {
-      // the part is long enough: ask for the keyframe it can end at
+    if (
+      part &&
+      !chunk.keyframe &&
+      this.stream.source.requestKeyframe &&
+      this.#rotationDue(part, { ...chunk, keyframe: true, timestampMs: chunk.endTimestampMs + KEYFRAME_LEAD_MS })
+    ) {
+      // the part is (about to be) long enough: ask for the keyframe it can end at
       this.stream.source.requestKeyframe();
     }
     if (part && this.#rotationDue(part, chunk)) {

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium, type Browser } from '../helpers/chromium.js';
+import { launchChromium, whipPublishFromPage, type Browser } from '../helpers/chromium.js';
 import { startDaemon, waitFor, type DaemonHandle } from '../helpers/daemon.js';
 import { decodeErrors, ffprobe, firstVideoFrameIsKey } from '../helpers/media.js';
 import { postJson, type RecordJson, type StreamJson } from '../helpers/rest.js';
@@ -117,5 +117,36 @@ describe('WebRTC ingest from Chromium', () => {
     expect(Math.abs(Number(probe.format.duration) - 6)).toBeLessThanOrEqual(1);
     expect(firstVideoFrameIsKey(file)).toBe(true);
     expect(decodeErrors(file)).toBe('');
+  });
+
+  it('rotation on a WebRTC stream: each part starts on a keyframe the server asked for (PLI)', async () => {
+    const page = await browser.context.newPage();
+    try {
+      await page.goto(daemon.url('/client/examples/stream_recording/'));
+      const pub = await whipPublishFromPage(page, daemon.url('/whip/rotated?record=false'), 'VP8');
+      expect(pub.status, pub.error).toBe(201);
+      await new Promise((r) => setTimeout(r, 1000));
+      const startup = await postJson(daemon, '/rest-api/recorder/startup', { mediaSessionId: pub.mediaSessionId, config: { rotation: '3' } });
+      expect(startup.status).toBe(200);
+      await new Promise((r) => setTimeout(r, 8000));
+      expect((await fetch(daemon.url(pub.location!), { method: 'DELETE' })).status).toBe(200);
+      await waitFor(async () => (await recordsOf(pub.mediaSessionId!)).length >= 3, 20_000, 'three parts');
+      const parts = (await recordsOf(pub.mediaSessionId!)).sort((a, b) => a.startTimeMillis - b.startTimeMillis);
+      // Chromium's VP8 has no periodic keyframes: without the requests there would be one part
+      let total = 0;
+      for (const [i, part] of parts.entries()) {
+        const file = path.join(daemon.recordDir, part.fileName);
+        expect(firstVideoFrameIsKey(file)).toBe(true);
+        const duration = Number(ffprobe(file).format.duration);
+        // the keyframe is asked for just before the part is due, so parts end close to 3 s
+        if (i < parts.length - 1) expect(duration).toBeGreaterThanOrEqual(2.9);
+        if (i < parts.length - 1) expect(duration).toBeLessThan(3.7);
+        total += duration;
+      }
+      expect(total).toBeGreaterThan(6.5);
+      expect(total).toBeLessThan(10);
+    } finally {
+      await page.close();
+    }
   });
 });

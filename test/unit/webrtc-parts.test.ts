@@ -1,7 +1,7 @@
 import dgram from 'node:dgram';
 import { ConfigError, parseServerConfig } from '../../src/config/server-config.js';
 import { describe, expect, it } from 'vitest';
-import { rembFields, rtpDiff, senderClockAt } from '../../src/ingest/webrtc/engine.js';
+import { ntpToEpochMs, rembFields, rtpDiff, senderClockAt } from '../../src/ingest/webrtc/engine.js';
 import { chooseEngine, EngineUnavailableError, findMediasoupWorker } from '../../src/ingest/webrtc/engine-choice.js';
 import { PortPool, PortsExhaustedError, udpPortFree } from '../../src/ingest/webrtc/port-pool.js';
 import { rtpFeedArgs } from '../../src/ingest/webrtc/rtp-feed.js';
@@ -82,6 +82,12 @@ describe('RTP clock helpers', () => {
     expect(senderClockAt(0, report, 90_000)).toBe(1_700_000_000_000 - 1000);
     expect(senderClockAt(180_000, report, 90_000)).toBe(1_700_000_000_000 + 1000);
     expect(senderClockAt(4_294_967_296 - 48_000 + 10, { epochMs: 5000, rtpTimestamp: 10 }, 48_000)).toBe(4000);
+  });
+
+  it('ntpToEpochMs: NTP seconds since 1900 and a 32-bit fraction', () => {
+    const epochSeconds = 1_700_000_000;
+    const ntp = (BigInt(epochSeconds + 2_208_988_800) << 32n) | BigInt(2 ** 31);
+    expect(ntpToEpochMs(ntp)).toBe(epochSeconds * 1000 + 500);
   });
 
   it('REMB bitrate as exponent and 18-bit mantissa', () => {

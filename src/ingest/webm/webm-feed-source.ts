@@ -14,6 +14,8 @@ export interface WebmFeedOptions {
    * chunk: a WebRTC publisher's own clock, so {startTime} is absolute.
    */
   readonly timestampOffsetMs?: () => number;
+  /** Cut clusters before the video keyframes inside them (see splitClusterAtKeyframes). */
+  readonly splitAtKeyframes?: boolean;
   /** Each chunk as it arrives (a keyframe request can stop waiting). */
   readonly onChunk?: (chunk: MediaChunk) => void;
 }
@@ -26,7 +28,7 @@ export interface WebmFeedOptions {
  */
 export class WebmFeedSource implements StreamSource {
   readonly feedFormat = 'webm' as const;
-  readonly #chunker = new WebmChunker();
+  readonly #chunker: WebmChunker;
   readonly #taps = new Set<{ consumer: TapConsumer }>();
   #header: MediaChunk | null = null;
   #gop: MediaChunk[] = [];
@@ -39,6 +41,7 @@ export class WebmFeedSource implements StreamSource {
     private readonly onDisconnect: (reason: string) => void,
     private readonly options: WebmFeedOptions = {},
   ) {
+    this.#chunker = new WebmChunker({ splitAtKeyframes: options.splitAtKeyframes ?? false });
     input.on('data', (data: Buffer) => this.#push(data));
     input.on('end', () => this.end());
     input.on('error', () => this.end());

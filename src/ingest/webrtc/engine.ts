@@ -88,6 +88,19 @@ export function senderClockAt(rtpTimestamp: number, report: { readonly epochMs: 
   return report.epochMs + (rtpDiff(report.rtpTimestamp, rtpTimestamp) * 1000) / clockRate;
 }
 
+/** Seconds from 1900-01-01 (NTP era 0) to 1970-01-01. */
+const NTP_EPOCH_OFFSET_S = 2_208_988_800;
+
+/**
+ * A 64-bit NTP timestamp (RTCP sender report) as epoch ms. (werift's own
+ * ntpTimeToEpochMs adds the 32-bit fraction as if it were milliseconds.)
+ */
+export function ntpToEpochMs(ntp: bigint): number {
+  const seconds = Number(ntp >> 32n);
+  const fraction = Number(ntp & 0xffffffffn);
+  return (seconds - NTP_EPOCH_OFFSET_S) * 1000 + (fraction * 1000) / 2 ** 32;
+}
+
 /** REMB bitrate field: 6-bit exponent, 18-bit mantissa. */
 export function rembFields(bitrate: number): { exp: number; mantissa: number } {
   let mantissa = Math.max(0, Math.floor(bitrate));

@@ -23,7 +23,9 @@ export function rtpFeedArgs(container: 'webm' | 'matroska', listenTimeoutSeconds
     '-analyzeduration', '3000000',
     '-f', 'sdp', '-i', 'pipe:0',
     '-map', '0', '-c', 'copy',
-    // clusters of at most 1 s, and a new one at each video keyframe: the feed source cuts there
+    // clusters of at most 1 s (a long group of pictures still flows); ffmpeg starts a new one at a
+    // video keyframe only past 4 KiB into a cluster, so the feed source splits clusters at keyframes
+    // itself (WebM DASH mode would, but allows one track only)
     '-live', '1', '-cluster_time_limit', '1000', '-cluster_size_limit', '8000000',
     '-f', container, 'pipe:1',
   ];

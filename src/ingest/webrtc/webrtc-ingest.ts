@@ -48,6 +48,7 @@ class WebRtcStreamSource implements StreamSource {
   constructor(
     private readonly session: WebRtcSession,
     private readonly onDisconnect: (reason: string) => void,
+    private readonly log: Logger,
   ) {}
 
   openTap(consumer: TapConsumer): MediaTap {
@@ -68,6 +69,7 @@ class WebRtcStreamSource implements StreamSource {
   }
 
   onChunk(chunk: MediaChunk): void {
+    if (chunk.kind === 'media' && chunk.keyframe) this.log.debug({ timestampMs: chunk.timestampMs }, 'Keyframe cluster');
     if (chunk.kind === 'media' && chunk.keyframe && this.#keyframeWanted) {
       this.#keyframeWanted = false;
       if (this.#retry) clearInterval(this.#retry);
@@ -156,7 +158,7 @@ export class WebRtcIngest {
         return { kind: f.kind, port: f.rtpPort, payloadType: f.payloadType, codec: chosen.name, clockRate: f.clockRate, channels: f.channels, fmtp: f.fmtp };
       });
       const live = session;
-      const source = new WebRtcStreamSource(live, (reason) => void this.unpublish(id, reason).catch(() => undefined));
+      const source = new WebRtcStreamSource(live, (reason) => void this.unpublish(id, reason).catch(() => undefined), this.log.child({ stream: name }));
       const stream = new Stream({
         name,
         app: 'whip',
@@ -189,6 +191,7 @@ export class WebRtcIngest {
         (reason) => source.disconnect(reason),
         {
           keepGop: false,
+          splitAtKeyframes: true,
           timestampOffsetMs: () => live.firstPacketClockMs ?? Date.now(),
           onChunk: (chunk) => source.onChunk(chunk),
         },

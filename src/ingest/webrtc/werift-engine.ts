@@ -1,7 +1,6 @@
 import dgram from 'node:dgram';
 import type { Logger } from 'pino';
 import {
-  ntpTimeToEpochMs,
   ReceiverEstimatedMaxBitrate,
   RTCPeerConnection,
   RtcpPayloadSpecificFeedback,
@@ -15,6 +14,7 @@ import {
 } from 'werift';
 import { TypedEmitter } from '../../util/typed-emitter.js';
 import {
+  ntpToEpochMs,
   rembFields,
   senderClockAt,
   type EngineSettings,
@@ -141,7 +141,7 @@ class WeriftSession extends TypedEmitter<WebRtcSessionEvents> implements WebRtcS
   #onRtcp(state: TrackState, packet: RtcpPacket): void {
     if (this.#closed || !(packet instanceof RtcpSrPacket)) return;
     const first = state.report === null;
-    state.report = { epochMs: ntpTimeToEpochMs(packet.senderInfo.ntpTimestamp), rtpTimestamp: packet.senderInfo.rtpTimestamp };
+    state.report = { epochMs: ntpToEpochMs(packet.senderInfo.ntpTimestamp), rtpTimestamp: packet.senderInfo.rtpTimestamp };
     if (first) {
       this.log.info(
         { kind: state.target.track.kind, publisherClockMinusServerMs: Math.round(state.report.epochMs - Date.now()) },
@@ -176,6 +176,7 @@ class WeriftSession extends TypedEmitter<WebRtcSessionEvents> implements WebRtcS
   requestKeyframe(): void {
     const video = this.#tracks.find((t) => t.target.track.kind === 'video');
     if (this.#closed || !video?.transceiver || video.ssrc === null) return;
+    this.log.debug({ ssrc: video.ssrc, pli: video.transceiver.receiver.pliEnabled ?? null, tracks: video.transceiver.receiver.tracks.map((t) => t.ssrc) }, 'Keyframe requested (PLI)');
     void video.transceiver.receiver.sendRtcpPLI(video.ssrc).catch(() => undefined);
   }
 
