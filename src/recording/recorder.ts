@@ -77,6 +77,9 @@ interface RecorderEvents {
   finished: [records: RecordInfo[]];
 }
 
+/** How long before a rotation is due its keyframe is asked for (sources that send keyframes on request), ms. */
+const KEYFRAME_LEAD_MS = 500;
+
 /** Hidden temp names: never served, never listed, found again by recovery. */
 export const TEMP_PREFIX = '.rec-';
 
@@ -152,6 +155,8 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
       data: (chunk) => this.#onChunk(chunk),
       end: () => void this.finish('publisher gone'),
     });
+    // a WebRTC publisher sends keyframes only when asked: the recording starts on the next one
+    this.stream.source.requestKeyframe?.();
     const idle = this.settings.limits.idleTimeoutMs;
     this.#idleTimer = setInterval(() => {
       if (Date.now() - this.#lastChunkAt > idle) void this.finish(`no media for ${Math.round(idle / 1000)} s`);
@@ -226,6 +231,15 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
       this.#skipUntilKeyframe = false;
     }
     let part = this.#part;
+    if (
+      part &&
+      !chunk.keyframe &&
+      this.stream.source.requestKeyframe &&
+      this.#rotationDue(part, { ...chunk, keyframe: true, timestampMs: chunk.endTimestampMs + KEYFRAME_LEAD_MS })
+    ) {
+      // the part is (about to be) long enough: ask for the keyframe it can end at
+      this.stream.source.requestKeyframe();
+    }
     if (part && this.#rotationDue(part, chunk)) {
       this.#endPart(part, 'rotation');
       part = null;
