@@ -146,7 +146,7 @@ async function oneRun(src, minutes, reserve) {
     );
     // the log's finish line says how the moov was written
     const log = daemon.output();
-    const how = /"usedReserve":true/.test(log) ? 'moov into reserved space' : /"usedReserve":false/.test(log) ? 'moov rewritten' : '';
+    const how = /"finish":"([a-z-]+)"/.exec(log)?.[1] ?? (/"usedReserve":true/.test(log) ? 'ffmpeg into reserved space' : 'ffmpeg remux');
     return {
       minutes,
       reserve,
@@ -174,7 +174,7 @@ for (const minutes of MINUTES) {
       rows.push(r);
       console.log(
         `${String(minutes).padStart(3)} min  reserve=${String(reserve).padEnd(5)}  published in ${r.publishSeconds.toFixed(1)} s  ` +
-          `disconnect->record ${r.recordMs} ms  disconnect->hook ${r.hookMs} ms  record ${r.duration.toFixed(1)} s ${r.sizeMB.toFixed(0)} MB ${r.how}`,
+          `disconnect->record ${r.recordMs} ms  disconnect->hook ${r.hookMs} ms  record ${r.duration.toFixed(1)} s ${r.sizeMB.toFixed(0)} MB, finished by: ${r.how}`,
       );
     }
   }
