@@ -4,7 +4,10 @@
 // (`record all` to FLV) plus the `ffmpeg -c copy` remux of its FLVs to MP4
 // that a user needs to get what wcs-recorder writes.
 //
-//   node bench/concurrent-rtmp.mjs [--n 1,10,50,100] [--seconds 60] [--servers wcs,nginx]
+//   node bench/concurrent-rtmp.mjs [--n 1,10,50,100] [--seconds 60] [--servers wcs,wcs-ffmpeg,nginx]
+//
+// wcs = the default configuration (H.264 + AAC written by the in-process muxer);
+// wcs-ffmpeg = record_muxer=ffmpeg (one ffmpeg -c copy per recording, as before).
 //
 // For each N and server: one ffmpeg (`-re`, `-f tee`, one [f=flv]rtmp://…/live/sK
 // output per stream) publishes a generated 3 Mbit/s 1280x720 30 fps H.264 +
@@ -36,7 +39,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // ------------------------------------------------------------------ arguments
 function parseArgs(argv) {
-  const o = { n: [1, 10, 50, 100], seconds: 60, servers: ['wcs', 'nginx'] };
+  const o = { n: [1, 10, 50, 100], seconds: 60, servers: ['wcs', 'wcs-ffmpeg', 'nginx'] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const v = () => {
@@ -48,13 +51,13 @@ function parseArgs(argv) {
     else if (a === '--seconds') o.seconds = Number(v());
     else if (a === '--servers') o.servers = v().split(',').map((s) => s.trim());
     else if (a === '-h' || a === '--help') {
-      console.log('usage: node bench/concurrent-rtmp.mjs [--n 1,10,50,100] [--seconds 60] [--servers wcs,nginx]');
+      console.log('usage: node bench/concurrent-rtmp.mjs [--n 1,10,50,100] [--seconds 60] [--servers wcs,wcs-ffmpeg,nginx]');
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
   if (o.n.some((n) => !Number.isInteger(n) || n < 1)) throw new Error('--n takes positive integers');
   if (!Number.isInteger(o.seconds) || o.seconds < 10) throw new Error('--seconds must be an integer >= 10');
-  for (const s of o.servers) if (s !== 'wcs' && s !== 'nginx') throw new Error(`unknown server ${s}`);
+  for (const s of o.servers) if (!['wcs', 'wcs-ffmpeg', 'nginx'].includes(s)) throw new Error(`unknown server ${s}`);
   return o;
 }
 
@@ -201,11 +204,11 @@ async function rest(port, route, body = {}) {
   return { status: r.status, body: r.status === 200 ? await r.json() : null };
 }
 
-async function startWcs(dir) {
+async function startWcs(dir, muxer) {
   const httpPort = await freePort();
   const rtmpPort = await freePort();
   for (const d of ['conf', 'bin']) fs.mkdirSync(path.join(dir, d), { recursive: true });
-  fs.writeFileSync(path.join(dir, 'conf', 'server.properties'), `http.port=${httpPort}\nrtmp.port=${rtmpPort}\nip_local=127.0.0.1\n`);
+  fs.writeFileSync(path.join(dir, 'conf', 'server.properties'), `http.port=${httpPort}\nrtmp.port=${rtmpPort}\nip_local=127.0.0.1\nrecord_muxer=${muxer}\n`);
   const hook = path.join(dir, 'bin', 'on_record_hook.sh');
   fs.copyFileSync(path.join(REPO, 'bin', 'on_record_hook.sh'), hook);
   fs.chmodSync(hook, 0o755);
@@ -219,7 +222,7 @@ async function startWcs(dir) {
   const table = procTable();
   // bin/wcs-recorder execs node; if a wrapper stays, measure from it anyway (its tree holds the daemon)
   return {
-    name: 'wcs-recorder',
+    name: muxer === 'ffmpeg' ? 'wcs-ffmpeg' : 'wcs-recorder',
     root: cp.pid,
     url: (k) => `rtmp://127.0.0.1:${rtmpPort}/live/s${k}`,
     recordsDir: path.join(dir, 'records'),
@@ -333,7 +336,7 @@ async function startNginx(dir) {
 // ------------------------------------------------------------------ one run
 async function measure(serverName, n, clip, expected, seconds) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `wcs-bench-${serverName}-${n}-`));
-  const server = serverName === 'wcs' ? await startWcs(dir) : await startNginx(dir);
+  const server = serverName === 'nginx' ? await startNginx(dir) : await startWcs(dir, serverName === 'wcs-ffmpeg' ? 'ffmpeg' : 'in-process');
   try {
     await sleep(2000);
     const idle = treePssMiB(server.root);
@@ -451,11 +454,13 @@ async function main() {
   for (const r of results) byN.set(r.n, { ...byN.get(r.n), [r.server]: r });
   const ratios = [];
   for (const [n, v] of byN) {
-    const w = v['wcs-recorder'];
     const g = v['nginx-rtmp'];
-    if (!w || !g) continue;
-    ratios.push(`N=${n}: CPU ours/nginx = ${f2(w.cpuSeconds / g.cpuSeconds)}, ours/(nginx + remux) = ${f2(w.cpuSeconds / (g.cpuSeconds + g.remuxCpu))}; ` +
-      `memory per stream ours/nginx = ${f2((w.memory.peak - w.idle) / Math.max(0.01, g.memory.peak - g.idle))}`);
+    for (const name of ['wcs-recorder', 'wcs-ffmpeg']) {
+      const w = v[name];
+      if (!w || !g) continue;
+      ratios.push(`N=${n} ${name}: CPU ours/nginx = ${f2(w.cpuSeconds / g.cpuSeconds)}, ours/(nginx + remux) = ${f2(w.cpuSeconds / (g.cpuSeconds + g.remuxCpu))}; ` +
+        `memory per stream ours/nginx = ${f2((w.memory.peak - w.idle) / Math.max(0.01, g.memory.peak - g.idle))}`);
+    }
   }
   if (ratios.length) {
     console.log('');

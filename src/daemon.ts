@@ -103,6 +103,7 @@ export class Daemon {
           reserveSpace: config.mp4ContainerMoovFirstReserveSpace,
           reservedBytes: config.mp4ContainerMoovReservedSpaceSize * 1024,
         },
+        muxer: config.recordMuxer,
         maxPendingInput: 64 * 1024 * 1024,
         limits: {
           errorIntervalMs: config.fileRecorderErrorInterval * 60_000,

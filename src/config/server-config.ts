@@ -144,6 +144,12 @@ export const PROPERTIES = {
     integerValue(1, 1048576),
     'MP4: kilobytes reserved for moov',
   ),
+  recordMuxer: def(
+    'record_muxer',
+    'in-process',
+    enumValue(['in-process', 'ffmpeg'] as const),
+    'Who writes MP4 records of H.264 + AAC published over RTMP/RTSP (nothing to transcode): in-process (no ffmpeg per recording) or ffmpeg',
+  ),
   webmClusterDurationLimit: def('webm_cluster_duration_limit', '100000', integerValue(1, 3600000), 'WebM/MKV: cluster duration limit, ms'),
   webmClusterSizeLimit: def('webm_cluster_size_limit', '131072', integerValue(1024, 1073741824), 'WebM/MKV: cluster size limit, bytes'),
   encodeRecordName: def('encode_record_name', 'false', nameEncodingValue, 'Encode file names: false, true,HEX or true,BASE64 (base64url)'),

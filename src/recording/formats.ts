@@ -135,6 +135,19 @@ export interface MatroskaSettings {
 
 const FEED_DEMUXER: Record<FeedFormat, string> = { flv: 'flv', webm: 'matroska' };
 
+/**
+ * The in-process fragmented MP4 writer takes over from ffmpeg when there is
+ * nothing to transcode: an FLV feed, H.264 video (or none) and AAC audio
+ * (or none), both copied into MP4.
+ */
+export function inProcessMp4Fits(plan: RecordPlan, feed: FeedFormat, videoCodec: string, audioCodec: string): boolean {
+  if (plan.container !== 'mp4' || feed !== 'flv') return false;
+  if (plan.video === 'copy' && videoCodec !== 'H264') return false;
+  if (plan.audio === 'copy' && audioCodec !== 'AAC') return false;
+  if (plan.audio !== 'copy' && plan.audio !== 'none') return false;
+  return plan.video === 'copy' || plan.audio === 'copy';
+}
+
 /** Arguments of the live muxer: feed on stdin -> crash-safe temp file. */
 export function liveMuxerArgs(
   plan: RecordPlan,

@@ -6,6 +6,7 @@ import type { Stream } from '../streams/stream.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
 import { finalizePart } from './finalize-part.js';
 import {
+  inProcessMp4Fits,
   liveMuxerArgs,
   planRecording,
   type AudioEncoding,
@@ -16,7 +17,7 @@ import {
 } from './formats.js';
 import { moveFile } from './move-file.js';
 import { nameRecord, type NamingRules, type TemplateValues } from './naming.js';
-import { RecordingPart } from './recording-part.js';
+import { type MuxerSpec, RecordingPart } from './recording-part.js';
 import { ErrorBudget } from './error-budget.js';
 import { removeSidecar, writeSidecar } from './part-sidecar.js';
 import { rotationDue, type Rotation } from './rotation.js';
@@ -37,6 +38,8 @@ export interface RecorderSettings {
   readonly audio: AudioEncoding;
   readonly matroska: MatroskaSettings;
   readonly mp4: Mp4Layout;
+  /** record_muxer: who writes MP4 records of H.264 + AAC copied from an FLV feed. */
+  readonly muxer: 'in-process' | 'ffmpeg';
   /** Bytes of input ffmpeg may fall behind by before the recording is stopped. */
   readonly maxPendingInput: number;
   readonly limits: RecordingLimits;
@@ -272,8 +275,17 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
     // moov first into reserved space: the temp file starts with that space and the muxer writes behind it
     const { mp4 } = this.settings;
     const reserved = plan.container === 'mp4' && mp4.moovFirst && mp4.reserveSpace ? mp4.reservedBytes : 0;
-    const args = liveMuxerArgs(plan, this.stream.source.feedFormat, this.settings.audio, this.settings.matroska, reserved > 0 ? 'pipe:3' : tmpFile);
-    const part = new RecordingPart(index, tmpFile, this.settings.ffmpeg, args, this.log, (line) => this.#noteError(`muxer: ${line}`), reserved);
+    const media = this.stream.media;
+    const inProcess =
+      this.settings.muxer === 'in-process' && inProcessMp4Fits(plan, this.stream.source.feedFormat, media.videoCodec, media.audioCodec);
+    const muxer: MuxerSpec = inProcess
+      ? { kind: 'in-process', mp4: { hasVideo: plan.video === 'copy', hasAudio: plan.audio === 'copy', width: media.width, height: media.height } }
+      : {
+          kind: 'ffmpeg',
+          binary: this.settings.ffmpeg,
+          args: liveMuxerArgs(plan, this.stream.source.feedFormat, this.settings.audio, this.settings.matroska, reserved > 0 ? 'pipe:3' : tmpFile),
+        };
+    const part = new RecordingPart(index, tmpFile, muxer, this.log, (line) => this.#noteError(`muxer: ${line}`), reserved);
     this.#part = part;
     try {
       writeSidecar(tmpFile, {
@@ -290,7 +302,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
     }
     if (this.#header) part.writeRaw(this.#header.data);
     for (const c of this.#configs.values()) part.writeRaw(c.data);
-    this.log.info({ part: index, pid: part.ffmpeg.pid, tmpFile, container: plan.container, audio: plan.audio }, 'Recording started');
+    this.log.info({ part: index, pid: part.ffmpeg.pid, muxer: muxer.kind, tmpFile, container: plan.container, audio: plan.audio }, 'Recording started');
     if (this.#state === 'starting') this.#setState('recording');
     void part.ffmpeg.exited.then((exit) => {
       if (this.#part === part && !this.#finishing) {

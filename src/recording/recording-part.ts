@@ -3,6 +3,12 @@ import type { Logger } from 'pino';
 import { freeBoxHeader } from './mp4/box-tree.js';
 import type { MediaChunk } from '../streams/media-tap.js';
 import { FfmpegProcess, type FfmpegExit } from './ffmpeg/ffmpeg-process.js';
+import type { LiveMuxer } from './live-muxer.js';
+import type { Fmp4WriterOptions } from './mp4/fmp4-writer.js';
+import { InProcessMp4Muxer } from './mp4/in-process-mp4-muxer.js';
+
+/** Which muxer writes a part: an ffmpeg with these arguments, or the in-process MP4 writer. */
+export type MuxerSpec = { readonly kind: 'ffmpeg'; readonly binary: string; readonly args: string[] } | { readonly kind: 'in-process'; readonly mp4: Fmp4WriterOptions };
 
 /**
  * One file of a recording (the whole recording, or one rotated part): an
@@ -10,7 +16,8 @@ import { FfmpegProcess, type FfmpegExit } from './ffmpeg/ffmpeg-process.js';
  * file. Knows its own time span and size, for naming and rotation.
  */
 export class RecordingPart {
-  readonly ffmpeg: FfmpegProcess;
+  /** The live muxer (named ffmpeg for history: it is one unless the in-process MP4 writer does the job). */
+  readonly ffmpeg: LiveMuxer;
   readonly startTimeMillis = Date.now();
   endTimeMillis = 0;
   firstTimestampMs = -1;
@@ -22,17 +29,29 @@ export class RecordingPart {
   constructor(
     readonly index: number,
     readonly tmpFile: string,
-    ffmpegBinary: string,
-    args: string[],
+    muxer: MuxerSpec,
     log: Logger,
     onError: (line: string) => void,
     /**
      * Bytes kept free at the start of the temp file (an MP4 `free` box) for
      * the moov of the finished record; the muxer then writes behind it
-     * through `pipe:3` (its output argument must be `pipe:3`).
+     * (an ffmpeg through `pipe:3`: its output argument must be `pipe:3`).
      */
     readonly reservedBytes = 0,
   ) {
+    if (muxer.kind === 'in-process') {
+      this.ffmpeg = new InProcessMp4Muxer(
+        tmpFile,
+        muxer.mp4,
+        (line) => {
+          log.warn({ muxer: line, part: index }, 'Muxer message');
+          if (line.startsWith('[error]')) onError(line);
+        },
+        reservedBytes,
+      );
+      return;
+    }
+    const { binary: ffmpegBinary, args } = muxer;
     let fd: number | undefined;
     if (reservedBytes > 0) {
       const reserve = Buffer.alloc(reservedBytes);

@@ -85,7 +85,8 @@ describe('crash safety and recovery', () => {
 
   it('a recorder muxer killed mid-stream: its part is kept, the recording goes on in a new part from the next keyframe', async () => {
     const clip = makeClip({ video: true, audio: true, seconds: 8, gop: 1 });
-    const daemon = await startDaemon({ stream_record_policy_template: '{streamName}' });
+    // the muxer process is killed: the ffmpeg muxer (H.264 + AAC would be written in process)
+    const daemon = await startDaemon({ stream_record_policy_template: '{streamName}', record_muxer: 'ffmpeg' });
     try {
       const publisher = publish(clip, daemon.rtmpUrl('phoenix'));
       await stream(daemon, 'phoenix');
@@ -114,7 +115,7 @@ describe('crash safety and recovery', () => {
 
   it('error budget: after file_recorder_max_errors_per_interval muxer failures the recording stops cleanly; the stream goes on', async () => {
     const clip = makeClip({ video: true, audio: true, seconds: 8, gop: 1 });
-    const daemon = await startDaemon({ stream_record_policy_template: '{streamName}', file_recorder_max_errors_per_interval: 2 });
+    const daemon = await startDaemon({ stream_record_policy_template: '{streamName}', file_recorder_max_errors_per_interval: 2, record_muxer: 'ffmpeg' });
     const publisher = publish(clip, daemon.rtmpUrl('budget'), ['-stream_loop', '2']);
     try {
       await stream(daemon, 'budget');
@@ -142,7 +143,7 @@ describe('crash safety and recovery', () => {
 
   it('record_stop_timeout: a muxer that hangs is forced closed and its file is still kept playable', async () => {
     const clip = makeClip({ video: true, audio: true, seconds: 5, gop: 1 });
-    const daemon = await startDaemon({ stream_record_policy_template: '{streamName}', record_stop_timeout: 2 });
+    const daemon = await startDaemon({ stream_record_policy_template: '{streamName}', record_stop_timeout: 2, record_muxer: 'ffmpeg' });
     try {
       const publisher = publish(clip, daemon.rtmpUrl('hang'));
       await daemon.waitForOutput(/Recording started/);

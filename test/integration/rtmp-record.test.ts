@@ -96,7 +96,8 @@ describe('RTMP publish recorded to MP4 (default config)', () => {
     expect(recorders.status).toBe(200);
     expect(recorders.body).toContainEqual({ fileName: `stream-${stream.mediaSessionId}-alice.mp4`, mediaSessionId: stream.mediaSessionId });
     for (const pid of daemon.children()) childPids.add(pid);
-    expect(childPids.size).toBeGreaterThan(0);
+    // H.264 + AAC into MP4: written by the daemon itself, no ffmpeg for this recording
+    expect(daemon.output).toMatch(/"muxer":"in-process"[^\n]*"Recording started"/);
 
     expect(await publisher.exited).toBe(0);
     const stoppedAt = Date.now();
@@ -250,25 +251,29 @@ describe('recording started while the stream is live', () => {
 });
 
 describe('daemon shutdown', () => {
-  it('finishes an open recording on SIGTERM and leaves no ffmpeg behind', async () => {
-    const daemon = await startDaemon();
-    const clip = makeClip({ video: true, audio: true, seconds: 8, gop: 2 });
-    const publisher = publish(clip, daemon.rtmpUrl('sigterm'), ['-stream_loop', '3']);
-    try {
-      const stream = await streamNamed(daemon, 'sigterm');
-      await new Promise((r) => setTimeout(r, 4000));
-      const children = daemon.children();
-      expect(children.length).toBeGreaterThan(0);
-      const exit = await daemon.stop('SIGTERM');
-      expect(exit.code).toBe(0);
-      for (const pid of children) expect(isAlive(pid), `ffmpeg ${pid} left behind`).toBe(false);
-      const file = path.join(daemon.recordDir, `stream-${stream.mediaSessionId}-.mp4`);
-      expect(fs.existsSync(file)).toBe(true);
-      expect(decodeErrors(file)).toBe('');
-      expect(durationOf(file)).toBeGreaterThan(3);
-      expect(fs.readdirSync(daemon.recordDir).filter((f) => f.startsWith('.rec-'))).toEqual([]);
-    } finally {
-      publisher.proc.kill('SIGKILL');
-    }
-  });
+  for (const muxer of ['ffmpeg', 'in-process'] as const) {
+    it(`finishes an open recording on SIGTERM and leaves no ffmpeg behind (record_muxer=${muxer})`, async () => {
+      const daemon = await startDaemon({ record_muxer: muxer });
+      const clip = makeClip({ video: true, audio: true, seconds: 8, gop: 2 });
+      const publisher = publish(clip, daemon.rtmpUrl('sigterm'), ['-stream_loop', '3']);
+      try {
+        const stream = await streamNamed(daemon, 'sigterm');
+        await new Promise((r) => setTimeout(r, 4000));
+        const children = daemon.children();
+        if (muxer === 'ffmpeg') expect(children.length).toBeGreaterThan(0);
+        else expect(daemon.output).toMatch(/"muxer":"in-process"/);
+        const exit = await daemon.stop('SIGTERM');
+        expect(exit.code).toBe(0);
+        for (const pid of children) expect(isAlive(pid), `ffmpeg ${pid} left behind`).toBe(false);
+        const file = path.join(daemon.recordDir, `stream-${stream.mediaSessionId}-.mp4`);
+        expect(fs.existsSync(file)).toBe(true);
+        expect(decodeErrors(file)).toBe('');
+        expect(durationOf(file)).toBeGreaterThan(3);
+        expect(fs.readdirSync(daemon.recordDir).filter((f) => f.startsWith('.rec-'))).toEqual([]);
+      } finally {
+        publisher.proc.kill('SIGKILL');
+      }
+    });
+  }
 });
+

@@ -142,7 +142,7 @@ export class Participant {
     }
     this.#plan = plan;
     const args = liveMuxerArgs(plan, this.stream.source.feedFormat, this.settings.audio, { clusterDurationLimitMs: 0, clusterSizeLimit: 0 }, this.file);
-    const part = new RecordingPart(this.participant, this.file, this.settings.ffmpeg, args, this.log, () => undefined);
+    const part = new RecordingPart(this.participant, this.file, { kind: 'ffmpeg', binary: this.settings.ffmpeg, args }, this.log, () => undefined);
     if (this.#header) part.writeRaw(this.#header.data);
     for (const c of this.#configs.values()) part.writeRaw(c.data);
     this.#part = part;

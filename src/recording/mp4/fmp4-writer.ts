@@ -1,0 +1,343 @@
+import { type BoxNode, leaf, serializeBox } from './box-tree.js';
+
+/**
+ * Turns FLV tags (H.264 in AVCC form, raw AAC) into a fragmented MP4 the way
+ * the live muxer (ffmpeg `-movflags +frag_keyframe+delay_moov`) writes it:
+ * ftyp + moov (with mvex and the edit lists that align the tracks) before the
+ * first fragment, then moof + mdat fragments cut at video keyframes and at
+ * most `fragmentMs` long. Pure: it returns the bytes to write, in order.
+ * Only stream copy of H.264 and AAC; everything else goes through ffmpeg.
+ */
+
+export class Fmp4InputError extends Error {}
+
+export interface Fmp4WriterOptions {
+  readonly hasVideo: boolean;
+  readonly hasAudio: boolean;
+  /** Display size of the video (from the SPS); 0 when unknown. */
+  readonly width: number;
+  readonly height: number;
+  /** Longest fragment, ms (ffmpeg's -frag_duration). */
+  readonly fragmentMs?: number;
+}
+
+interface Sample {
+  /** decode time in the track's timescale, from the first sample of the recording */
+  dts: number;
+  cto: number;
+  duration: number;
+  data: Buffer;
+  key: boolean;
+}
+
+interface Track {
+  readonly id: number;
+  readonly kind: 'video' | 'audio';
+  timescale: number;
+  config: Buffer | null;
+  channels: number;
+  firstDtsMs: number | null;
+  firstCto: number;
+  held: Sample | null;
+  fragment: Sample[];
+  lastDuration: number;
+  /** decode time of the next sample to be written (tfdt) */
+  written: number;
+}
+
+const VIDEO_TIMESCALE = 90000;
+const MOVIE_TIMESCALE = 1000;
+const AAC_RATES = [96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350];
+const KEY_FLAGS = 0x02000000;
+const NON_KEY_FLAGS = 0x01010000;
+
+function u32(...values: number[]): Buffer {
+  const b = Buffer.alloc(values.length * 4);
+  values.forEach((v, i) => b.writeUInt32BE(v >>> 0, i * 4));
+  return b;
+}
+
+function u16(...values: number[]): Buffer {
+  const b = Buffer.alloc(values.length * 2);
+  values.forEach((v, i) => b.writeUInt16BE(v & 0xffff, i * 2));
+  return b;
+}
+
+const MATRIX = u32(0x00010000, 0, 0, 0, 0x00010000, 0, 0, 0, 0x40000000);
+
+/** Sample rate and channels of an AAC AudioSpecificConfig. */
+export function parseAudioSpecificConfig(asc: Buffer): { sampleRate: number; channels: number } {
+  if (asc.length < 2) throw new Fmp4InputError('AAC AudioSpecificConfig too short');
+  const bits = asc.readUInt16BE(0);
+  const index = (bits >> 7) & 0x0f;
+  let sampleRate: number;
+  let channels: number;
+  if (index === 15) {
+    if (asc.length < 5) throw new Fmp4InputError('AAC AudioSpecificConfig too short');
+    sampleRate = (asc.readUInt32BE(1) >>> 7) & 0xffffff;
+    channels = (asc.readUInt8(4) >> 3) & 0x0f;
+  } else {
+    sampleRate = AAC_RATES[index] ?? 0;
+    channels = (bits >> 3) & 0x0f;
+  }
+  if (sampleRate === 0) throw new Fmp4InputError(`AAC sampling frequency index ${index} is not valid`);
+  return { sampleRate, channels: channels || 2 };
+}
+
+/** An MPEG-4 descriptor: tag, length (one byte when it fits), body. */
+function descriptor(tag: number, body: Buffer): Buffer {
+  if (body.length > 0x7f) {
+    const n = body.length;
+    return Buffer.concat([Buffer.from([tag, 0x80 | ((n >> 21) & 0x7f), 0x80 | ((n >> 14) & 0x7f), 0x80 | ((n >> 7) & 0x7f), n & 0x7f]), body]);
+  }
+  return Buffer.concat([Buffer.from([tag, body.length]), body]);
+}
+
+function esds(asc: Buffer): BoxNode {
+  const decoderConfig = descriptor(0x04, Buffer.concat([Buffer.from([0x40, 0x15, 0, 0, 0]), u32(0, 0), descriptor(0x05, asc)]));
+  const es = descriptor(0x03, Buffer.concat([u16(0), Buffer.from([0]), decoderConfig, descriptor(0x06, Buffer.from([0x02]))]));
+  return leaf('esds', Buffer.concat([u32(0), es]));
+}
+
+function sampleEntry(track: Track, width: number, height: number): BoxNode {
+  const config = track.config as Buffer;
+  if (track.kind === 'video') {
+    const body = Buffer.concat([
+      Buffer.alloc(6), u16(1), u16(0, 0), u32(0, 0, 0), u16(width, height), u32(0x00480000, 0x00480000, 0), u16(1),
+      Buffer.alloc(32), u16(0x0018, 0xffff),
+      serializeBox(leaf('avcC', config)),
+    ]);
+    return leaf('avc1', body);
+  }
+  const body = Buffer.concat([Buffer.alloc(6), u16(1), u32(0, 0), u16(track.channels, 16, 0, 0), u32(track.timescale < 65536 ? track.timescale * 65536 : 0), serializeBox(esds(config))]);
+  return leaf('mp4a', body);
+}
+
+/** Ordered FLV tags in, fragmented MP4 bytes out. */
+export class Fmp4Writer {
+  readonly #tracks: Track[] = [];
+  readonly #fragmentMs: number;
+  #headerWritten = false;
+  #sequence = 0;
+  /** Samples dropped because their decode time did not move forward. */
+  droppedSamples = 0;
+
+  constructor(private readonly options: Fmp4WriterOptions) {
+    this.#fragmentMs = options.fragmentMs ?? 500;
+    const make = (id: number, kind: 'video' | 'audio'): Track => ({
+      id, kind, timescale: kind === 'video' ? VIDEO_TIMESCALE : 0, config: null, channels: 2, firstDtsMs: null, firstCto: 0,
+      held: null, fragment: [], lastDuration: 0, written: 0,
+    });
+    if (options.hasVideo) this.#tracks.push(make(this.#tracks.length + 1, 'video'));
+    if (options.hasAudio) this.#tracks.push(make(this.#tracks.length + 1, 'audio'));
+    if (this.#tracks.length === 0) throw new Fmp4InputError('a recording needs audio or video');
+  }
+
+  #track(kind: 'video' | 'audio'): Track | undefined {
+    return this.#tracks.find((t) => t.kind === kind);
+  }
+
+  /**
+   * One FLV tag (11-byte header, body, previous-tag-size). Returns the bytes
+   * that are ready for the file (often none: samples wait for their fragment).
+   */
+  push(tag: Buffer): Buffer[] {
+    if (tag.length < 11) throw new Fmp4InputError('FLV tag shorter than its header');
+    const type = tag[0]! & 0x1f;
+    const size = tag.readUIntBE(1, 3);
+    if (tag.length < 11 + size) throw new Fmp4InputError('FLV tag shorter than its body size');
+    const timestamp = ((tag[7]! << 24) | tag.readUIntBE(4, 3)) >>> 0;
+    const body = tag.subarray(11, 11 + size);
+    if (type === 9) return this.#video(body, timestamp);
+    if (type === 8) return this.#audio(body, timestamp);
+    return []; // script data
+  }
+
+  #video(body: Buffer, timestamp: number): Buffer[] {
+    const track = this.#track('video');
+    if (!track || body.length < 5) return [];
+    const codecId = body[0]! & 0x0f;
+    if ((body[0]! & 0x80) !== 0 || codecId !== 7) throw new Fmp4InputError(`video codec id ${codecId} is not H.264`);
+    const packetType = body[1]!;
+    if (packetType === 0) {
+      if (!track.config) track.config = Buffer.from(body.subarray(5));
+      return [];
+    }
+    if (packetType !== 1) return []; // end of sequence
+    if (!track.config) throw new Fmp4InputError('H.264 frame before its sequence header');
+    const cto = (body.readIntBE(2, 3) * VIDEO_TIMESCALE) / 1000;
+    const key = (body[0]! >> 4) === 1;
+    return this.#add(track, timestamp, Math.round(cto), Buffer.from(body.subarray(5)), key);
+  }
+
+  #audio(body: Buffer, timestamp: number): Buffer[] {
+    const track = this.#track('audio');
+    if (!track || body.length < 2) return [];
+    const format = body[0]! >> 4;
+    if (format !== 10) throw new Fmp4InputError(`audio format ${format} is not AAC`);
+    if (body[1] === 0) {
+      if (!track.config) {
+        track.config = Buffer.from(body.subarray(2));
+        const { sampleRate, channels } = parseAudioSpecificConfig(track.config);
+        track.timescale = sampleRate;
+        track.channels = channels;
+      }
+      return [];
+    }
+    if (!track.config) throw new Fmp4InputError('AAC frame before its AudioSpecificConfig');
+    return this.#add(track, timestamp, 0, Buffer.from(body.subarray(2)), true);
+  }
+
+  #add(track: Track, timestampMs: number, cto: number, data: Buffer, key: boolean): Buffer[] {
+    const out: Buffer[] = [];
+    if (track.firstDtsMs === null) {
+      track.firstDtsMs = timestampMs;
+      track.firstCto = cto;
+    }
+    // media time of each track starts at its own first sample; the edit list places it
+    const dts = Math.round(((timestampMs - track.firstDtsMs) * track.timescale) / 1000);
+    const held = track.held;
+    if (held && dts <= held.dts) {
+      // a timestamp that goes back (or repeats) has no place in an MP4 track: dropped, as ffmpeg's muxer does
+      this.droppedSamples++;
+      return out;
+    }
+    if (track.kind === 'video' && key && this.#hasFragment()) out.push(...this.#flush());
+    if (held) {
+      held.duration = Math.max(0, dts - held.dts);
+      track.lastDuration = held.duration || track.lastDuration;
+      track.fragment.push(held);
+    }
+    track.held = { dts, cto, duration: 0, data, key };
+    if (this.#fragmentDurationMs() >= this.#fragmentMs) out.push(...this.#flush());
+    return out;
+  }
+
+  #hasFragment(): boolean {
+    return this.#tracks.some((t) => t.fragment.length > 0);
+  }
+
+  #fragmentDurationMs(): number {
+    let ms = 0;
+    for (const t of this.#tracks) {
+      let d = 0;
+      for (const s of t.fragment) d += s.duration;
+      if (t.timescale > 0) ms = Math.max(ms, (d * 1000) / t.timescale);
+    }
+    return ms;
+  }
+
+  /** The last samples (their duration repeats the one before) and the last fragment. */
+  end(): Buffer[] {
+    for (const t of this.#tracks) {
+      if (!t.held) continue;
+      t.held.duration = t.lastDuration || Math.round(t.kind === 'video' ? VIDEO_TIMESCALE / 30 : 1024);
+      t.fragment.push(t.held);
+      t.held = null;
+    }
+    return this.#hasFragment() ? this.#flush() : [];
+  }
+
+  #flush(): Buffer[] {
+    const out: Buffer[] = [];
+    if (!this.#headerWritten) {
+      out.push(this.#header());
+      this.#headerWritten = true;
+    }
+    const tracks = this.#tracks.filter((t) => t.fragment.length > 0);
+    const trunSize = (t: Track): number => 8 + 12 + 16 * t.fragment.length + 8;
+    const trafSize = (t: Track): number => 8 + 16 + 20 + trunSize(t);
+    const moofSize = 8 + 16 + tracks.reduce((n, t) => n + trafSize(t), 0);
+    let dataOffset = moofSize + 8;
+    const trafs: BoxNode[] = [];
+    const data: Buffer[] = [];
+    for (const t of tracks) {
+      const samples = t.fragment;
+      const trun = Buffer.alloc(trunSize(t) - 8);
+      trun.writeUInt32BE(0x01000f01, 0); // version 1 (signed offsets); data offset, duration, size, flags, cto
+      trun.writeUInt32BE(samples.length, 4);
+      trun.writeInt32BE(dataOffset, 8);
+      samples.forEach((s, i) => {
+        const p = 12 + 16 * i;
+        trun.writeUInt32BE(s.duration, p);
+        trun.writeUInt32BE(s.data.length, p + 4);
+        trun.writeUInt32BE(t.kind === 'audio' || s.key ? KEY_FLAGS : NON_KEY_FLAGS, p + 8);
+        trun.writeInt32BE(s.cto, p + 12);
+        dataOffset += s.data.length;
+        data.push(s.data);
+      });
+      const tfdt = Buffer.alloc(12);
+      tfdt.writeUInt32BE(0x01000000, 0);
+      tfdt.writeBigUInt64BE(BigInt(t.written), 4);
+      trafs.push({ type: 'traf', children: [leaf('tfhd', u32(0x00020000, t.id)), leaf('tfdt', tfdt), leaf('trun', trun)] });
+      for (const s of samples) t.written += s.duration;
+      t.fragment = [];
+    }
+    const moof = serializeBox({ type: 'moof', children: [leaf('mfhd', u32(0, ++this.#sequence)), ...trafs] });
+    const mdatSize = data.reduce((n, d) => n + d.length, 8);
+    const mdatHeader = Buffer.alloc(8);
+    mdatHeader.writeUInt32BE(mdatSize, 0);
+    mdatHeader.write('mdat', 4, 'latin1');
+    out.push(moof, mdatHeader, ...data);
+    return out;
+  }
+
+  /** ftyp + moov, written with the first fragment (edit lists need the first samples). */
+  #header(): Buffer {
+    const ftyp = leaf('ftyp', Buffer.concat([Buffer.from('isom', 'latin1'), u32(512), Buffer.from('isomiso2avc1mp41', 'latin1')]));
+    // tracks with a sample are placed by the presentation time of their first sample (a B-frame
+    // delay, the first composition offset, is cut from the start as ffmpeg's delay_moov does);
+    // the earliest starts the presentation
+    const startOf = (t: Track): number => (t.firstDtsMs as number) + (t.kind === 'video' ? Math.round((t.firstCto * 1000) / VIDEO_TIMESCALE) : 0);
+    const starts = this.#tracks.filter((t) => t.firstDtsMs !== null).map(startOf);
+    const base = starts.length > 0 ? Math.min(...starts) : 0;
+    const traks: BoxNode[] = [];
+    const trex: BoxNode[] = [];
+    for (const t of this.#tracks) {
+      if (!t.config || t.timescale === 0) continue; // a track that never got its configuration is left out
+      const video = t.kind === 'video';
+      const delayMs = t.firstDtsMs === null ? 0 : startOf(t) - base;
+      const entries: Buffer[] = [];
+      if (delayMs > 0) entries.push(u32(delayMs, 0xffffffff, 0x00010000));
+      entries.push(u32(0, t.firstCto, 0x00010000));
+      const elst = Buffer.concat([u32(0, entries.length), ...entries]);
+      const tkhd = Buffer.concat([
+        u32(0x00000003, 0, 0, t.id, 0, 0, 0, 0), u16(0, 0, video ? 0 : 0x0100, 0), MATRIX,
+        u32(video ? this.options.width * 65536 : 0, video ? this.options.height * 65536 : 0),
+      ]);
+      const mdhd = Buffer.concat([u32(0, 0, 0, t.timescale, 0), u16(0x55c4, 0)]);
+      const hdlr = Buffer.concat([u32(0, 0), Buffer.from(video ? 'vide' : 'soun', 'latin1'), u32(0, 0, 0), Buffer.from(video ? 'VideoHandler\0' : 'SoundHandler\0', 'latin1')]);
+      const dref = serializeBox(leaf('dref', Buffer.concat([u32(0, 1), serializeBox(leaf('url ', u32(1)))])));
+      const stsd = Buffer.concat([u32(0, 1), serializeBox(sampleEntry(t, this.options.width, this.options.height))]);
+      traks.push({
+        type: 'trak',
+        children: [
+          leaf('tkhd', tkhd),
+          { type: 'edts', children: [leaf('elst', elst)] },
+          {
+            type: 'mdia',
+            children: [
+              leaf('mdhd', mdhd),
+              leaf('hdlr', hdlr),
+              {
+                type: 'minf',
+                children: [
+                  video ? leaf('vmhd', u32(1, 0, 0)) : leaf('smhd', u32(0, 0)),
+                  leaf('dinf', dref),
+                  {
+                    type: 'stbl',
+                    children: [leaf('stsd', stsd), leaf('stts', u32(0, 0)), leaf('stsc', u32(0, 0)), leaf('stsz', u32(0, 0, 0)), leaf('stco', u32(0, 0))],
+                  },
+                ],
+              },
+            ],
+          },
+        ],
+      });
+      trex.push(leaf('trex', u32(0, t.id, 1, 0, 0, 0)));
+    }
+    const mvhd = Buffer.concat([u32(0, 0, 0, MOVIE_TIMESCALE, 0, 0x00010000), u16(0x0100, 0), u32(0, 0), MATRIX, u32(0, 0, 0, 0, 0, 0), u32(this.#tracks.length + 1)]);
+    const moov: BoxNode = { type: 'moov', children: [leaf('mvhd', mvhd), ...traks, { type: 'mvex', children: trex }] };
+    return Buffer.concat([serializeBox(ftyp), serializeBox(moov)]);
+  }
+}

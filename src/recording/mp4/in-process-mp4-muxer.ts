@@ -1,0 +1,82 @@
+import fs from 'node:fs';
+import type { FfmpegExit } from '../ffmpeg/ffmpeg-process.js';
+import type { LiveMuxer } from '../live-muxer.js';
+import { freeBoxHeader } from './box-tree.js';
+import { Fmp4InputError, Fmp4Writer, type Fmp4WriterOptions } from './fmp4-writer.js';
+
+/**
+ * The live muxer for H.264 + AAC copied into MP4, in the daemon's own
+ * process: FLV tags in, the same crash-safe fragmented MP4 as ffmpeg writes
+ * out (fragments at keyframes, at most 500 ms, each handed to the kernel as
+ * soon as it is complete). Saves a process (about 16 MiB) and a pipe per
+ * recording. A tag it cannot use is reported through `onLine` as an
+ * `[error]` line (the recorder's error budget) and skipped.
+ */
+export class InProcessMp4Muxer implements LiveMuxer {
+  readonly pid = undefined;
+  readonly exited: Promise<FfmpegExit>;
+  readonly #out: fs.WriteStream;
+  readonly #writer: Fmp4Writer;
+  readonly #errors: string[] = [];
+  #resolve!: (exit: FfmpegExit) => void;
+  #done = false;
+  #ending = false;
+
+  constructor(
+    file: string,
+    options: Fmp4WriterOptions,
+    /** `[error] …` lines (counted by the recorder's error budget) and `[warning] …` lines */
+    private readonly onLine: (line: string) => void,
+    reservedBytes = 0,
+  ) {
+    this.#writer = new Fmp4Writer(options);
+    this.exited = new Promise((resolve) => (this.#resolve = resolve));
+    if (reservedBytes > 0) {
+      const reserve = Buffer.alloc(reservedBytes);
+      freeBoxHeader(reservedBytes).copy(reserve, 0);
+      fs.writeFileSync(file, reserve);
+    }
+    this.#out = fs.createWriteStream(file, { flags: reservedBytes > 0 ? 'a' : 'w', highWaterMark: 1 << 20 });
+    this.#out.on('error', (err) => this.#stop(1, `write failed: ${err.message}`));
+    this.#out.on('close', () => this.#stop(this.#ending ? 0 : 1, this.#ending ? '' : 'temp file closed'));
+  }
+
+  get pendingInput(): number {
+    return this.#out.writableLength;
+  }
+
+  #stop(code: number, message: string): void {
+    if (this.#done) return;
+    this.#done = true;
+    if (message) this.#errors.push(message);
+    this.#resolve({ code, signal: null, stderrTail: [...this.#errors] });
+  }
+
+  write(chunk: Buffer): void {
+    if (this.#done || this.#ending) return;
+    // the FLV file header (replayed at each part) carries nothing the MP4 needs
+    if (chunk.length === 13 && chunk.toString('latin1', 0, 3) === 'FLV') return;
+    let out: Buffer[];
+    try {
+      out = this.#writer.push(chunk);
+    } catch (err) {
+      if (!(err instanceof Fmp4InputError)) throw err;
+      const line = `[error] ${err.message}`;
+      this.#errors.push(line);
+      if (this.#errors.length > 10) this.#errors.shift();
+      this.onLine(line);
+      return;
+    }
+    for (const b of out) this.#out.write(b);
+  }
+
+  async finish(_timeoutMs: number): Promise<FfmpegExit> {
+    if (!this.#done && !this.#ending) {
+      this.#ending = true;
+      for (const b of this.#writer.end()) this.#out.write(b);
+      if (this.#writer.droppedSamples > 0) this.onLine(`[warning] ${this.#writer.droppedSamples} samples dropped: their timestamps went back`);
+      this.#out.end();
+    }
+    return this.exited;
+  }
+}

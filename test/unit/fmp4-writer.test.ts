@@ -1,0 +1,117 @@
+import { describe, expect, it } from 'vitest';
+import { parseBoxes } from '../../src/recording/mp4/box-tree.js';
+import { addFragment, fragmentedTracks, TrackSamples } from '../../src/recording/mp4/fragment-index.js';
+import { Fmp4InputError, Fmp4Writer, parseAudioSpecificConfig } from '../../src/recording/mp4/fmp4-writer.js';
+
+function tag(type: 8 | 9, timestamp: number, body: Buffer): Buffer {
+  const t = Buffer.alloc(11 + body.length + 4);
+  t[0] = type;
+  t.writeUIntBE(body.length, 1, 3);
+  t.writeUIntBE(timestamp & 0xffffff, 4, 3);
+  t[7] = (timestamp >>> 24) & 0xff;
+  body.copy(t, 11);
+  t.writeUInt32BE(11 + body.length, 11 + body.length);
+  return t;
+}
+const avcConfig = (): Buffer => tag(9, 0, Buffer.from([0x17, 0, 0, 0, 0, 1, 0x64, 0, 0x1f, 0xff, 0xe1, 0, 4, 0x67, 0x64, 0, 0x1f, 1, 0, 4, 0x68, 0xee, 0x3c, 0x80]));
+const video = (ms: number, key: boolean, cto = 0): Buffer => {
+  const b = Buffer.alloc(5 + 8);
+  b[0] = key ? 0x17 : 0x27;
+  b[1] = 1;
+  b.writeIntBE(cto, 2, 3);
+  b.writeUInt32BE(4, 5);
+  b.writeUInt32BE(ms, 9);
+  return tag(9, ms, b);
+};
+const aacConfig = (): Buffer => tag(8, 0, Buffer.from([0xaf, 0, 0x12, 0x10]));
+const audio = (ms: number): Buffer => tag(8, ms, Buffer.from([0xaf, 1, 1, 2, 3]));
+
+/** Parses what the writer produced the way the finisher does. */
+function read(bytes: Buffer): { tables: Map<number, TrackSamples>; fragments: number; moov: ReturnType<typeof parseBoxes>[number] } {
+  const boxes = parseBoxes(bytes);
+  const moov = boxes.find((b) => b.type === 'moov')!;
+  const tables = new Map([...fragmentedTracks(moov)].map(([id, t]) => [id, new TrackSamples(t)]));
+  let offset = 0;
+  let fragments = 0;
+  for (const b of boxes) {
+    if (b.type === 'moof') {
+      addFragment(b, offset, tables);
+      fragments++;
+    }
+    offset += bytes.readUInt32BE(offset);
+  }
+  return { tables, fragments, moov };
+}
+
+describe('AAC AudioSpecificConfig', () => {
+  it('reads sample rate and channels, explicit frequencies too', () => {
+    expect(parseAudioSpecificConfig(Buffer.from([0x12, 0x10]))).toEqual({ sampleRate: 44100, channels: 2 });
+    expect(parseAudioSpecificConfig(Buffer.from([0x11, 0x88]))).toEqual({ sampleRate: 48000, channels: 1 });
+    // index 15: object type 2, 24-bit frequency 22000, channel configuration 2 (37 bits, left-aligned in 5 bytes)
+    const bits = ((2n << 32n) | (15n << 28n) | (22000n << 4n) | 2n) << 3n;
+    const explicit = Buffer.alloc(5);
+    for (let i = 0; i < 5; i++) explicit[i] = Number((bits >> BigInt(8 * (4 - i))) & 0xffn);
+    expect(parseAudioSpecificConfig(explicit)).toEqual({ sampleRate: 22000, channels: 2 });
+    expect(() => parseAudioSpecificConfig(Buffer.from([0x17, 0x90]))).toThrow(Fmp4InputError);
+  });
+});
+
+describe('FLV tags to fragmented MP4', () => {
+  it('writes ftyp+moov with the first fragment, cuts fragments at keyframes and at 500 ms, and keeps every sample', () => {
+    const w = new Fmp4Writer({ hasVideo: true, hasAudio: true, width: 640, height: 360 });
+    const out: Buffer[] = [];
+    out.push(...w.push(avcConfig()), ...w.push(aacConfig()));
+    expect(out).toEqual([]);
+    let videoCount = 0;
+    let audioCount = 0;
+    for (let ms = 0; ms < 3000; ms++) {
+      if (ms % 40 === 0) {
+        out.push(...w.push(video(ms, ms % 1000 === 0)));
+        videoCount++;
+      }
+      if (ms % 23 === 5) {
+        out.push(...w.push(audio(ms)));
+        audioCount++;
+      }
+    }
+    out.push(...w.end());
+    const bytes = Buffer.concat(out);
+    expect(bytes.toString('latin1', 4, 8)).toBe('ftyp');
+    const { tables, fragments } = read(bytes);
+    expect(tables.get(1)!.count).toBe(videoCount);
+    expect(tables.get(2)!.count).toBe(audioCount);
+    // 3 s with keyframes each second: at least 2 fragments per second (500 ms)
+    expect(fragments).toBeGreaterThanOrEqual(6);
+    // sync samples: the keyframes at 0, 1000, 2000 ms
+    expect(tables.get(1)!.syncNumbers).toEqual([1, 26, 51]);
+    // 90 kHz video: 40 ms per frame
+    expect(new Set(tables.get(1)!.durations.slice(0, -1))).toEqual(new Set([3600]));
+    expect(tables.get(1)!.mediaDuration).toBe(videoCount * 3600);
+  });
+
+  it('drops samples whose timestamps do not move forward, and refuses frames before their configuration', () => {
+    const w = new Fmp4Writer({ hasVideo: true, hasAudio: false, width: 0, height: 0 });
+    expect(() => w.push(video(0, true))).toThrow(/before its sequence header/);
+    w.push(avcConfig());
+    const out = [...w.push(video(0, true)), ...w.push(video(40, false)), ...w.push(video(40, false)), ...w.push(video(20, false)), ...w.push(video(80, false)), ...w.end()];
+    expect(w.droppedSamples).toBe(2);
+    expect(read(Buffer.concat(out)).tables.get(1)!.count).toBe(3);
+  });
+
+  it('places a track that starts later with an empty edit, and cuts the first B-frame delay like delay_moov', () => {
+    const w = new Fmp4Writer({ hasVideo: true, hasAudio: true, width: 0, height: 0 });
+    w.push(avcConfig());
+    w.push(aacConfig());
+    const out = [...w.push(audio(100)), ...w.push(video(100, true, 66)), ...w.push(audio(123)), ...w.push(video(140, false, 66)), ...w.end()];
+    const { moov } = read(Buffer.concat(out));
+    const elst = (i: number): Buffer => moov.children!.filter((c) => c.type === 'trak')[i]!.children!.find((c) => c.type === 'edts')!.children![0]!.payload!;
+    // video: presented at 100 + 66 ms, 66 ms after the audio: an empty edit of 66 ms, then media from its first composition time
+    const v = elst(0);
+    expect(v.readUInt32BE(4)).toBe(2);
+    expect([v.readUInt32BE(8), v.readInt32BE(12)]).toEqual([66, -1]);
+    expect([v.readUInt32BE(20), v.readInt32BE(24)]).toEqual([0, 66 * 90]);
+    const a = elst(1);
+    expect(a.readUInt32BE(4)).toBe(1);
+    expect([a.readUInt32BE(8), a.readInt32BE(12)]).toEqual([0, 0]);
+  });
+});
