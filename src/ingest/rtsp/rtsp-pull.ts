@@ -68,6 +68,8 @@ interface PullEvents {
 const WATCHDOG_GRACE_MS = 5000;
 const STOP_KILL_AFTER_MS = 3000;
 const STDERR_TAIL_LINES = 20;
+/** Media tags that may come before ffmpeg's stream list is read (it normally comes first). */
+const MAX_TAGS_BEFORE_STREAM_LIST = 100;
 
 interface Run {
   readonly child: ChildProcess;
@@ -77,6 +79,8 @@ interface Run {
   readonly exited: Promise<void>;
   stream: Stream | null;
   published: boolean;
+  /** Media tags seen in this run. */
+  mediaTags: number;
   /** ffmpeg has listed its input and output streams (its "Output #0" line came). */
   inputKnown: boolean;
   inputSection: boolean;
@@ -227,8 +231,15 @@ export class RtspPull extends TypedEmitter<PullEvents> {
         onExit(null, null);
       });
     });
-    const run: Run = { child, source, startedAt: now, stderr: [], exited, stream: null,
+    const run: Run = {
+      child,
+      source,
+      startedAt: now,
+      stderr: [],
+      exited,
+      stream: null,
       published: false,
+      mediaTags: 0,
       inputKnown: false,
       inputSection: false,
       inputAudio: null,
@@ -310,6 +321,11 @@ export class RtspPull extends TypedEmitter<PullEvents> {
         info.width = size.width;
         info.height = size.height;
       }
+    }
+    if (!run.inputKnown && ++run.mediaTags > MAX_TAGS_BEFORE_STREAM_LIST) {
+      // never seen with ffmpeg 5.1; a later ffmpeg could word its stream list differently
+      run.inputKnown = true;
+      this.log.warn({ tags: run.mediaTags }, "ffmpeg's stream list was not recognised; publishing the camera's stream without the audio check");
     }
     // published once ffmpeg has said what the camera sends (so a restart for AAC audio never shows)
     if (!run.published && run.inputKnown && !run.needsAac && !media.isSequenceHeader) this.#publish(run, run.stream);
