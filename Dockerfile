@@ -15,11 +15,13 @@ WORKDIR /app
 ENV NODE_ENV=production WCS_HOME=/app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+COPY --from=build /app/src/web ./src/web
 COPY package.json ./
 COPY bin ./bin
 COPY conf ./conf
 RUN mkdir -p records logs
 VOLUME ["/app/records"]
-EXPOSE 8081 1935
+# HTTP (REST, WHIP, example page), RTMP, WebRTC media (media_port_from..media_port_to)
+EXPOSE 8081 1935 31001-32000/udp
 STOPSIGNAL SIGTERM
 CMD ["bin/wcs-recorder"]

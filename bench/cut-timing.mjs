@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 // Time to answer GET /client/records/<file>?start=&end= on a 10-minute
-// 720p H.264/AAC record: the first request (ffmpeg cuts the part) and an
+// (or, with --minutes 60, a 1-hour) 720p H.264/AAC record: the first request (ffmpeg cuts the part) and an
 // identical second one (served from mp4_cutter_dir), measured with curl
 // against a real daemon (bin/wcs-recorder, built with `npm run setup`).
 //
-//   node bench/cut-timing.mjs [--runs 5]
+//   node bench/cut-timing.mjs [--runs 5] [--minutes 10|60]
+//
+// A longer record is the 10-minute one concatenated (stream copy) to length.
 //
 // Prints the machine (nproc, CPU model, ffmpeg) and the figures.
 import { execFile, execFileSync, spawn } from 'node:child_process';
@@ -18,7 +20,11 @@ import { fileURLToPath } from 'node:url';
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const runsArg = process.argv.indexOf('--runs');
 const RUNS = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 5;
+const minutesArg = process.argv.indexOf('--minutes');
+const MINUTES = minutesArg > 0 ? Number(process.argv[minutesArg + 1]) : 10;
+if (!Number.isInteger(MINUTES) || MINUTES < 10 || MINUTES % 10 !== 0) throw new Error('--minutes must be a multiple of 10');
 const SECONDS = 600;
+const TOTAL = MINUTES * 60;
 
 function machine() {
   const cpu = os.cpus()[0]?.model ?? 'unknown';
@@ -44,6 +50,24 @@ function tenMinuteRecord() {
     '-c:a', 'aac', '-b:a', '128k', '-ac', '2',
     '-movflags', '+faststart', tmp,
   ]);
+  fs.renameSync(tmp, file);
+  console.log(`made ${file} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  return file;
+}
+
+/** The record of --minutes length: the 10-minute one concatenated by stream copy, +faststart. Made once. */
+function longRecord() {
+  const ten = tenMinuteRecord();
+  if (MINUTES === 10) return ten;
+  const dir = path.dirname(ten);
+  const file = path.join(dir, `${MINUTES}-minutes-720p.mp4`);
+  if (fs.existsSync(file)) return file;
+  const list = path.join(dir, `concat-${process.pid}.txt`);
+  fs.writeFileSync(list, Array.from({ length: MINUTES / 10 }, () => `file '${ten}'`).join('\n') + '\n');
+  const tmp = `${file}.${process.pid}.tmp.mp4`;
+  const started = Date.now();
+  execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-y', '-f', 'concat', '-safe', '0', '-i', list, '-c', 'copy', '-movflags', '+faststart', tmp]);
+  fs.rmSync(list);
   fs.renameSync(tmp, file);
   console.log(`made ${file} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   return file;
@@ -90,22 +114,22 @@ const ms = (s) => `${(s * 1000).toFixed(0)} ms`;
 
 const info = machine();
 console.log(`machine: nproc=${info.nproc}, cpu="${info.cpu}", ${info.ffmpeg}, node ${info.node}, kernel ${info.kernel}`);
-const source = tenMinuteRecord();
+const source = longRecord();
 const size = fs.statSync(source).size;
 const home = fs.mkdtempSync(path.join(os.tmpdir(), 'wcs-bench-home-'));
 const daemon = await startDaemon(home);
 try {
-  fs.copyFileSync(source, path.join(home, 'records', 'ten.mp4'));
-  const base = `http://127.0.0.1:${daemon.httpPort}/client/records/ten.mp4`;
-  console.log(`record: 10 min, 1280x720 30 fps H.264 (GOP 2 s) + AAC, ${(size / 1e6).toFixed(0)} MB; ${RUNS} runs per row, median (min-max) of curl's time_starttransfer and time_total`);
+  fs.copyFileSync(source, path.join(home, 'records', 'long.mp4'));
+  const base = `http://127.0.0.1:${daemon.httpPort}/client/records/long.mp4`;
+  console.log(`record: ${MINUTES} min, 1280x720 30 fps H.264 (GOP 2 s) + AAC, ${(size / 1e6).toFixed(0)} MB; ${RUNS} runs per row, median (min-max) of curl's time_starttransfer and time_total`);
   // the very first part of a record also waits for its one ffprobe (duration check); later ones use the cache
   const cold = await curl(`${base}?start=1&end=2`);
   console.log(`very first request on the record (ffprobe + cut, 1 s part): ${ms(cold.ttfb)} to first byte, ${ms(cold.total)} complete`);
   const rows = [
     ['first 60 s part near the start', (i) => `start=${10 + i}&end=${70 + i}`],
-    ['first 60 s part in the middle', (i) => `start=${300 + i}&end=${360 + i}`],
-    ['first 10 s part near the end', (i) => `start=${585 + i}&end=${595 + i}`],
-    ['first part from 300 s to the end', (i) => `start=${300 + i}`],
+    ['first 60 s part in the middle', (i) => `start=${TOTAL / 2 + i}&end=${TOTAL / 2 + 60 + i}`],
+    ['first 10 s part near the end', (i) => `start=${TOTAL - 15 + i}&end=${TOTAL - 5 + i}`],
+    [`first part from ${TOTAL / 2} s to the end`, (i) => `start=${TOTAL / 2 + i}`],
   ];
   const results = [];
   for (const [label, query] of rows) {

@@ -9,6 +9,9 @@ import { StreamControl } from './http/services/stream-control.js';
 import { RtmpIngest } from './ingest/rtmp/rtmp-ingest.js';
 import { RtspAgentManager } from './ingest/rtsp/rtsp-agent-manager.js';
 import { RtspControl } from './http/services/rtsp-control.js';
+import { createEngine } from './ingest/webrtc/create-engine.js';
+import { PortPool } from './ingest/webrtc/port-pool.js';
+import { WebRtcIngest } from './ingest/webrtc/webrtc-ingest.js';
 import type { FfmpegBinaries } from './recording/ffmpeg/locate-ffmpeg.js';
 import { DiskGuard } from './recording/disk-guard.js';
 import { HookRunner } from './recording/hook-runner.js';
@@ -55,6 +58,7 @@ export class Daemon {
   readonly multiHooks: HookRunner;
   readonly rtmp: RtmpIngest;
   readonly rtsp: RtspAgentManager;
+  readonly webrtc: WebRtcIngest;
   readonly probe: MediaProbe;
   readonly cutter: Mp4Cutter;
   readonly catalog: RecordCatalog;
@@ -158,6 +162,25 @@ export class Daemon {
       this.registry,
       log.child({ component: 'rtsp' }),
     );
+    {
+      // ICE sockets take the lower half of the media ports, the loopback RTP feeds the upper half
+      const from = config.mediaPortFrom;
+      const to = config.mediaPortTo;
+      const middle = from + Math.floor((to - from + 1) / 2);
+      const webrtcLog = log.child({ component: 'webrtc' });
+      const engine = createEngine(
+        config.webrtcEngine,
+        { announcedIp: config.ip, bindIp: config.bindAddress, portRange: [from, middle - 1], maxBitrate: config.webrtcCcMaxBitrate },
+        webrtcLog,
+      );
+      this.webrtc = new WebRtcIngest(
+        { ffmpeg: binaries.ffmpeg, idleTimeoutSeconds: config.webrtcPublisherIdleTimeout },
+        engine,
+        new PortPool(middle, to),
+        this.registry,
+        webrtcLog,
+      );
+    }
     this.probe = new MediaProbe(binaries.ffprobe, log.child({ component: 'probe' }));
     this.cutter = new Mp4Cutter(
       { ffmpeg: binaries.ffmpeg, recordDir: config.recordDirAbs, cutterDir: config.mp4CutterDirAbs, timeoutMs: CUT_TIMEOUT_MS },
@@ -186,8 +209,10 @@ export class Daemon {
         recordsAccessToken: config.recordsAccessToken,
         https: readHttpsOptions(config),
         version: packageVersion(),
+        webDir: path.join(INSTALL_DIR, 'src', 'web'),
       },
       {
+        whip: { service: this.webrtc, token: config.whipToken },
         streams: new StreamControl(this.registry, this.recorders, log.child({ component: 'rest' })),
         recording: new RecordingControl(this.registry, this.recorders, this.catalog, log.child({ component: 'rest' })),
         rtsp: new RtspControl(this.rtsp, this.recorders, log.child({ component: 'rest' })),
@@ -223,6 +248,7 @@ export class Daemon {
     try {
       await this.cutter.start();
       await this.catalog.start();
+      await this.webrtc.start();
       await this.http.start();
       await this.rtmp.start();
       this.rtsp.start();
@@ -262,6 +288,8 @@ export class Daemon {
     // cuts are only a cache: stop them (and the ffprobes they may wait for) at once, then finish the recordings
     this.probe.close();
     await this.cutter.close();
+    // WebRTC publishes end first: their feeds flush the last media into the recordings
+    await this.webrtc.close();
     await Promise.all([this.recorders.close(), this.multi.close()]);
     await Promise.all([this.rtmp.close(), this.rtsp.close()]);
     await this.multiHooks.close(5000);

@@ -12,6 +12,7 @@ import {
   ValueError,
   type ValueParser,
 } from './values.js';
+import { ENGINE_SETTINGS } from '../ingest/webrtc/engine-choice.js';
 import { parseRecordFormats, RecordFormatsError, type RecordFormats } from '../recording/formats.js';
 import { parseNameEncoding, type NameEncoding } from '../recording/naming.js';
 import { parseRotation, ROTATION_ALLOWED, RotationError, type Rotation } from '../recording/rotation.js';
@@ -261,6 +262,34 @@ export const PROPERTIES = {
   httpsPort: def('https.port', '', optionalPortValue, 'HTTPS port serving the same REST API and downloads; empty = no HTTPS'),
   httpsCert: def('https.cert', '', stringValue, 'PEM certificate (with its chain) for https.port'),
   httpsKey: def('https.key', '', stringValue, 'PEM private key for https.port'),
+  // --- WebRTC ingest (browsers, WHIP clients) ---
+  ip: def(
+    'ip',
+    '127.0.0.1',
+    stringValue,
+    "Address announced in WebRTC ICE candidates, in addition to the host's own interface addresses (set the public or LAN address)",
+  ),
+  mediaPortFrom: def('media_port_from', '31001', portValue, 'First UDP port of WebRTC media (ICE sockets and the local RTP feeds)'),
+  mediaPortTo: def('media_port_to', '32000', portValue, 'Last UDP port of WebRTC media'),
+  webrtcEngine: def(
+    'webrtc_engine',
+    'auto',
+    enumValue(ENGINE_SETTINGS),
+    "WebRTC engine: auto (mediasoup when its worker binary is present, else werift), werift or mediasoup",
+  ),
+  whipToken: def('whip_token', '', stringValue, 'When set, WHIP publish and DELETE need Authorization: Bearer <token>; empty = open'),
+  webrtcPublisherIdleTimeout: def(
+    'webrtc_publisher_idle_timeout',
+    '10',
+    integerValue(1, 3600),
+    'Seconds without RTP from a WebRTC publisher before its publish ends (its recording is finished)',
+  ),
+  webrtcCcMaxBitrate: def(
+    'webrtc_cc_max_bitrate',
+    '2500000',
+    integerValue(100000, 100000000),
+    'Bit/s a WebRTC publisher is asked to stay under (REMB)',
+  ),
   // --- Multiple stream recording (several streams into one MP4) ---
   multiRecordDir: def('multi_record_dir', '', stringValue, 'Folder of multiple stream recordings (/multipleRecorder); empty = record_dir'),
   onMultipleRecordHookScript: def(
@@ -342,6 +371,11 @@ export function parseServerConfig(raw: Readonly<Record<string, string>>, home: s
   if (parsed.rtspReconnectMaxDelay < parsed.rtspReconnectMinDelay) {
     throw new ConfigError(
       `Bad value for rtsp_reconnect_max_delay: '${parsed.rtspReconnectMaxDelay}'; allowed: at least rtsp_reconnect_min_delay (${parsed.rtspReconnectMinDelay})`,
+    );
+  }
+  if (parsed.mediaPortTo - parsed.mediaPortFrom < 7) {
+    throw new ConfigError(
+      `Bad value for media_port_to: '${parsed.mediaPortTo}'; allowed: at least media_port_from + 7 (${parsed.mediaPortFrom + 7}): ICE sockets and RTP/RTCP pairs need several ports`,
     );
   }
   const httpsOn = parsed.httpsPort !== null;

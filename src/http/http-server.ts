@@ -13,6 +13,8 @@ import { registerRecorderRoutes } from './routes/recorder-routes.js';
 import { registerServerRoutes, type ServerStatsSource } from './routes/server-routes.js';
 import { registerRtspRoutes } from './routes/rtsp-routes.js';
 import { registerStreamRoutes } from './routes/stream-routes.js';
+import { registerWebPages } from './routes/web-pages.js';
+import { registerWhipRoutes, type WhipService } from './routes/whip-routes.js';
 import type { RecordingControl } from './services/recording-control.js';
 import type { RtspControl } from './services/rtsp-control.js';
 import type { StreamControl } from './services/stream-control.js';
@@ -38,6 +40,8 @@ export interface HttpServerOptions {
   readonly https: HttpsOptions | null;
   /** Version shown in the OpenAPI document. */
   readonly version: string;
+  /** Static pages (src/web) served under /client/; null = none. */
+  readonly webDir?: string | null;
 }
 
 export interface HttpDependencies {
@@ -50,6 +54,8 @@ export interface HttpDependencies {
   readonly rtsp?: RtspControl;
   /** /rest-api/server/stats; absent = not served. */
   readonly stats?: ServerStatsSource;
+  /** WHIP publishing (/whip/<stream>); absent = not served. */
+  readonly whip?: { readonly service: WhipService; readonly token: string };
   readonly log: Logger;
 }
 
@@ -124,7 +130,11 @@ export class HttpServer {
     if (deps.multi) registerMultiRecorderRoutes(this.app, deps.multi);
     if (deps.rtsp) registerRtspRoutes(this.app, deps.rtsp);
     if (deps.stats) registerServerRoutes(this.app, deps.stats);
+    const whip = deps.whip;
+    if (whip) void this.app.register(async (scope) => registerWhipRoutes(scope, whip.service, { token: whip.token }));
     void this.app.register(async (scope) => registerRecordFiles(scope, options, deps.cutter));
+    const webDir = options.webDir;
+    if (webDir) void this.app.register(async (scope) => registerWebPages(scope, webDir));
   }
 
   /** The HTTPS port actually listened on (null without HTTPS). */

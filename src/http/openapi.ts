@@ -64,12 +64,16 @@ function parameters(where: 'path' | 'query', schema: unknown): Json[] {
 
 const STATUS_TEXT: Readonly<Record<string, string>> = {
   '200': 'OK',
+  '201': 'Created',
+  '204': 'No content',
   '206': 'Partial content (Range)',
   '400': 'Bad request: malformed body, unknown field or bad value',
   '401': 'Token missing or wrong',
   '404': 'Not found',
   '409': 'Conflict: the stream stopped publishing while the call was served, or (/rtsp/startup) that camera URI or stream name is already in use',
   '413': 'Body too large',
+  '415': 'Unsupported content type',
+  '422': 'Nothing in the request can be used',
   '500': 'Internal error',
   '503': 'Shutting down',
 };

@@ -4,6 +4,8 @@ import { runFfmpeg } from './ffmpeg/ffmpeg-process.js';
 import { finalizeArgs, type Mp4Layout, type RecordPlan } from './formats.js';
 import { moveFile } from './move-file.js';
 import { isCompleteMp4 } from './mp4-boxes.js';
+import { BoxFormatError } from './mp4/box-tree.js';
+import { finishFragmentedMp4, type FinishLayout } from './mp4/finish-fragmented.js';
 
 export class FinalizeError extends Error {}
 
@@ -16,14 +18,41 @@ export interface FinalizeOptions {
   readonly repair?: boolean;
 }
 
+export interface FinalizeResult {
+  readonly size: number;
+  /** The moov went into the space reserved for it. */
+  readonly usedReserve: boolean;
+  /** How the container was finished: in process (a FinishLayout), by an ffmpeg remux, or moved as it is. */
+  readonly method: FinishLayout | 'ffmpeg' | 'as-is';
+  /** Why the in-process finish was not used, when ffmpeg was. */
+  readonly fallbackReason?: string;
+}
+
 /**
- * Turns a finished temp file into the record at `dest`: an MP4 is rewritten
- * with moov first (into reserved space when configured, faststart when the
- * moov does not fit or no space is reserved); other containers are moved
- * as they are. Returns the size of the record.
+ * Turns a finished temp file into the record at `dest`. A fragmented MP4
+ * from the live muxer is finished in process (sample tables from its
+ * fragment headers, moov into the reserved space or at the end with no
+ * copy, or ftyp+moov+media copied once for moov first without reserve);
+ * a file it cannot read that way, and crash recovery, go through an ffmpeg
+ * remux with moov first (into reserved space when configured, faststart
+ * otherwise). Other containers are moved as they are.
  */
-export async function finalizePart(tmpFile: string, dest: string, options: FinalizeOptions): Promise<{ size: number; usedReserve: boolean }> {
+export async function finalizePart(tmpFile: string, dest: string, options: FinalizeOptions): Promise<FinalizeResult> {
   const staged = path.join(path.dirname(tmpFile), `${path.basename(tmpFile)}.final.${options.plan.extension}`);
+  let fallbackReason: string | undefined;
+  if (options.plan.container === 'mp4' && !options.repair) {
+    try {
+      const done = await finishFragmentedMp4(tmpFile, { moovFirst: options.layout.moovFirst, stagedPath: staged });
+      await moveFile(done.file, dest);
+      if (done.file !== tmpFile) await fs.promises.rm(tmpFile, { force: true });
+      const size = (await fs.promises.stat(dest)).size;
+      return { size, usedReserve: done.layout === 'reserved', method: done.layout };
+    } catch (err) {
+      // a structure it does not know is left untouched: ffmpeg remuxes it
+      if (!(err instanceof BoxFormatError)) throw err;
+      fallbackReason = err.message;
+    }
+  }
   const attempt = async (reserve: boolean): Promise<boolean> => {
     const args = finalizeArgs(options.plan, options.layout, tmpFile, staged, reserve, options.repair ?? false);
     if (args === null) return false;
@@ -57,5 +86,5 @@ export async function finalizePart(tmpFile: string, dest: string, options: Final
     await moveFile(tmpFile, dest);
   }
   const size = (await fs.promises.stat(dest)).size;
-  return { size, usedReserve };
+  return { size, usedReserve, method: remuxed ? 'ffmpeg' : 'as-is', ...(fallbackReason ? { fallbackReason } : {}) };
 }

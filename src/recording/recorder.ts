@@ -77,6 +77,9 @@ interface RecorderEvents {
   finished: [records: RecordInfo[]];
 }
 
+/** How long before a rotation is due its keyframe is asked for (sources that send keyframes on request), ms. */
+const KEYFRAME_LEAD_MS = 500;
+
 /** Hidden temp names: never served, never listed, found again by recovery. */
 export const TEMP_PREFIX = '.rec-';
 
@@ -152,6 +155,8 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
       data: (chunk) => this.#onChunk(chunk),
       end: () => void this.finish('publisher gone'),
     });
+    // a WebRTC publisher sends keyframes only when asked: the recording starts on the next one
+    this.stream.source.requestKeyframe?.();
     const idle = this.settings.limits.idleTimeoutMs;
     this.#idleTimer = setInterval(() => {
       if (Date.now() - this.#lastChunkAt > idle) void this.finish(`no media for ${Math.round(idle / 1000)} s`);
@@ -226,6 +231,15 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
       this.#skipUntilKeyframe = false;
     }
     let part = this.#part;
+    if (
+      part &&
+      !chunk.keyframe &&
+      this.stream.source.requestKeyframe &&
+      this.#rotationDue(part, { ...chunk, keyframe: true, timestampMs: chunk.endTimestampMs + KEYFRAME_LEAD_MS })
+    ) {
+      // the part is (about to be) long enough: ask for the keyframe it can end at
+      this.stream.source.requestKeyframe();
+    }
     if (part && this.#rotationDue(part, chunk)) {
       this.#endPart(part, 'rotation');
       part = null;
@@ -255,8 +269,11 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
     const plan = (this.#plan ??= planRecording(this.stream.media.videoCodec, this.stream.media.audioCodec, this.settings.formats));
     const index = ++this.#partCount;
     const tmpFile = path.join(this.settings.tmpDir, `${TEMP_PREFIX}${this.stream.mediaSessionId}-${this.sequence}-${index}.${plan.extension}`);
-    const args = liveMuxerArgs(plan, this.stream.source.feedFormat, this.settings.audio, this.settings.matroska, tmpFile);
-    const part = new RecordingPart(index, tmpFile, this.settings.ffmpeg, args, this.log, (line) => this.#noteError(`muxer: ${line}`));
+    // moov first into reserved space: the temp file starts with that space and the muxer writes behind it
+    const { mp4 } = this.settings;
+    const reserved = plan.container === 'mp4' && mp4.moovFirst && mp4.reserveSpace ? mp4.reservedBytes : 0;
+    const args = liveMuxerArgs(plan, this.stream.source.feedFormat, this.settings.audio, this.settings.matroska, reserved > 0 ? 'pipe:3' : tmpFile);
+    const part = new RecordingPart(index, tmpFile, this.settings.ffmpeg, args, this.log, (line) => this.#noteError(`muxer: ${line}`), reserved);
     this.#part = part;
     try {
       writeSidecar(tmpFile, {
@@ -306,7 +323,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
 
   async #storePart(part: RecordingPart, code: number | null, stderr: string[]): Promise<RecordInfo | null> {
     const size = await fs.promises.stat(part.tmpFile).then((s) => s.size, () => 0);
-    if (size === 0 || part.firstTimestampMs < 0) {
+    if (size <= part.reservedBytes || part.firstTimestampMs < 0) {
       this.log.error({ part: part.index, code, stderr: stderr.slice(-3), tmpFile: part.tmpFile }, 'Recording part failed: the muxer wrote no usable file');
       await fs.promises.rm(part.tmpFile, { force: true });
       await removeSidecar(part.tmpFile);
@@ -328,17 +345,18 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
     const fileName = nameRecord(this.settings.naming, values, 'empty', plan.extension, this.#indexOf(part.index));
     const dest = path.join(this.settings.recordDir, fileName);
     let recordSize: number;
+    let finish: Record<string, unknown> = {};
     try {
-      recordSize = (
-        await finalizePart(part.tmpFile, dest, {
+      const done = await finalizePart(part.tmpFile, dest, {
           ffmpeg: this.settings.ffmpeg,
           plan,
           layout: this.settings.mp4,
           timeoutMs: this.settings.stopTimeoutMs * 4,
           // a muxer that was killed left Matroska without duration and cues
           repair: code !== 0 && code !== 255,
-        })
-      ).size;
+        });
+      recordSize = done.size;
+      finish = { finish: done.method, usedReserve: done.usedReserve, ...(done.fallbackReason ? { fallbackReason: done.fallbackReason } : {}) };
     } catch (err) {
       // keep what was recorded: the crash-safe temp file is playable as it is
       this.log.error({ part: part.index, err: (err as Error).message }, 'Finishing the container failed; keeping the recorded file as written');
@@ -364,7 +382,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
       endTime: part.lastTimestampMs,
       durationMs: part.durationMs,
     };
-    this.log.info({ part: part.index, file: dest, size: recordSize, durationMs: part.durationMs }, 'Recording done');
+    this.log.info({ part: part.index, file: dest, size: recordSize, durationMs: part.durationMs, ...finish }, 'Recording done');
     return record;
   }
 

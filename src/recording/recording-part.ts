@@ -1,4 +1,6 @@
+import fs from 'node:fs';
 import type { Logger } from 'pino';
+import { freeBoxHeader } from './mp4/box-tree.js';
 import type { MediaChunk } from '../streams/media-tap.js';
 import { FfmpegProcess, type FfmpegExit } from './ffmpeg/ffmpeg-process.js';
 
@@ -24,11 +26,34 @@ export class RecordingPart {
     args: string[],
     log: Logger,
     onError: (line: string) => void,
+    /**
+     * Bytes kept free at the start of the temp file (an MP4 `free` box) for
+     * the moov of the finished record; the muxer then writes behind it
+     * through `pipe:3` (its output argument must be `pipe:3`).
+     */
+    readonly reservedBytes = 0,
   ) {
-    this.ffmpeg = new FfmpegProcess(ffmpegBinary, args, (line) => {
-      log.warn({ ffmpeg: line, part: index }, 'Muxer message');
-      if (/^\[(error|fatal|panic)\]/.test(line) || /^\[[^\]]+\] \[(error|fatal|panic)\]/.test(line)) onError(line);
-    });
+    let fd: number | undefined;
+    if (reservedBytes > 0) {
+      const reserve = Buffer.alloc(reservedBytes);
+      freeBoxHeader(reservedBytes).copy(reserve, 0);
+      fs.writeFileSync(tmpFile, reserve);
+      fd = fs.openSync(tmpFile, 'a');
+    }
+    try {
+      this.ffmpeg = new FfmpegProcess(
+        ffmpegBinary,
+        args,
+        (line) => {
+          log.warn({ ffmpeg: line, part: index }, 'Muxer message');
+          if (/^\[(error|fatal|panic)\]/.test(line) || /^\[[^\]]+\] \[(error|fatal|panic)\]/.test(line)) onError(line);
+        },
+        fd,
+      );
+    } finally {
+      // the child holds its own copy of the descriptor
+      if (fd !== undefined) fs.closeSync(fd);
+    }
   }
 
   /** Header and codec configuration: written as they are, not counted as media. */

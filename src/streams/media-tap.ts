@@ -46,4 +46,9 @@ export interface StreamSource {
   openTap(consumer: TapConsumer): MediaTap;
   /** Disconnects the publisher (the stream then ends). */
   disconnect(reason: string): void;
+  /**
+   * Asks the publisher for a keyframe (WebRTC: PLI/FIR), so a recording or a
+   * rotated part can start soon; absent where keyframes come on their own.
+   */
+  requestKeyframe?(): void;
 }

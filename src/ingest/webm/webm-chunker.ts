@@ -1,4 +1,5 @@
 import type { MediaChunk } from '../../streams/media-tap.js';
+import { splitClusterAtKeyframes } from './cluster-split.js';
 
 /**
  * Cuts a live WebM/Matroska byte stream (as ffmpeg writes it with
@@ -157,7 +158,14 @@ export function parseCluster(body: Buffer): ClusterInfo {
   return { timestampMs: timestamp, endTimestampMs: timestamp + maxRelative, firstBlockKey };
 }
 
+export interface WebmChunkerOptions {
+  /** Cut clusters before video keyframes inside them, so each keyframe starts a chunk (WebRTC feeds). */
+  readonly splitAtKeyframes?: boolean;
+}
+
 export class WebmChunker {
+  constructor(private readonly options: WebmChunkerOptions = {}) {}
+
   #buffer: Buffer = Buffer.alloc(0);
   #header: Buffer[] = [];
   #headerDone = false;
@@ -194,7 +202,15 @@ export class WebmChunker {
           out.push({ kind: 'header', data: Buffer.concat(this.#header), track: 'none', keyframe: false, timestampMs: 0, endTimestampMs: 0 });
           this.#header = [];
         }
-        out.push(this.#clusterChunk(Buffer.from(whole), body));
+        const video = this.options.splitAtKeyframes ? this.#tracks.find((t) => t.kind === 'video') : undefined;
+        if (video) {
+          for (const piece of splitClusterAtKeyframes(Buffer.from(whole), video.number)) {
+            const ph = readElementHeader(piece, 0)!;
+            out.push(this.#clusterChunk(piece, piece.subarray(ph.headerLength)));
+          }
+        } else {
+          out.push(this.#clusterChunk(Buffer.from(whole), body));
+        }
       } else if (!this.#headerDone && (h.id === ID_EBML || this.#insideSegment)) {
         if (h.id === ID_TRACKS) this.#tracks = parseTracks(body);
         this.#header.push(Buffer.from(whole));

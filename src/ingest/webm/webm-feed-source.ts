@@ -2,6 +2,24 @@ import type { Readable } from 'node:stream';
 import type { MediaChunk, MediaTap, StreamSource, TapConsumer } from '../../streams/media-tap.js';
 import { WebmChunker, type WebmTrack } from './webm-chunker.js';
 
+export interface WebmFeedOptions {
+  /**
+   * Keep the clusters since the last keyframe and replay them to a new tap
+   * (default). Off for WebRTC, whose keyframes come on request and whose
+   * groups of pictures can last minutes: a new tap waits for the next keyframe.
+   */
+  readonly keepGop?: boolean;
+  /**
+   * Added to every chunk's timestamps (ms), read once at the first media
+   * chunk: a WebRTC publisher's own clock, so {startTime} is absolute.
+   */
+  readonly timestampOffsetMs?: () => number;
+  /** Cut clusters before the video keyframes inside them (see splitClusterAtKeyframes). */
+  readonly splitAtKeyframes?: boolean;
+  /** Each chunk as it arrives (a keyframe request can stop waiting). */
+  readonly onChunk?: (chunk: MediaChunk) => void;
+}
+
 /**
  * A stream source fed by a live WebM/Matroska byte stream (for example an
  * ffmpeg that turns a WebRTC publisher's RTP into `-f webm -live 1 -dash 1`).
@@ -10,17 +28,20 @@ import { WebmChunker, type WebmTrack } from './webm-chunker.js';
  */
 export class WebmFeedSource implements StreamSource {
   readonly feedFormat = 'webm' as const;
-  readonly #chunker = new WebmChunker();
+  readonly #chunker: WebmChunker;
   readonly #taps = new Set<{ consumer: TapConsumer }>();
   #header: MediaChunk | null = null;
   #gop: MediaChunk[] = [];
   #ended = false;
+  #offsetMs: number | null = null;
 
   constructor(
     input: Readable,
     private readonly onTracks: (tracks: readonly WebmTrack[]) => void,
     private readonly onDisconnect: (reason: string) => void,
+    private readonly options: WebmFeedOptions = {},
   ) {
+    this.#chunker = new WebmChunker({ splitAtKeyframes: options.splitAtKeyframes ?? false });
     input.on('data', (data: Buffer) => this.#push(data));
     input.on('end', () => this.end());
     input.on('error', () => this.end());
@@ -34,10 +55,18 @@ export class WebmFeedSource implements StreamSource {
       this.end();
       return;
     }
-    for (const chunk of chunks) {
+    for (let chunk of chunks) {
+      if (chunk.kind === 'media' && this.options.timestampOffsetMs) {
+        this.#offsetMs ??= Math.round(this.options.timestampOffsetMs());
+        const offset = this.#offsetMs;
+        chunk = { ...chunk, timestampMs: chunk.timestampMs + offset, endTimestampMs: chunk.endTimestampMs + offset };
+      }
+      this.options.onChunk?.(chunk);
       if (chunk.kind === 'header') {
         this.#header = chunk;
         this.onTracks(this.#chunker.tracks);
+      } else if (this.options.keepGop === false) {
+        // nothing kept: a new tap starts at the next keyframe
       } else if (chunk.keyframe) {
         this.#gop = [chunk];
       } else if (this.#gop.length > 0) {

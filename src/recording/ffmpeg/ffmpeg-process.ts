@@ -23,8 +23,13 @@ export class FfmpegProcess {
   #exit: FfmpegExit | null = null;
   #partialLine = '';
 
-  constructor(binary: string, args: readonly string[], onStderrLine?: (line: string) => void) {
-    this.#child = spawn(binary, args, { stdio: ['pipe', 'ignore', 'pipe'] });
+  /** `outputFd`: a file descriptor the child gets as fd 3 (`pipe:3`), e.g. a file opened for appending. */
+  constructor(binary: string, args: readonly string[], onStderrLine?: (line: string) => void, outputFd?: number) {
+    this.#child = spawn(binary, args, { stdio: outputFd === undefined ? ['pipe', 'ignore', 'pipe'] : ['pipe', 'ignore', 'pipe', outputFd] }) as ChildProcessByStdio<
+      Writable,
+      null,
+      Readable
+    >;
     this.#child.stdin.on('error', () => {
       // EPIPE when ffmpeg exits early: its exit is reported through `exited`
     });

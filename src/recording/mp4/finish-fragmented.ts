@@ -1,0 +1,270 @@
+import fs from 'node:fs';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { BoxFormatError, type BoxHeader, type BoxNode, boxSize, freeBoxHeader, parseBoxes, readBoxHeader, serializeBox } from './box-tree.js';
+import { addFragment, fragmentedTracks, TrackSamples } from './fragment-index.js';
+import { buildMoov } from './moov-builder.js';
+
+/**
+ * How the finished MP4 was laid out:
+ * - `reserved`: ftyp + moov written into the space reserved at the start of
+ *   the temp file (moov first, nothing copied);
+ * - `moov-last`: moov appended to the temp file (nothing copied);
+ * - `faststart`: a new file, ftyp + moov + one mdat with the media copied once.
+ * In every case the fragment headers of the temp file are not part of the
+ * result (turned into `free` boxes in place, or left behind by the copy).
+ */
+export type FinishLayout = 'reserved' | 'moov-last' | 'faststart';
+
+export interface FinishOptions {
+  /** mp4_container_moov_first */
+  readonly moovFirst: boolean;
+  /** Where the `faststart` layout writes its new file. */
+  readonly stagedPath: string;
+}
+
+export interface FinishResult {
+  readonly layout: FinishLayout;
+  /** The finished MP4: the temp file itself, or `stagedPath`. */
+  readonly file: string;
+}
+
+const U32 = 0xffffffff;
+const COPY_WINDOW = 8 << 20;
+const YIELD_EVERY = 512;
+
+interface Scan {
+  ftyp: BoxHeader;
+  ftypBytes: Buffer;
+  reserve: BoxHeader | null;
+  moov: BoxHeader;
+  moovTree: BoxNode;
+  /** moof, mfra, sidx…: boxes that have no place in an unfragmented file */
+  fragmentBoxes: BoxHeader[];
+  mdats: BoxHeader[];
+  tables: Map<number, TrackSamples>;
+  end: number;
+}
+
+function readAt(fd: number, offset: number, length: number): Buffer {
+  const b = Buffer.alloc(length);
+  const n = fs.readSync(fd, b, 0, length, offset);
+  if (n !== length) throw new BoxFormatError(`short read at ${offset}`);
+  return b;
+}
+
+async function scan(fd: number, fileSize: number): Promise<Scan> {
+  let ftyp: BoxHeader | null = null;
+  let ftypBytes: Buffer = Buffer.alloc(0);
+  let reserve: BoxHeader | null = null;
+  let moov: BoxHeader | null = null;
+  let moovTree: BoxNode | null = null;
+  let tables: Map<number, TrackSamples> | null = null;
+  const fragmentBoxes: BoxHeader[] = [];
+  const mdats: BoxHeader[] = [];
+  const head = Buffer.alloc(16);
+  let offset = 0;
+  let n = 0;
+  while (offset < fileSize) {
+    if (++n % YIELD_EVERY === 0) await yieldToLoop();
+    const got = fs.readSync(fd, head, 0, 16, offset);
+    const h = readBoxHeader(head.subarray(0, got), 0, got);
+    if (!h) throw new BoxFormatError(`truncated box header at ${offset}`);
+    const box: BoxHeader = { ...h, offset, size: head.readUInt32BE(0) === 0 ? fileSize - offset : h.size };
+    if (offset + box.size > fileSize) throw new BoxFormatError(`${box.type} at ${offset} runs past the end of the file`);
+    switch (box.type) {
+      case 'ftyp':
+        ftyp = box;
+        ftypBytes = readAt(fd, offset, box.size);
+        break;
+      case 'free':
+      case 'skip':
+        if (offset === 0) reserve = box;
+        break;
+      case 'moov': {
+        if (moov) throw new BoxFormatError('two moov boxes');
+        moov = box;
+        const tree = parseBoxes(readAt(fd, offset, box.size))[0];
+        if (!tree) throw new BoxFormatError('empty moov');
+        moovTree = tree;
+        tables = new Map([...fragmentedTracks(tree)].map(([id, t]) => [id, new TrackSamples(t)]));
+        break;
+      }
+      case 'moof': {
+        if (!tables) throw new BoxFormatError('moof before moov');
+        const tree = parseBoxes(readAt(fd, offset, box.size))[0];
+        if (!tree) throw new BoxFormatError('empty moof');
+        const dataEnd = addFragment(tree, offset, tables);
+        if (dataEnd > fileSize) throw new BoxFormatError(`fragment at ${offset} refers to media past the end of the file`);
+        fragmentBoxes.push(box);
+        break;
+      }
+      case 'mdat':
+        mdats.push(box);
+        break;
+      case 'mfra':
+      case 'sidx':
+      case 'styp':
+        fragmentBoxes.push(box);
+        break;
+      default:
+        break; // uuid, udta…: kept where they are
+    }
+    offset += box.size;
+  }
+  if (!ftyp || !moov || !moovTree || !tables) throw new BoxFormatError('no ftyp or moov: not an MP4 written by the recorder');
+  if (mdats.length === 0) throw new BoxFormatError('no media in the file');
+  return { ftyp, ftypBytes, reserve: reserve && reserve.offset + reserve.size <= ftyp.offset ? reserve : null, moov, moovTree, fragmentBoxes, mdats, tables, end: offset };
+}
+
+const FREE = Buffer.from('free', 'latin1');
+
+/** Turns boxes into `free` boxes of the same size (their type field only). */
+async function hideBoxes(fd: number, boxes: readonly BoxHeader[]): Promise<void> {
+  let n = 0;
+  for (const b of boxes) {
+    if (++n % YIELD_EVERY === 0) await yieldToLoop();
+    fs.writeSync(fd, FREE, 0, 4, b.offset + 4);
+  }
+}
+
+function maxChunkEnd(tables: Map<number, TrackSamples>): number {
+  let end = 0;
+  for (const t of tables.values()) {
+    let size = 0;
+    let i = 0;
+    for (const [offset, count] of t.chunks) {
+      size = 0;
+      for (let k = 0; k < count; k++) size += t.sizes[i + k] ?? 0;
+      i += count;
+      end = Math.max(end, offset + size);
+    }
+  }
+  return end;
+}
+
+interface Range {
+  readonly from: number;
+  readonly to: number;
+}
+
+/** Copies byte ranges of `src` one after another into `dst` from `dstOffset`, reading in large windows. */
+async function copyRanges(src: fs.promises.FileHandle, dst: fs.promises.FileHandle, ranges: readonly Range[], dstOffset: number): Promise<void> {
+  const buf = Buffer.allocUnsafe(COPY_WINDOW);
+  let out = dstOffset;
+  let i = 0;
+  let pos = ranges[0]?.from ?? 0;
+  const end = ranges.at(-1)?.to ?? 0;
+  while (pos < end) {
+    const windowEnd = Math.min(pos + COPY_WINDOW, end);
+    const { bytesRead } = await src.read(buf, 0, windowEnd - pos, pos);
+    if (bytesRead !== windowEnd - pos) throw new BoxFormatError(`short read at ${pos}`);
+    const slices: Buffer[] = [];
+    for (let k = i; k < ranges.length; k++) {
+      const r = ranges[k] as Range;
+      if (r.from >= windowEnd) break;
+      const from = Math.max(r.from, pos);
+      const to = Math.min(r.to, windowEnd);
+      if (to > from) slices.push(buf.subarray(from - pos, to - pos));
+    }
+    let written = 0;
+    for (const sl of slices) written += sl.length;
+    if (slices.length > 0) {
+      const { bytesWritten } = await dst.writev(slices, out);
+      if (bytesWritten !== written) throw new Error(`short write at ${out}`);
+    }
+    out += written;
+    while (i < ranges.length && (ranges[i] as Range).to <= windowEnd) i++;
+    pos = windowEnd;
+  }
+}
+
+/**
+ * Finishes a fragmented MP4 written by the live muxer into an ordinary MP4
+ * without ffmpeg: the sample tables are built from the fragment headers and
+ * the media stays where it is (`reserved`, `moov-last`) or is copied once
+ * (`faststart`, when the moov must come first and no space was reserved).
+ * Throws BoxFormatError for a file it does not understand; the caller then
+ * falls back to an ffmpeg remux.
+ */
+export async function finishFragmentedMp4(file: string, options: FinishOptions): Promise<FinishResult> {
+  const handle = await fs.promises.open(file, 'r+');
+  try {
+    const { size: fileSize } = await handle.stat();
+    const s = await scan(handle.fd, fileSize);
+    const ftypSize = s.ftyp.size;
+
+    if (!options.moovFirst || s.reserve) {
+      const co64 = maxChunkEnd(s.tables) > U32;
+      const moov = serializeBox(buildMoov(s.moovTree, s.tables, { mapOffset: (o) => o, co64 }));
+      const room = s.reserve ? s.reserve.size - ftypSize : -1;
+      const fits = room === moov.length || room >= moov.length + 8;
+      if (!options.moovFirst) {
+        // the new moov is written before the old structures are hidden, so the file is never without one
+        await handle.write(moov, 0, moov.length, s.end);
+        await handle.truncate(s.end + moov.length);
+        await hideBoxes(handle.fd, [s.moov, ...s.fragmentBoxes]);
+        return { layout: 'moov-last', file };
+      }
+      if (s.reserve && fits) {
+        // inside the reserved free box first (readers still skip it), the free box's own header last
+        await handle.write(moov, 0, moov.length, ftypSize);
+        if (room > moov.length) await handle.write(freeBoxHeader(room - moov.length), 0, 8, ftypSize + moov.length);
+        await hideBoxes(handle.fd, [s.ftyp, s.moov, ...s.fragmentBoxes]);
+        await handle.write(s.ftypBytes, 0, ftypSize, 0);
+        return { layout: 'reserved', file };
+      }
+    }
+
+    // moov first without (enough) reserved space: ftyp + moov + one mdat holding the media, copied once
+    const ranges: Range[] = s.mdats.map((m) => ({ from: m.offset + m.headerSize, to: m.offset + m.size }));
+    const payload = ranges.reduce((n, r) => n + r.to - r.from, 0);
+    const mdatHeader = payload + 8 > U32 ? 16 : 8;
+    const starts: number[] = [];
+    const place = (moovSize: number): void => {
+      starts.length = 0;
+      let at = ftypSize + moovSize + mdatHeader;
+      for (const r of ranges) {
+        starts.push(at);
+        at += r.to - r.from;
+      }
+    };
+    const mapOffset = (o: number): number => {
+      let lo = 0;
+      let hi = ranges.length - 1;
+      while (lo < hi) {
+        const mid = (lo + hi + 1) >> 1;
+        if ((ranges[mid] as Range).from <= o) lo = mid;
+        else hi = mid - 1;
+      }
+      const r = ranges[lo] as Range;
+      if (o < r.from || o >= r.to) throw new BoxFormatError(`media at ${o} is not inside an mdat`);
+      return (starts[lo] as number) + (o - r.from);
+    };
+    place(0);
+    const sized = buildMoov(s.moovTree, s.tables, { mapOffset, co64: false });
+    const co64 = ftypSize + boxSize(sized) + mdatHeader + payload > U32;
+    place(co64 ? boxSize(buildMoov(s.moovTree, s.tables, { mapOffset, co64 })) : boxSize(sized));
+    const moov = serializeBox(buildMoov(s.moovTree, s.tables, { mapOffset, co64 }));
+    const head = Buffer.alloc(mdatHeader);
+    if (mdatHeader === 16) {
+      head.writeUInt32BE(1, 0);
+      head.writeBigUInt64BE(BigInt(payload + 16), 8);
+    } else {
+      head.writeUInt32BE(payload + 8, 0);
+    }
+    head.write('mdat', 4, 'latin1');
+    const out = await fs.promises.open(options.stagedPath, 'w');
+    try {
+      await out.writev([s.ftypBytes, moov, head], 0);
+      await copyRanges(handle, out, ranges, ftypSize + moov.length + mdatHeader);
+    } catch (err) {
+      await out.close();
+      await fs.promises.rm(options.stagedPath, { force: true });
+      throw err;
+    }
+    await out.close();
+    return { layout: 'faststart', file: options.stagedPath };
+  } finally {
+    await handle.close();
+  }
+}

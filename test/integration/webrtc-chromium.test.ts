@@ -1,0 +1,152 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchChromium, whipPublishFromPage, type Browser } from '../helpers/chromium.js';
+import { startDaemon, waitFor, type DaemonHandle } from '../helpers/daemon.js';
+import { decodeErrors, ffprobe, firstVideoFrameIsKey } from '../helpers/media.js';
+import { postJson, type RecordJson, type StreamJson } from '../helpers/rest.js';
+
+/**
+ * Headless Chromium (Debian's package, fake camera and microphone)
+ * publishes over WebRTC through the example page and through WHIP from
+ * another origin; the records are checked with ffprobe.
+ */
+
+let daemon: DaemonHandle;
+let browser: Browser;
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'wcs-webrtc-'));
+
+beforeAll(async () => {
+  daemon = await startDaemon({
+    stream_record_policy_template: '{streamName}-{startTime}-{endTime}',
+    webrtc_publisher_idle_timeout: 3,
+    // a port range of its own, so parallel test files do not meet
+    media_port_from: 31001 + (process.pid % 40) * 20,
+    media_port_to: 31001 + (process.pid % 40) * 20 + 19,
+  });
+  browser = await launchChromium();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await daemon?.stop();
+  if (process.env.WEBRTC_TEST_LOG) fs.writeFileSync(process.env.WEBRTC_TEST_LOG, daemon?.output ?? "");
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+async function recordsOf(mediaSessionId: string, timeoutMs = 20_000): Promise<RecordJson[]> {
+  let found: RecordJson[] = [];
+  await waitFor(
+    async () => {
+      const res = await postJson<RecordJson[]>(daemon, '/rest-api/recorder/find_records', { mediaSessionId });
+      found = res.status === 200 ? res.body : [];
+      return found.length > 0;
+    },
+    timeoutMs,
+    `a record of ${mediaSessionId}`,
+  );
+  return found;
+}
+
+async function streamByName(name: string): Promise<StreamJson | undefined> {
+  const res = await postJson<StreamJson[]>(daemon, '/rest-api/stream/find_all');
+  return res.body.find((s) => s.name === name);
+}
+
+async function download(url: string, name: string): Promise<string> {
+  const res = await fetch(url);
+  expect(res.status).toBe(200);
+  const file = path.join(tmp, name);
+  fs.writeFileSync(file, Buffer.from(await res.arrayBuffer()));
+  return file;
+}
+
+/** The example page: Start, PUBLISHING, N seconds, Stop, UNPUBLISHED, the download link. */
+async function publishFromExamplePage(name: string, codec: 'VP8' | 'H264', seconds: number) {
+  const page = await browser.context.newPage();
+  try {
+    await page.goto(daemon.url('/client/examples/stream_recording/'));
+    await page.fill('#streamName', name);
+    await page.selectOption('#codec', codec);
+    const before = Date.now();
+    await page.click('#startButton');
+    await page.waitForFunction(() => document.querySelector('#status')?.textContent === 'PUBLISHING', null, { timeout: 15_000 });
+    const stream = await streamByName(name);
+    expect(stream?.mediaProvider).toBe('WebRTC');
+    expect(stream?.videoCodec).toBe(codec);
+    expect(stream?.audioCodec).toBe('OPUS');
+    await page.waitForTimeout(seconds * 1000);
+    await page.click('#stopButton');
+    await page.waitForFunction(() => document.querySelector('#status')?.textContent === 'UNPUBLISHED', null, { timeout: 15_000 });
+    await page.waitForSelector('#recordRow:not([hidden])', { timeout: 30_000 });
+    const href = await page.getAttribute('#downloadLink', 'href');
+    const fileName = (await page.textContent('#recordName')) ?? '';
+    expect(href).toBeTruthy();
+    const file = await download(new URL(href!, daemon.url('/')).toString(), fileName);
+    return { file, fileName, before, mediaSessionId: stream!.mediaSessionId };
+  } finally {
+    await page.close();
+  }
+}
+
+describe('WebRTC ingest from Chromium', () => {
+  it('example page, VP8 + Opus: PUBLISHING, Stop, the download link gives a WebM record of the publish', async () => {
+    const { file, fileName, before } = await publishFromExamplePage('pagevp8', 'VP8', 6);
+    expect(path.extname(fileName)).toBe('.webm');
+    const probe = ffprobe(file);
+    expect(probe.format.format_name).toContain('webm');
+    expect(probe.streams.map((s) => s.codec_name).sort()).toEqual(['opus', 'vp8']);
+    expect(Math.abs(Number(probe.format.duration) - 6)).toBeLessThanOrEqual(1);
+    expect(firstVideoFrameIsKey(file)).toBe(true);
+    expect(decodeErrors(file)).toBe('');
+    // {startTime} is the publisher's own clock (absolute ms), {endTime} - {startTime} the duration
+    const m = /^pagevp8-(\d+)-(\d+)\.webm$/.exec(fileName);
+    expect(m).not.toBeNull();
+    const startTime = Number(m![1]);
+    expect(Math.abs(startTime - before)).toBeLessThan(5000);
+    expect(Math.abs(Number(m![2]) - startTime - Number(probe.format.duration) * 1000)).toBeLessThan(1000);
+  });
+
+  it('example page, H.264 + Opus: an MP4 record, video copied, Opus encoded to AAC', async () => {
+    const { file, fileName } = await publishFromExamplePage('pageh264', 'H264', 6);
+    expect(path.extname(fileName)).toBe('.mp4');
+    const probe = ffprobe(file);
+    expect(probe.format.format_name).toContain('mp4');
+    expect(probe.streams.map((s) => s.codec_name).sort()).toEqual(['aac', 'h264']);
+    expect(Math.abs(Number(probe.format.duration) - 6)).toBeLessThanOrEqual(1);
+    expect(firstVideoFrameIsKey(file)).toBe(true);
+    expect(decodeErrors(file)).toBe('');
+  });
+
+  it('rotation on a WebRTC stream: each part starts on a keyframe the server asked for (PLI)', async () => {
+    const page = await browser.context.newPage();
+    try {
+      await page.goto(daemon.url('/client/examples/stream_recording/'));
+      const pub = await whipPublishFromPage(page, daemon.url('/whip/rotated?record=false'), 'VP8');
+      expect(pub.status, pub.error).toBe(201);
+      await new Promise((r) => setTimeout(r, 1000));
+      const startup = await postJson(daemon, '/rest-api/recorder/startup', { mediaSessionId: pub.mediaSessionId, config: { rotation: '3' } });
+      expect(startup.status).toBe(200);
+      await new Promise((r) => setTimeout(r, 8000));
+      expect((await fetch(daemon.url(pub.location!), { method: 'DELETE' })).status).toBe(200);
+      await waitFor(async () => (await recordsOf(pub.mediaSessionId!)).length >= 3, 20_000, 'three parts');
+      const parts = (await recordsOf(pub.mediaSessionId!)).sort((a, b) => a.startTimeMillis - b.startTimeMillis);
+      // Chromium's VP8 has no periodic keyframes: without the requests there would be one part
+      let total = 0;
+      for (const [i, part] of parts.entries()) {
+        const file = path.join(daemon.recordDir, part.fileName);
+        expect(firstVideoFrameIsKey(file)).toBe(true);
+        const duration = Number(ffprobe(file).format.duration);
+        // the keyframe is asked for just before the part is due, so parts end close to 3 s
+        if (i < parts.length - 1) expect(duration).toBeGreaterThanOrEqual(2.9);
+        if (i < parts.length - 1) expect(duration).toBeLessThan(3.7);
+        total += duration;
+      }
+      expect(total).toBeGreaterThan(6.5);
+      expect(total).toBeLessThan(10);
+    } finally {
+      await page.close();
+    }
+  });
+});

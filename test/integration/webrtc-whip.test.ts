@@ -1,0 +1,180 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromiumPid, launchChromium, whipPublishFromPage, type Browser } from '../helpers/chromium.js';
+import { startDaemon, waitFor, type DaemonHandle } from '../helpers/daemon.js';
+import { decodeErrors, ffprobe, firstVideoFrameIsKey } from '../helpers/media.js';
+import { postJson, type RecordJson, type StreamJson } from '../helpers/rest.js';
+
+/**
+ * WHIP from other origins (CORS), record=false with a REST start, a
+ * publisher that vanishes without a DELETE, and the error answers.
+ */
+
+let daemon: DaemonHandle;
+let browser: Browser;
+
+const portBase = 31001 + (process.pid % 40) * 20 + 800;
+
+beforeAll(async () => {
+  daemon = await startDaemon({
+    webrtc_publisher_idle_timeout: 3,
+    media_port_from: portBase,
+    media_port_to: portBase + 19,
+  });
+  browser = await launchChromium();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await daemon?.stop();
+});
+
+/** A minimal, valid VP8 + Opus offer (never connected). */
+function offer(video = 'VP8'): string {
+  return [
+    'v=0', 'o=- 1 2 IN IP4 127.0.0.1', 's=-', 't=0 0', 'a=group:BUNDLE 0 1',
+    'm=video 9 UDP/TLS/RTP/SAVPF 96', 'c=IN IP4 0.0.0.0', 'a=mid:0', 'a=sendonly', 'a=rtcp-mux',
+    'a=ice-ufrag:abcd', 'a=ice-pwd:abcdefghijklmnopqrstuvwx', 'a=setup:actpass',
+    'a=fingerprint:sha-256 00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF',
+    `a=rtpmap:96 ${video}/90000`,
+    'm=audio 9 UDP/TLS/RTP/SAVPF 111', 'c=IN IP4 0.0.0.0', 'a=mid:1', 'a=sendonly', 'a=rtcp-mux',
+    'a=ice-ufrag:abcd', 'a=ice-pwd:abcdefghijklmnopqrstuvwx', 'a=setup:actpass',
+    'a=fingerprint:sha-256 00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF',
+    'a=rtpmap:111 opus/48000/2',
+  ].join('\r\n') + '\r\n';
+}
+
+async function whipPost(d: DaemonHandle, stream: string, body: string, headers: Record<string, string> = { 'content-type': 'application/sdp' }) {
+  const res = await fetch(d.url(`/whip/${stream}`), { method: 'POST', headers, body });
+  return { status: res.status, text: await res.text(), headers: res.headers };
+}
+
+async function recordsOf(mediaSessionId: string, timeoutMs: number): Promise<RecordJson[]> {
+  let found: RecordJson[] = [];
+  await waitFor(
+    async () => {
+      const res = await postJson<RecordJson[]>(daemon, '/rest-api/recorder/find_records', { mediaSessionId });
+      found = res.status === 200 ? res.body : [];
+      return found.length > 0;
+    },
+    timeoutMs,
+    `a record of ${mediaSessionId}`,
+  );
+  return found;
+}
+
+function recordPath(r: RecordJson): string {
+  return path.join(daemon.recordDir, r.fileName);
+}
+
+describe('WHIP', () => {
+  it('record=false from another origin (CORS): not recorded until /recorder/startup; 409 for the same name; DELETE ends it', async () => {
+    const page = await browser.context.newPage();
+    try {
+      // the page is on http://localhost:PORT, the WHIP endpoint on http://127.0.0.1:PORT: a cross-origin POST with preflight
+      await page.goto(daemon.url('/client/examples/stream_recording/').replace('127.0.0.1', 'localhost'));
+      const pub = await whipPublishFromPage(page, daemon.url('/whip/nofile?record=false'), 'VP8');
+      expect(pub.status, pub.error).toBe(201);
+      expect(pub.location).toMatch(/^\/whip\/nofile\/[0-9a-f-]{36}$/);
+      const stream = (await postJson<StreamJson[]>(daemon, '/rest-api/stream/find_all')).body.find((s) => s.name === 'nofile')!;
+      expect(stream.mediaProvider).toBe('WebRTC');
+      expect(stream.mediaSessionId).toBe(pub.mediaSessionId);
+      expect(stream.record).toBe(false);
+      expect((await postJson(daemon, '/rest-api/recorder/find_all')).status).toBe(404);
+      // the name is taken while it publishes
+      expect((await whipPost(daemon, 'nofile', offer())).status).toBe(409);
+      await new Promise((r) => setTimeout(r, 1500));
+      const startup = await postJson(daemon, '/rest-api/recorder/startup', { mediaSessionId: stream.mediaSessionId });
+      expect(startup.status).toBe(200);
+      await new Promise((r) => setTimeout(r, 4000));
+      const del = await fetch(daemon.url(pub.location!), { method: 'DELETE' });
+      expect(del.status).toBe(200);
+      expect((await fetch(daemon.url(pub.location!), { method: 'DELETE' })).status).toBe(404);
+      const [record] = await recordsOf(stream.mediaSessionId, 20_000);
+      const file = recordPath(record!);
+      const probe = ffprobe(file);
+      expect(probe.streams.map((s) => s.codec_name).sort()).toEqual(['opus', 'vp8']);
+      // recorded from the REST start (on a keyframe asked for then), not from the publish
+      expect(Number(probe.format.duration)).toBeGreaterThan(3);
+      expect(Number(probe.format.duration)).toBeLessThan(5);
+      expect(firstVideoFrameIsKey(file)).toBe(true);
+    } finally {
+      await page.close();
+    }
+  });
+
+  it('a publisher that vanishes (browser killed, no DELETE) is ended by webrtc_publisher_idle_timeout; the record plays', async () => {
+    const doomed = await launchChromium();
+    const page = await doomed.context.newPage();
+    await page.goto(daemon.url('/client/examples/stream_recording/'));
+    const pub = await whipPublishFromPage(page, daemon.url('/whip/vanish'), 'VP8');
+    expect(pub.status, pub.error).toBe(201);
+    await new Promise((r) => setTimeout(r, 4000));
+    const pid = chromiumPid(path.basename(doomed.userDataDir));
+    expect(pid).not.toBeNull();
+    process.kill(pid!, 'SIGKILL');
+    const killedAt = Date.now();
+    const [record] = await recordsOf(pub.mediaSessionId!, 15_000);
+    const endedAfter = Date.now() - killedAt;
+    // 3 s idle timeout, checked each second, then the file is finished
+    expect(endedAfter).toBeGreaterThan(2500);
+    expect(endedAfter).toBeLessThan(9000);
+    expect(daemon.output).toMatch(/No RTP from the WebRTC publisher for 3 s/);
+    const file = recordPath(record!);
+    expect(Math.abs(Number(ffprobe(file).format.duration) - 4)).toBeLessThanOrEqual(1.2);
+    expect(decodeErrors(file)).toBe('');
+    await doomed.close();
+    expect((await postJson<StreamJson[]>(daemon, '/rest-api/stream/find_all')).body.find((s) => s.name === 'vanish')).toBeUndefined();
+  });
+
+  it('answers 415, 400, 422 and 404 for what it cannot take', async () => {
+    expect((await whipPost(daemon, 'bad', offer(), { 'content-type': 'text/plain' })).status).toBe(415);
+    expect((await whipPost(daemon, 'bad', offer(), { 'content-type': 'application/json' })).status).toBe(415);
+    const garbage = await whipPost(daemon, 'bad', 'hello');
+    expect(garbage.status).toBe(400);
+    expect(garbage.text).toMatch(/SDP/);
+    expect((await whipPost(daemon, 'bad', '')).status).toBe(400);
+    const pcmu = await whipPost(daemon, 'bad', offer('H265').replace('opus/48000/2', 'PCMU/8000'));
+    expect(pcmu.status).toBe(422);
+    expect(pcmu.text).toMatch(/no codec that can be recorded/);
+    expect((await fetch(daemon.url('/whip/bad/00000000-0000-0000-0000-000000000000'), { method: 'DELETE' })).status).toBe(404);
+    expect((await fetch(daemon.url('/whip/bad'), { method: 'PATCH', headers: { 'content-type': 'application/trickle-ice-sdpfrag' }, body: 'a=x' })).status).toBe(405);
+  });
+
+  it('CORS preflight names the methods and headers and exposes Location', async () => {
+    const res = await fetch(daemon.url('/whip/any'), {
+      method: 'OPTIONS',
+      headers: { Origin: 'https://example.com', 'Access-Control-Request-Method': 'POST', 'Access-Control-Request-Headers': 'content-type, authorization' },
+    });
+    expect(res.status).toBe(204);
+    expect(res.headers.get('access-control-allow-origin')).toBe('*');
+    expect(res.headers.get('access-control-allow-methods')).toContain('POST');
+    expect(res.headers.get('access-control-allow-methods')).toContain('DELETE');
+    expect(res.headers.get('access-control-allow-headers')?.toLowerCase()).toContain('authorization');
+    expect(res.headers.get('access-control-expose-headers')).toContain('Location');
+    expect(res.headers.get('accept-post')).toBe('application/sdp');
+  });
+
+  it('whip_token: POST and DELETE need the bearer token (401), preflight does not', async () => {
+    const secured = await startDaemon({ whip_token: 's3cret', media_port_from: portBase + 40, media_port_to: portBase + 59 });
+    try {
+      const none = await whipPost(secured, 'tok', offer());
+      expect(none.status).toBe(401);
+      expect(none.headers.get('www-authenticate')).toMatch(/^Bearer/);
+      expect((await whipPost(secured, 'tok', offer(), { 'content-type': 'application/sdp', authorization: 'Bearer wrong' })).status).toBe(401);
+      expect((await fetch(secured.url('/whip/tok/x'), { method: 'DELETE' })).status).toBe(401);
+      expect((await fetch(secured.url('/whip/tok'), { method: 'OPTIONS' })).status).toBe(204);
+      // with the token the request gets as far as the (unconnectable) offer: an answer
+      const ok = await whipPost(secured, 'tok', offer(), { 'content-type': 'application/sdp', authorization: 'Bearer s3cret' });
+      expect(ok.status).toBe(201);
+      expect(ok.headers.get('content-type')).toContain('application/sdp');
+      expect(ok.text).toMatch(/^v=0/);
+      expect(ok.text).not.toMatch(/a=ssrc/);
+      const del = await fetch(secured.url(ok.headers.get('location')!), { method: 'DELETE', headers: { authorization: 'Bearer s3cret' } });
+      expect(del.status).toBe(200);
+    } finally {
+      await secured.stop();
+    }
+  });
+});
