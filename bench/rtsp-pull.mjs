@@ -2,7 +2,7 @@
 // Benchmark: pull N RTSP cameras with wcs-recorder and measure, per camera,
 //   - the time from POST /rest-api/rtsp/startup to status PLAYING;
 //   - CPU (% of one core) and memory (RSS, USS) of the daemon (node), of each
-//     pull ffmpeg (RTSP -> FLV, -c copy) and of each recorder ffmpeg (FLV -> MP4),
+//     pull ffmpeg (RTSP -> FLV, -c copy; the one reading its camera from pipe:3) and of each recorder ffmpeg (FLV -> MP4),
 //     sampled from /proc every 500 ms after a 2 s warm-up;
 //   - the stand-in cameras (GStreamer, x264 encoding) are measured separately:
 //     they are NOT part of the server.
@@ -182,7 +182,7 @@ async function run(cameras, record, o) {
   );
   await sleep(WARMUP_MS);
   const kids = children(daemon.proc.pid);
-  const pulls = kids.filter((pid) => cmdline(pid).includes('-rtsp_transport'));
+  const pulls = kids.filter((pid) => cmdline(pid).includes('pipe:3'));
   const recorders = kids.filter((pid) => !pulls.includes(pid) && cmdline(pid).some((a) => a.includes('ffmpeg')));
   const m = await measure({ daemon: [daemon.proc.pid], pulls, recorders, cameras: cams.map((c) => c.proc.pid) }, o.seconds * 1000);
   daemon.proc.kill('SIGTERM');

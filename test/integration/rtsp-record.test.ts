@@ -129,6 +129,10 @@ describe('RTSP cameras recorded (real GStreamer RTSP server as the camera)', () 
     expect(res.body.toStream).toBe(name);
     expect(res.body.uri).toBe(`rtsp://***:***@127.0.0.1:${cam.port}/cam`);
     const playing = await agentInStatus(daemon, name, 'PLAYING');
+    // the password reaches ffmpeg through a pipe: `ps` (its command line) never shows it
+    const cmdlines = daemon.children().map((pid) => fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8'));
+    expect(cmdlines.some((c) => c.includes('pipe:3'))).toBe(true);
+    for (const c of cmdlines) expect(c).not.toContain(encodeURIComponent(password));
     await sleep(2000);
 
     // the same camera with a wrong password, under another name: 409 (same camera stream)

@@ -8,6 +8,7 @@ import {
   parseInputAudio,
   parseLogLine,
   pullArgs,
+  pullScript,
   reconnectDelay,
   type ExitFacts,
 } from '../../src/ingest/rtsp/rtsp-pull-rules.js';
@@ -31,20 +32,25 @@ const aac = (ts: number) => tag(FLV_TAG_AUDIO, ts, Buffer.from([0xaf, 1, 5, 5]))
 const alaw = (ts: number) => tag(FLV_TAG_AUDIO, ts, Buffer.from([0x72, 1, 2, 3]));
 const script = () => tag(FLV_TAG_SCRIPT, 0, Buffer.from([2, 0, 10]));
 
-describe('pullArgs', () => {
-  it('TCP, copy: ffmpeg reads the camera with a socket timeout and writes FLV to stdout', () => {
-    const args = pullArgs({ uri: 'rtsp://u:p@cam/s', transport: 'tcp', timeoutSeconds: 10, audio: 'copy' });
+describe('pullArgs and pullScript', () => {
+  it('ffmpeg reads the camera from an ffconcat script on fd 3 (no URI in argv) and writes FLV to stdout', () => {
+    const args = pullArgs({ audio: 'copy' });
     expect(args.join(' ')).toBe(
-      '-hide_banner -nostdin -nostats -loglevel level+info -rtsp_transport tcp -timeout 10000000 -i rtsp://u:p@cam/s ' +
+      '-hide_banner -nostdin -nostats -loglevel level+info -f concat -safe 0 -protocol_whitelist pipe,rtsp,rtp,srtp,tcp,udp,tls -i pipe:3 ' +
         '-map 0:v:0? -map 0:a:0? -c:v copy -c:a copy -flvflags no_duration_filesize -f flv pipe:1',
     );
+    expect(pullArgs({ audio: 'aac' }).join(' ')).toContain('-c:a aac -b:a 96k');
   });
 
-  it('UDP, audio the FLV cannot carry encoded to AAC', () => {
-    const args = pullArgs({ uri: 'rtsp://cam/s', transport: 'udp', timeoutSeconds: 2, audio: 'aac' });
-    expect(args).toContain('udp');
-    expect(args.join(' ')).toContain('-timeout 2000000');
-    expect(args.join(' ')).toContain('-c:a aac -b:a 96k');
+  it('the script holds the URI, the transport and the socket timeout in µs', () => {
+    expect(pullScript({ uri: 'rtsp://u:p%40ss@cam/s', transport: 'tcp', timeoutSeconds: 10 })).toBe(
+      "ffconcat version 1.0\nfile 'rtsp://u:p%40ss@cam/s'\noption rtsp_transport tcp\noption timeout 10000000\n",
+    );
+    expect(pullScript({ uri: 'rtsp://cam/s', transport: 'udp', timeoutSeconds: 2 })).toContain('option rtsp_transport udp\noption timeout 2000000');
+  });
+
+  it("a quote in the URI is escaped the ffconcat way", () => {
+    expect(pullScript({ uri: "rtsp://u:it's@cam/s", transport: 'tcp', timeoutSeconds: 1 })).toContain("file 'rtsp://u:it'\\''s@cam/s'");
   });
 });
 

@@ -18,13 +18,17 @@ export interface PullArgsOptions {
   readonly audio: PullAudioMode;
 }
 
+/** The descriptor ffmpeg reads the camera's address from (an ffconcat script on a pipe). */
+export const URI_FD = 3;
+
 /**
- * `ffmpeg -rtsp_transport T -timeout µs -i URI -map 0:v:0? -map 0:a:0?
- * -c:v copy -c:a copy|aac -f flv pipe:1`. `-timeout` is the only socket
- * timeout ffmpeg 5.1's RTSP demuxer honours: without it a hung camera
- * blocks forever. Only the first video and audio tracks: FLV holds one of each.
+ * ffmpeg's arguments: `-f concat -i pipe:3 -map 0:v:0? -map 0:a:0? -c:v copy
+ * -c:a copy|aac -f flv pipe:1`. The camera's URI, with its credentials, is
+ * not among them: it comes through descriptor 3 in an ffconcat script
+ * (pullScript), so `ps` never shows the password. Only the first video and
+ * audio tracks: FLV holds one of each.
  */
-export function pullArgs(o: PullArgsOptions): string[] {
+export function pullArgs(o: Pick<PullArgsOptions, 'audio'>): string[] {
   return [
     '-hide_banner',
     '-nostdin',
@@ -32,12 +36,15 @@ export function pullArgs(o: PullArgsOptions): string[] {
     // info: the input's stream list tells the audio codec and rate; level tags say what is an error
     '-loglevel',
     'level+info',
-    '-rtsp_transport',
-    o.transport,
-    '-timeout',
-    String(Math.round(o.timeoutSeconds * 1_000_000)),
+    '-f',
+    'concat',
+    '-safe',
+    '0',
+    // what the script and the camera's RTSP/RTSPS may open; never local files
+    '-protocol_whitelist',
+    'pipe,rtsp,rtp,srtp,tcp,udp,tls',
     '-i',
-    o.uri,
+    `pipe:${URI_FD}`,
     '-map',
     '0:v:0?',
     '-map',
@@ -52,6 +59,23 @@ export function pullArgs(o: PullArgsOptions): string[] {
     'flv',
     'pipe:1',
   ];
+}
+
+/**
+ * The ffconcat script naming the camera: its URI and the RTSP options.
+ * `timeout` (µs) is the only socket timeout ffmpeg 5.1's RTSP demuxer
+ * honours: without it a hung camera blocks forever.
+ */
+export function pullScript(o: Omit<PullArgsOptions, 'audio'>): string {
+  // ffconcat quoting: nothing is special inside '...', so a quote closes, is escaped, and reopens
+  const quoted = `'${o.uri.replace(/'/g, "'\\''")}'`;
+  return [
+    'ffconcat version 1.0',
+    `file ${quoted}`,
+    `option rtsp_transport ${o.transport}`,
+    `option timeout ${Math.round(o.timeoutSeconds * 1_000_000)}`,
+    '',
+  ].join('\n');
 }
 
 export interface InputAudio {

@@ -1,6 +1,6 @@
-import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import { Stream } from '../../streams/stream.js';
 import type { StreamRegistry } from '../../streams/stream-registry.js';
@@ -15,7 +15,9 @@ import {
   parseInputAudio,
   parseLogLine,
   pullArgs,
+  pullScript,
   reconnectDelay,
+  URI_FD,
   type InputAudio,
   type PullAudioMode,
 } from './rtsp-pull-rules.js';
@@ -66,15 +68,19 @@ interface PullEvents {
 const WATCHDOG_GRACE_MS = 5000;
 const STOP_KILL_AFTER_MS = 3000;
 const STDERR_TAIL_LINES = 20;
+/** Media tags that may come before ffmpeg's stream list is read (it normally comes first). */
+const MAX_TAGS_BEFORE_STREAM_LIST = 100;
 
 interface Run {
-  readonly child: ChildProcessByStdio<null, Readable, Readable>;
+  readonly child: ChildProcess;
   readonly source: FlvPipeSource;
   readonly startedAt: number;
   readonly stderr: string[];
   readonly exited: Promise<void>;
   stream: Stream | null;
   published: boolean;
+  /** Media tags seen in this run. */
+  mediaTags: number;
   /** ffmpeg has listed its input and output streams (its "Output #0" line came). */
   inputKnown: boolean;
   inputSection: boolean;
@@ -198,8 +204,13 @@ export class RtspPull extends TypedEmitter<PullEvents> {
 
   #spawn(): void {
     const o = this.options;
-    const args = pullArgs({ uri: o.uri.uri, transport: o.transport, timeoutSeconds: o.timeoutSeconds, audio: this.#audio });
-    const child = spawn(o.ffmpeg, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    // the URI (and its password) goes through a pipe, never on the command line
+    const child = spawn(o.ffmpeg, pullArgs({ audio: this.#audio }), { stdio: ['ignore', 'pipe', 'pipe', 'pipe'] });
+    const stdout = child.stdout as Readable;
+    const stderr = child.stderr as Readable;
+    const script = child.stdio[URI_FD] as Writable | null;
+    script?.on('error', () => undefined);
+    script?.end(pullScript({ uri: o.uri.uri, transport: o.transport, timeoutSeconds: o.timeoutSeconds }));
     const source = new FlvPipeSource(o.audioBufferMax, (reason) => void this.close(reason));
     const splitter = new FlvByteSplitter();
     const now = Date.now();
@@ -220,8 +231,15 @@ export class RtspPull extends TypedEmitter<PullEvents> {
         onExit(null, null);
       });
     });
-    const run: Run = { child, source, startedAt: now, stderr: [], exited, stream: null,
+    const run: Run = {
+      child,
+      source,
+      startedAt: now,
+      stderr: [],
+      exited,
+      stream: null,
       published: false,
+      mediaTags: 0,
       inputKnown: false,
       inputSection: false,
       inputAudio: null,
@@ -232,15 +250,15 @@ export class RtspPull extends TypedEmitter<PullEvents> {
     this.#run = run;
     this.log.debug({ pid: child.pid, transport: o.transport, audio: this.#audio }, 'RTSP ffmpeg spawned');
     // a broken pipe shows up as the child's exit; never as an uncaught stream error
-    child.stdout.on('error', () => undefined);
-    child.stderr.on('error', () => undefined);
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (text: string) => {
+    stdout.on('error', () => undefined);
+    stderr.on('error', () => undefined);
+    stderr.setEncoding('utf8');
+    stderr.on('data', (text: string) => {
       const lines = (partial + text).split(/\r?\n|\r/);
       partial = lines.pop() ?? '';
       for (const line of lines) if (line.trim() !== '') this.#onStderrLine(run, line);
     });
-    child.stdout.on('data', (data: Buffer) => {
+    stdout.on('data', (data: Buffer) => {
       run.lastDataAt = Date.now();
       let bufs: Buffer[];
       try {
@@ -261,7 +279,8 @@ export class RtspPull extends TypedEmitter<PullEvents> {
   #onStderrLine(run: Run, line: string): void {
     const { level, text } = parseLogLine(line);
     if (level !== 'info') {
-      run.stderr.push(text);
+      // ffmpeg names its input by the pipe the URI came through: name the camera instead (masked)
+      run.stderr.push(text.startsWith(`pipe:${URI_FD}: `) ? `${this.options.uri.masked}: ${text.slice(`pipe:${URI_FD}: `.length)}` : text);
       if (run.stderr.length > STDERR_TAIL_LINES) run.stderr.shift();
       return;
     }
@@ -302,6 +321,11 @@ export class RtspPull extends TypedEmitter<PullEvents> {
         info.width = size.width;
         info.height = size.height;
       }
+    }
+    if (!run.inputKnown && ++run.mediaTags > MAX_TAGS_BEFORE_STREAM_LIST) {
+      // never seen with ffmpeg 5.1; a later ffmpeg could word its stream list differently
+      run.inputKnown = true;
+      this.log.warn({ tags: run.mediaTags }, "ffmpeg's stream list was not recognised; publishing the camera's stream without the audio check");
     }
     // published once ffmpeg has said what the camera sends (so a restart for AAC audio never shows)
     if (!run.published && run.inputKnown && !run.needsAac && !media.isSequenceHeader) this.#publish(run, run.stream);
