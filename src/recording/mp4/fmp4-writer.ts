@@ -167,7 +167,8 @@ export class Fmp4Writer {
     if (!track.config) throw new Fmp4InputError('H.264 frame before its sequence header');
     const cto = (body.readIntBE(2, 3) * VIDEO_TIMESCALE) / 1000;
     const key = (body[0]! >> 4) === 1;
-    return this.#add(track, timestamp, Math.round(cto), Buffer.from(body.subarray(5)), key);
+    // a view, not a copy: each FLV tag is a buffer of its own (node-media-server and the RTSP splitter allocate per tag)
+    return this.#add(track, timestamp, Math.round(cto), body.subarray(5), key);
   }
 
   #audio(body: Buffer, timestamp: number): Buffer[] {
@@ -185,7 +186,7 @@ export class Fmp4Writer {
       return [];
     }
     if (!track.config) throw new Fmp4InputError('AAC frame before its AudioSpecificConfig');
-    return this.#add(track, timestamp, 0, Buffer.from(body.subarray(2)), true);
+    return this.#add(track, timestamp, 0, body.subarray(2), true);
   }
 
   #add(track: Track, timestampMs: number, cto: number, data: Buffer, key: boolean): Buffer[] {

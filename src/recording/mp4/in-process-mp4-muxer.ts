@@ -67,7 +67,8 @@ export class InProcessMp4Muxer implements LiveMuxer {
       this.onLine(line);
       return;
     }
-    for (const b of out) this.#out.write(b);
+    // one write per fragment (moof, mdat header and the samples copied once): few, large writes
+    if (out.length > 0) this.#out.write(out.length === 1 ? (out[0] as Buffer) : Buffer.concat(out));
   }
 
   async finish(_timeoutMs: number): Promise<FfmpegExit> {
