@@ -1,8 +1,8 @@
-import fs from 'node:fs';
+import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromiumPid, launchChromium, whipPublishFromPage, type Browser } from '../helpers/chromium.js';
-import { startDaemon, waitFor, type DaemonHandle } from '../helpers/daemon.js';
+import { REPO, startDaemon, waitFor, type DaemonHandle } from '../helpers/daemon.js';
 import { decodeErrors, ffprobe, firstVideoFrameIsKey } from '../helpers/media.js';
 import { postJson, type RecordJson, type StreamJson } from '../helpers/rest.js';
 
@@ -14,13 +14,14 @@ import { postJson, type RecordJson, type StreamJson } from '../helpers/rest.js';
 let daemon: DaemonHandle;
 let browser: Browser;
 
-const portBase = 31001 + (process.pid % 40) * 20 + 800;
+// a media port range of its own (80 ports: five publishers at once need ten RTP/RTCP pairs)
+const portBase = 34001 + (process.pid % 10) * 100;
 
 beforeAll(async () => {
   daemon = await startDaemon({
     webrtc_publisher_idle_timeout: 3,
     media_port_from: portBase,
-    media_port_to: portBase + 19,
+    media_port_to: portBase + 79,
   });
   browser = await launchChromium();
 });
@@ -157,7 +158,7 @@ describe('WHIP', () => {
   });
 
   it('whip_token: POST and DELETE need the bearer token (401), preflight does not', async () => {
-    const secured = await startDaemon({ whip_token: 's3cret', media_port_from: portBase + 40, media_port_to: portBase + 59 });
+    const secured = await startDaemon({ whip_token: 's3cret', media_port_from: portBase + 80, media_port_to: portBase + 99 });
     try {
       const none = await whipPost(secured, 'tok', offer());
       expect(none.status).toBe(401);
@@ -175,6 +176,27 @@ describe('WHIP', () => {
       expect(del.status).toBe(200);
     } finally {
       await secured.stop();
+    }
+  });
+});
+
+describe('Node-side WHIP publishers (@roamhq/wrtc)', () => {
+  it('five publishers at once, each recorded to its own WebM', async () => {
+    const proc = spawn(process.execPath, [path.join(REPO, 'test', 'helpers', 'wrtc-publishers.mjs'), daemon.url(''), 'five', '5', '6'], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    proc.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    await new Promise((resolve) => proc.once('exit', resolve));
+    const pubs = JSON.parse(out.trim().split('\n').pop()!) as { name: string; status: number; mediaSessionId: string }[];
+    expect(pubs.map((p) => p.status)).toEqual([201, 201, 201, 201, 201]);
+    for (const p of pubs) {
+      const [record] = await recordsOf(p.mediaSessionId, 20_000);
+      const file = recordPath(record!);
+      const probe = ffprobe(file);
+      expect(probe.streams.map((s) => s.codec_name).sort()).toEqual(['opus', 'vp8']);
+      expect(Math.abs(Number(probe.format.duration) - 6)).toBeLessThanOrEqual(1.2);
+      expect(firstVideoFrameIsKey(file)).toBe(true);
     }
   });
 });
