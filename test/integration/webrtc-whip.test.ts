@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromiumPid, launchChromium, whipPublishFromPage, type Browser } from '../helpers/chromium.js';
@@ -197,6 +198,29 @@ describe('Node-side WHIP publishers (@roamhq/wrtc)', () => {
       expect(probe.streams.map((s) => s.codec_name).sort()).toEqual(['opus', 'vp8']);
       expect(Math.abs(Number(probe.format.duration) - 6)).toBeLessThanOrEqual(1.2);
       expect(firstVideoFrameIsKey(file)).toBe(true);
+    }
+  });
+});
+
+describe('shutdown with WebRTC publishers', () => {
+  it('SIGTERM while a WHIP publisher streams: the publish ends first and its record is finished and plays', async () => {
+    const own = await startDaemon({ media_port_from: portBase + 80, media_port_to: portBase + 99 });
+    const proc = spawn(process.execPath, [path.join(REPO, 'test', 'helpers', 'wrtc-publishers.mjs'), own.url(''), 'down', '1', '8'], {
+      stdio: ['ignore', 'ignore', 'ignore'],
+    });
+    try {
+      await own.waitForOutput(/Recording started/, 15_000);
+      await new Promise((r) => setTimeout(r, 3000));
+      const exit = await own.stop('SIGTERM');
+      expect(exit.code).toBe(0);
+      const files = fs.readdirSync(own.recordDir).filter((f) => f.endsWith('.webm'));
+      expect(files).toHaveLength(1);
+      const probe = ffprobe(path.join(own.recordDir, files[0]!));
+      expect(probe.streams.map((s) => s.codec_name).sort()).toEqual(['opus', 'vp8']);
+      expect(Number(probe.format.duration)).toBeGreaterThan(2.5);
+      expect(own.output).toMatch(/"reason":"server shutdown".*"msg":"WebRTC stream ending"/);
+    } finally {
+      if (proc.exitCode === null) proc.kill('SIGKILL');
     }
   });
 });

@@ -143,6 +143,7 @@ export class WebRtcIngest {
     this.#pendingNames.add(name);
     const ports: number[] = [];
     let session: WebRtcSession | null = null;
+    let created: Publish | null = null;
     try {
       const targets: RtpTarget[] = [];
       for (const track of tracks) {
@@ -197,6 +198,7 @@ export class WebRtcIngest {
         },
       );
       const publish: Publish = { id, stream, session: live, feed, source, ports, createdAt: Date.now(), log, ending: null };
+      created = publish;
       this.#publishes.set(id, publish);
       live.once('closed', (reason) => void this.#end(publish, reason));
       live.once('rtp-ready', () => log.info('WebRTC media flowing'));
@@ -215,8 +217,13 @@ export class WebRtcIngest {
       return { sessionId: id, mediaSessionId: stream.mediaSessionId, answer: live.answer };
     } catch (err) {
       this.#pendingNames.delete(name);
-      for (const port of ports) this.ports.release(port);
-      await session?.close('publish failed');
+      if (created) {
+        // the name was taken meanwhile (an RTMP publish): the feed and the session go
+        await this.#end(created, `publish failed: ${(err as Error).message}`);
+      } else {
+        for (const port of ports) this.ports.release(port);
+        await session?.close('publish failed');
+      }
       throw err;
     }
   }
