@@ -78,6 +78,9 @@ async function publishFromExamplePage(name: string, codec: 'VP8' | 'H264', secon
     expect(stream?.videoCodec).toBe(codec);
     expect(stream?.audioCodec).toBe('OPUS');
     await page.waitForTimeout(seconds * 1000);
+    // the picture size is known once the feed's header came (the page asks for 640x480)
+    const sized = await streamByName(name);
+    expect([sized?.width, sized?.height]).toEqual([640, 480]);
     await page.click('#stopButton');
     const publishedSeconds = (Date.now() - publishingAt) / 1000;
     await page.waitForFunction(() => document.querySelector('#status')?.textContent === 'UNPUBLISHED', null, { timeout: 15_000 });

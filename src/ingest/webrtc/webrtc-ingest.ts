@@ -185,7 +185,11 @@ export class WebRtcIngest {
         feed.output,
         (found) => {
           for (const t of found) {
-            if (t.kind === 'video') stream.media.videoCodec = t.codec;
+            if (t.kind === 'video') {
+              stream.media.videoCodec = t.codec;
+              stream.media.width = t.width ?? 0;
+              stream.media.height = t.height ?? 0;
+            }
             if (t.kind === 'audio') stream.media.audioCodec = t.codec;
           }
         },
