@@ -7,7 +7,7 @@
 // stream, and the recorded bitrate, for each N.
 //
 //   node bench/webrtc-ingest.mjs [--streams 1,5] [--seconds 20] [--warmup 6]
-//                                [--bitrate 1500000] [--size 640x360]
+//                                [--bitrate 1500000] [--size 640x360] [--cc-max-bitrate 2500000]
 //
 // Needs a build (npx tsc), ffmpeg/ffprobe on PATH, Linux /proc, and the dev
 // dependency @roamhq/wrtc. The publishers run in this process: their CPU
@@ -27,7 +27,7 @@ const { RTCVideoSource, RTCAudioSource } = wrtc.nonstandard;
 const REPO = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 
 function parseArgs(argv) {
-  const o = { streams: [1, 5], seconds: 20, warmup: 6, bitrate: 1_500_000, width: 640, height: 360 };
+  const o = { streams: [1, 5], seconds: 20, warmup: 6, bitrate: 1_500_000, width: 640, height: 360, ccMax: 2_500_000 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const v = argv[i + 1];
@@ -35,6 +35,7 @@ function parseArgs(argv) {
     else if (a === '--seconds') (o.seconds = Number(v)), i++;
     else if (a === '--warmup') (o.warmup = Number(v)), i++;
     else if (a === '--bitrate') (o.bitrate = Number(v)), i++;
+    else if (a === '--cc-max-bitrate') (o.ccMax = Number(v)), i++;
     else if (a === '--size') ([o.width, o.height] = v.split('x').map(Number)), i++;
     else throw new Error(`unknown argument ${a}`);
   }
@@ -79,7 +80,7 @@ function machine() {
   return `${os.availableParallelism()} x ${model}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, ${os.type()} ${os.release()}, Node ${process.version}, ${ffmpeg}`;
 }
 
-async function startDaemon(mediaFrom) {
+async function startDaemon(mediaFrom, ccMax) {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'wcs-bench-webrtc-'));
   fs.mkdirSync(path.join(home, 'conf'));
   const httpPort = await freePort();
@@ -94,6 +95,7 @@ async function startDaemon(mediaFrom) {
       `media_port_from=${mediaFrom}`,
       `media_port_to=${mediaFrom + 199}`,
       'stream_record_policy_template={streamName}',
+      `webrtc_cc_max_bitrate=${ccMax}`,
     ].join('\n') + '\n',
   );
   const proc = spawn(path.join(REPO, 'bin', 'wcs-recorder'), [], { env: { ...process.env, WCS_HOME: home }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -172,7 +174,7 @@ function probe(file) {
 }
 
 async function run(o, n, mediaFrom) {
-  const daemon = await startDaemon(mediaFrom);
+  const daemon = await startDaemon(mediaFrom, o.ccMax);
   const pid = daemon.proc.pid;
   const pubs = [];
   try {
@@ -218,7 +220,7 @@ async function run(o, n, mediaFrom) {
 
 const o = parseArgs(process.argv.slice(2));
 console.log(`machine: ${machine()}`);
-console.log(`command: node bench/webrtc-ingest.mjs --streams ${o.streams.join(',')} --seconds ${o.seconds} --warmup ${o.warmup} --bitrate ${o.bitrate} --size ${o.width}x${o.height}`);
+console.log(`command: node bench/webrtc-ingest.mjs --streams ${o.streams.join(',')} --seconds ${o.seconds} --warmup ${o.warmup} --bitrate ${o.bitrate} --size ${o.width}x${o.height} --cc-max-bitrate ${o.ccMax}`);
 const rows = [];
 let mediaFrom = 33000;
 for (const n of o.streams) {
