@@ -146,8 +146,9 @@ describe('WebRTC ingest from Chromium', () => {
         expect(firstVideoFrameIsKey(file)).toBe(true);
         const duration = Number(ffprobe(file).format.duration);
         // the keyframe is asked for just before the part is due, so parts end close to 3 s
+        // (within a repeated request when the machine is busy)
         if (i < parts.length - 1) expect(duration).toBeGreaterThanOrEqual(2.9);
-        if (i < parts.length - 1) expect(duration).toBeLessThan(3.7);
+        if (i < parts.length - 1) expect(duration).toBeLessThan(4.5);
         total += duration;
       }
       expect(total).toBeGreaterThan(6.5);
