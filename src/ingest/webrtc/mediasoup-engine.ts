@@ -112,6 +112,10 @@ class MediasoupSession extends TypedEmitter<WebRtcSessionEvents> implements WebR
     }
   }
 
+  nudgeFeed(): void {
+    // the consumers send RTP themselves: nothing to replay here
+  }
+
   requestKeyframe(): void {
     for (const c of this.consumers) if (c.kind === 'video' && !c.consumer.closed) void c.consumer.requestKeyFrame().catch(() => undefined);
   }

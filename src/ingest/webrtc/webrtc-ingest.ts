@@ -253,7 +253,15 @@ export class WebRtcIngest {
       p.feed.output.once('end', () => resolve());
       p.feed.output.once('close', () => resolve());
     });
-    await p.feed.stop(FEED_STOP_MS);
+    const stopped = p.feed.stop(FEED_STOP_MS);
+    // when RTP no longer flows (idle, connection gone) ffmpeg acts on the SIGINT only at its next
+    // packet: give it the last audio packet again until it exits, so its last frames are written
+    const nudge = setInterval(() => p.session.nudgeFeed(), 100);
+    try {
+      await stopped;
+    } finally {
+      clearInterval(nudge);
+    }
     await Promise.race([outputEnded, new Promise((r) => setTimeout(r, 1000))]);
     p.source.feed?.end();
     this.registry.unpublish(p.stream);
