@@ -32,6 +32,8 @@ export interface PublishResult {
 }
 
 export class UnknownSessionError extends Error {}
+/** The server is shutting down: no new publish. */
+export class IngestClosedError extends Error {}
 
 /** How often a keyframe request is repeated until the keyframe arrives. */
 const KEYFRAME_RETRY_MS = 1000;
@@ -136,7 +138,7 @@ export class WebRtcIngest {
    * StreamNameTakenError (the name is publishing), PortsExhaustedError.
    */
   async publish(request: PublishRequest): Promise<PublishResult> {
-    if (this.#closed) throw new Error('WebRTC ingest is closed');
+    if (this.#closed) throw new IngestClosedError('The server is shutting down');
     const tracks = chooseTracks(parseSdp(request.offer));
     const name = request.streamName;
     if (this.registry.byName(name) || this.#pendingNames.has(name)) throw new StreamNameTakenError(`Stream '${name}' is already published`);
