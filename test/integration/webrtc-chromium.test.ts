@@ -72,19 +72,24 @@ async function publishFromExamplePage(name: string, codec: 'VP8' | 'H264', secon
     const before = Date.now();
     await page.click('#startButton');
     await page.waitForFunction(() => document.querySelector('#status')?.textContent === 'PUBLISHING', null, { timeout: 15_000 });
+    const publishingAt = Date.now();
     const stream = await streamByName(name);
     expect(stream?.mediaProvider).toBe('WebRTC');
     expect(stream?.videoCodec).toBe(codec);
     expect(stream?.audioCodec).toBe('OPUS');
     await page.waitForTimeout(seconds * 1000);
+    // the picture size is known once the feed's header came (the page asks for 640x480)
+    const sized = await streamByName(name);
+    expect([sized?.width, sized?.height]).toEqual([640, 480]);
     await page.click('#stopButton');
+    const publishedSeconds = (Date.now() - publishingAt) / 1000;
     await page.waitForFunction(() => document.querySelector('#status')?.textContent === 'UNPUBLISHED', null, { timeout: 15_000 });
     await page.waitForSelector('#recordRow:not([hidden])', { timeout: 30_000 });
     const href = await page.getAttribute('#downloadLink', 'href');
     const fileName = (await page.textContent('#recordName')) ?? '';
     expect(href).toBeTruthy();
     const file = await download(new URL(href!, daemon.url('/')).toString(), fileName);
-    return { file, fileName, before, mediaSessionId: stream!.mediaSessionId };
+    return { file, fileName, before, publishedSeconds, mediaSessionId: stream!.mediaSessionId };
   } finally {
     await page.close();
   }
@@ -92,12 +97,13 @@ async function publishFromExamplePage(name: string, codec: 'VP8' | 'H264', secon
 
 describe('WebRTC ingest from Chromium', () => {
   it('example page, VP8 + Opus: PUBLISHING, Stop, the download link gives a WebM record of the publish', async () => {
-    const { file, fileName, before } = await publishFromExamplePage('pagevp8', 'VP8', 6);
+    const { file, fileName, before, publishedSeconds } = await publishFromExamplePage('pagevp8', 'VP8', 6);
     expect(path.extname(fileName)).toBe('.webm');
     const probe = ffprobe(file);
     expect(probe.format.format_name).toContain('webm');
     expect(probe.streams.map((s) => s.codec_name).sort()).toEqual(['opus', 'vp8']);
-    expect(Math.abs(Number(probe.format.duration) - 6)).toBeLessThanOrEqual(1);
+    // the record spans the publish: from the connection to the DELETE, within 0.5 s
+    expect(Math.abs(Number(probe.format.duration) - publishedSeconds)).toBeLessThanOrEqual(0.5);
     expect(firstVideoFrameIsKey(file)).toBe(true);
     expect(decodeErrors(file)).toBe('');
     // {startTime} is the publisher's own clock (absolute ms), {endTime} - {startTime} the duration
@@ -109,12 +115,13 @@ describe('WebRTC ingest from Chromium', () => {
   });
 
   it('example page, H.264 + Opus: an MP4 record, video copied, Opus encoded to AAC', async () => {
-    const { file, fileName } = await publishFromExamplePage('pageh264', 'H264', 6);
+    const { file, fileName, publishedSeconds } = await publishFromExamplePage('pageh264', 'H264', 6);
     expect(path.extname(fileName)).toBe('.mp4');
     const probe = ffprobe(file);
     expect(probe.format.format_name).toContain('mp4');
     expect(probe.streams.map((s) => s.codec_name).sort()).toEqual(['aac', 'h264']);
-    expect(Math.abs(Number(probe.format.duration) - 6)).toBeLessThanOrEqual(1);
+    // the record spans the publish: from the connection to the DELETE, within 0.5 s
+    expect(Math.abs(Number(probe.format.duration) - publishedSeconds)).toBeLessThanOrEqual(0.5);
     expect(firstVideoFrameIsKey(file)).toBe(true);
     expect(decodeErrors(file)).toBe('');
   });
@@ -139,8 +146,9 @@ describe('WebRTC ingest from Chromium', () => {
         expect(firstVideoFrameIsKey(file)).toBe(true);
         const duration = Number(ffprobe(file).format.duration);
         // the keyframe is asked for just before the part is due, so parts end close to 3 s
+        // (within a repeated request when the machine is busy)
         if (i < parts.length - 1) expect(duration).toBeGreaterThanOrEqual(2.9);
-        if (i < parts.length - 1) expect(duration).toBeLessThan(3.7);
+        if (i < parts.length - 1) expect(duration).toBeLessThan(4.5);
         total += duration;
       }
       expect(total).toBeGreaterThan(6.5);

@@ -6,6 +6,8 @@ import { chooseEngine, EngineUnavailableError, findMediasoupWorker } from '../..
 import { PortPool, PortsExhaustedError, udpPortFree } from '../../src/ingest/webrtc/port-pool.js';
 import { rtpFeedArgs } from '../../src/ingest/webrtc/rtp-feed.js';
 import { whipRecordFlag } from '../../src/http/routes/whip-routes.js';
+import { byeSsrcs, installByeNotices, RtcpByeNotice } from '../../src/ingest/webrtc/werift-bye.js';
+import { RtcpPacketConverter, RtcpSrPacket } from 'werift';
 
 describe('PortPool', () => {
   it('hands out even RTP ports whose pair is inside the range, round-robin, and takes them back', async () => {
@@ -150,5 +152,29 @@ describe('WebRTC configuration keys', () => {
   ])('%j is refused', (raw, message) => {
     expect(() => parseServerConfig(raw, '/home/wcs')).toThrow(ConfigError);
     expect(() => parseServerConfig(raw, '/home/wcs')).toThrow(message);
+  });
+});
+
+describe('RTCP BYE (werift drops it; we hand on a notice)', () => {
+  const sr = Buffer.from('80c80006' + '00000001' + '0'.repeat(40), 'hex');
+  const bye = Buffer.from('81cb0001' + '0000abcd', 'hex');
+  const bye2 = Buffer.from('82cb0002' + '00000011' + '00000022', 'hex');
+
+  it('finds the SSRCs of BYE packets in a compound packet', () => {
+    expect(byeSsrcs(Buffer.concat([sr, bye]))).toEqual([0xabcd]);
+    expect(byeSsrcs(Buffer.concat([bye2]))).toEqual([0x11, 0x22]);
+    expect(byeSsrcs(sr)).toEqual([]);
+    expect(byeSsrcs(Buffer.from('00', 'hex'))).toEqual([]);
+  });
+
+  it("werift's RTCP parser, once wrapped, reports the BYE next to the packets it knows", () => {
+    installByeNotices();
+    installByeNotices();
+    const packets = RtcpPacketConverter.deSerialize(Buffer.concat([sr, bye])) as unknown[];
+    expect(packets[0]).toBeInstanceOf(RtcpSrPacket);
+    const notices = packets.filter((p) => p instanceof RtcpByeNotice) as RtcpByeNotice[];
+    expect(notices).toHaveLength(1);
+    expect(notices[0]!.ssrcs).toEqual([0xabcd]);
+    expect(notices[0]!.type).toBe(203);
   });
 });

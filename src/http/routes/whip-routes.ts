@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { StreamNameTakenError } from '../../streams/stream-registry.js';
 import { PortsExhaustedError } from '../../ingest/webrtc/port-pool.js';
 import { SdpError, UnsupportedOfferError } from '../../ingest/webrtc/sdp.js';
-import { UnknownSessionError, type PublishRequest, type PublishResult } from '../../ingest/webrtc/webrtc-ingest.js';
+import { IngestClosedError, UnknownSessionError, type PublishRequest, type PublishResult } from '../../ingest/webrtc/webrtc-ingest.js';
 import { bearerToken, sameSecret } from '../auth.js';
 import { HttpError } from '../http-error.js';
 
@@ -127,7 +127,7 @@ export function registerWhipRoutes(app: FastifyInstance, whip: WhipService, opti
         if (err instanceof SdpError) throw new HttpError(400, `Bad SDP offer: ${err.message}`);
         if (err instanceof UnsupportedOfferError) throw new HttpError(422, err.message);
         if (err instanceof StreamNameTakenError) throw new HttpError(409, err.message);
-        if (err instanceof PortsExhaustedError) throw new HttpError(503, err.message);
+        if (err instanceof PortsExhaustedError || err instanceof IngestClosedError) throw new HttpError(503, err.message);
         throw err;
       }
       return reply

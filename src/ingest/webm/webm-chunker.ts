@@ -18,6 +18,9 @@ const ID_TRACK_ENTRY = 0xae;
 const ID_TRACK_NUMBER = 0xd7;
 const ID_TRACK_TYPE = 0x83;
 const ID_CODEC_ID = 0x86;
+const ID_VIDEO = 0xe0;
+const ID_PIXEL_WIDTH = 0xb0;
+const ID_PIXEL_HEIGHT = 0xba;
 const ID_TIMECODE = 0xe7;
 const ID_SIMPLE_BLOCK = 0xa3;
 const ID_BLOCK_GROUP = 0xa0;
@@ -29,6 +32,9 @@ export interface WebmTrack {
   readonly codecId: string;
   /** Registry name: VP8, VP9, AV1, H264, H265, OPUS, VORBIS, AAC, ... */
   readonly codec: string;
+  /** Video: PixelWidth / PixelHeight (0 when absent). */
+  readonly width?: number;
+  readonly height?: number;
 }
 
 const CODEC_NAMES: Record<string, string> = {
@@ -104,13 +110,21 @@ export function parseTracks(body: Buffer): WebmTrack[] {
     let number = 0;
     let type = 0;
     let codecId = '';
+    let width = 0;
+    let height = 0;
     for (const [cid, value] of children(entry)) {
       if (cid === ID_TRACK_NUMBER) number = readUnsigned(value);
       else if (cid === ID_TRACK_TYPE) type = readUnsigned(value);
       else if (cid === ID_CODEC_ID) codecId = value.toString('latin1').replace(/\0+$/, '');
+      else if (cid === ID_VIDEO) {
+        for (const [vid, v] of children(value)) {
+          if (vid === ID_PIXEL_WIDTH) width = readUnsigned(v);
+          else if (vid === ID_PIXEL_HEIGHT) height = readUnsigned(v);
+        }
+      }
     }
     const kind = type === 1 ? 'video' : type === 2 ? 'audio' : 'other';
-    tracks.push({ number, kind, codecId, codec: CODEC_NAMES[codecId] ?? codecId });
+    tracks.push({ number, kind, codecId, codec: CODEC_NAMES[codecId] ?? codecId, ...(kind === 'video' && width > 0 ? { width, height } : {}) });
   }
   return tracks;
 }

@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import type { Logger } from 'pino';
 import type { EngineSettings, WebRtcEngine } from './engine.js';
 import { chooseEngine, EngineUnavailableError, findMediasoupWorker, type EngineSetting } from './engine-choice.js';
+import { MediasoupEngine } from './mediasoup-engine.js';
 import { WeriftEngine } from './werift-engine.js';
 
 const require = createRequire(import.meta.url);
@@ -12,7 +13,8 @@ export function createEngine(setting: EngineSetting, settings: EngineSettings, l
   const choice = chooseEngine(setting, worker.path, worker.why);
   log.info({ engine: choice.engine, reason: choice.reason }, `WebRTC engine: ${choice.engine} (${choice.reason})`);
   if (choice.engine === 'mediasoup') {
-    throw new EngineUnavailableError('the mediasoup engine is not available in this build; use webrtc_engine=werift');
+    if (worker.path === null) throw new EngineUnavailableError(worker.why);
+    return new MediasoupEngine(settings, worker.path, log);
   }
   return new WeriftEngine(settings, log);
 }

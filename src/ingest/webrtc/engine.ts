@@ -49,6 +49,12 @@ export interface WebRtcSession extends TypedEmitter<WebRtcSessionEvents> {
   readonly firstPacketClockMs: number | null;
   /** Sends a PLI for the video track (no-op without video). */
   requestKeyframe(): void;
+  /**
+   * Sends the feed one more audio packet (the last one, renumbered): an
+   * ffmpeg waiting for input acts on SIGINT only once a packet comes, and
+   * then writes its last frames. No-op where the engine cannot.
+   */
+  nudgeFeed(): void;
   /** Closes the peer connection and stops forwarding. */
   close(reason: string): Promise<void>;
 }

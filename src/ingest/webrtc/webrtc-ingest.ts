@@ -32,6 +32,8 @@ export interface PublishResult {
 }
 
 export class UnknownSessionError extends Error {}
+/** The server is shutting down: no new publish. */
+export class IngestClosedError extends Error {}
 
 /** How often a keyframe request is repeated until the keyframe arrives. */
 const KEYFRAME_RETRY_MS = 1000;
@@ -136,13 +138,14 @@ export class WebRtcIngest {
    * StreamNameTakenError (the name is publishing), PortsExhaustedError.
    */
   async publish(request: PublishRequest): Promise<PublishResult> {
-    if (this.#closed) throw new Error('WebRTC ingest is closed');
+    if (this.#closed) throw new IngestClosedError('The server is shutting down');
     const tracks = chooseTracks(parseSdp(request.offer));
     const name = request.streamName;
     if (this.registry.byName(name) || this.#pendingNames.has(name)) throw new StreamNameTakenError(`Stream '${name}' is already published`);
     this.#pendingNames.add(name);
     const ports: number[] = [];
     let session: WebRtcSession | null = null;
+    let created: Publish | null = null;
     try {
       const targets: RtpTarget[] = [];
       for (const track of tracks) {
@@ -184,7 +187,11 @@ export class WebRtcIngest {
         feed.output,
         (found) => {
           for (const t of found) {
-            if (t.kind === 'video') stream.media.videoCodec = t.codec;
+            if (t.kind === 'video') {
+              stream.media.videoCodec = t.codec;
+              stream.media.width = t.width ?? 0;
+              stream.media.height = t.height ?? 0;
+            }
             if (t.kind === 'audio') stream.media.audioCodec = t.codec;
           }
         },
@@ -197,6 +204,7 @@ export class WebRtcIngest {
         },
       );
       const publish: Publish = { id, stream, session: live, feed, source, ports, createdAt: Date.now(), log, ending: null };
+      created = publish;
       this.#publishes.set(id, publish);
       live.once('closed', (reason) => void this.#end(publish, reason));
       live.once('rtp-ready', () => log.info('WebRTC media flowing'));
@@ -215,8 +223,13 @@ export class WebRtcIngest {
       return { sessionId: id, mediaSessionId: stream.mediaSessionId, answer: live.answer };
     } catch (err) {
       this.#pendingNames.delete(name);
-      for (const port of ports) this.ports.release(port);
-      await session?.close('publish failed');
+      if (created) {
+        // the name was taken meanwhile (an RTMP publish): the feed and the session go
+        await this.#end(created, `publish failed: ${(err as Error).message}`);
+      } else {
+        for (const port of ports) this.ports.release(port);
+        await session?.close('publish failed');
+      }
       throw err;
     }
   }
@@ -242,7 +255,15 @@ export class WebRtcIngest {
       p.feed.output.once('end', () => resolve());
       p.feed.output.once('close', () => resolve());
     });
-    await p.feed.stop(FEED_STOP_MS);
+    const stopped = p.feed.stop(FEED_STOP_MS);
+    // when RTP no longer flows (idle, connection gone) ffmpeg acts on the SIGINT only at its next
+    // packet: give it the last audio packet again until it exits, so its last frames are written
+    const nudge = setInterval(() => p.session.nudgeFeed(), 100);
+    try {
+      await stopped;
+    } finally {
+      clearInterval(nudge);
+    }
     await Promise.race([outputEnded, new Promise((r) => setTimeout(r, 1000))]);
     p.source.feed?.end();
     this.registry.unpublish(p.stream);

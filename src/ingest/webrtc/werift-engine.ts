@@ -26,6 +26,7 @@ import {
   type WebRtcSessionEvents,
 } from './engine.js';
 import { mungeAnswer, stripTransportCc, type ChosenTrack } from './sdp.js';
+import { installByeNotices, RtcpByeNotice } from './werift-bye.js';
 
 /** How long ICE gathering may take before the answer is sent with what was found. */
 const GATHER_TIMEOUT_MS = 3000;
@@ -61,6 +62,9 @@ interface SenderReport {
 interface TrackState {
   readonly target: RtpTarget;
   ssrc: number | null;
+  /** The last packet forwarded, and the timestamp step before it. */
+  last: RtpPacket | null;
+  step: number;
   transceiver: RTCRtpTransceiver | null;
   report: SenderReport | null;
 }
@@ -83,7 +87,7 @@ class WeriftSession extends TypedEmitter<WebRtcSessionEvents> implements WebRtcS
     private readonly log: Logger,
   ) {
     super();
-    this.#tracks = request.targets.map((target) => ({ target, ssrc: null, transceiver: null, report: null }));
+    this.#tracks = request.targets.map((target) => ({ target, ssrc: null, transceiver: null, report: null, last: null, step: 0 }));
     this.forwarded = request.targets.map((t) => ({
       kind: t.track.kind,
       rtpPort: t.rtpPort,
@@ -98,7 +102,10 @@ class WeriftSession extends TypedEmitter<WebRtcSessionEvents> implements WebRtcS
     pc.onTrack.subscribe((track) => this.#onTrack(track));
     pc.connectionStateChange.subscribe((state) => {
       this.log.info({ state }, 'WebRTC connection state');
-      if (state === 'connected') this.#startRemb();
+      if (state === 'connected') {
+        this.#startRemb();
+        this.#watchBye();
+      }
       if (state === 'failed' || state === 'closed') void this.close(`connection ${state}`);
     });
   }
@@ -135,6 +142,11 @@ class WeriftSession extends TypedEmitter<WebRtcSessionEvents> implements WebRtcS
       this.emit('rtp-ready');
     }
     this.lastRtpAt = now;
+    if (state.last) {
+      const step = (packet.header.timestamp - state.last.header.timestamp) >>> 0;
+      if (step > 0 && step < state.target.track.codec.clockRate) state.step = step;
+    }
+    state.last = packet;
     this.#socket.send(packet.serialize(), state.target.rtpPort, '127.0.0.1');
   }
 
@@ -150,6 +162,16 @@ class WeriftSession extends TypedEmitter<WebRtcSessionEvents> implements WebRtcS
     }
     // ffmpeg syncs audio and video with the sender reports
     this.#socket.send(packet.serialize(), state.target.rtpPort + 1, '127.0.0.1');
+  }
+
+  /** A publisher that says goodbye (RTCP BYE for one of its recorded SSRCs) ends at once. */
+  #watchBye(): void {
+    for (const dtls of this.pc.dtlsTransports) {
+      dtls.onRtcp.subscribe((packet: unknown) => {
+        if (!(packet instanceof RtcpByeNotice)) return;
+        if (packet.ssrcs.some((ssrc) => this.#tracks.some((t) => t.ssrc === ssrc))) void this.close('RTCP BYE');
+      });
+    }
   }
 
   #startRemb(): void {
@@ -173,6 +195,21 @@ class WeriftSession extends TypedEmitter<WebRtcSessionEvents> implements WebRtcS
     this.#remb.unref();
   }
 
+  nudgeFeed(): void {
+    const audio = this.#tracks.find((t) => t.target.track.kind === 'audio');
+    const last = audio?.last;
+    if (!audio || !last) return;
+    const next = last.clone();
+    next.header.sequenceNumber = (last.header.sequenceNumber + 1) & 0xffff;
+    next.header.timestamp = (last.header.timestamp + (audio.step || 960)) >>> 0;
+    audio.last = next;
+    try {
+      this.#socket.send(next.serialize(), audio.target.rtpPort, '127.0.0.1');
+    } catch {
+      // socket closed
+    }
+  }
+
   requestKeyframe(): void {
     const video = this.#tracks.find((t) => t.target.track.kind === 'video');
     if (this.#closed || !video?.transceiver || video.ssrc === null) return;
@@ -190,7 +227,8 @@ class WeriftSession extends TypedEmitter<WebRtcSessionEvents> implements WebRtcS
     } catch {
       // already closed
     }
-    this.#socket.close();
+    // kept open a little: the feed may still need a nudge to finish
+    setTimeout(() => this.#socket.close(), 5000).unref();
     this.removeAllListeners();
   }
 }
@@ -210,6 +248,7 @@ export class WeriftEngine implements WebRtcEngine {
   ) {}
 
   async start(): Promise<void> {
+    installByeNotices();
     this.log.info({ engine: this.name, ip: this.settings.announcedIp, ports: this.settings.portRange }, 'WebRTC engine: werift');
   }
 

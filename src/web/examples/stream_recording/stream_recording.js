@@ -46,6 +46,7 @@ async function start() {
   try {
     const media = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 }, audio: true });
     $('localVideo').srcObject = media;
+    $('localVideo').hidden = false;
     const pc = new RTCPeerConnection();
     session = { pc, media, location: null, mediaSessionId: null };
     const video = pc.addTransceiver(media.getVideoTracks()[0], { direction: 'sendonly', streams: [media] });
@@ -91,6 +92,7 @@ function cleanup() {
   session.pc.close();
   session.media.getTracks().forEach((t) => t.stop());
   $('localVideo').srcObject = null;
+  $('localVideo').hidden = true;
 }
 
 async function findRecord(mediaSessionId, timeoutMs) {

@@ -1,0 +1,223 @@
+import type { Logger } from 'pino';
+import { TypedEmitter } from '../../util/typed-emitter.js';
+import type { EngineSettings, ForwardedTrack, SessionRequest, WebRtcEngine, WebRtcSession, WebRtcSessionEvents } from './engine.js';
+import {
+  mediasoupAnswer,
+  producerRtpParameters,
+  recorderRtpCapabilities,
+  remoteDtlsParameters,
+  routerCodecs,
+  type MsCodecParameters,
+  type MsDtlsParameters,
+  type MsRouterCodec,
+  type MsRtpParameters,
+  type MsTransportInfo,
+} from './mediasoup-sdp.js';
+import { mungeAnswer, parseSdp } from './sdp.js';
+
+/*
+ * The parts of mediasoup's API this engine uses, typed here: mediasoup is an
+ * optional dependency whose types are absent when it is not installed.
+ */
+interface MsClosable {
+  close(): void;
+  readonly closed: boolean;
+}
+interface MsEmitter {
+  on(event: string, listener: (...args: unknown[]) => void): unknown;
+}
+interface MsWorker extends MsClosable, MsEmitter {
+  readonly pid: number;
+  createRouter(options: { mediaCodecs: readonly MsRouterCodec[] }): Promise<MsRouter>;
+}
+interface MsRouter extends MsClosable {
+  createWebRtcTransport(options: {
+    listenInfos: readonly { protocol: 'udp' | 'tcp'; ip: string; announcedAddress?: string; portRange?: { min: number; max: number } }[];
+    enableUdp: boolean;
+    enableTcp: boolean;
+    preferUdp: boolean;
+    initialAvailableOutgoingBitrate?: number;
+  }): Promise<MsWebRtcTransport>;
+  createPlainTransport(options: { listenInfo: { protocol: 'udp'; ip: string }; rtcpMux: boolean; comedia: boolean }): Promise<MsPlainTransport>;
+}
+interface MsWebRtcTransport extends MsClosable, MsEmitter, MsTransportInfo {
+  connect(options: { dtlsParameters: MsDtlsParameters }): Promise<void>;
+  produce(options: { kind: 'audio' | 'video'; rtpParameters: MsRtpParameters }): Promise<MsProducer>;
+  setMaxIncomingBitrate(bitrate: number): Promise<void>;
+}
+interface MsPlainTransport extends MsClosable {
+  connect(options: { ip: string; port: number; rtcpPort: number }): Promise<void>;
+  consume(options: { producerId: string; rtpCapabilities: ReturnType<typeof recorderRtpCapabilities>; paused: boolean }): Promise<MsConsumer>;
+}
+interface MsProducer extends MsClosable {
+  readonly id: string;
+  getStats(): Promise<readonly { type: string; byteCount?: number }[]>;
+}
+interface MsConsumer extends MsClosable {
+  readonly rtpParameters: { readonly codecs: readonly MsCodecParameters[] };
+  resume(): Promise<void>;
+  requestKeyFrame(): Promise<void>;
+}
+interface MediasoupModule {
+  createWorker(options: { logLevel: 'warn' | 'error'; rtcMinPort: number; rtcMaxPort: number }): Promise<MsWorker>;
+}
+
+/** How often producers' byte counts are read to know that RTP flows. */
+const STATS_INTERVAL_MS = 1000;
+
+class MediasoupSession extends TypedEmitter<WebRtcSessionEvents> implements WebRtcSession {
+  answer = '';
+  forwarded: ForwardedTrack[] = [];
+  lastRtpAt = 0;
+  firstPacketClockMs: number | null = null;
+  readonly consumers: { kind: 'audio' | 'video'; consumer: MsConsumer }[] = [];
+  readonly producers: MsProducer[] = [];
+  #bytes = 0;
+  #stats: NodeJS.Timeout | null = null;
+  #closed = false;
+
+  constructor(
+    readonly router: MsRouter,
+    private readonly log: Logger,
+  ) {
+    super();
+  }
+
+  watch(transport: MsWebRtcTransport): void {
+    transport.on('icestatechange', (state) => {
+      if (state === 'disconnected' || state === 'closed') this.log.info({ state }, 'WebRTC ICE state');
+    });
+    transport.on('dtlsstatechange', (state) => {
+      this.log.info({ state }, 'WebRTC DTLS state');
+      if (state === 'failed' || state === 'closed') void this.close(`DTLS ${String(state)}`);
+    });
+    this.#stats = setInterval(() => void this.#poll(), STATS_INTERVAL_MS);
+    this.#stats.unref();
+  }
+
+  async #poll(): Promise<void> {
+    let bytes = 0;
+    for (const p of this.producers) {
+      const stats = await p.getStats().catch(() => []);
+      for (const s of stats) bytes += s.byteCount ?? 0;
+    }
+    if (bytes > this.#bytes) {
+      const now = Date.now();
+      if (this.lastRtpAt === 0) {
+        this.firstPacketClockMs = now;
+        this.emit('rtp-ready');
+      }
+      this.lastRtpAt = now;
+      this.#bytes = bytes;
+    }
+  }
+
+  nudgeFeed(): void {
+    // the consumers send RTP themselves: nothing to replay here
+  }
+
+  requestKeyframe(): void {
+    for (const c of this.consumers) if (c.kind === 'video' && !c.consumer.closed) void c.consumer.requestKeyFrame().catch(() => undefined);
+  }
+
+  async close(reason: string): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#stats) clearInterval(this.#stats);
+    this.emit('closed', reason);
+    // closing the router closes its transports, producers and consumers
+    this.router.close();
+    this.removeAllListeners();
+  }
+}
+
+/**
+ * The SFU engine: one mediasoup worker; per publisher a router with the
+ * offered codecs, a WebRtcTransport the browser connects to, a producer
+ * per recorded track, and per producer a PlainTransport consumer sending
+ * RTP (and RTCP sender reports) to the feed ffmpeg's loopback ports.
+ */
+export class MediasoupEngine implements WebRtcEngine {
+  readonly name = 'mediasoup' as const;
+  #worker: MsWorker | null = null;
+  readonly #sessions = new Set<MediasoupSession>();
+
+  constructor(
+    private readonly settings: EngineSettings,
+    private readonly workerBin: string,
+    private readonly log: Logger,
+    private readonly load: () => Promise<MediasoupModule> = async () => {
+      const name = 'mediasoup';
+      return (await import(name)) as MediasoupModule;
+    },
+  ) {}
+
+  async start(): Promise<void> {
+    process.env.MEDIASOUP_WORKER_BIN ??= this.workerBin;
+    const mediasoup = await this.load();
+    const [min, max] = this.settings.portRange;
+    this.#worker = await mediasoup.createWorker({ logLevel: 'warn', rtcMinPort: min, rtcMaxPort: max });
+    this.#worker.on('died', (err) => this.log.error({ err: String(err) }, 'mediasoup worker died'));
+    this.log.info({ engine: this.name, workerPid: this.#worker.pid, ports: this.settings.portRange }, 'WebRTC engine: mediasoup worker started');
+  }
+
+  async createSession(request: SessionRequest): Promise<WebRtcSession> {
+    const worker = this.#worker;
+    if (!worker) throw new Error('mediasoup engine not started');
+    const offer = parseSdp(request.offer);
+    const tracks = request.targets.map((t) => t.track);
+    const dtls = remoteDtlsParameters(offer);
+    const router = await worker.createRouter({ mediaCodecs: routerCodecs(tracks) });
+    const session = new MediasoupSession(router, this.log.child({ stream: request.streamName }));
+    this.#sessions.add(session);
+    session.once('closed', () => this.#sessions.delete(session));
+    try {
+      const s = this.settings;
+      const bind = s.bindIp === '' ? '0.0.0.0' : s.bindIp;
+      const transport = await router.createWebRtcTransport({
+        listenInfos: [{ protocol: 'udp', ip: bind, announcedAddress: s.announcedIp === bind ? undefined : s.announcedIp }],
+        enableUdp: true,
+        enableTcp: false,
+        preferUdp: true,
+      });
+      await transport.setMaxIncomingBitrate(s.maxBitrate);
+      await transport.connect({ dtlsParameters: dtls });
+      session.watch(transport);
+      for (const target of request.targets) {
+        const producer = await transport.produce({ kind: target.track.kind, rtpParameters: producerRtpParameters(offer, target.track) });
+        session.producers.push(producer);
+        const plain = await router.createPlainTransport({ listenInfo: { protocol: 'udp', ip: '127.0.0.1' }, rtcpMux: false, comedia: false });
+        await plain.connect({ ip: '127.0.0.1', port: target.rtpPort, rtcpPort: target.rtpPort + 1 });
+        const consumer = await plain.consume({ producerId: producer.id, rtpCapabilities: recorderRtpCapabilities(tracks), paused: true });
+        const codec = consumer.rtpParameters.codecs[0];
+        if (!codec) throw new Error(`mediasoup consumer of ${target.track.kind} has no codec`);
+        session.consumers.push({ kind: target.track.kind, consumer });
+        session.forwarded.push({
+          kind: target.track.kind,
+          rtpPort: target.rtpPort,
+          payloadType: codec.payloadType,
+          clockRate: codec.clockRate,
+          channels: codec.channels ?? 1,
+          fmtp: Object.entries(codec.parameters)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(';'),
+        });
+        // the feed ffmpeg is started right after the answer; a paused consumer loses nothing it needs
+        setTimeout(() => void consumer.resume().catch(() => undefined), 200).unref();
+      }
+      session.answer = mungeAnswer(mediasoupAnswer(request.offer, tracks, transport), {
+        startBitrateKbps: Math.round(Math.min(s.maxBitrate, 1_500_000) / 1000),
+      });
+      return session;
+    } catch (err) {
+      await session.close(`negotiation failed: ${(err as Error).message}`);
+      throw err;
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.#sessions].map((s) => s.close('server shutdown')));
+    this.#worker?.close();
+    this.#worker = null;
+  }
+}
