@@ -67,8 +67,11 @@ export class InProcessMp4Muxer implements LiveMuxer {
       this.onLine(line);
       return;
     }
-    // one write per fragment (moof, mdat header and the samples copied once): few, large writes
-    if (out.length > 0) this.#out.write(out.length === 1 ? (out[0] as Buffer) : Buffer.concat(out));
+    if (out.length === 0) return;
+    // one writev per fragment (moof, mdat header, the samples as they are: no copy)
+    this.#out.cork();
+    for (const b of out) this.#out.write(b);
+    this.#out.uncork();
   }
 
   async finish(_timeoutMs: number): Promise<FfmpegExit> {
