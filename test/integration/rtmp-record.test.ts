@@ -1,4 +1,7 @@
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
+import { promisify } from 'node:util';
 import http from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -168,6 +171,23 @@ describe('RTMP publish recorded to MP4 (default config)', () => {
     expect(named[0]!.mediaSessionId).toBe(original.mediaSessionId);
     expect(await first.exited).toBe(0);
     const file = await waitForHook(daemon, 'taken');
+    expect(Math.abs(durationOf(file) - durationOf(clip))).toBeLessThanOrEqual(0.3);
+  });
+
+  it('an RTMP player gets the stream while it is recorded (node-media-server builds RTMP messages only while one plays)', async () => {
+    const clip = makeClip({ video: true, audio: true, seconds: 8, gop: 2 });
+    const publisher = publish(clip, daemon.rtmpUrl('played'));
+    await streamNamed(daemon, 'played');
+    const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'wcs-play-')), 'played.flv');
+    await promisify(execFile)('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-i', daemon.rtmpUrl('played'), '-t', '3', '-c', 'copy', '-y', out], { timeout: 20_000 });
+    const probe = ffprobe(out);
+    expect(probe.streams.map((s) => s.codec_name).sort()).toEqual(['aac', 'h264']);
+    expect(firstVideoFrameIsKey(out)).toBe(true);
+    expect(durationOf(out)).toBeGreaterThan(2.5);
+    expect(await publisher.exited).toBe(0);
+    // the recording is whole: the player joining changed nothing for it
+    const file = await waitForHook(daemon, 'played');
+    expect(decodeErrors(file)).toBe('');
     expect(Math.abs(durationOf(file) - durationOf(clip))).toBeLessThanOrEqual(0.3);
   });
 

@@ -103,3 +103,67 @@ export function createNmsRtmpHandler(): { handler: NmsRtmpServer; events: EventE
   Context.config = {};
   return { handler: new NodeRtmpServer(), events: Context.eventEmitter, broadcasts: Context.broadcasts };
 }
+
+/** node-media-server's AVPacket, as BroadcastServer.broadcastMessage receives it. */
+interface NmsPacket {
+  codec_type: number;
+  flags: number;
+  dts: number;
+  pts: number;
+  size: number;
+  data: Buffer;
+}
+
+/** The fields of BroadcastServer that its broadcastMessage touches. */
+interface NmsBroadcastInternals {
+  broadcastMessage(packet: NmsPacket): void;
+  subscribers: Map<string, { protocol: string; sendBuffer(buffer: Buffer): void }>;
+  flvGopCache: Set<Buffer> | null;
+  rtmpGopCache: Set<Buffer> | null;
+  _dtsOffset: Record<number, number>;
+  _lastDts: Record<number, number>;
+}
+
+const Flv = require('node-media-server/src/protocol/flv.js') as { createMessage(packet: NmsPacket): Buffer };
+
+/** Packet flags of node-media-server: 1 audio frame, 3 video keyframe, 4 video inter frame. */
+const MEDIA_FLAGS = new Set([1, 3, 4]);
+
+/**
+ * node-media-server builds every packet twice, as an FLV tag and as RTMP
+ * chunks (a full copy each), and keeps both in its GOP caches, whether or
+ * not anybody plays over RTMP. The recorder only reads FLV tags. This wraps
+ * a broadcast's broadcastMessage so that, while no RTMP player is
+ * subscribed, media packets take the FLV half only (the same steps as
+ * node-media-server 4.4.3's own code, minus the RTMP message); headers and
+ * metadata, and everything while an RTMP player is there, still go through
+ * the original. An RTMP player that joins then starts at the next keyframe
+ * instead of from the GOP cache. Measured in bench/concurrent-rtmp.mjs.
+ */
+export function skipUnplayedRtmpMessages(broadcast: NmsBroadcast): void {
+  const b = broadcast as unknown as NmsBroadcastInternals;
+  if ((b as unknown as { wcsFlvOnly?: boolean }).wcsFlvOnly) return;
+  (b as unknown as { wcsFlvOnly: boolean }).wcsFlvOnly = true;
+  const original = b.broadcastMessage;
+  b.broadcastMessage = (packet: NmsPacket): void => {
+    if (!MEDIA_FLAGS.has(packet.flags)) return original(packet);
+    for (const s of b.subscribers.values()) if (s.protocol === 'rtmp') return original(packet);
+    const dtsOffset = b._dtsOffset[packet.codec_type] ?? 0;
+    if (dtsOffset > 0) {
+      packet.dts += dtsOffset;
+      packet.pts += dtsOffset;
+    }
+    b._lastDts[packet.codec_type] = packet.dts;
+    const flvMessage = Flv.createMessage(packet);
+    // the RTMP GOP cache would miss these packets: drop it; the next keyframe with a player starts a new one
+    b.rtmpGopCache = null;
+    if (packet.flags === 3) {
+      b.flvGopCache?.clear();
+      b.flvGopCache = new Set([flvMessage]);
+    } else {
+      b.flvGopCache?.add(flvMessage);
+    }
+    if (b.flvGopCache && b.flvGopCache.size > 4096) b.flvGopCache.clear();
+    for (const s of b.subscribers.values()) if (s.protocol === 'flv') s.sendBuffer(flvMessage);
+  };
+}

@@ -8,6 +8,7 @@ import {
   createNmsRtmpHandler,
   parseH264Sps,
   redirectNmsLogger,
+  skipUnplayedRtmpMessages,
   type NmsBroadcast,
   type NmsSession,
 } from './nms-internals.js';
@@ -128,6 +129,7 @@ export class RtmpIngest {
       return;
     }
     broadcast.publishGraceMs = this.options.publishGraceMs;
+    skipUnplayedRtmpMessages(broadcast);
     const existing = this.#byPath.get(session.streamPath);
     if (existing) {
       existing.source.rebind(session);
