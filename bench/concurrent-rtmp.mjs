@@ -208,7 +208,13 @@ async function startWcs(dir, muxer) {
   const httpPort = await freePort();
   const rtmpPort = await freePort();
   for (const d of ['conf', 'bin']) fs.mkdirSync(path.join(dir, d), { recursive: true });
-  fs.writeFileSync(path.join(dir, 'conf', 'server.properties'), `http.port=${httpPort}\nrtmp.port=${rtmpPort}\nip_local=127.0.0.1\nrecord_muxer=${muxer}\n`);
+  // the tee publisher connects its outputs one after another (about 0.1 s each) and sends media only
+  // once all are connected: at N=100 the first ones wait over 10 s, which the default
+  // rtmp_publisher_idle_timeout (10 s) would take for a dead publisher (nginx-rtmp has no such timeout on)
+  fs.writeFileSync(
+    path.join(dir, 'conf', 'server.properties'),
+    `http.port=${httpPort}\nrtmp.port=${rtmpPort}\nip_local=127.0.0.1\nrecord_muxer=${muxer}\nrtmp_publisher_idle_timeout=120\nrecord_idle_timeout=120\n`,
+  );
   const hook = path.join(dir, 'bin', 'on_record_hook.sh');
   fs.copyFileSync(path.join(REPO, 'bin', 'on_record_hook.sh'), hook);
   fs.chmodSync(hook, 0o755);
@@ -386,6 +392,15 @@ async function measure(serverName, n, clip, expected, seconds) {
       perRecord: counted, loop: loop?.eventLoopDelay ?? null, stopCode: stopped?.code ?? 'killed',
       seconds,
     };
+  } catch (err) {
+    // keep the server's own account of what went wrong
+    const r = await server.stop().catch(() => null);
+    if (r?.out || r?.err) {
+      const log = path.join(os.tmpdir(), `wcs-bench-failed-${serverName}-${n}.log`);
+      fs.writeFileSync(log, `${r.out ?? ''}\n--- stderr\n${r.err ?? ''}`);
+      console.log(`server log kept in ${log}`);
+    }
+    throw err;
   } finally {
     await server.stop().catch(() => {});
     fs.rmSync(dir, { recursive: true, force: true });

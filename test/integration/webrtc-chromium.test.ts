@@ -97,7 +97,7 @@ async function publishFromExamplePage(name: string, codec: 'VP8' | 'H264', secon
 
 describe('WebRTC ingest from Chromium', () => {
   it('example page, VP8 + Opus: PUBLISHING, Stop, the download link gives a WebM record of the publish', async () => {
-    const { file, fileName, before, publishedSeconds } = await publishFromExamplePage('pagevp8', 'VP8', 6);
+    const { file, fileName, before, publishedSeconds } = await publishFromExamplePage('pagevp8', 'VP8', 10);
     expect(path.extname(fileName)).toBe('.webm');
     const probe = ffprobe(file);
     expect(probe.format.format_name).toContain('webm');
@@ -115,7 +115,7 @@ describe('WebRTC ingest from Chromium', () => {
   });
 
   it('example page, H.264 + Opus: an MP4 record, video copied, Opus encoded to AAC', async () => {
-    const { file, fileName, publishedSeconds } = await publishFromExamplePage('pageh264', 'H264', 6);
+    const { file, fileName, publishedSeconds } = await publishFromExamplePage('pageh264', 'H264', 10);
     expect(path.extname(fileName)).toBe('.mp4');
     const probe = ffprobe(file);
     expect(probe.format.format_name).toContain('mp4');

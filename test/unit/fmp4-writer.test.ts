@@ -89,6 +89,24 @@ describe('FLV tags to fragmented MP4', () => {
     expect(tables.get(1)!.mediaDuration).toBe(videoCount * 3600);
   });
 
+  it('AAC frames on whole-millisecond FLV timestamps follow each other sample-exactly; a real gap is kept', () => {
+    const w = new Fmp4Writer({ hasVideo: false, hasAudio: true, width: 0, height: 0 });
+    w.push(aacConfig());
+    const out: Buffer[] = [];
+    // 44.1 kHz: a frame is 23.22 ms, FLV says 0, 23, 46, 70, 93, ...
+    for (let i = 0; i < 200; i++) out.push(...w.push(audio(Math.round((i * 1024 * 1000) / 44100))));
+    // then a 500 ms hole in the stream
+    for (let i = 0; i < 50; i++) out.push(...w.push(audio(Math.round(((200 + i) * 1024 * 1000) / 44100) + 500)));
+    out.push(...w.end());
+    const t = read(Buffer.concat(out)).tables.get(1)!;
+    expect(t.count).toBe(250);
+    const durations = t.durations;
+    expect(durations.slice(0, 199).every((d) => d === 1024)).toBe(true);
+    // the hole: about 500 ms more than one frame, at 44.1 kHz
+    expect(Math.abs(durations[199]! - (1024 + 22050))).toBeLessThanOrEqual(45);
+    expect(durations.slice(200, 249).every((d) => d === 1024)).toBe(true);
+  });
+
   it('drops samples whose timestamps do not move forward, and refuses frames before their configuration', () => {
     const w = new Fmp4Writer({ hasVideo: true, hasAudio: false, width: 0, height: 0 });
     expect(() => w.push(video(0, true))).toThrow(/before its sequence header/);

@@ -29,7 +29,7 @@ export interface FinishResult {
 }
 
 const U32 = 0xffffffff;
-const COPY_WINDOW = 8 << 20;
+const COPY_WINDOW = 1 << 20;
 const YIELD_EVERY = 512;
 
 interface Scan {

@@ -49,6 +49,8 @@ const VIDEO_TIMESCALE = 90000;
 const MOVIE_TIMESCALE = 1000;
 const AAC_RATES = [96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350];
 const KEY_FLAGS = 0x02000000;
+/** Samples per AAC frame (AAC-LC; HE-AAC counts its core rate) */
+const AAC_FRAME = 1024;
 const NON_KEY_FLAGS = 0x01010000;
 
 function u32(...values: number[]): Buffer {
@@ -196,8 +198,15 @@ export class Fmp4Writer {
       track.firstCto = cto;
     }
     // media time of each track starts at its own first sample; the edit list places it
-    const dts = Math.round(((timestampMs - track.firstDtsMs) * track.timescale) / 1000);
+    let dts = Math.round(((timestampMs - track.firstDtsMs) * track.timescale) / 1000);
     const held = track.held;
+    if (track.kind === 'audio' && held) {
+      // FLV carries whole milliseconds: an AAC frame (1024 samples) lands up to 1 ms off. Within
+      // that rounding the frame follows the previous one exactly (as ffmpeg's stream copy does),
+      // which keeps the audio sample-accurate and its table of durations one entry long.
+      const expected = held.dts + AAC_FRAME;
+      if (Math.abs(dts - expected) <= Math.ceil(track.timescale / 1000)) dts = expected;
+    }
     if (held && dts <= held.dts) {
       // a timestamp that goes back (or repeats) has no place in an MP4 track: dropped, as ffmpeg's muxer does
       this.droppedSamples++;
@@ -232,7 +241,7 @@ export class Fmp4Writer {
   end(): Buffer[] {
     for (const t of this.#tracks) {
       if (!t.held) continue;
-      t.held.duration = t.lastDuration || Math.round(t.kind === 'video' ? VIDEO_TIMESCALE / 30 : 1024);
+      t.held.duration = t.lastDuration || Math.round(t.kind === 'video' ? VIDEO_TIMESCALE / 30 : AAC_FRAME);
       t.fragment.push(t.held);
       t.held = null;
     }
