@@ -13,13 +13,16 @@ export interface EventLoopDelay {
 /**
  * The daemon's event-loop delay (how late timers run): the figure that says
  * whether ingest and recorders keep up. Sampled by Node's histogram every
- * `resolutionMs`; read (and optionally reset) through /rest-api/server/stats.
+ * `resolutionMs` (each sample is the whole interval, so the sampling period
+ * is taken off: an idle loop reads about 0, not `resolutionMs`); read (and
+ * optionally reset) through /rest-api/server/stats. 20 ms keeps the idle
+ * daemon's own cost small (each sample wakes the process).
  */
 export class EventLoopMonitor {
   #histogram: IntervalHistogram | null = null;
   #since = 0;
 
-  constructor(private readonly resolutionMs = 10) {}
+  constructor(private readonly resolutionMs = 20) {}
 
   start(): void {
     if (this.#histogram) return;
@@ -30,7 +33,7 @@ export class EventLoopMonitor {
 
   read(reset = false): EventLoopDelay {
     const h = this.#histogram;
-    const ms = (ns: number): number => (Number.isFinite(ns) ? Math.round(ns / 1e4) / 100 : 0);
+    const ms = (ns: number): number => (Number.isFinite(ns) ? Math.max(0, Math.round((ns - this.resolutionMs * 1e6) / 1e4) / 100) : 0);
     const count = h ? h.count : 0;
     const out: EventLoopDelay = {
       meanMs: h && count > 0 ? ms(h.mean) : 0,
