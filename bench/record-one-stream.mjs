@@ -431,10 +431,15 @@ async function startDaemon() {
       state.ready = true;
       readyResolve(true);
     } else if (msg === 'Recording started') {
-      const m = /"pid":(\d+),"tmpFile"/.exec(line);
-      const pid = m ? Number(m[1]) : Number(j.pid);
-      state.started.set(j.stream, { pid, t });
-      extraPids.add(pid);
+      // the in-process muxer (record_muxer=in-process, H.264 + AAC) has no process of its own
+      if (j.muxer !== 'in-process') {
+        const m = /"part":\d+,"pid":(\d+)/.exec(line);
+        const pid = m ? Number(m[1]) : Number(j.pid);
+        state.started.set(j.stream, { pid, t });
+        extraPids.add(pid);
+      } else {
+        state.started.set(j.stream, { pid: null, t });
+      }
     } else if (msg === 'Recording finishing') {
       if (!state.finishing.has(j.stream)) state.finishing.set(j.stream, t);
     } else if (msg === 'Recording done') {
@@ -547,7 +552,7 @@ async function main() {
   const snapTimer = setTimeout(() => (snapA = snapshotAll()), SKIP_MS);
   // pick up recorder pids as they appear
   const watchRecorders = setInterval(() => {
-    for (const [name, st] of daemon.started) sampler.add(`rec:${name}`, st.pid, 'recorder');
+    for (const [name, st] of daemon.started) if (st.pid !== null) sampler.add(`rec:${name}`, st.pid, 'recorder');
   }, 50);
 
   // wait for every publisher to exit
