@@ -208,7 +208,8 @@ for (const n of o.cameras) {
     console.log(`  daemon idle before: ${f1(r.idle.daemon.cpu)} % CPU, RSS ${f1(r.idle.daemon.rssMiB)} MiB`);
     console.log(`  daemon (node):      ${f1(r.m.daemon.cpu)} % CPU in all, RSS ${f1(r.m.daemon.rssMiB)} MiB, USS ${f1(r.m.daemon.ussMiB)} MiB`);
     console.log(`  per camera, pull ffmpeg (${r.m.pulls.count}):     ${per('pulls')}`);
-    if (record) console.log(`  per camera, recorder ffmpeg (${r.m.recorders.count}): ${per('recorders')}`);
+    if (record && r.m.recorders.count === 0) console.log('  per camera, recorder ffmpeg: none (H.264 + AAC is written by the in-process muxer)');
+    else if (record) console.log(`  per camera, recorder ffmpeg (${r.m.recorders.count}): ${per('recorders')}`);
     const server = r.m.daemon.cpu + r.m.pulls.cpu + r.m.recorders.cpu;
     console.log(`  server total (daemon + its ffmpegs): ${f1(server)} % CPU = ${f1(server / n)} % per camera; ffmpeg USS ${f1((r.m.pulls.ussMiB + r.m.recorders.ussMiB) / n)} MiB per camera`);
     console.log(`  stand-in cameras (not the server): ${f1(r.m.cameras.cpu / n)} % CPU each`);
