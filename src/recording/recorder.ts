@@ -152,7 +152,10 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
   }
 
   async start(): Promise<void> {
-    await fs.promises.mkdir(this.settings.tmpDir, { recursive: true });
+    // synchronous up to the tap: an await here would let the ingest take in a burst of queued media
+    // (a publisher whose data waited in the socket while the daemon was busy) before the tap exists,
+    // and the source's GOP cache then only holds the latest GOP
+    fs.mkdirSync(this.settings.tmpDir, { recursive: true });
     this.log.info({ template: this.settings.naming.template, rotation: this.settings.rotation }, 'Recording starting; waiting for a keyframe');
     this.#tap = this.stream.source.openTap({
       data: (chunk) => this.#onChunk(chunk),

@@ -57,6 +57,7 @@ function settings(dir: string, overrides: Partial<RecorderSettings> = {}): Recor
     audio: { sampleRate: 44100, channels: 2, fdkAacBitrateMode: 5 },
     matroska: { clusterDurationLimitMs: 100_000, clusterSizeLimit: 131072 },
     mp4: { moovFirst: true, reserveSpace: false, reservedBytes: 2048 * 1024 },
+    muxer: 'in-process',
     maxPendingInput: 64 * 1024 * 1024,
     limits: { errorIntervalMs: 3_600_000, maxErrors: 3, maxLengthMs: 0, idleTimeoutMs: 30_000 },
     ...overrides,
