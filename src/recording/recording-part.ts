@@ -67,7 +67,7 @@ export class RecordingPart {
           log.warn({ ffmpeg: line, part: index }, 'Muxer message');
           if (/^\[(error|fatal|panic)\]/.test(line) || /^\[[^\]]+\] \[(error|fatal|panic)\]/.test(line)) onError(line);
         },
-        fd,
+        { fd },
       );
     } finally {
       // the child holds its own copy of the descriptor

@@ -1,6 +1,5 @@
-import { spawn, type ChildProcessByStdio } from 'node:child_process';
-import type { Readable, Writable } from 'node:stream';
-import type { FfmpegExit } from '../../recording/ffmpeg/ffmpeg-process.js';
+import type { Readable } from 'node:stream';
+import { FfmpegProcess, type FfmpegExit } from '../../recording/ffmpeg/ffmpeg-process.js';
 
 export interface RtpFeedOptions {
   readonly ffmpeg: string;
@@ -37,68 +36,38 @@ export function rtpFeedArgs(container: 'webm' | 'matroska', listenTimeoutSeconds
  * one SIGINT while RTP still flows (it then writes its last cluster).
  */
 export class RtpFeed {
-  readonly #child: ChildProcessByStdio<Writable, Readable, Readable>;
-  readonly #tail: string[] = [];
+  readonly #ffmpeg: FfmpegProcess;
+  readonly #output: Readable;
   readonly exited: Promise<FfmpegExit>;
-  #exit: FfmpegExit | null = null;
 
   constructor(options: RtpFeedOptions, onStderrLine?: (line: string) => void) {
-    this.#child = spawn(options.ffmpeg, rtpFeedArgs(options.container, options.listenTimeoutSeconds), { stdio: ['pipe', 'pipe', 'pipe'] });
-    this.#child.stdin.on('error', () => undefined);
-    this.#child.stdin.end(options.sdp);
-    this.#child.stderr.setEncoding('utf8');
-    this.#child.stderr.on('data', (text: string) => {
-      for (const line of text.split(/\r?\n/)) {
-        if (line.trim() === '') continue;
-        this.#tail.push(line);
-        if (this.#tail.length > 20) this.#tail.shift();
-        onStderrLine?.(line);
-      }
-    });
-    this.exited = new Promise((resolve) => {
-      const finish = (code: number | null, signal: NodeJS.Signals | null): void => {
-        if (this.#exit) return;
-        this.#exit = { code, signal, stderrTail: [...this.#tail] };
-        resolve(this.#exit);
-      };
-      this.#child.on('exit', finish);
-      this.#child.on('error', (err) => {
-        this.#tail.push(`spawn failed: ${err.message}`);
-        finish(null, null);
-      });
-    });
+    this.#ffmpeg = new FfmpegProcess(options.ffmpeg, rtpFeedArgs(options.container, options.listenTimeoutSeconds), onStderrLine, { stdout: true });
+    this.#output = this.#ffmpeg.stdout as Readable;
+    this.#ffmpeg.endInput(options.sdp);
+    this.exited = this.#ffmpeg.exited;
   }
 
   get pid(): number | undefined {
-    return this.#child.pid;
+    return this.#ffmpeg.pid;
   }
 
   get output(): Readable {
-    return this.#child.stdout;
+    return this.#output;
   }
 
   get running(): boolean {
-    return this.#exit === null;
+    return this.#ffmpeg.running;
   }
 
   /** One SIGINT (ffmpeg writes what it has), SIGKILL after `killAfterMs`. */
   async stop(killAfterMs: number): Promise<FfmpegExit> {
-    if (this.#exit) return this.#exit;
-    this.#signal('SIGINT');
-    const timer = setTimeout(() => this.#signal('SIGKILL'), killAfterMs);
+    if (!this.#ffmpeg.running) return this.exited;
+    this.#ffmpeg.signal('SIGINT');
+    const timer = setTimeout(() => this.#ffmpeg.signal('SIGKILL'), killAfterMs);
     try {
       return await this.exited;
     } finally {
       clearTimeout(timer);
-    }
-  }
-
-  #signal(sig: NodeJS.Signals): void {
-    if (this.#exit) return;
-    try {
-      this.#child.kill(sig);
-    } catch {
-      // gone
     }
   }
 }

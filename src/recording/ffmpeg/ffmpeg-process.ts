@@ -17,17 +17,22 @@ const STDERR_TAIL_LINES = 20;
  * too long (ffmpeg still finishes the file), SIGKILL only as the last resort.
  */
 export class FfmpegProcess {
-  readonly #child: ChildProcessByStdio<Writable, null, Readable>;
+  readonly #child: ChildProcessByStdio<Writable, Readable | null, Readable>;
   readonly #tail: string[] = [];
   readonly exited: Promise<FfmpegExit>;
   #exit: FfmpegExit | null = null;
   #partialLine = '';
 
-  /** `outputFd`: a file descriptor the child gets as fd 3 (`pipe:3`), e.g. a file opened for appending. */
-  constructor(binary: string, args: readonly string[], onStderrLine?: (line: string) => void, outputFd?: number) {
-    this.#child = spawn(binary, args, { stdio: outputFd === undefined ? ['pipe', 'ignore', 'pipe'] : ['pipe', 'ignore', 'pipe', outputFd] }) as ChildProcessByStdio<
+  /**
+   * `output.fd`: a file descriptor the child gets as fd 3 (`pipe:3`), e.g. a
+   * file opened for appending; `output.stdout`: ffmpeg writes its output to
+   * stdout (`pipe:1`), read through `stdout`.
+   */
+  constructor(binary: string, args: readonly string[], onStderrLine?: (line: string) => void, output: { fd?: number; stdout?: boolean } = {}) {
+    const stdout = output.stdout ? 'pipe' : 'ignore';
+    this.#child = spawn(binary, args, { stdio: output.fd === undefined ? ['pipe', stdout, 'pipe'] : ['pipe', stdout, 'pipe', output.fd] }) as ChildProcessByStdio<
       Writable,
-      null,
+      Readable | null,
       Readable
     >;
     this.#child.stdin.on('error', () => {
@@ -61,6 +66,17 @@ export class FfmpegProcess {
 
   get pid(): number | undefined {
     return this.#child.pid;
+  }
+
+  /** What ffmpeg writes to stdout (`pipe:1`); null unless constructed with `output.stdout`. */
+  get stdout(): Readable | null {
+    return this.#child.stdout;
+  }
+
+  /** Writes `data` (if any) and closes ffmpeg's stdin, without waiting for it to exit. */
+  endInput(data?: Buffer | string): void {
+    if (this.#child.stdin.destroyed || this.#child.stdin.writableEnded) return;
+    this.#child.stdin.end(data);
   }
 
   get running(): boolean {
