@@ -2,11 +2,11 @@ import net from 'node:net';
 import type { Logger } from 'pino';
 import { Stream } from '../../streams/stream.js';
 import { StreamNameTakenError, type StreamRegistry } from '../../streams/stream-registry.js';
-import { describeMediaTag, firstSpsOfAvcSequenceHeader, flvAudioCodecName, flvVideoCodecName, readFlvTag } from './flv-tags.js';
+import { noteMediaTag } from './flv-media-info.js';
+import { describeMediaTag, flvAudioCodecName, flvVideoCodecName, readFlvTag } from './flv-tags.js';
 import { FlvSubscriber } from './flv-subscriber.js';
 import {
   createNmsRtmpHandler,
-  parseH264Sps,
   redirectNmsLogger,
   skipUnplayedRtmpMessages,
   type NmsBroadcast,
@@ -207,16 +207,7 @@ export class RtmpIngest {
       return;
     }
     live.lastMediaAt = Date.now();
-    if (media.kind === 'audio') info.audioCodec = media.codec;
-    else info.videoCodec = media.codec;
-    if (media.kind === 'video' && media.isSequenceHeader && media.codec === 'H264') {
-      const sps = firstSpsOfAvcSequenceHeader(tag.body);
-      const size = sps ? parseH264Sps(sps) : null;
-      if (size && size.width > 0) {
-        info.width = size.width;
-        info.height = size.height;
-      }
-    }
+    noteMediaTag(info, tag, media);
   }
 
   #checkIdle = (): void => {

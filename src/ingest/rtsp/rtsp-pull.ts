@@ -5,8 +5,8 @@ import type { Logger } from 'pino';
 import { Stream } from '../../streams/stream.js';
 import type { StreamRegistry } from '../../streams/stream-registry.js';
 import { TypedEmitter } from '../../util/typed-emitter.js';
-import { firstSpsOfAvcSequenceHeader, type FlvTagInfo, type MediaTagInfo } from '../rtmp/flv-tags.js';
-import { parseH264Sps } from '../rtmp/nms-internals.js';
+import { noteMediaTag } from '../rtmp/flv-media-info.js';
+import type { FlvTagInfo, MediaTagInfo } from '../rtmp/flv-tags.js';
 import { FlvByteSplitter } from './flv-byte-splitter.js';
 import { FlvPipeSource } from './flv-pipe-source.js';
 import {
@@ -311,17 +311,7 @@ export class RtspPull extends TypedEmitter<PullEvents> {
         source: run.source,
       });
     }
-    const info = run.stream.media;
-    if (media.kind === 'audio') info.audioCodec = media.codec;
-    else info.videoCodec = media.codec;
-    if (media.kind === 'video' && media.isSequenceHeader && media.codec === 'H264') {
-      const sps = firstSpsOfAvcSequenceHeader(tag.body);
-      const size = sps ? parseH264Sps(sps) : null;
-      if (size && size.width > 0) {
-        info.width = size.width;
-        info.height = size.height;
-      }
-    }
+    noteMediaTag(run.stream.media, tag, media);
     if (!run.inputKnown && ++run.mediaTags > MAX_TAGS_BEFORE_STREAM_LIST) {
       // never seen with ffmpeg 5.1; a later ffmpeg could word its stream list differently
       run.inputKnown = true;
