@@ -126,6 +126,9 @@ interface NmsBroadcastInternals {
 
 const Flv = require('node-media-server/src/protocol/flv.js') as { createMessage(packet: NmsPacket): Buffer };
 
+/** Broadcasts whose broadcastMessage is already wrapped (a publisher resuming within the grace window keeps its broadcast). */
+const flvOnly = new WeakSet<NmsBroadcast>();
+
 /** Packet flags of node-media-server: 1 audio frame, 3 video keyframe, 4 video inter frame. */
 const MEDIA_FLAGS = new Set([1, 3, 4]);
 
@@ -141,9 +144,9 @@ const MEDIA_FLAGS = new Set([1, 3, 4]);
  * instead of from the GOP cache. Measured in bench/concurrent-rtmp.mjs.
  */
 export function skipUnplayedRtmpMessages(broadcast: NmsBroadcast): void {
+  if (flvOnly.has(broadcast)) return;
+  flvOnly.add(broadcast);
   const b = broadcast as unknown as NmsBroadcastInternals;
-  if ((b as unknown as { wcsFlvOnly?: boolean }).wcsFlvOnly) return;
-  (b as unknown as { wcsFlvOnly: boolean }).wcsFlvOnly = true;
   const original = b.broadcastMessage;
   b.broadcastMessage = (packet: NmsPacket): void => {
     if (!MEDIA_FLAGS.has(packet.flags)) return original(packet);

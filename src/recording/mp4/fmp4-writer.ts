@@ -1,3 +1,4 @@
+import { FLV_TAG_AUDIO, FLV_TAG_VIDEO, readFlvTag } from '../../ingest/rtmp/flv-tags.js';
 import { type BoxNode, leaf, serializeBox } from './box-tree.js';
 
 /**
@@ -143,15 +144,11 @@ export class Fmp4Writer {
    * One FLV tag (11-byte header, body, previous-tag-size). Returns the bytes
    * that are ready for the file (often none: samples wait for their fragment).
    */
-  push(tag: Buffer): Buffer[] {
-    if (tag.length < 11) throw new Fmp4InputError('FLV tag shorter than its header');
-    const type = tag[0]! & 0x1f;
-    const size = tag.readUIntBE(1, 3);
-    if (tag.length < 11 + size) throw new Fmp4InputError('FLV tag shorter than its body size');
-    const timestamp = ((tag[7]! << 24) | tag.readUIntBE(4, 3)) >>> 0;
-    const body = tag.subarray(11, 11 + size);
-    if (type === 9) return this.#video(body, timestamp);
-    if (type === 8) return this.#audio(body, timestamp);
+  push(buf: Buffer): Buffer[] {
+    const tag = readFlvTag(buf);
+    if (!tag) throw new Fmp4InputError('FLV tag shorter than its header and body');
+    if (tag.type === FLV_TAG_VIDEO) return this.#video(tag.body, tag.timestamp);
+    if (tag.type === FLV_TAG_AUDIO) return this.#audio(tag.body, tag.timestamp);
     return []; // script data
   }
 
@@ -230,9 +227,10 @@ export class Fmp4Writer {
   #fragmentDurationMs(): number {
     let ms = 0;
     for (const t of this.#tracks) {
-      let d = 0;
-      for (const s of t.fragment) d += s.duration;
-      if (t.timescale > 0) ms = Math.max(ms, (d * 1000) / t.timescale);
+      const first = t.fragment[0];
+      const last = t.fragment.at(-1);
+      // durations are decode-time differences, so their sum is the span from the first sample to the last one's end
+      if (first && last && t.timescale > 0) ms = Math.max(ms, ((last.dts + last.duration - first.dts) * 1000) / t.timescale);
     }
     return ms;
   }

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { isFlvFileHeader } from '../../ingest/rtmp/flv-tags.js';
 import type { FfmpegExit } from '../ffmpeg/ffmpeg-process.js';
 import type { LiveMuxer } from '../live-muxer.js';
 import { freeBoxHeader } from './box-tree.js';
@@ -55,7 +56,7 @@ export class InProcessMp4Muxer implements LiveMuxer {
   write(chunk: Buffer): void {
     if (this.#done || this.#ending) return;
     // the FLV file header (replayed at each part) carries nothing the MP4 needs
-    if (chunk.length === 13 && chunk.toString('latin1', 0, 3) === 'FLV') return;
+    if (isFlvFileHeader(chunk)) return;
     let out: Buffer[];
     try {
       out = this.#writer.push(chunk);
