@@ -73,7 +73,7 @@ const rawValue: ValueParser<string> = (raw) => raw;
 /**
  * Every property the daemon understands: its WCS name, its documented
  * default, how it is parsed, and one line of description (the shipped
- * conf/server.properties and the README table are checked against this list
+ * conf/server.properties and docs/configuration.md are checked against this list
  * by a unit test).
  */
 export interface PropertyDefinition<T> {
