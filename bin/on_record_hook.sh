@@ -8,4 +8,8 @@ STREAM_NAME=$1
 FILE_NAME=$2
 WCS_HOME=${WCS_HOME:-"$(cd "$(dirname "$0")/.." && pwd)"}
 mkdir -p "$WCS_HOME/logs"
-echo "$STREAM_NAME:$FILE_NAME" >> "$WCS_HOME/logs/record.log"
+# one line per record, whatever the names hold: control characters become "?"
+# (the server already refuses names with them and escapes its arguments)
+LINE="$STREAM_NAME:$FILE_NAME"
+LINE=${LINE//[[:cntrl:]]/?}
+printf '%s\n' "$LINE" >> "$WCS_HOME/logs/record.log"
