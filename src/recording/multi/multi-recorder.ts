@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import type { Stream } from '../../streams/stream.js';
 import { nameRecord, type NamingRules, type TemplateValues } from '../naming.js';
 import { assemble } from './assemble.js';
-import { multiRecorderStreamName } from './multi-uri.js';
+import { multiRecorderStreamName, multiWorkFolderName } from './multi-uri.js';
 import { readMovie } from './mp4-tracks.js';
 import { Participant, type ParticipantRecord, type ParticipantSettings } from './participant.js';
 
@@ -66,7 +66,7 @@ export class MultiRecorder {
     log: Logger,
   ) {
     this.log = log.child({ multiRecorder: uri });
-    this.workDir = path.join(settings.dir, `${MULTI_WORK_PREFIX}${multiRecorderStreamName(uri)}-${this.startTimeMillis}`);
+    this.workDir = path.join(settings.dir, multiWorkFolderName(MULTI_WORK_PREFIX, uri, this.startTimeMillis));
   }
 
   async start(): Promise<void> {
