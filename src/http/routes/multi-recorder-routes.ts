@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { DiskSpaceError } from '../../recording/recorder-manager.js';
 import { HttpError } from '../http-error.js';
+import { requireText } from '../name-guard.js';
 import { emptyAnswerSchema, emptyBodySchema, errorResponses, mediaSessionIdSchema } from '../schemas.js';
 import {
   AlreadyAddedError,
@@ -38,7 +39,11 @@ function httpError(err: unknown): unknown {
   return err;
 }
 
-async function answer(run: () => unknown): Promise<Record<string, never>> {
+/** Longest recorder URI in bytes (255 characters of up to 4 bytes; the schema counts characters). */
+const MAX_URI_BYTES = 255 * 4;
+
+async function answer(uri: string, run: () => unknown): Promise<Record<string, never>> {
+  requireText(uri, 'uri', MAX_URI_BYTES);
   try {
     await run();
   } catch (err) {
@@ -58,7 +63,7 @@ export function registerMultiRecorderRoutes(app: FastifyInstance, multi: MultiRe
         response: { 200: emptyAnswerSchema, ...errorResponses(400, 401, 409, 413) },
       },
     },
-    async (req) => answer(() => multi.startup(req.body.uri)),
+    async (req) => answer(req.body.uri, () => multi.startup(req.body.uri)),
   );
   app.post<{ Body: { uri: string; mediaSessionId: string } }>(
     '/rest-api/multipleRecorder/add',
@@ -69,7 +74,7 @@ export function registerMultiRecorderRoutes(app: FastifyInstance, multi: MultiRe
         response: { 200: emptyAnswerSchema, ...errorResponses(400, 401, 404, 409, 413) },
       },
     },
-    async (req) => answer(() => multi.add(req.body.uri, req.body.mediaSessionId)),
+    async (req) => answer(req.body.uri, () => multi.add(req.body.uri, req.body.mediaSessionId)),
   );
   app.post<{ Body: { uri: string; mediaSessionId: string } }>(
     '/rest-api/multipleRecorder/remove',
@@ -80,7 +85,7 @@ export function registerMultiRecorderRoutes(app: FastifyInstance, multi: MultiRe
         response: { 200: emptyAnswerSchema, ...errorResponses(400, 401, 404, 413) },
       },
     },
-    async (req) => answer(() => multi.remove(req.body.uri, req.body.mediaSessionId)),
+    async (req) => answer(req.body.uri, () => multi.remove(req.body.uri, req.body.mediaSessionId)),
   );
   app.post(
     '/rest-api/multipleRecorder/find_all',
@@ -119,6 +124,6 @@ export function registerMultiRecorderRoutes(app: FastifyInstance, multi: MultiRe
         response: { 200: emptyAnswerSchema, ...errorResponses(400, 401, 404, 413) },
       },
     },
-    async (req) => answer(() => multi.terminate(req.body.uri)),
+    async (req) => answer(req.body.uri, () => multi.terminate(req.body.uri)),
   );
 }

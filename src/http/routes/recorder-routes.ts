@@ -1,5 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { HttpError } from '../http-error.js';
+import { requireStreamName, requireText } from '../name-guard.js';
+import { MAX_FILE_NAME_BYTES } from '../../recording/naming.js';
 import type { StartupConfig } from '../recording-config.js';
 import { emptyAnswerSchema, emptyBodySchema, errorResponses, mediaSessionIdSchema } from '../schemas.js';
 import { DiskSpaceError } from '../../recording/recorder-manager.js';
@@ -74,6 +76,7 @@ function downloadUrl(req: FastifyRequest, fileName: string): string {
 /** /rest-api/recorder/* and the /stream/startRecording, /stream/stopRecording aliases. */
 export function registerRecorderRoutes(app: FastifyInstance, recording: RecordingControl): void {
   const startup = async (body: StartupBody): Promise<Record<string, never>> => {
+    if (body.config?.fileTemplate !== undefined) requireText(body.config.fileTemplate, 'config.fileTemplate', MAX_FILE_NAME_BYTES);
     try {
       await recording.startup(body.mediaSessionId, body.config);
     } catch (err) {
@@ -151,6 +154,8 @@ export function registerRecorderRoutes(app: FastifyInstance, recording: Recordin
       },
     },
     async (req) => {
+      if (req.body?.streamName !== undefined) requireStreamName(req.body.streamName, 'streamName');
+      if (req.body?.fileName !== undefined) requireText(req.body.fileName, 'fileName', MAX_FILE_NAME_BYTES);
       const records = await recording.finishedRecords(req.body ?? {});
       if (records.length === 0) throw new HttpError(404, 'No finished records match');
       return records.map((r) => ({ ...r, downloadUrl: downloadUrl(req, r.fileName) }));

@@ -3,6 +3,7 @@ import type { RtspFindFilter, RtspStartupRequest } from '../../ingest/rtsp/rtsp-
 import { RTSP_PULL_STATUSES } from '../../ingest/rtsp/rtsp-pull.js';
 import { MAX_URI_LENGTH, RTSP_TRANSPORTS } from '../../ingest/rtsp/rtsp-uri.js';
 import { HttpError } from '../http-error.js';
+import { requireStreamName, requireText } from '../name-guard.js';
 import { emptyAnswerSchema, emptyBodySchema, errorResponses } from '../schemas.js';
 import { RtspConflictError, RtspRequestError, type RtspControl } from '../services/rtsp-control.js';
 
@@ -73,6 +74,9 @@ export function registerRtspRoutes(app: FastifyInstance, rtsp: RtspControl): voi
       },
     },
     async (req) => {
+      // the URI reaches ffmpeg's argv, the stream name files, hooks and logs: no control characters
+      requireText(req.body.uri, 'uri', MAX_URI_LENGTH * 4);
+      if (req.body.toStream !== undefined) requireStreamName(req.body.toStream, 'toStream');
       try {
         return rtsp.startup(req.body);
       } catch (err) {

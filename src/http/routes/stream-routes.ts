@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { StreamFilter } from '../../streams/stream-filter.js';
 import { HttpError } from '../http-error.js';
+import { requireStreamName } from '../name-guard.js';
 import { emptyAnswerSchema, emptyBodySchema, errorResponses, streamFilterSchema, streamSchema } from '../schemas.js';
 import type { StreamControl } from '../services/stream-control.js';
 
@@ -28,6 +29,7 @@ export function registerStreamRoutes(app: FastifyInstance, streams: StreamContro
       },
     },
     async (req) => {
+      if (req.body.name !== undefined) requireStreamName(req.body.name, 'name');
       const found = streams.find(req.body);
       if (found.length === 0) throw new HttpError(404, `No stream matches ${JSON.stringify(req.body)}`);
       return found.map((s) => s.toJSON());
@@ -44,6 +46,7 @@ export function registerStreamRoutes(app: FastifyInstance, streams: StreamContro
       },
     },
     async (req) => {
+      if (req.body.name !== undefined) requireStreamName(req.body.name, 'name');
       const ended = await streams.terminate(req.body);
       if (ended.length === 0) throw new HttpError(404, `No stream matches ${JSON.stringify(req.body)}`);
       return {};

@@ -5,6 +5,7 @@ import { SdpError, UnsupportedOfferError } from '../../ingest/webrtc/sdp.js';
 import { IngestClosedError, UnknownSessionError, type PublishRequest, type PublishResult } from '../../ingest/webrtc/webrtc-ingest.js';
 import { bearerToken, sameSecret } from '../auth.js';
 import { HttpError } from '../http-error.js';
+import { requireLogin, requireStreamName } from '../name-guard.js';
 
 /** What the WHIP routes drive (WebRtcIngest). */
 export interface WhipService {
@@ -18,8 +19,8 @@ export interface WhipOptions {
   readonly token: string;
 }
 
-/** SDP offers with many codecs reach 10-20 KiB; the REST body limit is smaller. */
-const SDP_BODY_LIMIT = 128 * 1024;
+/** SDP offers with many codecs reach 10-20 KiB; a bigger body answers 413 before any parsing. */
+export const SDP_BODY_LIMIT = 64 * 1024;
 
 const CORS_HEADERS: Readonly<Record<string, string>> = {
   'Access-Control-Allow-Origin': '*',
@@ -93,7 +94,7 @@ export function registerWhipRoutes(app: FastifyInstance, whip: WhipService, opti
     });
   }
 
-  app.post<{ Params: { stream: string }; Querystring: { record?: string } }>(
+  app.post<{ Params: { stream: string }; Querystring: { record?: string; login?: string } }>(
     '/whip/:stream',
     {
       bodyLimit: SDP_BODY_LIMIT,
@@ -102,7 +103,10 @@ export function registerWhipRoutes(app: FastifyInstance, whip: WhipService, opti
         params: paramsSchema,
         querystring: {
           type: 'object',
-          properties: { record: { type: 'string', enum: ['true', 'false', '1', '0'], description: 'WCS client record flag' } },
+          properties: {
+            record: { type: 'string', enum: ['true', 'false', '1', '0'], description: 'WCS client record flag' },
+            login: { type: 'string', description: 'WCS login of the publisher ({login} of file templates); no control characters, at most 128 bytes' },
+          },
         },
         produces: ['application/sdp'],
         response: { 201: { type: 'string' }, 400: errorSchema, 401: errorSchema, 409: errorSchema, 415: errorSchema, 422: errorSchema, 503: errorSchema },
@@ -110,15 +114,18 @@ export function registerWhipRoutes(app: FastifyInstance, whip: WhipService, opti
     },
     async (req, reply) => {
       authorize(req, reply);
+      // the one rule for names: refused with 400 naming the field, before the body is looked at
+      const stream = requireStreamName(req.params.stream, 'stream name (/whip/<name>)');
+      const login = req.query.login === undefined ? '' : requireLogin(req.query.login, 'login (?login=)');
       const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
       if (type !== 'application/sdp') throw new HttpError(415, `Content-Type must be application/sdp, not '${type || 'none'}'`);
       const offer = typeof req.body === 'string' ? req.body : '';
       if (offer.trim() === '') throw new HttpError(400, 'The body must be an SDP offer');
-      const stream = req.params.stream;
       let result: PublishResult;
       try {
         result = await whip.publish({
           streamName: stream,
+          login,
           offer,
           record: whipRecordFlag(req.query.record),
           remote: req.ip,

@@ -28,6 +28,8 @@ export interface SessionRequest {
 }
 
 export interface WebRtcSessionEvents {
+  /** ICE connected (the publisher's media can come now). Once. */
+  'ice-connected': [];
   /** Media flows: the first RTP packet was forwarded. */
   'rtp-ready': [];
   /** The peer connection ended (ICE/DTLS failed or closed, BYE, close()). Once. */
@@ -39,6 +41,8 @@ export interface WebRtcSession extends TypedEmitter<WebRtcSessionEvents> {
   readonly answer: string;
   /** How each recorded track is forwarded. */
   readonly forwarded: readonly ForwardedTrack[];
+  /** True once ICE connected ('ice-connected' was emitted). */
+  readonly iceConnected: boolean;
   /** Date.now() of the last forwarded RTP packet (0 before the first). */
   readonly lastRtpAt: number;
   /**

@@ -69,6 +69,7 @@ class MediasoupSession extends TypedEmitter<WebRtcSessionEvents> implements WebR
   answer = '';
   forwarded: ForwardedTrack[] = [];
   lastRtpAt = 0;
+  iceConnected = false;
   firstPacketClockMs: number | null = null;
   readonly consumers: { kind: 'audio' | 'video'; consumer: MsConsumer }[] = [];
   readonly producers: MsProducer[] = [];
@@ -85,6 +86,10 @@ class MediasoupSession extends TypedEmitter<WebRtcSessionEvents> implements WebR
 
   watch(transport: MsWebRtcTransport): void {
     transport.on('icestatechange', (state) => {
+      if ((state === 'connected' || state === 'completed') && !this.iceConnected) {
+        this.iceConnected = true;
+        this.emit('ice-connected');
+      }
       if (state === 'disconnected' || state === 'closed') this.log.info({ state }, 'WebRTC ICE state');
     });
     transport.on('dtlsstatechange', (state) => {

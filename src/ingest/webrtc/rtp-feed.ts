@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable } from 'node:stream';
 import { FfmpegProcess, type FfmpegExit } from '../../recording/ffmpeg/ffmpeg-process.js';
 
 export interface RtpFeedOptions {
@@ -30,25 +30,47 @@ export function rtpFeedArgs(container: 'webm' | 'matroska', listenTimeoutSeconds
   ];
 }
 
+/** The exit of a feed stopped before its ffmpeg was started. */
+const NEVER_STARTED: FfmpegExit = { code: null, signal: null, stderrTail: ['the feed was stopped before it started'] };
+
 /**
  * The owned ffmpeg that turns one publisher's RTP (arriving on loopback
- * UDP ports) into a live WebM/Matroska byte stream on stdout. Stopped with
- * one SIGINT while RTP still flows (it then writes its last cluster).
+ * UDP ports) into a live WebM/Matroska byte stream on stdout. Created at
+ * offer time but spawned only by start() (when ICE connects), so an offer
+ * that never connects costs no process. Stopped with one SIGINT while RTP
+ * still flows (it then writes its last cluster).
  */
 export class RtpFeed {
-  readonly #ffmpeg: FfmpegProcess;
-  readonly #output: Readable;
+  #ffmpeg: FfmpegProcess | null = null;
+  #stopped = false;
+  readonly #output = new PassThrough();
   readonly exited: Promise<FfmpegExit>;
+  #settle: (exit: FfmpegExit) => void = () => undefined;
 
-  constructor(options: RtpFeedOptions, onStderrLine?: (line: string) => void) {
-    this.#ffmpeg = new FfmpegProcess(options.ffmpeg, rtpFeedArgs(options.container, options.listenTimeoutSeconds), onStderrLine, { stdout: true });
-    this.#output = this.#ffmpeg.stdout as Readable;
-    this.#ffmpeg.endInput(options.sdp);
-    this.exited = this.#ffmpeg.exited;
+  constructor(
+    private readonly options: RtpFeedOptions,
+    private readonly onStderrLine?: (line: string) => void,
+  ) {
+    this.exited = new Promise((resolve) => (this.#settle = resolve));
+  }
+
+  /** Spawns the ffmpeg (once; never after stop()). */
+  start(): void {
+    if (this.#ffmpeg || this.#stopped) return;
+    const o = this.options;
+    const ffmpeg = new FfmpegProcess(o.ffmpeg, rtpFeedArgs(o.container, o.listenTimeoutSeconds), this.onStderrLine, { stdout: true });
+    this.#ffmpeg = ffmpeg;
+    (ffmpeg.stdout as Readable).pipe(this.#output);
+    ffmpeg.endInput(o.sdp);
+    void ffmpeg.exited.then((exit) => this.#settle(exit));
+  }
+
+  get started(): boolean {
+    return this.#ffmpeg !== null;
   }
 
   get pid(): number | undefined {
-    return this.#ffmpeg.pid;
+    return this.#ffmpeg?.pid;
   }
 
   get output(): Readable {
@@ -56,14 +78,21 @@ export class RtpFeed {
   }
 
   get running(): boolean {
-    return this.#ffmpeg.running;
+    return this.#ffmpeg?.running ?? false;
   }
 
-  /** One SIGINT (ffmpeg writes what it has), SIGKILL after `killAfterMs`. */
+  /** One SIGINT (ffmpeg writes what it has), SIGKILL after `killAfterMs`; a feed never started just ends. */
   async stop(killAfterMs: number): Promise<FfmpegExit> {
+    this.#stopped = true;
+    if (!this.#ffmpeg) {
+      this.#output.end();
+      this.#settle(NEVER_STARTED);
+      return this.exited;
+    }
     if (!this.#ffmpeg.running) return this.exited;
     this.#ffmpeg.signal('SIGINT');
-    const timer = setTimeout(() => this.#ffmpeg.signal('SIGKILL'), killAfterMs);
+    const ffmpeg = this.#ffmpeg;
+    const timer = setTimeout(() => ffmpeg.signal('SIGKILL'), killAfterMs);
     try {
       return await this.exited;
     } finally {

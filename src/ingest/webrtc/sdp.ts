@@ -89,6 +89,15 @@ export function fmtpParameters(fmtp: string): Map<string, string> {
   return out;
 }
 
+/** A codec whose numbers ffmpeg and the engines can take: payload type 0-127, clock rate 1..1e6, 1-8 channels. */
+function usableRtpmap(c: OfferedCodec): boolean {
+  return (
+    c.payloadType >= 0 && c.payloadType <= 127 &&
+    Number.isInteger(c.clockRate) && c.clockRate > 0 && c.clockRate <= 1_000_000 &&
+    Number.isInteger(c.channels) && c.channels >= 1 && c.channels <= 8
+  );
+}
+
 export interface ChosenTrack {
   readonly kind: 'audio' | 'video';
   readonly mid: string;
@@ -110,10 +119,12 @@ export function chooseTracks(offer: ParsedSdp): ChosenTrack[] {
     if (section.direction !== 'sendonly' && section.direction !== 'sendrecv') continue;
     if (out.some((t) => t.kind === section.kind)) continue;
     offered.push(...section.codecs.map((c) => c.name));
-    const codec = section.codecs.find((c) =>
-      section.kind === 'video'
-        ? c.name === 'VP8' || (c.name === 'H264' && fmtpParameters(c.fmtp).get('packetization-mode') === '1')
-        : c.name === 'OPUS',
+    const codec = section.codecs.find(
+      (c) =>
+        usableRtpmap(c) &&
+        (section.kind === 'video'
+          ? c.name === 'VP8' || (c.name === 'H264' && fmtpParameters(c.fmtp).get('packetization-mode') === '1')
+          : c.name === 'OPUS'),
     );
     if (!codec) continue;
     out.push({ kind: section.kind, mid: section.mid, codec, name: codec.name as VideoCodecName | AudioCodecName });

@@ -7,6 +7,7 @@ import { WebmFeedSource } from '../webm/webm-feed-source.js';
 import type { RtpTarget, WebRtcEngine, WebRtcSession } from './engine.js';
 import type { PortPool } from './port-pool.js';
 import { RtpFeed } from './rtp-feed.js';
+import { checkOffer, checkOfferText } from './offer-check.js';
 import { chooseTracks, feedSdp, parseSdp, type FeedTrack } from './sdp.js';
 
 export interface WebRtcIngestOptions {
@@ -17,6 +18,8 @@ export interface WebRtcIngestOptions {
 
 export interface PublishRequest {
   readonly streamName: string;
+  /** The WCS `login` (?login= of the WHIP URL; '' when none). */
+  readonly login?: string;
   readonly offer: string;
   /** The WCS client `record` flag, or null when not given. */
   readonly record: boolean | null;
@@ -139,7 +142,10 @@ export class WebRtcIngest {
    */
   async publish(request: PublishRequest): Promise<PublishResult> {
     if (this.#closed) throw new IngestClosedError('The server is shutting down');
-    const tracks = chooseTracks(parseSdp(request.offer));
+    checkOfferText(request.offer);
+    const parsed = parseSdp(request.offer);
+    checkOffer(parsed);
+    const tracks = chooseTracks(parsed);
     const name = request.streamName;
     if (this.registry.byName(name) || this.#pendingNames.has(name)) throw new StreamNameTakenError(`Stream '${name}' is already published`);
     this.#pendingNames.add(name);
@@ -166,7 +172,7 @@ export class WebRtcIngest {
         name,
         app: 'whip',
         mediaProvider: 'WebRTC',
-        login: '',
+        login: request.login ?? '',
         recordRequested: request.record,
         source,
         connectionId: `/${request.remote}/${id}`,
@@ -208,6 +214,14 @@ export class WebRtcIngest {
       this.#publishes.set(id, publish);
       live.once('closed', (reason) => void this.#end(publish, reason));
       live.once('rtp-ready', () => log.info('WebRTC media flowing'));
+      // the feed ffmpeg only once ICE connects: an offer that never connects costs no process
+      const startFeed = (): void => {
+        if (publish.ending) return;
+        feed.start();
+        log.info({ sessionId: id, feedPid: feed.pid }, 'WebRTC ICE connected; feed started');
+      };
+      if (live.iceConnected) startFeed();
+      else live.once('ice-connected', startFeed);
       void feed.exited.then((exit) => {
         if (!publish.ending) {
           log.warn({ code: exit.code, signal: exit.signal, stderr: exit.stderrTail.slice(-3) }, 'WebRTC feed ffmpeg exited');
@@ -217,7 +231,7 @@ export class WebRtcIngest {
       this.#pendingNames.delete(name);
       this.registry.publish(stream);
       log.info(
-        { sessionId: id, remote: request.remote, tracks: feedTracks.map((t) => `${t.kind}:${t.codec}/${t.payloadType}->${t.port}`), feedPid: feed.pid, record: request.record },
+        { sessionId: id, remote: request.remote, tracks: feedTracks.map((t) => `${t.kind}:${t.codec}/${t.payloadType}->${t.port}`), record: request.record },
         'WebRTC stream published',
       );
       return { sessionId: id, mediaSessionId: stream.mediaSessionId, answer: live.answer };

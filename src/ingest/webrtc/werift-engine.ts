@@ -25,7 +25,7 @@ import {
   type WebRtcSession,
   type WebRtcSessionEvents,
 } from './engine.js';
-import { mungeAnswer, stripTransportCc, type ChosenTrack } from './sdp.js';
+import { mungeAnswer, stripTransportCc, UnsupportedOfferError, type ChosenTrack } from './sdp.js';
 import { installByeNotices, RtcpByeNotice } from './werift-bye.js';
 
 /** How long ICE gathering may take before the answer is sent with what was found. */
@@ -74,6 +74,7 @@ class WeriftSession extends TypedEmitter<WebRtcSessionEvents> implements WebRtcS
   answer = '';
   readonly forwarded: ForwardedTrack[];
   lastRtpAt = 0;
+  iceConnected = false;
   readonly #tracks: TrackState[];
   readonly #socket = dgram.createSocket('udp4');
   #first: { state: TrackState; rtpTimestamp: number; arrivedAt: number } | null = null;
@@ -100,14 +101,28 @@ class WeriftSession extends TypedEmitter<WebRtcSessionEvents> implements WebRtcS
     // ffmpeg's receiver reports come back here: read and dropped
     this.#socket.on('message', () => undefined);
     pc.onTrack.subscribe((track) => this.#onTrack(track));
+    // werift reports a spurious 'completed' before any check (its transport's first state): ICE
+    // counts as connected only once checking has begun
+    let checking = false;
+    pc.iceConnectionStateChange.subscribe((state) => {
+      if (state === 'checking') checking = true;
+      else if (checking && (state === 'connected' || state === 'completed')) this.#iceConnected();
+    });
     pc.connectionStateChange.subscribe((state) => {
       this.log.info({ state }, 'WebRTC connection state');
       if (state === 'connected') {
+        this.#iceConnected();
         this.#startRemb();
         this.#watchBye();
       }
       if (state === 'failed' || state === 'closed') void this.close(`connection ${state}`);
     });
+  }
+
+  #iceConnected(): void {
+    if (this.iceConnected || this.#closed) return;
+    this.iceConnected = true;
+    this.emit('ice-connected');
   }
 
   get firstPacketClockMs(): number | null {
@@ -270,13 +285,18 @@ export class WeriftEngine implements WebRtcEngine {
     session.once('closed', () => this.#sessions.delete(session));
     try {
       await session.bind();
-      // werift fires onTrack inside setRemoteDescription: the session subscribed already
-      await pc.setRemoteDescription({ type: 'offer', sdp: stripTransportCc(request.offer) });
-      for (const t of pc.getTransceivers()) {
-        const recorded = request.targets.some((target) => target.track.kind === t.kind && target.track.mid === t.mid);
-        t.setDirection(recorded ? 'recvonly' : 'inactive');
+      try {
+        // werift fires onTrack inside setRemoteDescription: the session subscribed already
+        await pc.setRemoteDescription({ type: 'offer', sdp: stripTransportCc(request.offer) });
+        for (const t of pc.getTransceivers()) {
+          const recorded = request.targets.some((target) => target.track.kind === t.kind && target.track.mid === t.mid);
+          t.setDirection(recorded ? 'recvonly' : 'inactive');
+        }
+        await pc.setLocalDescription(await pc.createAnswer());
+      } catch (err) {
+        // the offer passed our checks but werift cannot use it: the publisher's fault (422), not ours
+        throw new UnsupportedOfferError(`the WebRTC engine could not use the offer: ${(err as Error).message}`);
       }
-      await pc.setLocalDescription(await pc.createAnswer());
       await waitForGathering(pc);
       const local = pc.localDescription?.sdp;
       if (!local) throw new Error('werift produced no answer');
