@@ -188,7 +188,11 @@ describe('MediasoupEngine with a stand-in mediasoup module (the worker binary is
     expect(session.answer).toMatch(/a=ice-lite/);
     expect(session.answer).toMatch(/x-google-start-bitrate=1500/);
     session.requestKeyframe();
+    // consumers stay paused until the feed ffmpeg listens (it starts only once ICE connects)
     await new Promise((r) => setTimeout(r, 300));
+    expect(calls).not.toContain('resume p-video');
+    session.feedReady();
+    await new Promise((r) => setTimeout(r, 50));
     expect(calls).toContain('keyframe p-video');
     expect(calls).not.toContain('keyframe p-audio');
     expect(calls).toContain('resume p-video');

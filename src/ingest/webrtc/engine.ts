@@ -51,6 +51,12 @@ export interface WebRtcSession extends TypedEmitter<WebRtcSessionEvents> {
    * report came yet; null before any packet.
    */
   readonly firstPacketClockMs: number | null;
+  /**
+   * The feed ffmpeg listens now: media held since ICE connected is let
+   * through (in order) and a keyframe is asked for. Until then nothing is
+   * forwarded (a packet sent to a port nobody listens on is lost).
+   */
+  feedReady(): void;
   /** Sends a PLI for the video track (no-op without video). */
   requestKeyframe(): void;
   /**

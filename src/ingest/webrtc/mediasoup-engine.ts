@@ -121,6 +121,11 @@ class MediasoupSession extends TypedEmitter<WebRtcSessionEvents> implements WebR
     // the consumers send RTP themselves: nothing to replay here
   }
 
+  feedReady(): void {
+    for (const c of this.consumers) if (!c.consumer.closed) void c.consumer.resume().catch(() => undefined);
+    this.requestKeyframe();
+  }
+
   requestKeyframe(): void {
     for (const c of this.consumers) if (c.kind === 'video' && !c.consumer.closed) void c.consumer.requestKeyFrame().catch(() => undefined);
   }
@@ -207,8 +212,7 @@ export class MediasoupEngine implements WebRtcEngine {
             .map(([k, v]) => `${k}=${v}`)
             .join(';'),
         });
-        // the feed ffmpeg is started right after the answer; a paused consumer loses nothing it needs
-        setTimeout(() => void consumer.resume().catch(() => undefined), 200).unref();
+        // paused until the feed ffmpeg listens (feedReady): it starts only once ICE connects
       }
       session.answer = mungeAnswer(mediasoupAnswer(request.offer, tracks, transport), {
         startBitrateKbps: Math.round(Math.min(s.maxBitrate, 1_500_000) / 1000),

@@ -1,5 +1,6 @@
 import { PassThrough, type Readable } from 'node:stream';
 import { FfmpegProcess, type FfmpegExit } from '../../recording/ffmpeg/ffmpeg-process.js';
+import { waitForUdpListeners } from './udp-listening.js';
 
 export interface RtpFeedOptions {
   readonly ffmpeg: string;
@@ -9,7 +10,12 @@ export interface RtpFeedOptions {
   readonly container: 'webm' | 'matroska';
   /** Seconds without any RTP after which ffmpeg gives up on its own. */
   readonly listenTimeoutSeconds: number;
+  /** The RTP ports of the SDP: the feed is ready once ffmpeg listens on all of them. */
+  readonly rtpPorts: readonly number[];
 }
+
+/** How long ffmpeg may take to bind its RTP ports before media is let through anyway. */
+const LISTEN_WAIT_MS = 3000;
 
 /** The feed ffmpeg's arguments (pure): RTP described by an SDP on stdin -> live WebM/Matroska on stdout, by copy. */
 export function rtpFeedArgs(container: 'webm' | 'matroska', listenTimeoutSeconds: number): string[] {
@@ -54,15 +60,19 @@ export class RtpFeed {
     this.exited = new Promise((resolve) => (this.#settle = resolve));
   }
 
-  /** Spawns the ffmpeg (once; never after stop()). */
-  start(): void {
-    if (this.#ffmpeg || this.#stopped) return;
+  /**
+   * Spawns the ffmpeg (once; never after stop()). Resolves once it listens
+   * on its RTP ports (true), or after LISTEN_WAIT_MS / when it is stopped (false).
+   */
+  start(): Promise<boolean> {
+    if (this.#ffmpeg || this.#stopped) return Promise.resolve(false);
     const o = this.options;
     const ffmpeg = new FfmpegProcess(o.ffmpeg, rtpFeedArgs(o.container, o.listenTimeoutSeconds), this.onStderrLine, { stdout: true });
     this.#ffmpeg = ffmpeg;
     (ffmpeg.stdout as Readable).pipe(this.#output);
     ffmpeg.endInput(o.sdp);
     void ffmpeg.exited.then((exit) => this.#settle(exit));
+    return waitForUdpListeners(o.rtpPorts, LISTEN_WAIT_MS, 20, () => this.#stopped || !ffmpeg.running);
   }
 
   get started(): boolean {

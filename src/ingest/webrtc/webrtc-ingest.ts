@@ -186,6 +186,7 @@ export class WebRtcIngest {
           sdp: feedSdp(feedTracks),
           container: video?.name === 'H264' ? 'matroska' : 'webm',
           listenTimeoutSeconds: this.options.idleTimeoutSeconds + 5,
+          rtpPorts: feedTracks.map((t) => t.port),
         },
         (line) => log.warn({ ffmpeg: line }, 'WebRTC feed message'),
       );
@@ -217,8 +218,13 @@ export class WebRtcIngest {
       // the feed ffmpeg only once ICE connects: an offer that never connects costs no process
       const startFeed = (): void => {
         if (publish.ending) return;
-        feed.start();
+        const listening = feed.start();
         log.info({ sessionId: id, feedPid: feed.pid }, 'WebRTC ICE connected; feed started');
+        void listening.then((ok) => {
+          if (publish.ending) return;
+          if (!ok) log.warn({ sessionId: id, feedPid: feed.pid }, 'The feed ffmpeg was not seen listening on its RTP ports; media let through anyway');
+          live.feedReady();
+        });
       };
       if (live.iceConnected) startFeed();
       else live.once('ice-connected', startFeed);

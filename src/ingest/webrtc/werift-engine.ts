@@ -30,6 +30,8 @@ import { installByeNotices, RtcpByeNotice } from './werift-bye.js';
 
 /** How long ICE gathering may take before the answer is sent with what was found. */
 const GATHER_TIMEOUT_MS = 3000;
+/** Packets held while the feed ffmpeg starts (~3 s of 2.5 Mbit/s video + audio); later ones are dropped until it listens. */
+const MAX_HELD_PACKETS = 1500;
 /** REMB interval. */
 const REMB_INTERVAL_MS = 1000;
 
@@ -78,6 +80,9 @@ class WeriftSession extends TypedEmitter<WebRtcSessionEvents> implements WebRtcS
   readonly #tracks: TrackState[];
   readonly #socket = dgram.createSocket('udp4');
   #first: { state: TrackState; rtpTimestamp: number; arrivedAt: number } | null = null;
+  /** Packets waiting for the feed to listen (null once it does). */
+  #held: { data: Buffer; port: number }[] | null = [];
+  #heldDropped = 0;
   #remb: NodeJS.Timeout | null = null;
   #closed = false;
 
@@ -162,7 +167,30 @@ class WeriftSession extends TypedEmitter<WebRtcSessionEvents> implements WebRtcS
       if (step > 0 && step < state.target.track.codec.clockRate) state.step = step;
     }
     state.last = packet;
-    this.#socket.send(packet.serialize(), state.target.rtpPort, '127.0.0.1');
+    this.#send(packet.serialize(), state.target.rtpPort);
+  }
+
+  /** To the feed, or held until it listens. */
+  #send(data: Buffer, port: number): void {
+    if (this.#held) {
+      if (this.#held.length < MAX_HELD_PACKETS) this.#held.push({ data, port });
+      else this.#heldDropped++;
+      return;
+    }
+    try {
+      this.#socket.send(data, port, '127.0.0.1');
+    } catch {
+      // socket closed
+    }
+  }
+
+  feedReady(): void {
+    const held = this.#held;
+    if (!held || this.#closed) return;
+    this.#held = null;
+    this.log.debug({ held: held.length, dropped: this.#heldDropped }, 'Feed listening: held packets forwarded');
+    for (const p of held) this.#send(p.data, p.port);
+    this.requestKeyframe();
   }
 
   #onRtcp(state: TrackState, packet: RtcpPacket): void {
@@ -176,7 +204,7 @@ class WeriftSession extends TypedEmitter<WebRtcSessionEvents> implements WebRtcS
       );
     }
     // ffmpeg syncs audio and video with the sender reports
-    this.#socket.send(packet.serialize(), state.target.rtpPort + 1, '127.0.0.1');
+    this.#send(packet.serialize(), state.target.rtpPort + 1);
   }
 
   /** A publisher that says goodbye (RTCP BYE for one of its recorded SSRCs) ends at once. */
@@ -218,11 +246,7 @@ class WeriftSession extends TypedEmitter<WebRtcSessionEvents> implements WebRtcS
     next.header.sequenceNumber = (last.header.sequenceNumber + 1) & 0xffff;
     next.header.timestamp = (last.header.timestamp + (audio.step || 960)) >>> 0;
     audio.last = next;
-    try {
-      this.#socket.send(next.serialize(), audio.target.rtpPort, '127.0.0.1');
-    } catch {
-      // socket closed
-    }
+    this.#send(next.serialize(), audio.target.rtpPort);
   }
 
   requestKeyframe(): void {
