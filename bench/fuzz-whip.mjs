@@ -142,9 +142,10 @@ for (const f of fiveXx.slice(0, 10)) console.log(`  5xx seed=${SEED} index=${f.i
 console.log(`transport errors (connection refused/reset): ${transportErrors.length}`);
 for (const t of transportErrors.slice(0, 5)) console.log(`  seed=${SEED} index=${t.index} mutations=${JSON.stringify(t.mutations)} ${t.err}`);
 console.log(`daemon crashes: ${crashes}${alive ? '' : ` (exit ${JSON.stringify(exited)})`}`);
-console.log(`feed ffmpegs seen for never-connected offers (max at a sample): ${feedsSeen}; max children at a sample: ${maxChildren}`);
+const feedStarts = (output.match(/"msg":"WebRTC ICE connected; feed started"/g) ?? []).length;
+console.log(`feed ffmpegs started (daemon log): ${feedStarts}; seen running at samples (ps --ppid, every 50 offers): max ${feedsSeen}; max children at a sample: ${maxChildren}`);
 console.log(`children left after the run: ${left.length}${left.length ? ' ' + JSON.stringify(left) : ''}`);
 console.log(`time: ${seconds.toFixed(1)} s (${(done / seconds).toFixed(1)} offers/s); fuzzer CPU ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s`);
-if (!alive || feedsSeen > 0 || process.env.FUZZ_LOG) console.log(output.split("\n").filter((l) => !alive || /feed started|ICE|error/i.test(l)).slice(-40).join("\n"));
+if (!alive || feedsSeen > 0 || feedStarts > 0 || process.env.FUZZ_LOG) console.log(output.split("\n").filter((l) => !alive || /feed started|ICE|error/i.test(l)).slice(-40).join("\n"));
 fs.rmSync(home, { recursive: true, force: true });
-process.exit(fiveXx.length === 0 && crashes === 0 && transportErrors.length === 0 && left.length === 0 ? 0 : 1);
+process.exit(fiveXx.length === 0 && crashes === 0 && transportErrors.length === 0 && left.length === 0 && feedStarts === 0 ? 0 : 1);

@@ -106,13 +106,10 @@ class WeriftSession extends TypedEmitter<WebRtcSessionEvents> implements WebRtcS
     // ffmpeg's receiver reports come back here: read and dropped
     this.#socket.on('message', () => undefined);
     pc.onTrack.subscribe((track) => this.#onTrack(track));
-    // werift reports a spurious 'completed' before any check (its transport's first state): ICE
-    // counts as connected only once checking has begun
-    let checking = false;
-    pc.iceConnectionStateChange.subscribe((state) => {
-      if (state === 'checking') checking = true;
-      else if (checking && (state === 'connected' || state === 'completed')) this.#iceConnected();
-    });
+    // werift's iceConnectionState is no proof: each ICE transport reports 'completed' as soon as
+    // its gathering completes, before any check (so an unbundled offer that never connects looks
+    // connected). The connection state 'connected' (ICE and DTLS done) is; media that comes
+    // before the feed listens is held, so nothing is lost by waiting for it.
     pc.connectionStateChange.subscribe((state) => {
       this.log.info({ state }, 'WebRTC connection state');
       if (state === 'connected') {
