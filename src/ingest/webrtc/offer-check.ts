@@ -15,11 +15,13 @@ export const MAX_LINES = 2000;
 
 const HASHES = new Set(['sha-1', 'sha-224', 'sha-256', 'sha-384', 'sha-512']);
 const FINGERPRINT = /^([A-Za-z0-9-]+) ((?:[0-9A-Fa-f]{2}:)+[0-9A-Fa-f]{2})$/;
-// RFC 8839: ice-char = ALPHA / DIGIT / "+" / "/"; ufrag 4-256, pwd 22-256
-const UFRAG = /^[A-Za-z0-9+/]{4,256}$/;
-const PWD = /^[A-Za-z0-9+/]{22,256}$/;
+// RFC 8839 asks ALPHA / DIGIT / "+" / "/" (ufrag 4-256, pwd 22-256); clients differ, so any
+// printable ASCII is taken, 1-256 long (the ufrag without ':', the STUN username separator)
+const UFRAG = /^[\x21-\x39\x3b-\x7e]{1,256}$/;
+const PWD = /^[\x21-\x7e]{1,256}$/;
 const SETUP = new Set(['actpass', 'active', 'passive']);
-const MID = /^[A-Za-z0-9_.~+/-]{1,32}$/;
+// RFC 5888 token characters (and braces, seen in older Firefox), short: it goes into RTP header extensions
+const MID = /^[\x21-\x7e]{1,32}$/;
 
 /** Refuses bodies no SDP parser should see: control characters other than CR, LF and tab (NUL included), too many or too long lines. */
 export function checkOfferText(sdp: string): void {
@@ -70,7 +72,7 @@ export function checkOffer(offer: ParsedSdp): void {
     if (!['audio', 'video', 'application'].includes(section.kind)) throw new UnsupportedOfferError(`${where}: media kind is not audio, video or application`);
     const mid = attribute(section.lines, 'mid')[0];
     if (mid !== undefined) {
-      if (!MID.test(mid)) throw new UnsupportedOfferError(`${where}: a=mid must be 1-32 characters of letters, digits and -_.~+/`);
+      if (!MID.test(mid)) throw new UnsupportedOfferError(`${where}: a=mid must be 1-32 printable ASCII characters`);
       if (mids.has(mid)) throw new UnsupportedOfferError(`${where}: a=mid:${mid} is used twice`);
       mids.add(mid);
     }
@@ -78,8 +80,8 @@ export function checkOffer(offer: ParsedSdp): void {
     const ufrag = inherited(offer.session, section.lines, 'ice-ufrag');
     const pwd = inherited(offer.session, section.lines, 'ice-pwd');
     if (ufrag.length === 0 || pwd.length === 0) throw new UnsupportedOfferError(`${where}: no ICE credentials (a=ice-ufrag and a=ice-pwd)`);
-    if (!UFRAG.test(ufrag[0]!)) throw new UnsupportedOfferError(`${where}: a=ice-ufrag must be 4-256 characters of letters, digits, + and /`);
-    if (!PWD.test(pwd[0]!)) throw new UnsupportedOfferError(`${where}: a=ice-pwd must be 22-256 characters of letters, digits, + and /`);
+    if (!UFRAG.test(ufrag[0]!)) throw new UnsupportedOfferError(`${where}: a=ice-ufrag must be 1-256 printable ASCII characters without ':'`);
+    if (!PWD.test(pwd[0]!)) throw new UnsupportedOfferError(`${where}: a=ice-pwd must be 1-256 printable ASCII characters`);
     const fingerprints = inherited(offer.session, section.lines, 'fingerprint');
     if (fingerprints.length === 0) throw new UnsupportedOfferError(`${where}: no DTLS fingerprint (a=fingerprint)`);
     for (const fp of fingerprints) {
