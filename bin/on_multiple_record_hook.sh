@@ -14,6 +14,8 @@ WCS_HOME=${WCS_HOME:-"$(cd "$(dirname "$0")/.." && pwd)"}
 export WCS_HOME
 mkdir -p "$WCS_HOME/logs"
 LOG_FILE=$WCS_HOME/logs/multi-record.log
+# the file name as shown in the log: one line whatever it holds (control characters become "?")
+LOG_NAME=${FILE_NAME//[[:cntrl:]]/?}
 # The mixer of this WCS_HOME, else the one of the wcs-recorder that runs us
 MIXER_TOOL=$WCS_HOME/tools/offline_mixer_tool.sh
 if [ ! -f "$MIXER_TOOL" ] && [ -n "${WCS_RECORDER_DIR:-}" ]; then
@@ -22,7 +24,7 @@ fi
 # Set LOGGER_ENABLED to true to enable mixing debug logging
 LOGGER_ENABLED=${LOGGER_ENABLED:-false}
 
-echo "[$(date '+%Y-%m-%d %H:%M:%S')] Start mixing multiple recording file $FILE_NAME" >> "$LOG_FILE"
+echo "[$(date '+%Y-%m-%d %H:%M:%S')] Start mixing multiple recording file $LOG_NAME" >> "$LOG_FILE"
 
 if $LOGGER_ENABLED; then
   bash "$MIXER_TOOL" "$FILE_NAME" "$CREATION_MODIFICATION_TIME" "$DURATION_IN_MS" "$RECORDER_URI" >> "$LOG_FILE" 2>&1
@@ -42,5 +44,5 @@ if [ "$CODE" -ne "0" ]; then
   exit $CODE
 fi
 
-echo "[$(date '+%Y-%m-%d %H:%M:%S')] Multiple recording file $FILE_NAME is mixed successfully" >> "$LOG_FILE"
+echo "[$(date '+%Y-%m-%d %H:%M:%S')] Multiple recording file $LOG_NAME is mixed successfully" >> "$LOG_FILE"
 exit 0
