@@ -129,6 +129,15 @@ describe('hostile input (issue 14)', () => {
     expect(daemon.output).not.toMatch(/unconnected-\d[^\n]*"msg":"WebRTC ICE connected; feed started"/);
   });
 
+  it('a valid ?login= is the stream\'s login (WCS {login})', async () => {
+    const r = await whip('/whip/with-login?login=alice', offer());
+    expect(r.status, r.text).toBe(201);
+    const found = await postRaw('/rest-api/stream/find', { name: 'with-login' });
+    expect(found.status).toBe(200);
+    expect((found.json as unknown as { login: string }[])[0]!.login).toBe('alice');
+    expect((await fetch(daemon.url(r.location!), { method: 'DELETE' })).status).toBe(200);
+  });
+
   it('multipleRecorder/startup of a 238-character URI: 200 (work folder cut to 255 bytes with a hash), find_all and terminate work', async () => {
     const uri = `multi-recorder://${'r'.repeat(221)}`;
     expect(uri.length).toBe(238);
