@@ -228,6 +228,7 @@ export class Daemon {
               streams: this.registry.all().length,
               recordings: this.recorders.inProgress().length,
               eventLoopDelay: this.eventLoop.read(reset),
+              failedHooks: this.hooks.failed + this.multiHooks.failed,
               memory: { rssBytes: mem.rss, heapUsedBytes: mem.heapUsed },
             };
           },

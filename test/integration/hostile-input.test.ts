@@ -196,6 +196,8 @@ describe('hostile input (issue 14)', () => {
     expect(firstVideoFrameIsKey(file)).toBe(true);
     expect(decodeErrors(file)).toBe('');
     expect(daemon.proc.exitCode).toBeNull();
+    const stats = await postRaw('/rest-api/server/stats', {});
+    expect((stats.json as unknown as { failedHooks: number }).failedHooks).toBe(0);
     // every file the daemon wrote is inside record_dir (no name escaped it)
     for (const f of fs.readdirSync(daemon.recordDir)) expect(f.includes('/')).toBe(false);
   });

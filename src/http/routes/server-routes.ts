@@ -10,6 +10,8 @@ export interface ServerStats {
   /** Single-stream recordings in progress. */
   readonly recordings: number;
   readonly eventLoopDelay: EventLoopDelay;
+  /** Record hooks (single and multiple) that could not be started or exited non-zero since start-up. */
+  readonly failedHooks: number;
   readonly memory: { readonly rssBytes: number; readonly heapUsedBytes: number };
 }
 
@@ -46,6 +48,7 @@ export function registerServerRoutes(app: FastifyInstance, source: ServerStatsSo
               streams: { type: 'integer' },
               recordings: { type: 'integer' },
               eventLoopDelay: delaySchema,
+              failedHooks: { type: 'integer', description: 'record hooks that could not be started or exited non-zero since start-up' },
               memory: { type: 'object', properties: { rssBytes: { type: 'integer' }, heapUsedBytes: { type: 'integer' } } },
             },
           },
