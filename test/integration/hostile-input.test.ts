@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isAlive, startDaemon, waitFor, type DaemonHandle } from '../helpers/daemon.js';
+import { isAlive, makeHome, startDaemon, waitFor, type DaemonHandle } from '../helpers/daemon.js';
 import { decodeErrors, durationOf, ffprobe, firstVideoFrameIsKey, makeClip, publish, type Publisher } from '../helpers/media.js';
 import { hookLines, streamNamed } from '../helpers/rest.js';
 
@@ -200,5 +200,32 @@ describe('hostile input (issue 14)', () => {
     expect((stats.json as unknown as { failedHooks: number }).failedHooks).toBe(0);
     // every file the daemon wrote is inside record_dir (no name escaped it)
     for (const f of fs.readdirSync(daemon.recordDir)) expect(f.includes('/')).toBe(false);
+  });
+});
+
+describe('a record hook that cannot run (issue 14)', () => {
+  it('is logged with the stream and mediaSessionId, counted in failedHooks, and the daemon and the record are fine', async () => {
+    const home = makeHome('wcs-home-badhook-');
+    const notExecutable = path.join(home, 'bin', 'not-executable.sh');
+    fs.writeFileSync(notExecutable, '#!/bin/sh\nexit 0\n');
+    fs.chmodSync(notExecutable, 0o644);
+    const own = await startDaemon({ on_record_hook_script: 'bin/not-executable.sh' }, home);
+    try {
+      const short = makeClip({ video: true, audio: true, seconds: 3, gop: 1 });
+      const p = publish(short, own.rtmpUrl('badhook'));
+      const stream = await streamNamed(own, 'badhook');
+      expect(await p.exited).toBe(0);
+      await own.waitForOutput(/Record hook script is missing or not executable/, 20_000);
+      const line = own.output.split('\n').find((l) => l.includes('Record hook script is missing or not executable'))!;
+      expect(JSON.parse(line)).toMatchObject({ stream: 'badhook', mediaSessionId: stream.mediaSessionId });
+      const stats = await fetch(own.url('/rest-api/server/stats'), { method: 'POST' }).then((r) => r.json() as Promise<{ failedHooks: number }>);
+      expect(stats.failedHooks).toBe(1);
+      const records = fs.readdirSync(own.recordDir).filter((f) => f.endsWith('.mp4'));
+      expect(records).toHaveLength(1);
+      expect(decodeErrors(path.join(own.recordDir, records[0]!))).toBe('');
+      expect(own.proc.exitCode).toBeNull();
+    } finally {
+      expect((await own.stop('SIGTERM')).code).toBe(0);
+    }
   });
 });
