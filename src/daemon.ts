@@ -35,6 +35,12 @@ const INSTALL_DIR = path.resolve(import.meta.dirname, '..');
 const CUT_TIMEOUT_MS = 60_000;
 /** How long one time-range playback answer may take to join (an hour of 720p from 60 parts: a few seconds). */
 const PLAYBACK_TIMEOUT_MS = 300_000;
+/**
+ * Bytes the kept playback answers may take (an hour of 720p is about 1.4 GB).
+ * To be merged into mp4_cutter_cache_max_size: the cutter's limit should
+ * count listPlaybackCache() of <mp4_cutter_dir>/.playback too.
+ */
+const PLAYBACK_CACHE_MAX_BYTES = 10 * 1024 ** 3;
 
 function readHttpsOptions(config: ServerConfig): HttpsOptions | null {
   if (config.httpsPort === null || config.httpsCertAbs === null || config.httpsKeyAbs === null) return null;
@@ -207,7 +213,7 @@ export class Daemon {
     this.recorders.on('recorded', (record) => this.catalog.add(record));
     // answers of /client/streams/<name>.mp4?from=&to=, in a folder of their own under mp4_cutter_dir
     this.playback = new PlaybackStitcher(
-      { ffmpeg: binaries.ffmpeg, cacheDir: path.join(config.mp4CutterDirAbs, '.playback'), timeoutMs: PLAYBACK_TIMEOUT_MS, maxConcurrent: 2, maxQueued: 8 },
+      { ffmpeg: binaries.ffmpeg, cacheDir: path.join(config.mp4CutterDirAbs, '.playback'), timeoutMs: PLAYBACK_TIMEOUT_MS, maxConcurrent: 2, maxQueued: 8, cacheMaxBytes: PLAYBACK_CACHE_MAX_BYTES },
       log.child({ component: 'playback' }),
     );
     this.http = new HttpServer(

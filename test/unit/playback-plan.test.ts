@@ -5,7 +5,10 @@ import { describe, expect, it } from 'vitest';
 import type { RecordedPart } from '../../src/catalog/part-source.js';
 import { BoundedGate, GateFullError } from '../../src/http/playback/bounded-gate.js';
 import { signatureDifference, type TrackSignature } from '../../src/http/playback/part-codecs.js';
+import pino from 'pino';
+import { PlaybackStitcher, PlaybackUnsupportedError } from '../../src/http/playback/playback-stitcher.js';
 import {
+  answersToEvict,
   concatList,
   concatQuote,
   formatGaps,
@@ -253,6 +256,37 @@ describe('RecordCatalogPartSource', () => {
       ['s_3.ts', 'ts', path.join(dir, 's_3.ts')],
     ]);
     expect(await source.partsOverlapping('s', T + 30_000, T + 40_000)).toEqual([]);
+    fs.rmSync(dir, { recursive: true });
+  });
+});
+
+describe('answersToEvict', () => {
+  const answers = [
+    { fileName: 'old.mp4', bytes: 400, lastUsedMs: 1 },
+    { fileName: 'mid.mp4', bytes: 300, lastUsedMs: 2 },
+    { fileName: 'new.mp4', bytes: 500, lastUsedMs: 3 },
+  ];
+  it.each([
+    ['fits', 1200, [], []],
+    ['least recently used first', 1000, [], ['old.mp4']],
+    ['as many as needed', 600, [], ['old.mp4', 'mid.mp4']],
+    ['never the kept one', 600, ['old.mp4'], ['mid.mp4', 'new.mp4']],
+    ['everything but the kept one when it alone is too big', 100, ['new.mp4'], ['old.mp4', 'mid.mp4']],
+  ] as const)('%s', (_name, max, keep, expected) => {
+    expect(answersToEvict(answers, max, new Set(keep))).toEqual(expected);
+  });
+});
+
+describe('PlaybackStitcher', () => {
+  it('refuses non-MP4 parts with a message naming the part (422), before any ffmpeg', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pb-'));
+    const stitcher = new PlaybackStitcher(
+      { ffmpeg: '/nonexistent/ffmpeg', cacheDir: dir, timeoutMs: 1000, maxConcurrent: 1, maxQueued: 0, cacheMaxBytes: 1 },
+      pino({ level: 'silent' }),
+    );
+    const plan = planStitch([part('a.mp4', 0, 10), part('b.mkv', 10, 20, 'mkv')], T, T + 20_000)!;
+    await expect(stitcher.stitch('s', plan)).rejects.toThrow(PlaybackUnsupportedError);
+    await expect(stitcher.stitch('s', plan)).rejects.toThrow(/part 'b.mkv' .* is mkv: only MP4 parts are joined/);
     fs.rmSync(dir, { recursive: true });
   });
 });

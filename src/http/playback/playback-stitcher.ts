@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { FfmpegProcess } from '../../recording/ffmpeg/ffmpeg-process.js';
 import { BoundedGate, GateFullError } from './bounded-gate.js';
 import { readPartSignature, signatureDifference, type PartSignature } from './part-codecs.js';
-import { concatList, playbackCacheKey, type PartFileState, type StitchPlan } from './playback-plan.js';
+import { answersToEvict, concatList, playbackCacheKey, type PartFileState, type StitchPlan } from './playback-plan.js';
 
 export interface PlaybackStitcherOptions {
   readonly ffmpeg: string;
@@ -17,6 +17,8 @@ export interface PlaybackStitcherOptions {
   readonly maxConcurrent: number;
   /** Stitches waiting for a slot; beyond that requests are refused (503). */
   readonly maxQueued: number;
+  /** Bytes the kept answers may take; least recently used removed first after each new one. */
+  readonly cacheMaxBytes: number;
 }
 
 export interface StitchResult {
@@ -56,6 +58,8 @@ export class PlaybackStitcher {
   readonly #inFlight = new Map<string, Promise<StitchResult>>();
   readonly #running = new Set<FfmpegProcess>();
   readonly #signatures = new Map<string, { key: string; signature: Promise<PartSignature> }>();
+  /** When each answer was last made or served (answers found on disk count from their mtime). */
+  readonly #lastUsed = new Map<string, number>();
   #closed = false;
 
   constructor(
@@ -108,7 +112,10 @@ export class PlaybackStitcher {
   }
 
   async #storedOrMade(streamName: string, plan: StitchPlan, target: string, fileName: string): Promise<StitchResult> {
-    if (await isPlainFile(target)) return { fileName, cached: true };
+    if (await isPlainFile(target)) {
+      this.#lastUsed.set(fileName, Date.now());
+      return { fileName, cached: true };
+    }
     await this.#checkJoinable(plan);
     try {
       return await this.#gate.run(() => this.#make(streamName, plan, target, fileName));
@@ -190,11 +197,28 @@ export class PlaybackStitcher {
         throw new PlaybackFailedError(`joining ${plan.segments.length} parts failed (ffmpeg exit ${exit.code ?? exit.signal})`);
       }
       await fs.promises.rename(temp, target);
+      this.#lastUsed.set(fileName, Date.now());
       log.info({ ms: Date.now() - started }, 'Playback stitched');
+      await this.#evict(fileName);
       return { fileName, cached: false };
     } finally {
       this.#running.delete(ffmpeg);
       await Promise.all([fs.promises.rm(temp, { force: true }), fs.promises.rm(list, { force: true })]);
+    }
+  }
+
+  /** Keeps the cache under cacheMaxBytes: least recently used answers go first, never `keep` or one being made. */
+  async #evict(keep: string): Promise<void> {
+    const answers = (await listPlaybackCache(this.options.cacheDir)).map((a) => {
+      const fileName = path.basename(a.path);
+      return { fileName, bytes: a.size, lastUsedMs: this.#lastUsed.get(fileName) ?? a.mtimeMs };
+    });
+    const protect = new Set([keep, ...this.#inFlight.keys()]);
+    for (const name of answersToEvict(answers, this.options.cacheMaxBytes, protect)) {
+      // a download of it in progress keeps reading its open descriptor
+      await fs.promises.rm(path.join(this.options.cacheDir, name), { force: true });
+      this.#lastUsed.delete(name);
+      this.log.info({ answer: name, max: this.options.cacheMaxBytes }, 'Playback answer removed: cache size limit');
     }
   }
 }
