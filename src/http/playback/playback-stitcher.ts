@@ -4,6 +4,8 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { FfmpegProcess } from '../../recording/ffmpeg/ffmpeg-process.js';
 import { BoundedGate, GateFullError } from './bounded-gate.js';
+import { composeMp4, type ComposedAnswer } from './compose-mp4.js';
+import { ComposeUnsupportedError, readPartMedia, type PartMedia } from './mp4-sample-table.js';
 import { readPartSignature, signatureDifference, type PartSignature } from './part-codecs.js';
 import { answersToEvict, concatList, playbackCacheKey, type PartFileState, type StitchPlan } from './playback-plan.js';
 
@@ -21,11 +23,19 @@ export interface PlaybackStitcherOptions {
   readonly cacheMaxBytes: number;
 }
 
-export interface StitchResult {
-  /** The answer's file name inside cacheDir. */
-  readonly fileName: string;
-  readonly cached: boolean;
-}
+/**
+ * An answer: composed (a moov built from the parts' sample tables, the media
+ * served as byte ranges of the parts; kept in memory), or a file in cacheDir
+ * that ffmpeg joined (parts that cannot be composed).
+ */
+export type StitchResult =
+  | { readonly kind: 'composed'; readonly answer: ComposedAnswer; readonly key: string; readonly cached: boolean }
+  | { readonly kind: 'file'; readonly fileName: string; readonly cached: boolean };
+
+/** Bytes of composed heads (ftyp + moov) kept in memory: an hour from 60 parts is about 3 MB. */
+const COMPOSED_CACHE_BYTES = 64 * 1024 * 1024;
+/** Parsed parts kept in memory. */
+const PART_MEDIA_CACHE = 512;
 
 /** The `comment` tag of every stitched answer. */
 export const PLAYBACK_COMMENT = 'wcs-recorder playback';
@@ -58,6 +68,8 @@ export class PlaybackStitcher {
   readonly #inFlight = new Map<string, Promise<StitchResult>>();
   readonly #running = new Set<FfmpegProcess>();
   readonly #signatures = new Map<string, { key: string; signature: Promise<PartSignature> }>();
+  readonly #composed = new Map<string, ComposedAnswer>();
+  readonly #partMedia = new Map<string, { key: string; media: Promise<PartMedia> }>();
   /** When each answer was last made or served (answers found on disk count from their mtime). */
   readonly #lastUsed = new Map<string, number>();
   #closed = false;
@@ -91,13 +103,81 @@ export class PlaybackStitcher {
       );
     }
     const files = await Promise.all(plan.segments.map((s) => fileState(s.part.path, s.part.fileName)));
-    const fileName = `${playbackCacheKey(streamName, plan, files)}.mp4`;
-    const target = path.join(this.options.cacheDir, fileName);
+    const key = playbackCacheKey(streamName, plan, files);
+    const composed = this.#composed.get(key);
+    if (composed) {
+      // most recently used last
+      this.#composed.delete(key);
+      this.#composed.set(key, composed);
+      return { kind: 'composed', answer: composed, key, cached: true };
+    }
+    const fileName = `${key}.mp4`;
     const running = this.#inFlight.get(fileName);
     if (running) return running;
-    const job = this.#storedOrMade(streamName, plan, target, fileName).finally(() => this.#inFlight.delete(fileName));
+    const job = this.#composedOrJoined(streamName, plan, key, fileName).finally(() => this.#inFlight.delete(fileName));
     this.#inFlight.set(fileName, job);
     return job;
+  }
+
+  async #composedOrJoined(streamName: string, plan: StitchPlan, key: string, fileName: string): Promise<StitchResult> {
+    const target = path.join(this.options.cacheDir, fileName);
+    if (await isPlainFile(target)) {
+      this.#lastUsed.set(fileName, Date.now());
+      return { kind: 'file', fileName, cached: true };
+    }
+    await this.#checkJoinable(plan);
+    const started = Date.now();
+    try {
+      const media = await Promise.all(plan.segments.map((s) => this.#mediaOf(s.part.path)));
+      const answer = composeMp4(
+        plan.segments.map((s, i) => ({
+          media: media[i]!,
+          inSeconds: s.inpointMs / 1000,
+          outSeconds: s.outpointMs === null ? null : s.outpointMs / 1000,
+        })),
+      );
+      this.#keepComposed(key, answer);
+      this.log.info(
+        { stream: streamName, answer: key, fromMs: plan.fromMs, toMs: plan.toMs, parts: plan.segments.length, gaps: plan.gaps.length, bytes: answer.size, ms: Date.now() - started },
+        'Playback composed',
+      );
+      return { kind: 'composed', answer, key, cached: false };
+    } catch (err) {
+      if (!(err instanceof ComposeUnsupportedError)) throw err;
+      this.log.info({ stream: streamName, answer: key, reason: err.message }, 'Playback cannot be composed; joining with ffmpeg');
+    }
+    return this.#storedOrMade(streamName, plan, target, fileName);
+  }
+
+  #keepComposed(key: string, answer: ComposedAnswer): void {
+    this.#composed.set(key, answer);
+    let total = 0;
+    for (const a of this.#composed.values()) total += a.head.length;
+    for (const [k, a] of this.#composed) {
+      if (total <= COMPOSED_CACHE_BYTES || k === key) break;
+      this.#composed.delete(k);
+      total -= a.head.length;
+    }
+  }
+
+  async #mediaOf(file: string): Promise<PartMedia> {
+    let stateKey: string;
+    try {
+      const st = await fs.promises.stat(file);
+      stateKey = `${st.size}:${st.mtimeMs}`;
+    } catch {
+      throw new PlaybackSourceError(`part '${path.basename(file)}' is gone`);
+    }
+    const cached = this.#partMedia.get(file);
+    if (cached && cached.key === stateKey) return cached.media;
+    const media = readPartMedia(file);
+    media.catch(() => this.#partMedia.delete(file));
+    this.#partMedia.set(file, { key: stateKey, media });
+    if (this.#partMedia.size > PART_MEDIA_CACHE) {
+      const oldest = this.#partMedia.keys().next().value;
+      if (oldest !== undefined) this.#partMedia.delete(oldest);
+    }
+    return media;
   }
 
   /** Kills running stitches (their temp files are removed) and refuses new ones. */
@@ -112,11 +192,6 @@ export class PlaybackStitcher {
   }
 
   async #storedOrMade(streamName: string, plan: StitchPlan, target: string, fileName: string): Promise<StitchResult> {
-    if (await isPlainFile(target)) {
-      this.#lastUsed.set(fileName, Date.now());
-      return { fileName, cached: true };
-    }
-    await this.#checkJoinable(plan);
     try {
       return await this.#gate.run(() => this.#make(streamName, plan, target, fileName));
     } catch (err) {
@@ -161,7 +236,7 @@ export class PlaybackStitcher {
 
   async #make(streamName: string, plan: StitchPlan, target: string, fileName: string): Promise<StitchResult> {
     if (this.#closed) throw new PlaybackClosedError('server is shutting down');
-    if (await isPlainFile(target)) return { fileName, cached: true };
+    if (await isPlainFile(target)) return { kind: 'file', fileName, cached: true };
     const id = randomUUID();
     const list = path.join(this.options.cacheDir, `${TEMP_PREFIX}${id}.txt`);
     const temp = path.join(this.options.cacheDir, `${TEMP_PREFIX}${id}.mp4`);
@@ -200,7 +275,7 @@ export class PlaybackStitcher {
       this.#lastUsed.set(fileName, Date.now());
       log.info({ ms: Date.now() - started }, 'Playback stitched');
       await this.#evict(fileName);
-      return { fileName, cached: false };
+      return { kind: 'file', fileName, cached: false };
     } finally {
       this.#running.delete(ffmpeg);
       await Promise.all([fs.promises.rm(temp, { force: true }), fs.promises.rm(list, { force: true })]);

@@ -1,0 +1,234 @@
+import { leaf, serializeBox, type BoxNode } from '../../recording/mp4/box-tree.js';
+import { TrackSamples } from '../../recording/mp4/fragment-index.js';
+import { buildMoov } from '../../recording/mp4/moov-builder.js';
+import { ComposeUnsupportedError, type PartMedia, type PartTrack } from './mp4-sample-table.js';
+
+/**
+ * One MP4 answer composed from parts without copying them: ftyp + a moov
+ * built from the chosen samples of every part + an mdat header, followed by
+ * byte ranges of the parts themselves (the samples, in the order they have
+ * in each part). Served as a virtual file; nothing of the media is written.
+ */
+export interface FileRange {
+  readonly path: string;
+  readonly start: number;
+  /** Bytes. */
+  readonly length: number;
+}
+
+export interface ComposedAnswer {
+  /** ftyp, moov, mdat header. */
+  readonly head: Buffer;
+  readonly ranges: readonly FileRange[];
+  /** Total size of the virtual file. */
+  readonly size: number;
+}
+
+export interface ComposeSegment {
+  readonly media: PartMedia;
+  /** Where to enter and leave the part, seconds of its presentation time (out: null = to its end). */
+  readonly inSeconds: number;
+  readonly outSeconds: number | null;
+}
+
+const EPS = 1e-6;
+
+/** Presentation and decode times (seconds) of sample i of a part's track, as players of that part see it. */
+function presentation(t: PartTrack, i: number): number {
+  return (t.dts[i]! + t.ctos[i]! - t.mediaTime) / t.timescale + t.emptyEditSeconds;
+}
+function decode(t: PartTrack, i: number): number {
+  return (t.dts[i]! - t.mediaTime) / t.timescale + t.emptyEditSeconds;
+}
+
+/** Indices [first, last] of the samples of `t` that play [inS, outS): video from the sync sample at or before inS. */
+function chooseSamples(t: PartTrack, inS: number, outS: number | null): [number, number] | null {
+  const n = t.dts.length;
+  if (n === 0) return null;
+  let first = 0;
+  if (t.handler === 'vide') {
+    for (let i = 0; i < n; i++) if (t.sync[i] && presentation(t, i) <= inS + EPS) first = i;
+  } else {
+    while (first < n && presentation(t, first) + t.durations[first]! / t.timescale <= inS + EPS) first++;
+  }
+  let last = n - 1;
+  if (outS !== null) {
+    last = -1;
+    for (let i = first; i < n; i++) if (presentation(t, i) < outS - EPS) last = i;
+  }
+  return last >= first ? [first, last] : null;
+}
+
+/** Presentation end of a part (seconds): the latest end of any of its tracks' samples. */
+function partEnd(media: PartMedia): number {
+  let end = 0;
+  for (const t of media.tracks) {
+    for (let i = 0; i < t.dts.length; i++) end = Math.max(end, presentation(t, i) + t.durations[i]! / t.timescale);
+  }
+  return end;
+}
+
+interface OutputSample {
+  readonly track: number;
+  readonly part: PartMedia;
+  readonly sourceOffset: number;
+  readonly size: number;
+}
+
+/**
+ * Composes the answer for `segments` (in order; every part with the same
+ * tracks, codecs and timescales, which the caller checked). Each track's
+ * samples are laid end to end; at a part boundary the last sample of a
+ * track is stretched or shortened so that the next part's samples keep
+ * their place against the part's other tracks (sync is kept; the timeline
+ * is the media's own, gaps between parts are left out). The first part is
+ * entered at the sync sample at or before `inSeconds`, with an edit list
+ * so that `inSeconds` is shown first.
+ */
+export function composeMp4(segments: readonly ComposeSegment[]): ComposedAnswer {
+  const first = segments[0];
+  if (!first) throw new ComposeUnsupportedError('nothing to compose');
+  const template = first.media;
+  const trackCount = template.tracks.length;
+  for (const s of segments) {
+    if (s.media.tracks.length !== trackCount) throw new ComposeUnsupportedError('parts with different tracks');
+    s.media.tracks.forEach((t, i) => {
+      if (t.timescale !== template.tracks[i]!.timescale || t.handler !== template.tracks[i]!.handler) {
+        throw new ComposeUnsupportedError('parts with different timescales');
+      }
+    });
+  }
+  const tables = template.tracks.map(
+    (t) => new TrackSamples({ trackId: t.trackId, timescale: t.timescale, defaultDuration: 0, defaultSize: 0, defaultFlags: 0 }),
+  );
+  const shift: (number | null)[] = new Array<number | null>(trackCount).fill(null);
+  const lastDts: number[] = new Array<number>(trackCount).fill(0);
+  const output: OutputSample[] = [];
+  /** Each table's chunks as [offset in the mdat payload, count]. */
+  let segmentStart = 0; // seconds of the answer where this segment's inSeconds lands
+  for (const seg of segments) {
+    const chosen: OutputSample[] = [];
+    seg.media.tracks.forEach((t, ti) => {
+      const range = chooseSamples(t, seg.inSeconds, seg.outSeconds);
+      if (!range) return;
+      const table = tables[ti]!;
+      const ts = t.timescale;
+      for (let i = range[0]; i <= range[1]; i++) {
+        // where this sample's decode time lands in the answer, media units, before the track's shift
+        const target = Math.round((segmentStart - seg.inSeconds + decode(t, i)) * ts);
+        if (shift[ti] === null) shift[ti] = -target;
+        const dts = target + shift[ti]!;
+        const n = table.count;
+        if (n > 0) {
+          if (i === range[0]) {
+            // a part boundary: the previous sample lasts until this one starts (at least one unit)
+            table.durations[n - 1] = Math.max(1, dts - lastDts[ti]!);
+          }
+        }
+        const at = n > 0 ? lastDts[ti]! + table.durations[n - 1]! : dts;
+        lastDts[ti] = at;
+        table.durations.push(t.durations[i]!);
+        table.sizes.push(t.sizes[i]!);
+        table.ctos.push(t.ctos[i]!);
+        if (t.sync[i]) table.syncNumbers.push(n + 1);
+        chosen.push({ track: ti, part: seg.media, sourceOffset: t.offsets[i]!, size: t.sizes[i]! });
+      }
+    });
+    // the samples of a part keep the order (interleaving) they have in the part
+    chosen.sort((a, b) => a.sourceOffset - b.sourceOffset);
+    output.push(...chosen);
+    segmentStart += (seg.outSeconds ?? partEnd(seg.media)) - seg.inSeconds;
+  }
+  // chunks: runs of one track's samples that follow each other in the mdat
+  let offset = 0;
+  let previousTrack = -1;
+  for (const s of output) {
+    const chunks = tables[s.track]!.chunks;
+    const last = chunks.at(-1);
+    if (previousTrack === s.track && last) last[1]++;
+    else chunks.push([offset, 1]);
+    previousTrack = s.track;
+    offset += s.size;
+  }
+  const mdatPayload = offset;
+
+  // the template: the first part's moov, each track with an edit list that starts at `inSeconds`
+  const movieTs = template.movieTimescale;
+  const trakNodes: BoxNode[] = [];
+  const traks = (template.moov.children ?? []).filter((c) => c.type === 'trak');
+  traks.forEach((trak, ti) => {
+    const sh = shift[ti] ?? 0;
+    const entries: { segmentDuration: number; mediaTime: number }[] = [];
+    if (sh < 0) entries.push({ segmentDuration: Math.round((-sh / template.tracks[ti]!.timescale) * movieTs), mediaTime: -1 });
+    entries.push({ segmentDuration: 0, mediaTime: Math.max(0, sh) });
+    const elst = Buffer.alloc(8 + 12 * entries.length);
+    elst.writeUInt32BE(entries.length, 4);
+    entries.forEach((e, i) => {
+      elst.writeUInt32BE(e.segmentDuration, 8 + 12 * i);
+      elst.writeInt32BE(e.mediaTime, 12 + 12 * i);
+      elst.writeUInt32BE(0x10000, 16 + 12 * i);
+    });
+    const children = (trak.children ?? []).filter((c) => c.type !== 'edts');
+    const tkhdAt = children.findIndex((c) => c.type === 'tkhd');
+    children.splice(tkhdAt + 1, 0, { type: 'edts', children: [leaf('elst', elst)] });
+    trakNodes.push({ type: 'trak', children });
+  });
+  const templateMoov: BoxNode = {
+    type: 'moov',
+    children: (template.moov.children ?? []).filter((c) => c.type !== 'trak' && c.type !== 'udta').concat(trakNodes),
+  };
+  const byId = new Map(tables.map((t) => [t.track.trackId, t]));
+  const ftyp = template.ftyp ?? ftypBox();
+  // co64 offsets have a fixed size: measure the moov once, then place the chunks behind it
+  const measured = serializeBox(buildMoov(templateMoov, byId, { mapOffset: (o) => o, co64: true })).length;
+  const base = ftyp.length + measured + 16;
+  const moov = serializeBox(buildMoov(templateMoov, byId, { mapOffset: (o) => o + base, co64: true }));
+  if (moov.length !== measured) throw new ComposeUnsupportedError('moov size changed between passes');
+  const mdatHeader = Buffer.alloc(16);
+  mdatHeader.writeUInt32BE(1, 0);
+  mdatHeader.write('mdat', 4, 'latin1');
+  mdatHeader.writeBigUInt64BE(BigInt(16 + mdatPayload), 8);
+  const head = Buffer.concat([ftyp, moov, mdatHeader]);
+
+  const ranges: FileRange[] = [];
+  for (const s of output) {
+    const last = ranges.at(-1);
+    if (last && last.path === s.part.path && last.start + last.length === s.sourceOffset) {
+      ranges[ranges.length - 1] = { ...last, length: last.length + s.size };
+    } else {
+      ranges.push({ path: s.part.path, start: s.sourceOffset, length: s.size });
+    }
+  }
+  return { head, ranges, size: head.length + mdatPayload };
+}
+
+function ftypBox(): Buffer {
+  const b = Buffer.alloc(24);
+  b.writeUInt32BE(24, 0);
+  b.write('ftypisom', 4, 'latin1');
+  b.writeUInt32BE(0x200, 12);
+  b.write('isomiso2', 16, 'latin1');
+  return b;
+}
+
+/** The pieces of the virtual file that hold bytes [start, end] (inclusive), in order. */
+export type Piece = { readonly buffer: Buffer } | { readonly path: string; readonly start: number; readonly length: number };
+
+export function piecesFor(answer: ComposedAnswer, start: number, end: number): Piece[] {
+  const out: Piece[] = [];
+  if (start > end) return out;
+  const headEnd = answer.head.length;
+  if (start < headEnd) out.push({ buffer: answer.head.subarray(start, Math.min(end + 1, headEnd)) });
+  let at = headEnd;
+  for (const r of answer.ranges) {
+    const rEnd = at + r.length; // exclusive
+    if (rEnd > start && at <= end) {
+      const from = Math.max(start, at);
+      const to = Math.min(end + 1, rEnd);
+      out.push({ path: r.path, start: r.start + (from - at), length: to - from });
+    }
+    if (at > end) break;
+    at = rEnd;
+  }
+  return out;
+}

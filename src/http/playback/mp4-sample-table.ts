@@ -1,0 +1,172 @@
+import fs from 'node:fs';
+import { findChild, parseBoxes, requireChild, type BoxNode } from '../../recording/mp4/box-tree.js';
+import { trackIdOf } from '../../recording/mp4/fragment-index.js';
+import { topLevelBoxes } from '../../recording/mp4-boxes.js';
+
+/**
+ * The samples of a regular (unfragmented) MP4, read from its moov only:
+ * per track, each sample's decode time, duration, composition offset,
+ * size, place in the file and whether it is a sync sample. What the
+ * composed playback answer needs to point into the part without copying it.
+ */
+export interface PartTrack {
+  readonly trak: BoxNode;
+  readonly trackId: number;
+  readonly handler: string;
+  /** mdhd timescale */
+  readonly timescale: number;
+  /** The edit list's first media time (media units; 0 without an edit list) and leading empty edit (seconds). */
+  readonly mediaTime: number;
+  readonly emptyEditSeconds: number;
+  readonly dts: number[];
+  readonly durations: number[];
+  readonly ctos: number[];
+  readonly sizes: number[];
+  readonly offsets: number[];
+  readonly sync: boolean[];
+}
+
+export interface PartMedia {
+  readonly path: string;
+  readonly ftyp: Buffer | null;
+  readonly moov: BoxNode;
+  /** mvhd timescale */
+  readonly movieTimescale: number;
+  readonly tracks: readonly PartTrack[];
+}
+
+/** The part cannot be composed (fragmented, unusual tables): ffmpeg joins it instead. */
+export class ComposeUnsupportedError extends Error {}
+
+const MAX_MOOV_BYTES = 64 * 1024 * 1024;
+
+function payloadOf(node: BoxNode | undefined, what: string): Buffer {
+  const p = node?.payload;
+  if (!p) throw new ComposeUnsupportedError(`no ${what}`);
+  return p;
+}
+
+function parseTrack(trak: BoxNode, movieTimescale: number): PartTrack {
+  const mdia = requireChild(trak, 'mdia');
+  const mdhd = payloadOf(findChild(mdia, 'mdhd'), 'mdhd');
+  const timescale = mdhd.readUInt32BE(mdhd[0] === 1 ? 20 : 12);
+  const hdlr = payloadOf(findChild(mdia, 'hdlr'), 'hdlr');
+  const handler = hdlr.toString('latin1', 8, 12);
+  const stbl = requireChild(requireChild(mdia, 'minf'), 'stbl');
+  const box = (type: string): Buffer | undefined => findChild(stbl, type)?.payload;
+
+  let mediaTime = 0;
+  let emptyEditSeconds = 0;
+  const elst = findChild(trak, 'edts') && findChild(requireChild(trak, 'edts'), 'elst')?.payload;
+  if (elst) {
+    const v1 = elst[0] === 1;
+    const count = elst.readUInt32BE(4);
+    let p = 8;
+    let media = 0;
+    for (let i = 0; i < count; i++) {
+      const seg = v1 ? Number(elst.readBigUInt64BE(p)) : elst.readUInt32BE(p);
+      const mt = v1 ? Number(elst.readBigInt64BE(p + 8)) : elst.readInt32BE(p + 4);
+      p += v1 ? 20 : 12;
+      if (mt === -1) {
+        emptyEditSeconds += seg / movieTimescale;
+        continue;
+      }
+      media++;
+      if (media === 1) mediaTime = mt;
+    }
+    if (media > 1) throw new ComposeUnsupportedError('an edit list of more than one media edit');
+  }
+
+  // stts -> decode times and durations
+  const stts = payloadOf({ type: 'stts', payload: box('stts') }, 'stts');
+  const dts: number[] = [];
+  const durations: number[] = [];
+  let t = 0;
+  for (let i = 0, n = stts.readUInt32BE(4); i < n; i++) {
+    const count = stts.readUInt32BE(8 + 8 * i);
+    const delta = stts.readUInt32BE(12 + 8 * i);
+    for (let k = 0; k < count; k++) {
+      dts.push(t);
+      durations.push(delta);
+      t += delta;
+    }
+  }
+  const sampleCount = dts.length;
+
+  const ctos = new Array<number>(sampleCount).fill(0);
+  const ctts = box('ctts');
+  if (ctts) {
+    const signed = ctts[0] === 1;
+    let s = 0;
+    for (let i = 0, n = ctts.readUInt32BE(4); i < n; i++) {
+      const count = ctts.readUInt32BE(8 + 8 * i);
+      const off = signed ? ctts.readInt32BE(12 + 8 * i) : ctts.readUInt32BE(12 + 8 * i);
+      for (let k = 0; k < count && s < sampleCount; k++) ctos[s++] = off;
+    }
+  }
+
+  const stss = box('stss');
+  const sync = new Array<boolean>(sampleCount).fill(stss === undefined);
+  if (stss) for (let i = 0, n = stss.readUInt32BE(4); i < n; i++) sync[stss.readUInt32BE(8 + 4 * i) - 1] = true;
+
+  const stsz = payloadOf({ type: 'stsz', payload: box('stsz') }, 'stsz');
+  const fixed = stsz.readUInt32BE(4);
+  if (stsz.readUInt32BE(8) !== sampleCount) throw new ComposeUnsupportedError('stsz and stts disagree on the sample count');
+  const sizes = Array.from({ length: sampleCount }, (_, i) => (fixed !== 0 ? fixed : stsz.readUInt32BE(12 + 4 * i)));
+
+  const stco = box('stco');
+  const co64 = box('co64');
+  const chunkOffsets: number[] = [];
+  if (stco) for (let i = 0, n = stco.readUInt32BE(4); i < n; i++) chunkOffsets.push(stco.readUInt32BE(8 + 4 * i));
+  else if (co64) for (let i = 0, n = co64.readUInt32BE(4); i < n; i++) chunkOffsets.push(Number(co64.readBigUInt64BE(8 + 8 * i)));
+  else throw new ComposeUnsupportedError('no chunk offsets');
+  const stsc = payloadOf({ type: 'stsc', payload: box('stsc') }, 'stsc');
+  const runs: { first: number; perChunk: number }[] = [];
+  for (let i = 0, n = stsc.readUInt32BE(4); i < n; i++) {
+    runs.push({ first: stsc.readUInt32BE(8 + 12 * i), perChunk: stsc.readUInt32BE(12 + 12 * i) });
+    if (stsc.readUInt32BE(16 + 12 * i) !== 1) throw new ComposeUnsupportedError('more than one sample description');
+  }
+  const offsets: number[] = [];
+  let sample = 0;
+  let run = 0;
+  for (let c = 0; c < chunkOffsets.length && sample < sampleCount; c++) {
+    while (run + 1 < runs.length && runs[run + 1]!.first <= c + 1) run++;
+    let at = chunkOffsets[c]!;
+    for (let k = 0; k < (runs[run]?.perChunk ?? 0) && sample < sampleCount; k++) {
+      offsets.push(at);
+      at += sizes[sample]!;
+      sample++;
+    }
+  }
+  if (offsets.length !== sampleCount) throw new ComposeUnsupportedError('chunk tables do not cover every sample');
+  return { trak, trackId: trackIdOf(trak), handler, timescale, mediaTime, emptyEditSeconds, dts, durations, ctos, sizes, offsets, sync };
+}
+
+/** Reads the moov (and ftyp) of a regular MP4 part and its sample tables. */
+export async function readPartMedia(file: string): Promise<PartMedia> {
+  const boxes = await topLevelBoxes(file);
+  if (boxes.some((b) => b.type === 'moof')) throw new ComposeUnsupportedError('fragmented MP4');
+  const moovBox = boxes.find((b) => b.type === 'moov');
+  if (!moovBox || moovBox.size > MAX_MOOV_BYTES) throw new ComposeUnsupportedError('no usable moov');
+  const ftypBox = boxes.find((b) => b.type === 'ftyp');
+  const handle = await fs.promises.open(file, 'r');
+  let moovBuf: Buffer;
+  let ftyp: Buffer | null = null;
+  try {
+    moovBuf = Buffer.alloc(moovBox.size);
+    await handle.read(moovBuf, 0, moovBox.size, moovBox.offset);
+    if (ftypBox && ftypBox.size <= 1024) {
+      ftyp = Buffer.alloc(ftypBox.size);
+      await handle.read(ftyp, 0, ftypBox.size, ftypBox.offset);
+    }
+  } finally {
+    await handle.close();
+  }
+  const moov = parseBoxes(moovBuf)[0];
+  if (!moov || moov.type !== 'moov') throw new ComposeUnsupportedError('moov cannot be parsed');
+  if (findChild(moov, 'mvex')) throw new ComposeUnsupportedError('fragmented MP4');
+  const mvhd = payloadOf(findChild(moov, 'mvhd'), 'mvhd');
+  const movieTimescale = mvhd.readUInt32BE(mvhd[0] === 1 ? 20 : 12);
+  const tracks = (moov.children ?? []).filter((c) => c.type === 'trak').map((trak) => parseTrack(trak, movieTimescale));
+  return { path: file, ftyp, moov, movieTimescale, tracks };
+}
