@@ -154,9 +154,9 @@ try {
   const stitched = daemon
     .output()
     .split('\n')
-    .filter((l) => l.includes('"msg":"Playback stitched"'))
+    .filter((l) => /"msg":"Playback (stitched|composed)"/.test(l))
     .map((l) => JSON.parse(l).ms);
-  console.log(`ffmpeg join time inside the daemon (log), in request order: ${stitched.join(', ')} ms`);
+  console.log(`time to make each first answer inside the daemon (log), in request order: ${stitched.join(', ')} ms`);
 } finally {
   daemon.proc.kill('SIGTERM');
   await new Promise((r) => daemon.proc.once('exit', r));

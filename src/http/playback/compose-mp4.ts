@@ -1,4 +1,4 @@
-import { leaf, serializeBox, type BoxNode } from '../../recording/mp4/box-tree.js';
+import { boxSize, leaf, serializeBox, type BoxNode } from '../../recording/mp4/box-tree.js';
 import { TrackSamples } from '../../recording/mp4/fragment-index.js';
 import { buildMoov } from '../../recording/mp4/moov-builder.js';
 import { ComposeUnsupportedError, type PartMedia, type PartTrack } from './mp4-sample-table.js';
@@ -68,13 +68,6 @@ function partEnd(media: PartMedia): number {
   return end;
 }
 
-interface OutputSample {
-  readonly track: number;
-  readonly part: PartMedia;
-  readonly sourceOffset: number;
-  readonly size: number;
-}
-
 /**
  * Composes the answer for `segments` (in order; every part with the same
  * tracks, codecs and timescales, which the caller checked). Each track's
@@ -103,54 +96,68 @@ export function composeMp4(segments: readonly ComposeSegment[]): ComposedAnswer 
   );
   const shift: (number | null)[] = new Array<number | null>(trackCount).fill(null);
   const lastDts: number[] = new Array<number>(trackCount).fill(0);
-  const output: OutputSample[] = [];
-  /** Each table's chunks as [offset in the mdat payload, count]. */
+  const ranges: { path: string; start: number; length: number }[] = [];
+  let mdatOffset = 0; // bytes of the mdat payload placed so far
+  let previousTrack = -1;
   let segmentStart = 0; // seconds of the answer where this segment's inSeconds lands
   for (const seg of segments) {
-    const chosen: OutputSample[] = [];
-    seg.media.tracks.forEach((t, ti) => {
+    const tracks = seg.media.tracks;
+    const next: number[] = [];
+    const stop: number[] = [];
+    tracks.forEach((t, ti) => {
       const range = chooseSamples(t, seg.inSeconds, seg.outSeconds);
+      next.push(range ? range[0] : 0);
+      stop.push(range ? range[1] : -1);
       if (!range) return;
       const table = tables[ti]!;
-      const ts = t.timescale;
-      for (let i = range[0]; i <= range[1]; i++) {
-        // where this sample's decode time lands in the answer, media units, before the track's shift
-        const target = Math.round((segmentStart - seg.inSeconds + decode(t, i)) * ts);
-        if (shift[ti] === null) shift[ti] = -target;
-        const dts = target + shift[ti]!;
-        const n = table.count;
-        if (n > 0) {
-          if (i === range[0]) {
-            // a part boundary: the previous sample lasts until this one starts (at least one unit)
-            table.durations[n - 1] = Math.max(1, dts - lastDts[ti]!);
-          }
-        }
-        const at = n > 0 ? lastDts[ti]! + table.durations[n - 1]! : dts;
-        lastDts[ti] = at;
-        table.durations.push(t.durations[i]!);
-        table.sizes.push(t.sizes[i]!);
-        table.ctos.push(t.ctos[i]!);
-        if (t.sync[i]) table.syncNumbers.push(n + 1);
-        chosen.push({ track: ti, part: seg.media, sourceOffset: t.offsets[i]!, size: t.sizes[i]! });
-      }
+      // where the first sample's decode time lands in the answer, media units
+      const target = Math.round((segmentStart - seg.inSeconds + decode(t, range[0])) * t.timescale);
+      if (shift[ti] === null) shift[ti] = -target;
+      const n = table.count;
+      // a part boundary: the previous sample lasts until this part's first starts (at least one unit)
+      if (n > 0) table.durations[n - 1] = Math.max(1, target + shift[ti]! - lastDts[ti]!);
     });
-    // the samples of a part keep the order (interleaving) they have in the part
-    chosen.sort((a, b) => a.sourceOffset - b.sourceOffset);
-    output.push(...chosen);
+    // the tracks' samples merged by their place in the part: the part's interleaving is kept
+    let rangePath = '';
+    let rangeEnd = -1;
+    for (;;) {
+      let ti = -1;
+      let best = Number.POSITIVE_INFINITY;
+      for (let k = 0; k < tracks.length; k++) {
+        if (next[k]! <= stop[k]! && tracks[k]!.offsets[next[k]!]! < best) {
+          best = tracks[k]!.offsets[next[k]!]!;
+          ti = k;
+        }
+      }
+      if (ti < 0) break;
+      const t = tracks[ti]!;
+      const i = next[ti]!++;
+      const table = tables[ti]!;
+      const n = table.count;
+      lastDts[ti] = n > 0 ? lastDts[ti]! + table.durations[n - 1]! : 0;
+      table.durations.push(t.durations[i]!);
+      table.sizes.push(t.sizes[i]!);
+      table.ctos.push(t.ctos[i]!);
+      if (t.sync[i]) table.syncNumbers.push(n + 1);
+      // chunks: runs of one track's samples that follow each other in the mdat
+      const chunk = table.chunks.at(-1);
+      if (previousTrack === ti && chunk) chunk[1]++;
+      else table.chunks.push([mdatOffset, 1]);
+      previousTrack = ti;
+      const size = t.sizes[i]!;
+      const offset = t.offsets[i]!;
+      mdatOffset += size;
+      if (rangePath === seg.media.path && rangeEnd === offset) {
+        ranges[ranges.length - 1]!.length += size;
+      } else {
+        ranges.push({ path: seg.media.path, start: offset, length: size });
+        rangePath = seg.media.path;
+      }
+      rangeEnd = offset + size;
+    }
     segmentStart += (seg.outSeconds ?? partEnd(seg.media)) - seg.inSeconds;
   }
-  // chunks: runs of one track's samples that follow each other in the mdat
-  let offset = 0;
-  let previousTrack = -1;
-  for (const s of output) {
-    const chunks = tables[s.track]!.chunks;
-    const last = chunks.at(-1);
-    if (previousTrack === s.track && last) last[1]++;
-    else chunks.push([offset, 1]);
-    previousTrack = s.track;
-    offset += s.size;
-  }
-  const mdatPayload = offset;
+  const mdatPayload = mdatOffset;
 
   // the template: the first part's moov, each track with an edit list that starts at `inSeconds`
   const movieTs = template.movieTimescale;
@@ -179,27 +186,30 @@ export function composeMp4(segments: readonly ComposeSegment[]): ComposedAnswer 
   };
   const byId = new Map(tables.map((t) => [t.track.trackId, t]));
   const ftyp = template.ftyp ?? ftypBox();
-  // co64 offsets have a fixed size: measure the moov once, then place the chunks behind it
-  const measured = serializeBox(buildMoov(templateMoov, byId, { mapOffset: (o) => o, co64: true })).length;
-  const base = ftyp.length + measured + 16;
-  const moov = serializeBox(buildMoov(templateMoov, byId, { mapOffset: (o) => o + base, co64: true }));
-  if (moov.length !== measured) throw new ComposeUnsupportedError('moov size changed between passes');
+  // offsets into the mdat payload first; co64 entries have a fixed size, so the moov's size is known: then moved behind it
+  const moovNode = buildMoov(templateMoov, byId, { mapOffset: (o) => o, co64: true });
+  const base = ftyp.length + boxSize(moovNode) + 16;
+  addToChunkOffsets(moovNode, base);
+  const moov = serializeBox(moovNode);
   const mdatHeader = Buffer.alloc(16);
   mdatHeader.writeUInt32BE(1, 0);
   mdatHeader.write('mdat', 4, 'latin1');
   mdatHeader.writeBigUInt64BE(BigInt(16 + mdatPayload), 8);
   const head = Buffer.concat([ftyp, moov, mdatHeader]);
 
-  const ranges: FileRange[] = [];
-  for (const s of output) {
-    const last = ranges.at(-1);
-    if (last && last.path === s.part.path && last.start + last.length === s.sourceOffset) {
-      ranges[ranges.length - 1] = { ...last, length: last.length + s.size };
-    } else {
-      ranges.push({ path: s.part.path, start: s.sourceOffset, length: s.size });
-    }
-  }
   return { head, ranges, size: head.length + mdatPayload };
+}
+
+/** Adds `base` to every co64 chunk offset of a moov tree (in place). */
+function addToChunkOffsets(node: BoxNode, base: number): void {
+  if (node.type === 'co64' && node.payload) {
+    const p = Buffer.from(node.payload);
+    const count = p.readUInt32BE(4);
+    for (let i = 0; i < count; i++) p.writeBigUInt64BE(p.readBigUInt64BE(8 + 8 * i) + BigInt(base), 8 + 8 * i);
+    node.payload = p;
+    return;
+  }
+  for (const c of node.children ?? []) addToChunkOffsets(c, base);
 }
 
 function ftypBox(): Buffer {

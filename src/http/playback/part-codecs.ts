@@ -139,7 +139,13 @@ export async function readPartSignature(file: string): Promise<PartSignature> {
   } catch (err) {
     throw new PartReadError(`${file}: moov cannot be parsed: ${(err as Error).message}`);
   }
-  const tracks = (root?.children ?? []).filter((c) => c.type === 'trak').map(trackSignature);
+  if (!root) throw new PartReadError(`${file}: empty moov`);
+  return signatureOfMoov(root, file);
+}
+
+/** The signature of a parsed moov (`file` names it in errors). */
+export function signatureOfMoov(moov: BoxNode, file: string): PartSignature {
+  const tracks = (moov.children ?? []).filter((c) => c.type === 'trak').map(trackSignature);
   if (tracks.length === 0 || tracks.some((t) => t === null)) throw new PartReadError(`${file}: a track has no sample description`);
   return tracks as TrackSignature[];
 }

@@ -6,7 +6,7 @@ import { FfmpegProcess } from '../../recording/ffmpeg/ffmpeg-process.js';
 import { BoundedGate, GateFullError } from './bounded-gate.js';
 import { composeMp4, type ComposedAnswer } from './compose-mp4.js';
 import { ComposeUnsupportedError, readPartMedia, type PartMedia } from './mp4-sample-table.js';
-import { readPartSignature, signatureDifference, type PartSignature } from './part-codecs.js';
+import { readPartSignature, signatureDifference, signatureOfMoov, type PartSignature } from './part-codecs.js';
 import { answersToEvict, concatList, playbackCacheKey, type PartFileState, type StitchPlan } from './playback-plan.js';
 
 export interface PlaybackStitcherOptions {
@@ -125,10 +125,18 @@ export class PlaybackStitcher {
       this.#lastUsed.set(fileName, Date.now());
       return { kind: 'file', fileName, cached: true };
     }
-    await this.#checkJoinable(plan);
     const started = Date.now();
+    // one read of each part's moov serves the codec check and the composition
+    let media: PartMedia[] | null = null;
     try {
-      const media = await Promise.all(plan.segments.map((s) => this.#mediaOf(s.part.path)));
+      media = await Promise.all(plan.segments.map((s) => this.#mediaOf(s.part.path)));
+    } catch (err) {
+      if (!(err instanceof ComposeUnsupportedError)) throw err;
+      this.log.info({ stream: streamName, answer: key, reason: err.message }, 'Playback cannot be composed; joining with ffmpeg');
+    }
+    await this.#checkJoinable(plan, media);
+    if (media === null) return this.#storedOrMade(streamName, plan, target, fileName);
+    try {
       const answer = composeMp4(
         plan.segments.map((s, i) => ({
           media: media[i]!,
@@ -170,7 +178,10 @@ export class PlaybackStitcher {
     }
     const cached = this.#partMedia.get(file);
     if (cached && cached.key === stateKey) return cached.media;
-    const media = readPartMedia(file);
+    // anything unreadable here goes to ffmpeg, whose own checks name the problem
+    const media = readPartMedia(file).catch((err: Error) => {
+      throw err instanceof ComposeUnsupportedError ? err : new ComposeUnsupportedError(err.message);
+    });
     media.catch(() => this.#partMedia.delete(file));
     this.#partMedia.set(file, { key: stateKey, media });
     if (this.#partMedia.size > PART_MEDIA_CACHE) {
@@ -201,8 +212,16 @@ export class PlaybackStitcher {
   }
 
   /** Refuses a plan whose neighbouring parts differ in codec parameters, naming the first such boundary. */
-  async #checkJoinable(plan: StitchPlan): Promise<void> {
-    const signatures = await Promise.all(plan.segments.map((s) => this.#signatureOf(s.part.path)));
+  async #checkJoinable(plan: StitchPlan, media: readonly PartMedia[] | null): Promise<void> {
+    const signatures = media
+      ? media.map((m) => {
+          try {
+            return signatureOfMoov(m.moov, m.path);
+          } catch (err) {
+            throw new PlaybackSourceError(`part '${path.basename(m.path)}' cannot be read: ${(err as Error).message}`);
+          }
+        })
+      : await Promise.all(plan.segments.map((s) => this.#signatureOf(s.part.path)));
     for (let i = 1; i < signatures.length; i++) {
       const why = signatureDifference(signatures[i - 1]!, signatures[i]!);
       if (why !== null) {
