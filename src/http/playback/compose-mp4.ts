@@ -186,8 +186,10 @@ export function composeMp4(segments: readonly ComposeSegment[]): ComposedAnswer 
   };
   const byId = new Map(tables.map((t) => [t.track.trackId, t]));
   const ftyp = template.ftyp ?? ftypBox();
-  // offsets into the mdat payload first; co64 entries have a fixed size, so the moov's size is known: then moved behind it
-  const moovNode = buildMoov(templateMoov, byId, { mapOffset: (o) => o, co64: true });
+  // offsets into the mdat payload first; chunk offset entries have a fixed size, so the moov's size is known: then moved behind it.
+  // 32-bit offsets while the whole answer stays well below 4 GiB (the moov of 24 h is far below the margin)
+  const co64 = mdatPayload + CO64_MARGIN > 0xffffffff;
+  const moovNode = buildMoov(templateMoov, byId, { mapOffset: (o) => o, co64 });
   const base = ftyp.length + boxSize(moovNode) + 16;
   addToChunkOffsets(moovNode, base);
   const moov = serializeBox(moovNode);
@@ -200,12 +202,23 @@ export function composeMp4(segments: readonly ComposeSegment[]): ComposedAnswer 
   return { head, ranges, size: head.length + mdatPayload };
 }
 
-/** Adds `base` to every co64 chunk offset of a moov tree (in place). */
+/** Head room below 4 GiB for ftyp + moov when 32-bit chunk offsets are used. */
+const CO64_MARGIN = 256 * 1024 * 1024;
+
+/** Adds `base` to every chunk offset (stco or co64) of a moov tree (in place). */
 function addToChunkOffsets(node: BoxNode, base: number): void {
-  if (node.type === 'co64' && node.payload) {
+  if ((node.type === 'co64' || node.type === 'stco') && node.payload) {
     const p = Buffer.from(node.payload);
     const count = p.readUInt32BE(4);
-    for (let i = 0; i < count; i++) p.writeBigUInt64BE(p.readBigUInt64BE(8 + 8 * i) + BigInt(base), 8 + 8 * i);
+    if (node.type === 'stco') {
+      for (let i = 0, at = 8; i < count; i++, at += 4) p.writeUInt32BE(p.readUInt32BE(at) + base, at);
+    } else {
+      for (let i = 0, at = 8; i < count; i++, at += 8) {
+        const v = p.readUInt32BE(at) * 0x100000000 + p.readUInt32BE(at + 4) + base;
+        p.writeUInt32BE(Math.floor(v / 0x100000000), at);
+        p.writeUInt32BE(v >>> 0, at + 4);
+      }
+    }
     node.payload = p;
     return;
   }
