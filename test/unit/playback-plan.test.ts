@@ -6,6 +6,8 @@ import type { RecordedPart } from '../../src/catalog/part-source.js';
 import { BoundedGate, GateFullError } from '../../src/http/playback/bounded-gate.js';
 import { signatureDifference, type TrackSignature } from '../../src/http/playback/part-codecs.js';
 import pino from 'pino';
+import { piecesFor, type ComposedAnswer } from '../../src/http/playback/compose-mp4.js';
+import { parseByteRange } from '../../src/http/playback/serve-composed.js';
 import { PlaybackStitcher, PlaybackUnsupportedError } from '../../src/http/playback/playback-stitcher.js';
 import {
   answersToEvict,
@@ -288,5 +290,47 @@ describe('PlaybackStitcher', () => {
     await expect(stitcher.stitch('s', plan)).rejects.toThrow(PlaybackUnsupportedError);
     await expect(stitcher.stitch('s', plan)).rejects.toThrow(/part 'b.mkv' .* is mkv: only MP4 parts are joined/);
     fs.rmSync(dir, { recursive: true });
+  });
+});
+
+describe('parseByteRange', () => {
+  it.each([
+    [undefined, 1000, null],
+    ['bytes=0-99', 1000, { start: 0, end: 99 }],
+    ['bytes=100-', 1000, { start: 100, end: 999 }],
+    ['bytes=-100', 1000, { start: 900, end: 999 }],
+    ['bytes=-5000', 1000, { start: 0, end: 999 }],
+    ['bytes=900-5000', 1000, { start: 900, end: 999 }],
+    ['bytes=1000-', 1000, 'unsatisfiable'],
+    ['bytes=-0', 1000, 'unsatisfiable'],
+    ['bytes=5-4', 1000, 'unsatisfiable'],
+    ['bytes=0-1,5-6', 1000, null],
+    ['items=0-1', 1000, null],
+    ['bytes=-', 1000, null],
+  ] as const)('%j of %i bytes -> %j', (header, size, expected) => {
+    expect(parseByteRange(header, size)).toEqual(expected);
+  });
+});
+
+describe('piecesFor', () => {
+  const answer: ComposedAnswer = {
+    head: Buffer.from('HEAD'),
+    ranges: [
+      { path: '/a', start: 100, length: 10 },
+      { path: '/b', start: 0, length: 5 },
+    ],
+    size: 19,
+  };
+  it.each([
+    ['everything', 0, 18, [{ buffer: 'HEAD' }, { path: '/a', start: 100, length: 10 }, { path: '/b', start: 0, length: 5 }]],
+    ['inside the head', 1, 2, [{ buffer: 'EA' }]],
+    ['across head and first range', 3, 5, [{ buffer: 'D' }, { path: '/a', start: 100, length: 2 }]],
+    ['inside a range', 6, 8, [{ path: '/a', start: 102, length: 3 }]],
+    ['across two ranges', 12, 15, [{ path: '/a', start: 108, length: 2 }, { path: '/b', start: 0, length: 2 }]],
+    ['the last byte', 18, 18, [{ path: '/b', start: 4, length: 1 }]],
+    ['nothing', 5, 4, []],
+  ] as const)('%s', (_name, start, end, expected) => {
+    const pieces = piecesFor(answer, start, end).map((p) => ('buffer' in p ? { buffer: p.buffer.toString() } : p));
+    expect(pieces).toEqual(expected);
   });
 });
