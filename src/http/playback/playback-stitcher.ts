@@ -34,8 +34,8 @@ export type StitchResult =
 
 /** Bytes of composed heads (ftyp + moov) kept in memory: an hour from 60 parts is about 3 MB. */
 const COMPOSED_CACHE_BYTES = 64 * 1024 * 1024;
-/** Parsed parts kept in memory. */
-const PART_MEDIA_CACHE = 512;
+/** Samples of parsed parts kept in memory (about 50 bytes each: 1 M is an hour of 720p + AAC about 4 times). */
+const PART_MEDIA_CACHE_SAMPLES = 1_000_000;
 
 /** The `comment` tag of every stitched answer. */
 export const PLAYBACK_COMMENT = 'wcs-recorder playback';
@@ -69,7 +69,7 @@ export class PlaybackStitcher {
   readonly #running = new Set<FfmpegProcess>();
   readonly #signatures = new Map<string, { key: string; signature: Promise<PartSignature> }>();
   readonly #composed = new Map<string, ComposedAnswer>();
-  readonly #partMedia = new Map<string, { key: string; media: Promise<PartMedia> }>();
+  readonly #partMedia = new Map<string, { key: string; media: Promise<PartMedia>; samples: number }>();
   /** When each answer was last made or served (answers found on disk count from their mtime). */
   readonly #lastUsed = new Map<string, number>();
   #closed = false;
@@ -177,17 +177,35 @@ export class PlaybackStitcher {
       throw new PlaybackSourceError(`part '${path.basename(file)}' is gone`);
     }
     const cached = this.#partMedia.get(file);
-    if (cached && cached.key === stateKey) return cached.media;
+    if (cached && cached.key === stateKey) {
+      // most recently used last
+      this.#partMedia.delete(file);
+      this.#partMedia.set(file, cached);
+      return cached.media;
+    }
     // anything unreadable here goes to ffmpeg, whose own checks name the problem
     const media = readPartMedia(file).catch((err: Error) => {
       throw err instanceof ComposeUnsupportedError ? err : new ComposeUnsupportedError(err.message);
     });
-    media.catch(() => this.#partMedia.delete(file));
-    this.#partMedia.set(file, { key: stateKey, media });
-    if (this.#partMedia.size > PART_MEDIA_CACHE) {
-      const oldest = this.#partMedia.keys().next().value;
-      if (oldest !== undefined) this.#partMedia.delete(oldest);
-    }
+    const entry = { key: stateKey, media, samples: 0 };
+    this.#partMedia.delete(file);
+    this.#partMedia.set(file, entry);
+    media.then(
+      (m) => {
+        entry.samples = m.tracks.reduce((n, t) => n + t.dts.length, 0);
+        // oldest first, until the parsed parts fit (the newest always stays)
+        let total = 0;
+        for (const e of this.#partMedia.values()) total += e.samples;
+        for (const [f, e] of this.#partMedia) {
+          if (total <= PART_MEDIA_CACHE_SAMPLES || e === entry) break;
+          this.#partMedia.delete(f);
+          total -= e.samples;
+        }
+      },
+      () => {
+        if (this.#partMedia.get(file) === entry) this.#partMedia.delete(file);
+      },
+    );
     return media;
   }
 
