@@ -34,7 +34,7 @@ function machine() {
   const cpu = os.cpus()[0]?.model ?? 'unknown';
   const nproc = execFileSync('nproc', { encoding: 'utf8' }).trim();
   const ffmpeg = execFileSync('ffmpeg', ['-version'], { encoding: 'utf8' }).split('\n')[0];
-  return { nproc, cpu, ffmpeg, node: process.version, kernel: os.release() };
+  return { nproc, cpu, ffmpeg, node: process.version, kernel: os.release(), load: os.loadavg().map((l) => l.toFixed(1)).join(" ") };
 }
 
 /** One minute of 720p, made once: the part every minute is a copy of. */
@@ -104,7 +104,7 @@ const ms = (s) => `${(s * 1000).toFixed(0)} ms`;
 const cell = (xs) => `${ms(median(xs))} (${ms(Math.min(...xs))}-${ms(Math.max(...xs))})`;
 
 const info = machine();
-console.log(`machine: nproc=${info.nproc}, cpu="${info.cpu}", ${info.ffmpeg}, node ${info.node}, kernel ${info.kernel}`);
+console.log(`machine: nproc=${info.nproc}, cpu="${info.cpu}", ${info.ffmpeg}, node ${info.node}, kernel ${info.kernel}, load average ${info.load}`);
 const part = oneMinutePart();
 const partSize = fs.statSync(part).size;
 const home = fs.mkdtempSync(path.join(os.tmpdir(), 'wcs-bench-home-'));

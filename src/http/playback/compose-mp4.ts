@@ -42,12 +42,16 @@ function decode(t: PartTrack, i: number): number {
 }
 
 /** Indices [first, last] of the samples of `t` that play [inS, outS): video from the sync sample at or before inS. */
-function chooseSamples(t: PartTrack, inS: number, outS: number | null): [number, number] | null {
+export function chooseSamples(t: PartTrack, inS: number, outS: number | null): [number, number] | null {
   const n = t.dts.length;
   if (n === 0) return null;
   let first = 0;
   if (t.handler === 'vide') {
-    for (let i = 0; i < n; i++) if (t.sync[i] && presentation(t, i) <= inS + EPS) first = i;
+    for (let i = 0; i < n; i++) {
+      if (!t.sync[i]) continue;
+      if (presentation(t, i) > inS + EPS) break; // sync samples come in presentation order
+      first = i;
+    }
   } else {
     while (first < n && presentation(t, first) + t.durations[first]! / t.timescale <= inS + EPS) first++;
   }
@@ -63,7 +67,8 @@ function chooseSamples(t: PartTrack, inS: number, outS: number | null): [number,
 function partEnd(media: PartMedia): number {
   let end = 0;
   for (const t of media.tracks) {
-    for (let i = 0; i < t.dts.length; i++) end = Math.max(end, presentation(t, i) + t.durations[i]! / t.timescale);
+    // the latest end is among the last samples (composition reordering spans a few frames)
+    for (let i = Math.max(0, t.dts.length - 64); i < t.dts.length; i++) end = Math.max(end, presentation(t, i) + t.durations[i]! / t.timescale);
   }
   return end;
 }
