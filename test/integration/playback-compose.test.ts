@@ -84,7 +84,7 @@ describe('playback answers: composed and joined by ffmpeg', () => {
   it('composes three parts from 1.5 s to 10 s: `from` shown first, 8.5 s long, moov first, no decode errors', async () => {
     const plan = planStitch(regular, T + 1500, T + 10_000)!;
     const media = await Promise.all(plan.segments.map((s) => readPartMedia(s.part.path)));
-    const answer = composeMp4(plan.segments.map((s, i) => ({ media: media[i]!, inSeconds: s.inpointMs / 1000, outSeconds: s.outpointMs === null ? null : s.outpointMs / 1000 })));
+    const answer = await composeMp4(plan.segments.map((s, i) => ({ media: media[i]!, inSeconds: s.inpointMs / 1000, outSeconds: s.outpointMs === null ? null : s.outpointMs / 1000 })));
     // nothing of the media is copied: the file is the head plus ranges of the parts
     expect(answer.ranges.every((r) => regular.some((p) => p.path === r.path))).toBe(true);
     const out = path.join(dir, 'composed.mp4');

@@ -32,6 +32,8 @@ export interface ComposeSegment {
 }
 
 const EPS = 1e-6;
+/** Parts composed between two yields to the event loop. */
+const YIELD_EVERY_PARTS = 4;
 
 /** Presentation and decode times (seconds) of sample i of a part's track, as players of that part see it. */
 function presentation(t: PartTrack, i: number): number {
@@ -83,7 +85,7 @@ function partEnd(media: PartMedia): number {
  * entered at the sync sample at or before `inSeconds`, with an edit list
  * so that `inSeconds` is shown first.
  */
-export function composeMp4(segments: readonly ComposeSegment[]): ComposedAnswer {
+export async function composeMp4(segments: readonly ComposeSegment[]): Promise<ComposedAnswer> {
   const first = segments[0];
   if (!first) throw new ComposeUnsupportedError('nothing to compose');
   const template = first.media;
@@ -105,7 +107,9 @@ export function composeMp4(segments: readonly ComposeSegment[]): ComposedAnswer 
   let mdatOffset = 0; // bytes of the mdat payload placed so far
   let previousTrack = -1;
   let segmentStart = 0; // seconds of the answer where this segment's inSeconds lands
-  for (const seg of segments) {
+  for (const [segmentIndex, seg] of segments.entries()) {
+    // a long range is a lot of samples: let the event loop (ingest, recorders) run between parts
+    if (segmentIndex > 0 && segmentIndex % YIELD_EVERY_PARTS === 0) await new Promise<void>((resolve) => setImmediate(resolve));
     const tracks = seg.media.tracks;
     const next: number[] = [];
     const stop: number[] = [];

@@ -65,6 +65,8 @@ export class PlaybackClosedError extends Error {}
  */
 export class PlaybackStitcher {
   readonly #gate: BoundedGate;
+  /** Compositions are CPU work on the event loop: one at a time, a bounded queue. */
+  readonly #composeGate = new BoundedGate(1, 16);
   readonly #inFlight = new Map<string, Promise<StitchResult>>();
   readonly #running = new Set<FfmpegProcess>();
   readonly #signatures = new Map<string, { key: string; signature: Promise<PartSignature> }>();
@@ -137,13 +139,13 @@ export class PlaybackStitcher {
     await this.#checkJoinable(plan, media);
     if (media === null) return this.#storedOrMade(streamName, plan, target, fileName);
     try {
-      const answer = composeMp4(
+      const answer = await this.#composeGate.run(() => composeMp4(
         plan.segments.map((s, i) => ({
           media: media[i]!,
           inSeconds: s.inpointMs / 1000,
           outSeconds: s.outpointMs === null ? null : s.outpointMs / 1000,
         })),
-      );
+      ));
       this.#keepComposed(key, answer);
       this.log.info(
         { stream: streamName, answer: key, fromMs: plan.fromMs, toMs: plan.toMs, parts: plan.segments.length, gaps: plan.gaps.length, bytes: answer.size, ms: Date.now() - started },
@@ -151,8 +153,10 @@ export class PlaybackStitcher {
       );
       return { kind: 'composed', answer, key, cached: false };
     } catch (err) {
-      if (!(err instanceof ComposeUnsupportedError)) throw err;
-      this.log.info({ stream: streamName, answer: key, reason: err.message }, 'Playback cannot be composed; joining with ffmpeg');
+      if (err instanceof GateFullError) throw new PlaybackBusyError(`too many playback requests being prepared (${err.message})`);
+      // anything the composer cannot write (unusual tables, durations beyond 32 bits) goes to ffmpeg
+      const level = err instanceof ComposeUnsupportedError ? 'info' : 'warn';
+      this.log[level]({ stream: streamName, answer: key, reason: (err as Error).message }, 'Playback cannot be composed; joining with ffmpeg');
     }
     return this.#storedOrMade(streamName, plan, target, fileName);
   }
