@@ -18,12 +18,13 @@ export interface PartTrack {
   /** The edit list's first media time (media units; 0 without an edit list) and leading empty edit (seconds). */
   readonly mediaTime: number;
   readonly emptyEditSeconds: number;
-  readonly dts: number[];
-  readonly durations: number[];
-  readonly ctos: number[];
-  readonly sizes: number[];
-  readonly offsets: number[];
-  readonly sync: boolean[];
+  /** Typed arrays: an hour of parts is hundreds of thousands of samples, kept in memory. */
+  readonly dts: Float64Array;
+  readonly durations: Uint32Array;
+  readonly ctos: Int32Array;
+  readonly sizes: Uint32Array;
+  readonly offsets: Float64Array;
+  readonly sync: Uint8Array;
 }
 
 export interface PartMedia {
@@ -39,6 +40,8 @@ export interface PartMedia {
 export class ComposeUnsupportedError extends Error {}
 
 const MAX_MOOV_BYTES = 64 * 1024 * 1024;
+/** More samples in one track than 24 h of 90 fps video is not a record part. */
+const MAX_SAMPLES = 10_000_000;
 
 function payloadOf(node: BoxNode | undefined, what: string): Buffer {
   const p = node?.payload;
@@ -79,40 +82,51 @@ function parseTrack(trak: BoxNode, movieTimescale: number): PartTrack {
 
   // stts -> decode times and durations
   const stts = payloadOf({ type: 'stts', payload: box('stts') }, 'stts');
-  const dts: number[] = [];
-  const durations: number[] = [];
+  const sttsEntries = stts.readUInt32BE(4);
+  let sampleCount = 0;
+  for (let i = 0; i < sttsEntries; i++) sampleCount += stts.readUInt32BE(8 + 8 * i);
+  if (sampleCount > MAX_SAMPLES) throw new ComposeUnsupportedError(`${sampleCount} samples in one track`);
+  const dts = new Float64Array(sampleCount);
+  const durations = new Uint32Array(sampleCount);
   let t = 0;
-  for (let i = 0, n = stts.readUInt32BE(4); i < n; i++) {
+  let s = 0;
+  for (let i = 0; i < sttsEntries; i++) {
     const count = stts.readUInt32BE(8 + 8 * i);
     const delta = stts.readUInt32BE(12 + 8 * i);
-    for (let k = 0; k < count; k++) {
-      dts.push(t);
-      durations.push(delta);
+    for (let k = 0; k < count; k++, s++) {
+      dts[s] = t;
+      durations[s] = delta;
       t += delta;
     }
   }
-  const sampleCount = dts.length;
 
-  const ctos = new Array<number>(sampleCount).fill(0);
+  const ctos = new Int32Array(sampleCount);
   const ctts = box('ctts');
   if (ctts) {
-    const signed = ctts[0] === 1;
-    let s = 0;
+    // version 0 is unsigned by the standard, but offsets above 2^31 are never meant: read both as signed
+    let c = 0;
     for (let i = 0, n = ctts.readUInt32BE(4); i < n; i++) {
       const count = ctts.readUInt32BE(8 + 8 * i);
-      const off = signed ? ctts.readInt32BE(12 + 8 * i) : ctts.readUInt32BE(12 + 8 * i);
-      for (let k = 0; k < count && s < sampleCount; k++) ctos[s++] = off;
+      const off = ctts.readInt32BE(12 + 8 * i);
+      for (let k = 0; k < count && c < sampleCount; k++) ctos[c++] = off;
     }
   }
 
   const stss = box('stss');
-  const sync = new Array<boolean>(sampleCount).fill(stss === undefined);
-  if (stss) for (let i = 0, n = stss.readUInt32BE(4); i < n; i++) sync[stss.readUInt32BE(8 + 4 * i) - 1] = true;
+  const sync = new Uint8Array(sampleCount).fill(stss === undefined ? 1 : 0);
+  if (stss) {
+    for (let i = 0, n = stss.readUInt32BE(4); i < n; i++) {
+      const number = stss.readUInt32BE(8 + 4 * i);
+      if (number >= 1 && number <= sampleCount) sync[number - 1] = 1;
+    }
+  }
 
   const stsz = payloadOf({ type: 'stsz', payload: box('stsz') }, 'stsz');
   const fixed = stsz.readUInt32BE(4);
   if (stsz.readUInt32BE(8) !== sampleCount) throw new ComposeUnsupportedError('stsz and stts disagree on the sample count');
-  const sizes = Array.from({ length: sampleCount }, (_, i) => (fixed !== 0 ? fixed : stsz.readUInt32BE(12 + 4 * i)));
+  if (fixed === 0 && stsz.length < 12 + 4 * sampleCount) throw new ComposeUnsupportedError('stsz is cut short');
+  const sizes = new Uint32Array(sampleCount);
+  for (let i = 0; i < sampleCount; i++) sizes[i] = fixed !== 0 ? fixed : stsz.readUInt32BE(12 + 4 * i);
 
   const stco = box('stco');
   const co64 = box('co64');
@@ -126,19 +140,19 @@ function parseTrack(trak: BoxNode, movieTimescale: number): PartTrack {
     runs.push({ first: stsc.readUInt32BE(8 + 12 * i), perChunk: stsc.readUInt32BE(12 + 12 * i) });
     if (stsc.readUInt32BE(16 + 12 * i) !== 1) throw new ComposeUnsupportedError('more than one sample description');
   }
-  const offsets: number[] = [];
+  const offsets = new Float64Array(sampleCount);
   let sample = 0;
   let run = 0;
   for (let c = 0; c < chunkOffsets.length && sample < sampleCount; c++) {
     while (run + 1 < runs.length && runs[run + 1]!.first <= c + 1) run++;
     let at = chunkOffsets[c]!;
     for (let k = 0; k < (runs[run]?.perChunk ?? 0) && sample < sampleCount; k++) {
-      offsets.push(at);
+      offsets[sample] = at;
       at += sizes[sample]!;
       sample++;
     }
   }
-  if (offsets.length !== sampleCount) throw new ComposeUnsupportedError('chunk tables do not cover every sample');
+  if (sample !== sampleCount) throw new ComposeUnsupportedError('chunk tables do not cover every sample');
   return { trak, trackId: trackIdOf(trak), handler, timescale, mediaTime, emptyEditSeconds, dts, durations, ctos, sizes, offsets, sync };
 }
 
