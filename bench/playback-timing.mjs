@@ -157,6 +157,21 @@ try {
     .filter((l) => /"msg":"Playback (stitched|composed)"/.test(l))
     .map((l) => JSON.parse(l).ms);
   console.log(`time to make each first answer inside the daemon (log), in request order: ${stitched.join(', ')} ms`);
+  // the same work in this process, as CPU time: what a quiet core would take, whatever the machine's load
+  const { readPartMedia } = await import(path.join(REPO, 'dist', 'http', 'playback', 'mp4-sample-table.js'));
+  const { composeMp4 } = await import(path.join(REPO, 'dist', 'http', 'playback', 'compose-mp4.js'));
+  const files = journal.map((l) => path.join(records, JSON.parse(l).fileName));
+  const cpuMs = (u) => ((u.user + u.system) / 1000).toFixed(0);
+  let cpu = process.cpuUsage();
+  const media = await Promise.all(files.map((f) => readPartMedia(f)));
+  console.log(`in-process CPU time: parsing ${files.length} moovs ${cpuMs(process.cpuUsage(cpu))} ms`);
+  const composeCpu = [];
+  for (let i = 0; i < RUNS; i++) {
+    cpu = process.cpuUsage();
+    await composeMp4(media.map((m, k) => ({ media: m, inSeconds: k === 0 ? 1 : 0, outSeconds: k === media.length - 1 ? 59 : null })));
+    composeCpu.push(Number(cpuMs(process.cpuUsage(cpu))));
+  }
+  console.log(`in-process CPU time: composing ${MINUTES} min, ${RUNS} runs: ${composeCpu.join(', ')} ms (median ${median(composeCpu)} ms)`);
 } finally {
   daemon.proc.kill('SIGTERM');
   await new Promise((r) => daemon.proc.once('exit', r));
