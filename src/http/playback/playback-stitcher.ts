@@ -32,7 +32,7 @@ export type StitchResult =
   | { readonly kind: 'composed'; readonly answer: ComposedAnswer; readonly key: string; readonly cached: boolean }
   | { readonly kind: 'file'; readonly fileName: string; readonly cached: boolean };
 
-/** Bytes of composed heads (ftyp + moov) kept in memory: an hour from 60 parts is about 3 MB. */
+/** Bytes of composed heads (ftyp + moov) kept in memory: an hour from 60 parts is about 3.1 MB. */
 const COMPOSED_CACHE_BYTES = 64 * 1024 * 1024;
 /** Samples of parsed parts kept in memory (about 50 bytes each: 1 M is an hour of 720p + AAC about 4 times). */
 const PART_MEDIA_CACHE_SAMPLES = 1_000_000;
