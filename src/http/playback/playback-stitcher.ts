@@ -56,12 +56,16 @@ export class PlaybackBusyError extends Error {}
 export class PlaybackClosedError extends Error {}
 
 /**
- * Makes and keeps the answers of `/client/streams/<name>.mp4?from=&to=`: one
- * ffmpeg per answer (concat demuxer over the parts with in and out points,
- * `-c copy -movflags +faststart`), written under a hidden temp name and
- * renamed when complete, kept in cacheDir under a name made from the
- * stream, the range and the parts (name, size, mtime). Identical requests at
- * the same time share one ffmpeg; a bounded number run at once.
+ * Makes and keeps the answers of `/client/streams/<name>.mp4?from=&to=`,
+ * keyed by the stream, the range and the parts (name, size, mtime). First
+ * choice: composed in-process (composeMp4: a moov from the parts' sample
+ * tables in front of byte ranges of the parts; the head kept in memory).
+ * Parts that cannot be composed: one ffmpeg per answer (concat demuxer with
+ * in and out points, `-c copy -movflags +faststart`), written under a hidden
+ * temp name, renamed when complete and kept in cacheDir under a byte limit.
+ * Both check first that neighbouring parts share their codec parameters.
+ * Identical requests at the same time share one job; a bounded number run
+ * at once.
  */
 export class PlaybackStitcher {
   readonly #gate: BoundedGate;
