@@ -4,6 +4,8 @@ import type { Logger } from 'pino';
 import type { ServerConfig } from './config/server-config.js';
 import { HttpsCertificateError, HttpServer, type HttpsOptions } from './http/http-server.js';
 import { Mp4Cutter } from './http/mp4-cutter.js';
+import { PlaybackStitcher } from './http/playback/playback-stitcher.js';
+import { RecordCatalogPartSource } from './http/playback/record-catalog-part-source.js';
 import { RecordingControl } from './http/services/recording-control.js';
 import { StreamControl } from './http/services/stream-control.js';
 import { RtmpIngest } from './ingest/rtmp/rtmp-ingest.js';
@@ -31,6 +33,14 @@ const INSTALL_DIR = path.resolve(import.meta.dirname, '..');
 
 /** How long one ?start=&end= cut may take before it is stopped (a 10-minute record takes about 0.1 s). */
 const CUT_TIMEOUT_MS = 60_000;
+/** How long one time-range playback answer may take to join (an hour of 720p from 60 parts: a few seconds). */
+const PLAYBACK_TIMEOUT_MS = 300_000;
+/**
+ * Bytes the kept playback answers may take (an hour of 720p is about 1.4 GB).
+ * To be merged into mp4_cutter_cache_max_size: the cutter's limit should
+ * count listPlaybackCache() of <mp4_cutter_dir>/.playback too.
+ */
+const PLAYBACK_CACHE_MAX_BYTES = 10 * 1024 ** 3;
 
 function readHttpsOptions(config: ServerConfig): HttpsOptions | null {
   if (config.httpsPort === null || config.httpsCertAbs === null || config.httpsKeyAbs === null) return null;
@@ -61,6 +71,7 @@ export class Daemon {
   readonly webrtc: WebRtcIngest;
   readonly probe: MediaProbe;
   readonly cutter: Mp4Cutter;
+  readonly playback: PlaybackStitcher;
   readonly catalog: RecordCatalog;
   readonly http: HttpServer;
   readonly pool: WorkPool;
@@ -200,6 +211,11 @@ export class Daemon {
       log.child({ component: 'records' }),
     );
     this.recorders.on('recorded', (record) => this.catalog.add(record));
+    // answers of /client/streams/<name>.mp4?from=&to=, in a folder of their own under mp4_cutter_dir
+    this.playback = new PlaybackStitcher(
+      { ffmpeg: binaries.ffmpeg, cacheDir: path.join(config.mp4CutterDirAbs, '.playback'), timeoutMs: PLAYBACK_TIMEOUT_MS, maxConcurrent: 2, maxQueued: 8, cacheMaxBytes: PLAYBACK_CACHE_MAX_BYTES },
+      log.child({ component: 'playback' }),
+    );
     this.http = new HttpServer(
       {
         port: config.httpPort,
@@ -218,6 +234,7 @@ export class Daemon {
         recording: new RecordingControl(this.registry, this.recorders, this.catalog, log.child({ component: 'rest' })),
         rtsp: new RtspControl(this.rtsp, this.recorders, log.child({ component: 'rest' })),
         cutter: this.cutter,
+        playback: { parts: new RecordCatalogPartSource(this.catalog, config.recordDirAbs), stitcher: this.playback },
         multi: this.multi,
         stats: {
           stats: (reset) => {
@@ -249,6 +266,7 @@ export class Daemon {
     await this.disk.check();
     try {
       await this.cutter.start();
+      await this.playback.start();
       await this.catalog.start();
       await this.webrtc.start();
       await this.http.start();
@@ -289,7 +307,7 @@ export class Daemon {
     this.disk.close();
     // cuts are only a cache: stop them (and the ffprobes they may wait for) at once, then finish the recordings
     this.probe.close();
-    await this.cutter.close();
+    await Promise.all([this.cutter.close(), this.playback.close()]);
     // WebRTC publishes end first: their feeds flush the last media into the recordings
     await this.webrtc.close();
     await Promise.all([this.recorders.close(), this.multi.close()]);

@@ -30,7 +30,7 @@ export function queryToken(url: string): string | null {
 export interface AuthOptions {
   /** rest_api_token: protects every /rest-api/ URL; '' = open. */
   readonly restApiToken: string;
-  /** records_access_token: protects /client/records/ (Bearer or ?token=); '' = open. */
+  /** records_access_token: protects /client/records/ and /client/streams/ (Bearer or ?token=); '' = open. */
   readonly recordsAccessToken: string;
 }
 
@@ -56,7 +56,9 @@ export function registerAuth(app: FastifyInstance, options: AuthOptions): void {
         return refuse(reply, 'rest-api', token === null ? 'Authorization: Bearer <rest_api_token> required' : 'Wrong token');
       }
     }
-    if (recordsAccessToken !== '' && (pathname.startsWith('/client/records') || route.startsWith('/client/records'))) {
+    // records and time-range playback of streams (/client/streams/<name>.mp4) share the records token
+    const isRecords = (p: string): boolean => p.startsWith('/client/records') || p.startsWith('/client/streams');
+    if (recordsAccessToken !== '' && (isRecords(pathname) || isRecords(route))) {
       const token = bearerToken(req.headers.authorization) ?? queryToken(req.url);
       if (token === null || !sameSecret(token, recordsAccessToken)) {
         return refuse(reply, 'records', token === null ? 'A token is required: Authorization: Bearer <token> or ?token=<token>' : 'Wrong token');

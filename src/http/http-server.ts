@@ -8,6 +8,7 @@ import { HttpError } from './http-error.js';
 import type { Mp4Cutter } from './mp4-cutter.js';
 import { registerOpenApi } from './openapi.js';
 import { registerRecordFiles } from './routes/record-files.js';
+import { registerStreamPlayback, type StreamPlaybackDeps } from './routes/stream-playback-routes.js';
 import { registerMultiRecorderRoutes } from './routes/multi-recorder-routes.js';
 import { registerRecorderRoutes } from './routes/recorder-routes.js';
 import { registerServerRoutes, type ServerStatsSource } from './routes/server-routes.js';
@@ -48,6 +49,8 @@ export interface HttpDependencies {
   readonly streams: StreamControl;
   readonly recording: RecordingControl;
   readonly cutter: Mp4Cutter;
+  /** /client/streams/<name>.mp4?from=&to= (time-range playback); absent = not served. */
+  readonly playback?: StreamPlaybackDeps;
   /** /rest-api/multipleRecorder/*; absent = not served. */
   readonly multi?: MultiRecorderManager;
   /** /rest-api/rtsp/*; absent = not served. */
@@ -133,6 +136,8 @@ export class HttpServer {
     const whip = deps.whip;
     if (whip) void this.app.register(async (scope) => registerWhipRoutes(scope, whip.service, { token: whip.token }));
     void this.app.register(async (scope) => registerRecordFiles(scope, options, deps.cutter));
+    const playback = deps.playback;
+    if (playback) void this.app.register(async (scope) => registerStreamPlayback(scope, options, playback));
     const webDir = options.webDir;
     if (webDir) void this.app.register(async (scope) => registerWebPages(scope, webDir));
   }
