@@ -67,12 +67,27 @@ const finishedRecordSchema = {
   },
 } as const;
 
-function downloadUrl(req: FastifyRequest, fileName: string): string {
-  return `${req.protocol}://${req.host}/client/records/${encodeURIComponent(fileName)}`;
+/**
+ * Where a record is downloaded (pure): record_public_base_url, when set (a
+ * proxy or CDN in front; it may carry a path prefix), takes the place of the
+ * scheme and host the request came to.
+ */
+export function downloadUrlOf(publicBaseUrl: string, protocol: string, host: string, fileName: string): string {
+  const base = publicBaseUrl !== '' ? publicBaseUrl.replace(/\/+$/, '') : `${protocol}://${host}`;
+  return `${base}/client/records/${encodeURIComponent(fileName)}`;
+}
+
+function downloadUrl(req: FastifyRequest, publicBaseUrl: string, fileName: string): string {
+  return downloadUrlOf(publicBaseUrl, req.protocol, req.host, fileName);
+}
+
+export interface RecorderRoutesOptions {
+  /** record_public_base_url; '' = the request's scheme and host. */
+  readonly publicBaseUrl: string;
 }
 
 /** /rest-api/recorder/* and the /stream/startRecording, /stream/stopRecording aliases. */
-export function registerRecorderRoutes(app: FastifyInstance, recording: RecordingControl): void {
+export function registerRecorderRoutes(app: FastifyInstance, recording: RecordingControl, options: RecorderRoutesOptions = { publicBaseUrl: '' }): void {
   const startup = async (body: StartupBody): Promise<Record<string, never>> => {
     try {
       await recording.startup(body.mediaSessionId, body.config);
@@ -153,7 +168,7 @@ export function registerRecorderRoutes(app: FastifyInstance, recording: Recordin
     async (req) => {
       const records = await recording.finishedRecords(req.body ?? {});
       if (records.length === 0) throw new HttpError(404, 'No finished records match');
-      return records.map((r) => ({ ...r, downloadUrl: downloadUrl(req, r.fileName) }));
+      return records.map((r) => ({ ...r, downloadUrl: downloadUrl(req, options.publicBaseUrl, r.fileName) }));
     },
   );
 }

@@ -3,7 +3,7 @@ import type { RtspAgentManager, RtspFindFilter, RtspStartupRequest } from '../..
 import type { RtspAgentJson } from '../../ingest/rtsp/rtsp-pull.js';
 import type { RecorderManager } from '../../recording/recorder-manager.js';
 
-export { RtspConflictError, RtspRequestError } from '../../ingest/rtsp/rtsp-agent-manager.js';
+export { RtspConflictError, RtspLimitError, RtspRequestError } from '../../ingest/rtsp/rtsp-agent-manager.js';
 
 /**
  * /rest-api/rtsp/*: camera pulls over the RTSP agent manager; terminating
@@ -17,7 +17,7 @@ export class RtspControl {
     private readonly log: Logger,
   ) {}
 
-  /** Throws RtspRequestError (400) or RtspConflictError (409). */
+  /** Throws RtspRequestError (400), RtspConflictError (409) or RtspLimitError (503). */
   startup(req: RtspStartupRequest): RtspAgentJson {
     const pull = this.agents.startup(req);
     this.log.info({ stream: pull.options.streamName, uri: pull.options.uri.masked, transport: pull.options.transport }, 'RTSP pull started by REST');
