@@ -86,6 +86,7 @@ export class Mp4Cutter {
   /** Parts being made now, with the bytes they may take. */
   readonly #reserved = new Map<string, number>();
   readonly #gate: BoundedGate;
+  #scan: Promise<void> | null = null;
   #closed = false;
 
   constructor(
@@ -120,8 +121,12 @@ export class Mp4Cutter {
         await fs.promises.rm(path.join(this.options.cutterDir, name), { force: true });
       }
     }
-    // the parts an earlier run stored count against the cache limit once recognised (in the background)
-    void this.#scanStoredParts().catch((err: Error) => this.log.warn({ err: err.message }, 'Stored parts of mp4_cutter_dir not scanned'));
+  }
+
+  /** The parts an earlier run stored count against the cache limit: found once, before the first cut is made. */
+  #storedPartsFound(): Promise<void> {
+    this.#scan ??= this.#scanStoredParts().catch((err: Error) => this.log.warn({ err: err.message }, 'Stored parts of mp4_cutter_dir not scanned'));
+    return this.#scan;
   }
 
   /** Finds the parts already in cutterDir: cut-like names whose comment tag says CUT_COMMENT (never a record). */
@@ -220,6 +225,8 @@ export class Mp4Cutter {
     if (this.#closed) throw new CutterClosedError('server is shutting down');
     // a part stored by the cut that held this place before us
     if (await isPlainFile(target)) return { dir: this.options.cutterDir, fileName, cached: true };
+    await this.#storedPartsFound();
+    if (this.#closed) throw new CutterClosedError('server is shutting down');
     const recordBytes = (await fs.promises.stat(source)).size;
     const estimate = estimatePartBytes(recordBytes, durationSeconds, range);
     const o = this.options;

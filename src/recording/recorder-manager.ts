@@ -30,6 +30,10 @@ export interface RecordingInProgress {
   readonly mediaSessionId: string;
 }
 
+type QueuedControl =
+  | { readonly kind: 'start'; readonly settingsKey: string; readonly done: Promise<Recorder> }
+  | { readonly kind: 'stop'; readonly done: Promise<unknown> };
+
 interface ManagerEvents {
   recorded: [record: RecordInfo];
 }
@@ -68,6 +72,8 @@ export function shouldRecordOnPublish(stream: Pick<Stream, 'mediaProvider' | 're
 export class RecorderManager extends TypedEmitter<ManagerEvents> {
   readonly #active = new Map<string, Recorder>();
   readonly #control = new KeyedQueue<string>();
+  /** The last control call queued per stream, while it is queued or running. */
+  readonly #lastQueued = new Map<string, QueuedControl>();
   readonly #pending = new Set<Promise<unknown>>();
   #sequence = 0;
   #closed = false;
@@ -116,11 +122,17 @@ export class RecorderManager extends TypedEmitter<ManagerEvents> {
 
   /**
    * Starts recording a published stream; a recording already running for it
-   * is finished first. Queued behind any other control call for the stream.
+   * is finished first. Queued behind any other control call for the stream;
+   * a startup with the same settings asked for while one is still queued or
+   * running (nothing else queued after it) joins that one, so parallel
+   * identical startups make one recording, not a chain of short ones.
    */
   startRecording(mediaSessionId: string, overrides: RecordingOverrides = {}): Promise<Recorder> {
-    return this.#control.run(mediaSessionId, async () => {
-      const stream = this.#publishing(mediaSessionId);
+    const settingsKey = JSON.stringify(overrides);
+    const last = this.#lastQueued.get(mediaSessionId);
+    if (last?.kind === 'start' && last.settingsKey === settingsKey) return last.done;
+    const done = this.#control.run(mediaSessionId, async () => {
+      const stream = this.#publishing(mediaSessionId, 'is not publishing');
       if (!(await this.disk.check())) {
         this.log.error({ stream: stream.name, mediaSessionId }, `${NOT_ENOUGH_SPACE}; recording not started`);
         throw new DiskSpaceError(NOT_ENOUGH_SPACE);
@@ -130,9 +142,11 @@ export class RecorderManager extends TypedEmitter<ManagerEvents> {
         this.log.info({ stream: stream.name, mediaSessionId }, 'Recording restarted by REST: finishing the current one first');
         await current.finish('restarted by REST');
       }
-      this.#publishing(mediaSessionId);
+      this.#publishing(mediaSessionId, 'stopped publishing');
       return this.#startRecorder(stream, overrides);
     });
+    this.#noteQueued(mediaSessionId, { kind: 'start', settingsKey, done });
+    return done;
   }
 
   /**
@@ -141,18 +155,29 @@ export class RecorderManager extends TypedEmitter<ManagerEvents> {
    * whose start was asked for before is finished too.
    */
   stopRecording(mediaSessionId: string, reason = 'stopped by REST'): Promise<RecordInfo[] | undefined> {
-    return this.#control.run(mediaSessionId, async () => {
+    const done = this.#control.run(mediaSessionId, async () => {
       const recorder = this.#active.get(mediaSessionId);
       if (!recorder) return undefined;
       return recorder.finish(reason);
     });
+    this.#noteQueued(mediaSessionId, { kind: 'stop', done });
+    return done;
+  }
+
+  /** Remembers the last control call queued for a stream (startups join an identical one) until it settles. */
+  #noteQueued(mediaSessionId: string, op: QueuedControl): void {
+    this.#lastQueued.set(mediaSessionId, op);
+    const forget = (): void => {
+      if (this.#lastQueued.get(mediaSessionId) === op) this.#lastQueued.delete(mediaSessionId);
+    };
+    op.done.then(forget, forget);
   }
 
   /** The stream, when it is publishing and the manager takes recordings; else NotPublishingError. */
-  #publishing(mediaSessionId: string): Stream {
+  #publishing(mediaSessionId: string, what: string): Stream {
     const stream = this.registry.byMediaSessionId(mediaSessionId);
     if (!stream || stream.status !== 'PUBLISHING' || this.#closed) {
-      throw new NotPublishingError(`Stream with mediaSessionId ${mediaSessionId} is not publishing`);
+      throw new NotPublishingError(`Stream with mediaSessionId ${mediaSessionId} ${what}`);
     }
     return stream;
   }
