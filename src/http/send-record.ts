@@ -12,15 +12,15 @@ export function sendOpenedRecord(req: FastifyRequest, reply: FastifyReply, opene
   const { handle, stat } = opened;
   const size = stat.size;
   reply.header('Accept-Ranges', 'bytes');
-  reply.header('Content-Type', contentType);
-  reply.header('Content-Disposition', disposition);
-  reply.header('Last-Modified', stat.mtime.toUTCString());
   const range = parseByteRange(typeof req.headers.range === 'string' ? req.headers.range : undefined, size);
   if (range === 'unsatisfiable') {
     void handle.close();
     reply.header('Content-Range', `bytes */${size}`);
     return reply.status(416).send({ error: 416, message: `Range not satisfiable: the file is ${size} bytes` });
   }
+  reply.header('Content-Type', contentType);
+  reply.header('Content-Disposition', disposition);
+  reply.header('Last-Modified', stat.mtime.toUTCString());
   const start = range?.start ?? 0;
   const end = range?.end ?? size - 1;
   const length = size === 0 ? 0 : end - start + 1;

@@ -30,10 +30,6 @@ export interface RecordingInProgress {
   readonly mediaSessionId: string;
 }
 
-type QueuedControl =
-  | { readonly kind: 'start'; readonly settingsKey: string; readonly done: Promise<Recorder> }
-  | { readonly kind: 'stop'; readonly done: Promise<unknown> };
-
 interface ManagerEvents {
   recorded: [record: RecordInfo];
 }
@@ -72,8 +68,8 @@ export function shouldRecordOnPublish(stream: Pick<Stream, 'mediaProvider' | 're
 export class RecorderManager extends TypedEmitter<ManagerEvents> {
   readonly #active = new Map<string, Recorder>();
   readonly #control = new KeyedQueue<string>();
-  /** The last control call queued per stream, while it is queued or running. */
-  readonly #lastQueued = new Map<string, QueuedControl>();
+  /** The REST settings each recorder was started with (JSON of its overrides; '{}' = the server's). */
+  readonly #settingsOf = new WeakMap<Recorder, string>();
   readonly #pending = new Set<Promise<unknown>>();
   #sequence = 0;
   #closed = false;
@@ -121,32 +117,33 @@ export class RecorderManager extends TypedEmitter<ManagerEvents> {
   }
 
   /**
-   * Starts recording a published stream; a recording already running for it
-   * is finished first. Queued behind any other control call for the stream;
-   * a startup with the same settings asked for while one is still queued or
-   * running (nothing else queued after it) joins that one, so parallel
-   * identical startups make one recording, not a chain of short ones.
+   * Starts recording a published stream. Queued behind any other control
+   * call for the stream. A recording already running with the same settings
+   * is kept (startup is idempotent: parallel or retried startups make one
+   * recording and one file); one with other settings is finished first.
    */
   startRecording(mediaSessionId: string, overrides: RecordingOverrides = {}): Promise<Recorder> {
     const settingsKey = JSON.stringify(overrides);
-    const last = this.#lastQueued.get(mediaSessionId);
-    if (last?.kind === 'start' && last.settingsKey === settingsKey) return last.done;
-    const done = this.#control.run(mediaSessionId, async () => {
+    return this.#control.run(mediaSessionId, async () => {
       const stream = this.#publishing(mediaSessionId, 'is not publishing');
+      const current = this.#active.get(mediaSessionId);
+      if (current && (current.state === 'starting' || current.state === 'recording') && this.#settingsOf.get(current) === settingsKey) {
+        this.log.info({ stream: stream.name, mediaSessionId }, 'Recording requested by REST is already running with these settings; kept');
+        return current;
+      }
       if (!(await this.disk.check())) {
         this.log.error({ stream: stream.name, mediaSessionId }, `${NOT_ENOUGH_SPACE}; recording not started`);
         throw new DiskSpaceError(NOT_ENOUGH_SPACE);
       }
-      const current = this.#active.get(mediaSessionId);
       if (current) {
-        this.log.info({ stream: stream.name, mediaSessionId }, 'Recording restarted by REST: finishing the current one first');
+        this.log.info({ stream: stream.name, mediaSessionId }, 'Recording restarted by REST with other settings: finishing the current one first');
         await current.finish('restarted by REST');
       }
       this.#publishing(mediaSessionId, 'stopped publishing');
-      return this.#startRecorder(stream, overrides);
+      const recorder = await this.#startRecorder(stream, overrides);
+      this.#settingsOf.set(recorder, settingsKey);
+      return recorder;
     });
-    this.#noteQueued(mediaSessionId, { kind: 'start', settingsKey, done });
-    return done;
   }
 
   /**
@@ -155,22 +152,11 @@ export class RecorderManager extends TypedEmitter<ManagerEvents> {
    * whose start was asked for before is finished too.
    */
   stopRecording(mediaSessionId: string, reason = 'stopped by REST'): Promise<RecordInfo[] | undefined> {
-    const done = this.#control.run(mediaSessionId, async () => {
+    return this.#control.run(mediaSessionId, async () => {
       const recorder = this.#active.get(mediaSessionId);
       if (!recorder) return undefined;
       return recorder.finish(reason);
     });
-    this.#noteQueued(mediaSessionId, { kind: 'stop', done });
-    return done;
-  }
-
-  /** Remembers the last control call queued for a stream (startups join an identical one) until it settles. */
-  #noteQueued(mediaSessionId: string, op: QueuedControl): void {
-    this.#lastQueued.set(mediaSessionId, op);
-    const forget = (): void => {
-      if (this.#lastQueued.get(mediaSessionId) === op) this.#lastQueued.delete(mediaSessionId);
-    };
-    op.done.then(forget, forget);
   }
 
   /** The stream, when it is publishing and the manager takes recordings; else NotPublishingError. */
@@ -206,7 +192,7 @@ export class RecorderManager extends TypedEmitter<ManagerEvents> {
       .run(id, async () => {
         // a REST startup queued meanwhile may already record it; the stream may have ended
         if (this.#closed || this.#active.has(id) || stream.status !== 'PUBLISHING') return;
-        await this.#startRecorder(stream, {});
+        this.#settingsOf.set(await this.#startRecorder(stream, {}), JSON.stringify({}));
       })
       .catch((err: Error) => {
         this.log.error({ stream: stream.name, mediaSessionId: id, err: err.message }, 'Recording could not start');

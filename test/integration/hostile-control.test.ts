@@ -33,7 +33,7 @@ describe('issue 14: hostile input to recorder control, cuts, downloads and RTSP'
       stream_record_policy_template: '{streamName}-{startTimeMillis}',
       mp4_cutter_max_concurrent: 2,
       mp4_cutter_max_queued: 3,
-      mp4_cutter_cache_max_size: '40m',
+      mp4_cutter_cache_max_size: '16m',
       rtsp_max_pulls: 3,
       rtsp_timeout: 2,
       rtsp_reconnect_min_delay: 300,
@@ -62,7 +62,7 @@ describe('issue 14: hostile input to recorder control, cuts, downloads and RTSP'
     const listed = await postJson<{ fileName: string; mediaSessionId: string }[]>(daemon, '/rest-api/recorder/find_all');
     expect(listed.status).toBe(200);
     expect(listed.body).toHaveLength(1);
-    expect(logLines(daemon, 'Recording starting', id)).toHaveLength(1);
+    expect(logLines(daemon, 'Recording starting; waiting for a keyframe', id)).toHaveLength(1);
     await sleep(2000);
     expect((await postJson(daemon, '/rest-api/recorder/terminate', { mediaSessionId: id })).status).toBe(200);
     expect((await postJson(daemon, '/rest-api/recorder/find_all')).status).toBe(404);
@@ -95,16 +95,16 @@ describe('issue 14: hostile input to recorder control, cuts, downloads and RTSP'
     }
     const statuses = (await Promise.all(calls)).map((r) => r.status);
     for (const s of statuses) expect([200, 404]).toContain(s);
-    // the last call was a startup: exactly one recording runs, and terminate ends it
+    // requests sent together arrive in any order: at most one recording runs now, and terminate ends it
     const now = await postJson<unknown[]>(daemon, '/rest-api/recorder/find_all');
-    expect(now.body).toHaveLength(1);
-    expect((await postJson(daemon, '/rest-api/recorder/terminate', { mediaSessionId: id })).status).toBe(200);
+    if (now.status === 200) expect(now.body).toHaveLength(1);
+    expect([200, 404]).toContain((await postJson(daemon, '/rest-api/recorder/terminate', { mediaSessionId: id })).status);
     polling = false;
     await poll;
-    expect(most).toBe(1);
+    expect(most).toBeLessThanOrEqual(1);
     expect((await postJson(daemon, '/rest-api/recorder/find_all')).status).toBe(404);
     await waitFor(
-      () => logLines(daemon, 'Recording finishing', id).length === logLines(daemon, 'Recording starting', id).length,
+      () => logLines(daemon, 'Recording finishing', id).length === logLines(daemon, 'Recording starting; waiting for a keyframe', id).length,
       15_000,
       'every started recording finished',
     );
@@ -157,8 +157,8 @@ describe('issue 14: hostile input to recorder control, cuts, downloads and RTSP'
     }
     const parts = fs.readdirSync(daemon.recordDir).filter((f) => /^long-s\d+(-e\d+)?\.mp4$/.test(f));
     const bytes = parts.reduce((sum, f) => sum + fs.statSync(path.join(daemon.recordDir, f)).size, 0);
-    expect(bytes).toBeLessThanOrEqual(40 * 1024 * 1024);
-    // each 20 s part of the 2 Mbit/s record is about 5 MB: the older ones were removed to stay under 40 MB
+    expect(bytes).toBeLessThanOrEqual(16 * 1024 * 1024);
+    // each 20 s part of the 2 Mbit/s record is about 5.5 MB (up to 7 MB estimated): older ones were removed to stay under 16 MB
     expect(logLines(daemon, 'Record part removed: mp4_cutter_cache_max_size').length).toBeGreaterThan(0);
     // a part larger than the whole cache is refused, not cut
     const huge = await fetch(daemon.url('/client/records/long.mp4?start=0.5'));

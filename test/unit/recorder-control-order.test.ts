@@ -115,6 +115,19 @@ describe('RecorderManager: control of one stream runs in order', () => {
     expect(source.open).toBe(0);
   });
 
+  it('a startup with the same settings keeps the running recording; other settings restart it', async () => {
+    const { registry, manager, source, stream } = setUp(false);
+    registry.publish(stream);
+    const first = await manager.startRecording(stream.mediaSessionId);
+    expect(await manager.startRecording(stream.mediaSessionId)).toBe(first);
+    expect(source.opened).toBe(1);
+    const other = await manager.startRecording(stream.mediaSessionId, { fileTemplate: '{streamName}-other' });
+    expect(other).not.toBe(first);
+    expect([source.opened, source.open]).toEqual([2, 1]);
+    expect(manager.inProgress()).toHaveLength(1);
+    await manager.close();
+  });
+
   it('close() finishes a recorder whose startup was still queued', async () => {
     const { registry, manager, source, stream } = setUp(false);
     registry.publish(stream);
