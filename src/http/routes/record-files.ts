@@ -1,8 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { containerOf, CONTENT_TYPES, isCuttable } from '../../records/containers.js';
-import { CutRangeError, parseCutRange } from '../cut-range.js';
+import { CutRangeError, parseCutRange, type CutRange } from '../cut-range.js';
 import { HttpError } from '../http-error.js';
-import { CutFailedError, CutNoSpaceError, CutSourceError, CutterBusyError, CutterClosedError, type Mp4Cutter } from '../mp4-cutter.js';
+import { CutFailedError, CutNoSpaceError, CutSourceError, CutterBusyError, CutterClosedError, type CutResult, type Mp4Cutter } from '../mp4-cutter.js';
 import { openRecordInside, type OpenedRecord } from '../safe-path.js';
 import { sendOpenedRecord } from '../send-record.js';
 import { errorResponses } from '../schemas.js';
@@ -58,6 +58,23 @@ export async function registerRecordFiles(app: FastifyInstance, options: RecordF
     const type = container === null ? 'application/octet-stream' : CONTENT_TYPES[container];
     return sendOpenedRecord(req, reply, opened, type, contentDisposition(options.contentDisposition, fileName));
   };
+  /** The part of a record, or the HTTP answer for why not (503 with Retry-After when the cutter is busy). */
+  const cutOrAnswer = async (reply: FastifyReply, fileName: string, range: CutRange): Promise<CutResult> => {
+    try {
+      return await cutter.cut(fileName, range);
+    } catch (err) {
+      if (err instanceof CutRangeError) throw new HttpError(400, err.message);
+      if (err instanceof CutSourceError) throw new HttpError(404, err.message);
+      if (err instanceof CutterBusyError) {
+        reply.header('Retry-After', String(err.retryAfterSeconds));
+        throw new HttpError(503, err.message);
+      }
+      if (err instanceof CutNoSpaceError) throw new HttpError(507, err.message);
+      if (err instanceof CutterClosedError) throw new HttpError(503, 'Server is shutting down');
+      if (err instanceof CutFailedError) throw new HttpError(500, err.message);
+      throw err;
+    }
+  };
   app.route<{ Params: { file: string }; Querystring: RecordQuery }>({
     method: ['GET', 'HEAD'],
     url: '/client/records/:file',
@@ -79,22 +96,13 @@ export async function registerRecordFiles(app: FastifyInstance, options: RecordF
         throw err;
       }
       if (range === null) return send(req, reply, await open(options.recordDir, fileName), fileName);
-      let part;
-      try {
-        part = await cutter.cut(fileName, range);
-      } catch (err) {
-        if (err instanceof CutRangeError) throw new HttpError(400, err.message);
-        if (err instanceof CutSourceError) throw new HttpError(404, err.message);
-        if (err instanceof CutterBusyError) {
-          reply.header('Retry-After', String(err.retryAfterSeconds));
-          throw new HttpError(503, err.message);
-        }
-        if (err instanceof CutNoSpaceError) throw new HttpError(507, err.message);
-        if (err instanceof CutterClosedError) throw new HttpError(503, 'Server is shutting down');
-        if (err instanceof CutFailedError) throw new HttpError(500, err.message);
-        throw err;
+      // a stored part may be removed from the cache (mp4_cutter_cache_max_size) between the cut and the open: cut once more
+      for (let attempt = 1; ; attempt++) {
+        const part = await cutOrAnswer(reply, fileName, range);
+        const opened = await openRecordInside(part.dir, part.fileName);
+        if (opened !== null) return send(req, reply, opened, part.fileName);
+        if (attempt === 2) throw new HttpError(404, `Record '${fileName}' not found`);
       }
-      return send(req, reply, await open(part.dir, part.fileName), part.fileName);
     },
   });
   // anything deeper than one plain name (a "/" after decoding) is never a record
