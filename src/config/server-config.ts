@@ -36,22 +36,6 @@ const pullListValue: ValueParser<PullEntry[]> = (raw) => {
   }
 };
 
-/** record_public_base_url: empty, or an http(s) URL without query or fragment; kept without a trailing slash. */
-const publicBaseUrlValue: ValueParser<string> = (raw) => {
-  const v = raw.trim();
-  if (v === '') return '';
-  let url: URL;
-  try {
-    url = new URL(v);
-  } catch {
-    throw new ValueError('empty, or an http:// or https:// URL such as https://cdn.example.com/records');
-  }
-  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '') {
-    throw new ValueError('empty, or an http:// or https:// URL without credentials, query or fragment');
-  }
-  return v.replace(/\/+$/, '');
-};
-
 const recordFormatsValue: ValueParser<RecordFormats> = (raw) => {
   try {
     return parseRecordFormats(raw, false);
@@ -337,7 +321,22 @@ export const PROPERTIES = {
   recordPublicBaseUrl: def(
     'record_public_base_url',
     '',
-    publicBaseUrlValue,
+    // empty, or an http(s) URL without credentials, query or fragment; kept without a trailing slash
+    (raw) => {
+      const v = raw.trim();
+      if (v === '') return '';
+      const allowed = 'empty, or an http:// or https:// URL without credentials, query or fragment (https://media.example.com/wcs)';
+      let url: URL;
+      try {
+        url = new URL(v);
+      } catch {
+        throw new ValueError(allowed);
+      }
+      if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '') {
+        throw new ValueError(allowed);
+      }
+      return v.replace(/\/+$/, '');
+    },
     'Base of downloadUrl in REST answers in place of the request scheme and host (https://media.example.com/wcs); empty = the request address',
   ),
   rtspMaxPulls: def('rtsp_max_pulls', '32', integerValue(1, 10000), 'Camera pulls at once; further /rtsp/startup calls answer 503'),
