@@ -15,7 +15,7 @@ import { createEngine } from './ingest/webrtc/create-engine.js';
 import { PortPool } from './ingest/webrtc/port-pool.js';
 import { WebRtcIngest } from './ingest/webrtc/webrtc-ingest.js';
 import type { FfmpegBinaries } from './recording/ffmpeg/locate-ffmpeg.js';
-import { DiskGuard } from './recording/disk-guard.js';
+import { DiskGuard, statfsProbe } from './recording/disk-guard.js';
 import { HookRunner } from './recording/hook-runner.js';
 import { recoverInterruptedParts } from './recording/recovery.js';
 import { MultiRecorderManager } from './recording/multi/multi-recorder-manager.js';
@@ -170,6 +170,7 @@ export class Daemon {
         reconnectMaxDelayMs: config.rtspReconnectMaxDelay,
         audioBufferMax: config.recordAudioBufferMaxSize,
         pullAtStartup: config.rtspPullStreams,
+        maxPulls: config.rtspMaxPulls,
       },
       this.registry,
       log.child({ component: 'rtsp' }),
@@ -195,7 +196,17 @@ export class Daemon {
     }
     this.probe = new MediaProbe(binaries.ffprobe, log.child({ component: 'probe' }));
     this.cutter = new Mp4Cutter(
-      { ffmpeg: binaries.ffmpeg, recordDir: config.recordDirAbs, cutterDir: config.mp4CutterDirAbs, timeoutMs: CUT_TIMEOUT_MS },
+      {
+        ffmpeg: binaries.ffmpeg,
+        recordDir: config.recordDirAbs,
+        cutterDir: config.mp4CutterDirAbs,
+        timeoutMs: CUT_TIMEOUT_MS,
+        maxConcurrent: config.mp4CutterMaxConcurrent,
+        maxQueued: config.mp4CutterMaxQueued,
+        cacheMaxBytes: config.mp4CutterCacheMaxSize,
+        minFreeBytes: config.fileRecorderMinSpace,
+        freeSpace: statfsProbe,
+      },
       this.probe,
       log.child({ component: 'cutter' }),
     );
@@ -224,6 +235,7 @@ export class Daemon {
         contentDisposition: config.recordResponseContentDispositionHeaderValue,
         restApiToken: config.restApiToken,
         recordsAccessToken: config.recordsAccessToken,
+        publicBaseUrl: config.recordPublicBaseUrl,
         https: readHttpsOptions(config),
         version: packageVersion(),
         webDir: path.join(INSTALL_DIR, 'src', 'web'),

@@ -304,6 +304,42 @@ export const PROPERTIES = {
     stringValue,
     'Script run after each multiple recording: $1 = file, $2 = creation/modification time, $3 = duration ms, $4 = recorder URI; empty = none',
   ),
+  // --- Limits on recording control, cuts, downloads and RTSP (issue 14) ---
+  mp4CutterMaxConcurrent: def('mp4_cutter_max_concurrent', '2', integerValue(1, 64), 'Cut ffmpegs (?start=&end=) running at once'),
+  mp4CutterMaxQueued: def(
+    'mp4_cutter_max_queued',
+    '8',
+    integerValue(0, 1000),
+    'Cuts waiting for a place; beyond, 503 with Retry-After',
+  ),
+  mp4CutterCacheMaxSize: def(
+    'mp4_cutter_cache_max_size',
+    '1g',
+    byteSizeValue,
+    'Bytes all stored ?start=&end= parts may take (k, m, g suffix); least recently used removed first',
+  ),
+  recordPublicBaseUrl: def(
+    'record_public_base_url',
+    '',
+    // empty, or an http(s) URL without credentials, query or fragment; kept without a trailing slash
+    (raw) => {
+      const v = raw.trim();
+      if (v === '') return '';
+      const allowed = 'empty, or an http:// or https:// URL without credentials, query or fragment (https://media.example.com/wcs)';
+      let url: URL;
+      try {
+        url = new URL(v);
+      } catch {
+        throw new ValueError(allowed);
+      }
+      if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '') {
+        throw new ValueError(allowed);
+      }
+      return v.replace(/\/+$/, '');
+    },
+    'Base of downloadUrl in REST answers in place of the request scheme and host (https://media.example.com/wcs); empty = the request address',
+  ),
+  rtspMaxPulls: def('rtsp_max_pulls', '32', integerValue(1, 10000), 'Camera pulls at once; further /rtsp/startup calls answer 503'),
 } as const;
 
 type Definitions = typeof PROPERTIES;

@@ -65,6 +65,34 @@ export function checkRangeInside(range: CutRange, durationSeconds: number): void
   }
 }
 
+/**
+ * The range a request really asks for, given the record's duration (pure):
+ * an end at or beyond the end of the record, and a start of 0, say nothing
+ * and are dropped, so that every such request names the same part (`?end=`
+ * past the end no longer makes a new copy per value). null = the whole
+ * record. Call checkRangeInside first.
+ */
+export function clampRange(range: CutRange, durationSeconds: number): CutRange | null {
+  const durationMs = Math.floor(durationSeconds * 1000);
+  const out: { startMs?: number; endMs?: number } = {};
+  if (range.startMs !== undefined && range.startMs > 0) out.startMs = range.startMs;
+  if (range.endMs !== undefined && range.endMs < durationMs) out.endMs = range.endMs;
+  return out.startMs === undefined && out.endMs === undefined ? null : out;
+}
+
+/**
+ * Bytes a part may take on disk (pure): its share of the record's size by
+ * time, plus 10 % and 1 MiB for the moov and a keyframe before the start.
+ * Used to refuse a cut that would not fit before it runs.
+ */
+export function estimatePartBytes(recordBytes: number, durationSeconds: number, range: CutRange): number {
+  const durationMs = Math.max(1, Math.floor(durationSeconds * 1000));
+  const from = Math.min(range.startMs ?? 0, durationMs);
+  const to = Math.min(range.endMs ?? durationMs, durationMs);
+  const share = Math.max(0, to - from) / durationMs;
+  return Math.min(recordBytes, Math.ceil(recordBytes * share * 1.1)) + 1024 * 1024;
+}
+
 /** Milliseconds as the shortest decimal number of seconds: 11000 -> "11", 11500 -> "11.5". */
 export function formatSeconds(ms: number): string {
   const whole = Math.floor(ms / 1000);

@@ -37,6 +37,8 @@ export interface HttpServerOptions {
   readonly restApiToken: string;
   /** records_access_token; '' = open. */
   readonly recordsAccessToken: string;
+  /** record_public_base_url: base of downloadUrl; '' or absent = the request's scheme and host. */
+  readonly publicBaseUrl?: string;
   /** https.port with its certificate; null = HTTP only. */
   readonly https: HttpsOptions | null;
   /** Version shown in the OpenAPI document. */
@@ -129,7 +131,7 @@ export class HttpServer {
       recordsAccessToken: options.recordsAccessToken !== '',
     });
     registerStreamRoutes(this.app, deps.streams);
-    registerRecorderRoutes(this.app, deps.recording);
+    registerRecorderRoutes(this.app, deps.recording, { publicBaseUrl: options.publicBaseUrl ?? '' });
     if (deps.multi) registerMultiRecorderRoutes(this.app, deps.multi);
     if (deps.rtsp) registerRtspRoutes(this.app, deps.rtsp);
     if (deps.stats) registerServerRoutes(this.app, deps.stats);

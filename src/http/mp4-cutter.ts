@@ -4,7 +4,10 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { FfmpegProcess } from '../recording/ffmpeg/ffmpeg-process.js';
 import type { MediaProbe } from '../records/media-probe.js';
-import { checkRangeInside, cutFileName, cutInputArgs, formatSeconds, recordNameOfCut, type CutRange } from './cut-range.js';
+import type { FreeSpaceProbe } from '../recording/disk-guard.js';
+import { BoundedGate, GateClosedError, GateFullError } from '../util/bounded-gate.js';
+import { planEviction, type CachedPart } from './cut-cache.js';
+import { checkRangeInside, clampRange, cutFileName, cutInputArgs, estimatePartBytes, formatSeconds, recordNameOfCut, type CutRange } from './cut-range.js';
 import { existingRecordInside, recordPathInside } from './safe-path.js';
 
 export interface Mp4CutterOptions {
@@ -15,14 +18,29 @@ export interface Mp4CutterOptions {
   readonly cutterDir: string;
   /** A cut taking longer than this is stopped and answered as an error. */
   readonly timeoutMs: number;
+  /** mp4_cutter_max_concurrent: cut ffmpegs running at once. */
+  readonly maxConcurrent: number;
+  /** mp4_cutter_max_queued: cuts waiting for a place; beyond, CutterBusyError (503). */
+  readonly maxQueued: number;
+  /** mp4_cutter_cache_max_size: bytes all stored parts may take; least recently used removed first. */
+  readonly cacheMaxBytes: number;
+  /** file_recorder_min_space: a cut never leaves less free space than this on mp4_cutter_dir. */
+  readonly minFreeBytes: number;
+  /** Free space of a folder's filesystem (tests give their own). */
+  readonly freeSpace: FreeSpaceProbe;
 }
 
 export interface CutResult {
-  /** The part's file name inside cutterDir. */
+  /** The folder to serve from: cutterDir, or recordDir when the range is the whole record. */
+  readonly dir: string;
+  /** The part's file name inside `dir` (the record's own name for the whole record). */
   readonly fileName: string;
-  /** True when the part already existed (an earlier identical request). */
+  /** True when the part already existed (an earlier identical request), or is the record itself. */
   readonly cached: boolean;
 }
+
+/** Seconds a client told 503 should wait before it asks again. */
+export const CUT_RETRY_AFTER_SECONDS = 5;
 
 /** The `comment` tag written into every part, so that it is never taken for a record. */
 export const CUT_COMMENT = 'wcs-recorder cut';
@@ -36,6 +54,12 @@ export class CutSourceError extends Error {}
 export class CutFailedError extends Error {}
 /** The daemon is shutting down. */
 export class CutterClosedError extends Error {}
+/** Too many cuts running and waiting: 503 with Retry-After. */
+export class CutterBusyError extends Error {
+  readonly retryAfterSeconds = CUT_RETRY_AFTER_SECONDS;
+}
+/** The part would not fit: below file_recorder_min_space, or larger than the whole cache (507). */
+export class CutNoSpaceError extends Error {}
 
 /**
  * Makes and keeps the `?start=&end=` parts of MP4 records: one ffmpeg per
@@ -44,19 +68,46 @@ export class CutterClosedError extends Error {}
  * renamed when complete. An identical request later is served the stored
  * part; identical requests at the same time share one ffmpeg. Running cuts
  * are killed on close().
+ *
+ * Bounded against hostile input: a start or end that says nothing (0, past
+ * the end) is dropped before the part is named, so one part answers them
+ * all; at most maxConcurrent ffmpegs run and maxQueued cuts wait (beyond:
+ * CutterBusyError); the stored parts are kept under cacheMaxBytes (least
+ * recently used removed first); and a cut that would leave less than
+ * minFreeBytes free is refused (CutNoSpaceError).
  */
 export class Mp4Cutter {
   readonly #inFlight = new Map<string, Promise<CutResult>>();
   readonly #running = new Set<FfmpegProcess>();
   /** Parts made by this daemon, by file name. */
   readonly #made = new Set<string>();
+  /** The cache: parts known to be ours (made here or marked with CUT_COMMENT), by file name. */
+  readonly #parts = new Map<string, CachedPart>();
+  /** Parts being made now, with the bytes they may take. */
+  readonly #reserved = new Map<string, number>();
+  readonly #gate: BoundedGate;
+  #scan: Promise<void> | null = null;
   #closed = false;
 
   constructor(
     private readonly options: Mp4CutterOptions,
     private readonly probe: MediaProbe,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.#gate = new BoundedGate(options.maxConcurrent, options.maxQueued);
+  }
+
+  /** Cut ffmpegs running now. */
+  get running(): number {
+    return this.#running.size;
+  }
+
+  /** Bytes the stored parts known to the cache take. */
+  get cacheBytes(): number {
+    let sum = 0;
+    for (const p of this.#parts.values()) sum += p.bytes;
+    return sum;
+  }
 
   get cutterDir(): string {
     return this.options.cutterDir;
@@ -70,6 +121,32 @@ export class Mp4Cutter {
         await fs.promises.rm(path.join(this.options.cutterDir, name), { force: true });
       }
     }
+  }
+
+  /** The parts an earlier run stored count against the cache limit: found once, before the first cut is made. */
+  #storedPartsFound(): Promise<void> {
+    this.#scan ??= this.#scanStoredParts().catch((err: Error) => this.log.warn({ err: err.message }, 'Stored parts of mp4_cutter_dir not scanned'));
+    return this.#scan;
+  }
+
+  /** Finds the parts already in cutterDir: cut-like names whose comment tag says CUT_COMMENT (never a record). */
+  async #scanStoredParts(): Promise<void> {
+    for (const name of await fs.promises.readdir(this.options.cutterDir)) {
+      if (this.#closed) return;
+      if (this.#parts.has(name) || recordNameOfCut(name) === null) continue;
+      const file = path.join(this.options.cutterDir, name);
+      try {
+        const stat = await fs.promises.lstat(file);
+        if (!stat.isFile()) continue;
+        const facts = await this.probe.probe(file);
+        if (facts.comment !== CUT_COMMENT || this.#parts.has(name)) continue;
+        this.#parts.set(name, { fileName: name, bytes: stat.size, lastUsedMs: stat.mtimeMs });
+        this.#made.add(name);
+      } catch {
+        // unreadable: not ours to count or remove
+      }
+    }
+    await this.#evict(0, new Set());
   }
 
   /**
@@ -90,13 +167,21 @@ export class Mp4Cutter {
     if (this.#closed) throw new CutterClosedError('server is shutting down');
     const source = await existingRecordInside(this.options.recordDir, recordName);
     if (source === null) throw new CutSourceError(`Record '${recordName}' not found`);
-    const fileName = cutFileName(path.basename(source), range);
+    const facts = await this.probe.probe(source).catch((err: Error) => {
+      throw new CutSourceError(`Record '${recordName}' cannot be read as MP4: ${err.message}`);
+    });
+    checkRangeInside(range, facts.durationSeconds);
+    // a bound that says nothing (0, at or past the end) is dropped before naming: one part answers them all
+    const clamped = clampRange(range, facts.durationSeconds);
+    if (clamped === null) return { dir: this.options.recordDir, fileName: path.basename(source), cached: true };
+    const fileName = cutFileName(path.basename(source), clamped);
     const target = recordPathInside(this.options.cutterDir, fileName);
     if (target === null) throw new CutSourceError(`Record '${recordName}' cannot be cut`);
+    if (this.#closed) throw new CutterClosedError('server is shutting down');
     // check and register synchronously: identical requests arriving together share one job
     const running = this.#inFlight.get(target);
     if (running) return running;
-    const job = this.#storedOrMade(source, target, fileName, range).finally(() => this.#inFlight.delete(target));
+    const job = this.#storedOrMade(source, target, fileName, clamped, facts.durationSeconds).finally(() => this.#inFlight.delete(target));
     this.#inFlight.set(target, job);
     return job;
   }
@@ -104,6 +189,7 @@ export class Mp4Cutter {
   /** Kills running cuts (their temp files are removed) and refuses new ones. */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#gate.close();
     const exits = [...this.#running].map((p) => {
       p.signal('SIGKILL');
       return p.exited;
@@ -112,17 +198,79 @@ export class Mp4Cutter {
     await Promise.allSettled([...this.#inFlight.values()]);
   }
 
-  async #storedOrMade(source: string, target: string, fileName: string, range: CutRange): Promise<CutResult> {
+  async #storedOrMade(source: string, target: string, fileName: string, range: CutRange, durationSeconds: number): Promise<CutResult> {
     if (await isPlainFile(target)) {
       this.log.info({ record: path.basename(source), part: fileName }, 'Record part served from mp4_cutter_dir');
-      return { fileName, cached: true };
+      const known = this.#parts.get(fileName);
+      if (known) this.#parts.set(fileName, { ...known, lastUsedMs: Date.now() });
+      return { dir: this.options.cutterDir, fileName, cached: true };
     }
-    return this.#make(source, target, fileName, range);
+    try {
+      return await this.#gate.run(() => this.#makeWithin(source, target, fileName, range, durationSeconds));
+    } catch (err) {
+      if (err instanceof GateFullError) {
+        this.log.warn(
+          { record: path.basename(source), part: fileName, running: this.#gate.held, waiting: this.#gate.waiting },
+          'Record part refused: too many cuts running and waiting (mp4_cutter_max_concurrent, mp4_cutter_max_queued)',
+        );
+        throw new CutterBusyError(`Too many record parts being cut; try again in ${CUT_RETRY_AFTER_SECONDS} s`);
+      }
+      if (err instanceof GateClosedError) throw new CutterClosedError('server is shutting down');
+      throw err;
+    }
+  }
+
+  /** Within a place of the gate: room is made (cache limit, free space), then the part is cut. */
+  async #makeWithin(source: string, target: string, fileName: string, range: CutRange, durationSeconds: number): Promise<CutResult> {
+    if (this.#closed) throw new CutterClosedError('server is shutting down');
+    // a part stored by the cut that held this place before us
+    if (await isPlainFile(target)) return { dir: this.options.cutterDir, fileName, cached: true };
+    await this.#storedPartsFound();
+    if (this.#closed) throw new CutterClosedError('server is shutting down');
+    const recordBytes = (await fs.promises.stat(source)).size;
+    const estimate = estimatePartBytes(recordBytes, durationSeconds, range);
+    const o = this.options;
+    if (estimate > o.cacheMaxBytes) {
+      throw new CutNoSpaceError(
+        `The part would take up to ${mib(estimate)} MiB, more than mp4_cutter_cache_max_size (${mib(o.cacheMaxBytes)} MiB); ask for a shorter part or download the whole record`,
+      );
+    }
+    await this.#evict(estimate, new Set([fileName]));
+    const reserved = [...this.#reserved.values()].reduce((a, b) => a + b, 0);
+    const free = await o.freeSpace(o.cutterDir).catch(() => Number.POSITIVE_INFINITY);
+    if (free - reserved - estimate < o.minFreeBytes) {
+      this.log.error({ record: path.basename(source), part: fileName, free, estimate, min: o.minFreeBytes }, 'Record part refused: not enough disk space');
+      throw new CutNoSpaceError(
+        `Not enough disk space to cut this part: ${mib(free)} MiB free, the part may take ${mib(estimate)} MiB and file_recorder_min_space keeps ${mib(o.minFreeBytes)} MiB for recording`,
+      );
+    }
+    this.#reserved.set(fileName, estimate);
+    try {
+      const made = await this.#make(source, target, fileName, range);
+      const bytes = (await fs.promises.stat(target)).size;
+      this.#parts.set(fileName, { fileName, bytes, lastUsedMs: Date.now() });
+      return made;
+    } finally {
+      this.#reserved.delete(fileName);
+      await this.#evict(0, new Set([fileName]));
+    }
+  }
+
+  /** Removes least recently used parts until the cache plus `incoming` fits mp4_cutter_cache_max_size. */
+  async #evict(incoming: number, keep: ReadonlySet<string>): Promise<void> {
+    const reserved = [...this.#reserved.values()].reduce((a, b) => a + b, 0);
+    const protect = new Set([...keep, ...this.#reserved.keys(), ...[...this.#inFlight.keys()].map((t) => path.basename(t))]);
+    for (const name of planEviction([...this.#parts.values()], this.options.cacheMaxBytes, incoming + reserved, protect)) {
+      const part = this.#parts.get(name);
+      this.#parts.delete(name);
+      this.#made.delete(name);
+      // a download of it in progress keeps reading its open descriptor
+      await fs.promises.rm(path.join(this.options.cutterDir, name), { force: true });
+      this.log.info({ part: name, bytes: part?.bytes, max: this.options.cacheMaxBytes }, 'Record part removed: mp4_cutter_cache_max_size');
+    }
   }
 
   async #make(source: string, target: string, fileName: string, range: CutRange): Promise<CutResult> {
-    const facts = await this.probe.probe(source);
-    checkRangeInside(range, facts.durationSeconds);
     if (this.#closed) throw new CutterClosedError('server is shutting down');
     const temp = path.join(this.options.cutterDir, `${TEMP_PREFIX}${randomUUID()}${TEMP_SUFFIX}`);
     const args = [
@@ -159,12 +307,16 @@ export class Mp4Cutter {
       await fs.promises.rename(temp, target);
       this.#made.add(fileName);
       log.info({ ms: Date.now() - started }, 'Record part cut');
-      return { fileName, cached: false };
+      return { dir: this.options.cutterDir, fileName, cached: false };
     } finally {
       this.#running.delete(ffmpeg);
       await fs.promises.rm(temp, { force: true });
     }
   }
+}
+
+function mib(bytes: number): number {
+  return Math.round(bytes / 1024 / 1024);
 }
 
 async function isPlainFile(file: string): Promise<boolean> {

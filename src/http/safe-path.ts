@@ -31,3 +31,67 @@ export async function existingRecordInside(dir: string, name: string): Promise<s
     return null;
   }
 }
+
+/** A record opened for reading: the descriptor is what is served, the checks were made on it. */
+export interface OpenedRecord {
+  readonly handle: fs.promises.FileHandle;
+  readonly stat: fs.Stats;
+  /** The real path of what was opened (directly inside the real dir). */
+  readonly realPath: string;
+}
+
+/** Where the kernel says an open descriptor leads (Linux); null when it cannot tell. */
+export type DescriptorPath = (fd: number) => Promise<string | null>;
+
+export const procFdPath: DescriptorPath = async (fd) => {
+  try {
+    return await fs.promises.readlink(`/proc/self/fd/${fd}`);
+  } catch {
+    return null;
+  }
+};
+
+/**
+ * Opens a record once and checks what was opened, not a path: the
+ * descriptor must be a regular file whose real path (from /proc/self/fd)
+ * is directly inside the real `dir`. A symlink or a swap between a check
+ * and the open can then never serve a file from elsewhere. Without /proc
+ * the final name is opened with O_NOFOLLOW (no symlink at all). O_NONBLOCK
+ * keeps a FIFO put in the folder from hanging the open. Null when the
+ * record is not there or not allowed; the caller closes the handle.
+ */
+export async function openRecordInside(dir: string, name: string, fdPath: DescriptorPath = procFdPath): Promise<OpenedRecord | null> {
+  const candidate = recordPathInside(dir, name);
+  if (candidate === null) return null;
+  let realDir: string;
+  try {
+    realDir = await fs.promises.realpath(dir);
+  } catch {
+    return null;
+  }
+  const { O_RDONLY, O_NONBLOCK, O_NOFOLLOW } = fs.constants;
+  let handle: fs.promises.FileHandle;
+  try {
+    handle = await fs.promises.open(candidate, O_RDONLY | O_NONBLOCK);
+  } catch {
+    return null;
+  }
+  try {
+    let realPath = await fdPath(handle.fd);
+    if (realPath === null) {
+      // no /proc: open the name again without following a symlink and keep that one
+      await handle.close();
+      handle = await fs.promises.open(candidate, O_RDONLY | O_NONBLOCK | O_NOFOLLOW);
+      realPath = path.join(realDir, path.basename(candidate));
+    }
+    const stat = await handle.stat();
+    if (!stat.isFile() || path.dirname(realPath) !== realDir || path.basename(realPath).startsWith('.')) {
+      await handle.close();
+      return null;
+    }
+    return { handle, stat, realPath };
+  } catch {
+    await handle.close().catch(() => undefined);
+    return null;
+  }
+}

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Stream } from '../streams/stream.js';
 import type { StreamRegistry } from '../streams/stream-registry.js';
+import { KeyedQueue } from '../util/keyed-queue.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
 import type { DiskGuard } from './disk-guard.js';
 import type { HookRunner } from './hook-runner.js';
@@ -57,9 +58,18 @@ export function shouldRecordOnPublish(stream: Pick<Stream, 'mediaProvider' | 're
  * published or when asked by REST, finishes it when the stream ends or on
  * request, runs the hook once per finished file in order, and finishes
  * them all on close().
+ *
+ * Control of one stream (the start on publish, startRecording,
+ * stopRecording) runs one call after another per mediaSessionId, so
+ * whatever races, a stream has at most one recorder, and that recorder is
+ * in #active (so find_all, terminate, the disk guard and close() see it)
+ * from the moment it is made until it has finished.
  */
 export class RecorderManager extends TypedEmitter<ManagerEvents> {
   readonly #active = new Map<string, Recorder>();
+  readonly #control = new KeyedQueue<string>();
+  /** The REST settings each recorder was started with (JSON of its overrides; '{}' = the server's). */
+  readonly #settingsOf = new WeakMap<Recorder, string>();
   readonly #pending = new Set<Promise<unknown>>();
   #sequence = 0;
   #closed = false;
@@ -107,31 +117,55 @@ export class RecorderManager extends TypedEmitter<ManagerEvents> {
   }
 
   /**
-   * Starts recording a published stream; a recording already running for it
-   * is finished first.
+   * Starts recording a published stream. Queued behind any other control
+   * call for the stream. A recording already running with the same settings
+   * is kept (startup is idempotent: parallel or retried startups make one
+   * recording and one file); one with other settings is finished first.
    */
-  async startRecording(mediaSessionId: string, overrides: RecordingOverrides = {}): Promise<Recorder> {
-    const stream = this.registry.byMediaSessionId(mediaSessionId);
-    if (!stream || stream.status !== 'PUBLISHING') {
-      throw new NotPublishingError(`Stream with mediaSessionId ${mediaSessionId} is not publishing`);
-    }
-    if (!(await this.disk.check())) {
-      this.log.error({ stream: stream.name, mediaSessionId }, `${NOT_ENOUGH_SPACE}; recording not started`);
-      throw new DiskSpaceError(NOT_ENOUGH_SPACE);
-    }
-    const current = this.#active.get(mediaSessionId);
-    if (current) await current.finish('restarted by REST');
-    if (stream.status !== 'PUBLISHING' || this.#closed) {
-      throw new NotPublishingError(`Stream with mediaSessionId ${mediaSessionId} stopped publishing`);
-    }
-    return this.#startRecorder(stream, overrides);
+  startRecording(mediaSessionId: string, overrides: RecordingOverrides = {}): Promise<Recorder> {
+    const settingsKey = JSON.stringify(overrides);
+    return this.#control.run(mediaSessionId, async () => {
+      const stream = this.#publishing(mediaSessionId, 'is not publishing');
+      const current = this.#active.get(mediaSessionId);
+      if (current && (current.state === 'starting' || current.state === 'recording') && this.#settingsOf.get(current) === settingsKey) {
+        this.log.info({ stream: stream.name, mediaSessionId }, 'Recording requested by REST is already running with these settings; kept');
+        return current;
+      }
+      if (!(await this.disk.check())) {
+        this.log.error({ stream: stream.name, mediaSessionId }, `${NOT_ENOUGH_SPACE}; recording not started`);
+        throw new DiskSpaceError(NOT_ENOUGH_SPACE);
+      }
+      if (current) {
+        this.log.info({ stream: stream.name, mediaSessionId }, 'Recording restarted by REST with other settings: finishing the current one first');
+        await current.finish('restarted by REST');
+      }
+      this.#publishing(mediaSessionId, 'stopped publishing');
+      const recorder = await this.#startRecorder(stream, overrides);
+      this.#settingsOf.set(recorder, settingsKey);
+      return recorder;
+    });
   }
 
-  /** Finishes the recording of a stream; undefined when it was not recording. */
-  async stopRecording(mediaSessionId: string, reason = 'stopped by REST'): Promise<RecordInfo[] | undefined> {
-    const recorder = this.#active.get(mediaSessionId);
-    if (!recorder) return undefined;
-    return recorder.finish(reason);
+  /**
+   * Finishes the recording of a stream; undefined when it was not recording.
+   * Queued behind any other control call for the stream, so a recording
+   * whose start was asked for before is finished too.
+   */
+  stopRecording(mediaSessionId: string, reason = 'stopped by REST'): Promise<RecordInfo[] | undefined> {
+    return this.#control.run(mediaSessionId, async () => {
+      const recorder = this.#active.get(mediaSessionId);
+      if (!recorder) return undefined;
+      return recorder.finish(reason);
+    });
+  }
+
+  /** The stream, when it is publishing and the manager takes recordings; else NotPublishingError. */
+  #publishing(mediaSessionId: string, what: string): Stream {
+    const stream = this.registry.byMediaSessionId(mediaSessionId);
+    if (!stream || stream.status !== 'PUBLISHING' || this.#closed) {
+      throw new NotPublishingError(`Stream with mediaSessionId ${mediaSessionId} ${what}`);
+    }
+    return stream;
   }
 
   /** Finishes every recording (files moved, hooks started) and stops taking new ones. */
@@ -140,6 +174,9 @@ export class RecorderManager extends TypedEmitter<ManagerEvents> {
     this.registry.off('publish', this.#onPublish);
     this.disk.off('low', this.#onDiskLow);
     this.disk.off('ok', this.#onDiskOk);
+    await Promise.all([...this.#active.values()].map((r) => r.finish('server shutdown')));
+    // control calls still queued now refuse to start (#closed); one that made a recorder meanwhile is finished too
+    await this.#control.drain();
     await Promise.all([...this.#active.values()].map((r) => r.finish('server shutdown')));
     await Promise.all([...this.#pending]);
   }
@@ -150,9 +187,16 @@ export class RecorderManager extends TypedEmitter<ManagerEvents> {
       this.log.error({ stream: stream.name, mediaSessionId: stream.mediaSessionId }, `${NOT_ENOUGH_SPACE}; recording not started`);
       return;
     }
-    void this.#startRecorder(stream, {}).catch((err: Error) => {
-      this.log.error({ stream: stream.name, mediaSessionId: stream.mediaSessionId, err: err.message }, 'Recording could not start');
-    });
+    const id = stream.mediaSessionId;
+    void this.#control
+      .run(id, async () => {
+        // a REST startup queued meanwhile may already record it; the stream may have ended
+        if (this.#closed || this.#active.has(id) || stream.status !== 'PUBLISHING') return;
+        this.#settingsOf.set(await this.#startRecorder(stream, {}), JSON.stringify({}));
+      })
+      .catch((err: Error) => {
+        this.log.error({ stream: stream.name, mediaSessionId: id, err: err.message }, 'Recording could not start');
+      });
   };
 
   async #startRecorder(stream: Stream, overrides: RecordingOverrides): Promise<Recorder> {

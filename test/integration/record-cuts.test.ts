@@ -92,10 +92,12 @@ describe('records over HTTP: ?start=&end= parts', () => {
     expect(onlyEnd.status).toBe(200);
     expect(onlyEnd.headers.get('content-disposition')).toBe('inline;filename="long-e5.5.mp4"');
     expectCutShape(path.join(daemon.recordDir, 'long-e5.5.mp4'), 5.5);
-    // an end beyond the record: the part runs to its end
+    // an end beyond the record: the part runs to its end, named without the end (one part for every such end)
     const beyond = await get(daemon, '/client/records/long.mp4?start=55&end=600');
     expect(beyond.status).toBe(200);
-    expectCutShape(path.join(daemon.recordDir, 'long-s55-e600.mp4'), 5);
+    expect(beyond.headers.get('content-disposition')).toBe('inline;filename="long-s55.mp4"');
+    expectCutShape(path.join(daemon.recordDir, 'long-s55.mp4'), 5);
+    expect(fs.existsSync(path.join(daemon.recordDir, 'long-s55-e600.mp4'))).toBe(false);
   });
 
   it('serves an identical request again from mp4_cutter_dir without cutting, and cuts concurrent ones once', async () => {

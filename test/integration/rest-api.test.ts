@@ -181,7 +181,8 @@ describe('WCS REST API with real RTMP publishers', () => {
       const stream = await streamNamed(daemon, name);
       await sleep(1000);
       const [startup, terminate] = await Promise.all([
-        postJson<ErrorJson>(daemon, '/rest-api/recorder/startup', { mediaSessionId: stream.mediaSessionId }),
+        // other settings than the running recording's: it is finished first (the same settings would keep it)
+        postJson<ErrorJson>(daemon, '/rest-api/recorder/startup', { mediaSessionId: stream.mediaSessionId, config: { fileTemplate: '{streamName}-again' } }),
         postJson(daemon, '/rest-api/stream/terminate', { mediaSessionId: stream.mediaSessionId }),
       ]);
       outcome = [startup.status, terminate.status];

@@ -1,11 +1,10 @@
-import path from 'node:path';
-import type { FastifyInstance, FastifyReply } from 'fastify';
-import fastifyStatic from '@fastify/static';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { containerOf, CONTENT_TYPES, isCuttable } from '../../records/containers.js';
-import { CutRangeError, parseCutRange } from '../cut-range.js';
+import { CutRangeError, parseCutRange, type CutRange } from '../cut-range.js';
 import { HttpError } from '../http-error.js';
-import { CutFailedError, CutSourceError, CutterClosedError, type Mp4Cutter } from '../mp4-cutter.js';
-import { existingRecordInside } from '../safe-path.js';
+import { CutFailedError, CutNoSpaceError, CutSourceError, CutterBusyError, CutterClosedError, type CutResult, type Mp4Cutter } from '../mp4-cutter.js';
+import { openRecordInside, type OpenedRecord } from '../safe-path.js';
+import { sendOpenedRecord } from '../send-record.js';
 import { errorResponses } from '../schemas.js';
 
 export interface RecordFilesOptions {
@@ -43,18 +42,38 @@ const querySchema = {
  * the Mp4Cutter and kept in mp4_cutter_dir; other containers are served
  * whole whatever the parameters (as WCS does). Only plain file names
  * directly inside record_dir are served: "..", encoded slashes, hidden
- * files and symlinks that lead out all answer 404.
+ * files and symlinks that lead out all answer 404. Each file is opened once
+ * and served from that descriptor after checking what was opened (a regular
+ * file directly inside the folder): a symlink swapped in between a check and
+ * the open can never serve a file from elsewhere.
  */
 export async function registerRecordFiles(app: FastifyInstance, options: RecordFilesOptions, cutter: Mp4Cutter): Promise<void> {
-  await app.register(fastifyStatic, {
-    root: options.recordDir,
-    serve: false,
-    decorateReply: true,
-    dotfiles: 'deny',
-  });
-  const send = (reply: FastifyReply, dir: string, fileName: string): FastifyReply => {
-    reply.header('Content-Disposition', contentDisposition(options.contentDisposition, fileName));
-    return reply.sendFile(fileName, dir);
+  const open = async (dir: string, fileName: string): Promise<OpenedRecord> => {
+    const opened = await openRecordInside(dir, fileName);
+    if (opened === null) throw new HttpError(404, `Record '${fileName}' not found`);
+    return opened;
+  };
+  const send = (req: FastifyRequest, reply: FastifyReply, opened: OpenedRecord, fileName: string): FastifyReply => {
+    const container = containerOf(fileName);
+    const type = container === null ? 'application/octet-stream' : CONTENT_TYPES[container];
+    return sendOpenedRecord(req, reply, opened, type, contentDisposition(options.contentDisposition, fileName));
+  };
+  /** The part of a record, or the HTTP answer for why not (503 with Retry-After when the cutter is busy). */
+  const cutOrAnswer = async (reply: FastifyReply, fileName: string, range: CutRange): Promise<CutResult> => {
+    try {
+      return await cutter.cut(fileName, range);
+    } catch (err) {
+      if (err instanceof CutRangeError) throw new HttpError(400, err.message);
+      if (err instanceof CutSourceError) throw new HttpError(404, err.message);
+      if (err instanceof CutterBusyError) {
+        reply.header('Retry-After', String(err.retryAfterSeconds));
+        throw new HttpError(503, err.message);
+      }
+      if (err instanceof CutNoSpaceError) throw new HttpError(507, err.message);
+      if (err instanceof CutterClosedError) throw new HttpError(503, 'Server is shutting down');
+      if (err instanceof CutFailedError) throw new HttpError(500, err.message);
+      throw err;
+    }
   };
   app.route<{ Params: { file: string }; Querystring: RecordQuery }>({
     method: ['GET', 'HEAD'],
@@ -64,14 +83,11 @@ export async function registerRecordFiles(app: FastifyInstance, options: RecordF
       params: { type: 'object', required: ['file'], properties: { file: { type: 'string', maxLength: 1024 } } },
       querystring: querySchema,
       produces: [...new Set(Object.values(CONTENT_TYPES))],
-      response: { 200: { type: 'string', format: 'binary' }, 206: { type: 'string', format: 'binary' }, ...errorResponses(400, 401, 404, 500, 503) },
+      response: { 200: { type: 'string', format: 'binary' }, 206: { type: 'string', format: 'binary' }, ...errorResponses(400, 401, 404, 416, 500, 503, 507) },
     },
     handler: async (req, reply) => {
-      const name = req.params.file;
-      const file = await existingRecordInside(options.recordDir, name);
-      if (file === null) throw new HttpError(404, `Record '${name}' not found`);
-      const fileName = path.basename(file);
-      if (!isCuttable(containerOf(fileName))) return send(reply, options.recordDir, fileName);
+      const fileName = req.params.file;
+      if (!isCuttable(containerOf(fileName))) return send(req, reply, await open(options.recordDir, fileName), fileName);
       let range;
       try {
         range = parseCutRange(req.query);
@@ -79,16 +95,13 @@ export async function registerRecordFiles(app: FastifyInstance, options: RecordF
         if (err instanceof CutRangeError) throw new HttpError(400, err.message);
         throw err;
       }
-      if (range === null) return send(reply, options.recordDir, fileName);
-      try {
-        const part = await cutter.cut(fileName, range);
-        return send(reply, cutter.cutterDir, part.fileName);
-      } catch (err) {
-        if (err instanceof CutRangeError) throw new HttpError(400, err.message);
-        if (err instanceof CutSourceError) throw new HttpError(404, err.message);
-        if (err instanceof CutterClosedError) throw new HttpError(503, 'Server is shutting down');
-        if (err instanceof CutFailedError) throw new HttpError(500, err.message);
-        throw err;
+      if (range === null) return send(req, reply, await open(options.recordDir, fileName), fileName);
+      // a stored part may be removed from the cache (mp4_cutter_cache_max_size) between the cut and the open: cut once more
+      for (let attempt = 1; ; attempt++) {
+        const part = await cutOrAnswer(reply, fileName, range);
+        const opened = await openRecordInside(part.dir, part.fileName);
+        if (opened !== null) return send(req, reply, opened, part.fileName);
+        if (attempt === 2) throw new HttpError(404, `Record '${fileName}' not found`);
       }
     },
   });

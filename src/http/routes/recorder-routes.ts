@@ -69,12 +69,27 @@ const finishedRecordSchema = {
   },
 } as const;
 
-function downloadUrl(req: FastifyRequest, fileName: string): string {
-  return `${req.protocol}://${req.host}/client/records/${encodeURIComponent(fileName)}`;
+/**
+ * Where a record is downloaded (pure): record_public_base_url, when set (a
+ * proxy or CDN in front; it may carry a path prefix), takes the place of the
+ * scheme and host the request came to.
+ */
+export function downloadUrlOf(publicBaseUrl: string, protocol: string, host: string, fileName: string): string {
+  const base = publicBaseUrl !== '' ? publicBaseUrl.replace(/\/+$/, '') : `${protocol}://${host}`;
+  return `${base}/client/records/${encodeURIComponent(fileName)}`;
+}
+
+function downloadUrl(req: FastifyRequest, publicBaseUrl: string, fileName: string): string {
+  return downloadUrlOf(publicBaseUrl, req.protocol, req.host, fileName);
+}
+
+export interface RecorderRoutesOptions {
+  /** record_public_base_url; '' = the request's scheme and host. */
+  readonly publicBaseUrl: string;
 }
 
 /** /rest-api/recorder/* and the /stream/startRecording, /stream/stopRecording aliases. */
-export function registerRecorderRoutes(app: FastifyInstance, recording: RecordingControl): void {
+export function registerRecorderRoutes(app: FastifyInstance, recording: RecordingControl, options: RecorderRoutesOptions = { publicBaseUrl: '' }): void {
   const startup = async (body: StartupBody): Promise<Record<string, never>> => {
     if (body.config?.fileTemplate !== undefined) requireText(body.config.fileTemplate, 'config.fileTemplate', MAX_FILE_NAME_BYTES);
     try {
@@ -158,7 +173,7 @@ export function registerRecorderRoutes(app: FastifyInstance, recording: Recordin
       if (req.body?.fileName !== undefined) requireText(req.body.fileName, 'fileName', MAX_FILE_NAME_BYTES);
       const records = await recording.finishedRecords(req.body ?? {});
       if (records.length === 0) throw new HttpError(404, 'No finished records match');
-      return records.map((r) => ({ ...r, downloadUrl: downloadUrl(req, r.fileName) }));
+      return records.map((r) => ({ ...r, downloadUrl: downloadUrl(req, options.publicBaseUrl, r.fileName) }));
     },
   );
 }

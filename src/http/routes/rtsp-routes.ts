@@ -5,13 +5,13 @@ import { MAX_URI_LENGTH, RTSP_TRANSPORTS } from '../../ingest/rtsp/rtsp-uri.js';
 import { HttpError } from '../http-error.js';
 import { requireStreamName, requireText } from '../name-guard.js';
 import { emptyAnswerSchema, emptyBodySchema, errorResponses } from '../schemas.js';
-import { RtspConflictError, RtspRequestError, type RtspControl } from '../services/rtsp-control.js';
+import { RtspConflictError, RtspLimitError, RtspRequestError, type RtspControl } from '../services/rtsp-control.js';
 
 const uriSchema = {
   type: 'string',
   minLength: 1,
   maxLength: MAX_URI_LENGTH,
-  description: 'rtsp:// or rtsps:// URI; credentials as rtsp://user:password@host/path (percent-encode reserved characters)',
+  description: 'rtsp:// or rtsps:// URI (scheme in any case); credentials as rtsp://user:password@host/path (percent-encode reserved characters)',
 } as const;
 
 const startupSchema = {
@@ -55,7 +55,7 @@ export const rtspAgentSchema = {
     transport: { type: 'string', enum: [...RTSP_TRANSPORTS] },
     record: { type: ['boolean', 'null'], description: 'the startup record flag; null = server default' },
     mediaSessionId: { type: ['string', 'null'], description: 'the stream being published while PLAYING' },
-    lastError: { type: ['string', 'null'] },
+    lastError: { type: ['string', 'null'], description: 'coarse on purpose (camera unreachable, stream lost, codec not supported); the detailed reason is in the server log' },
     retries: { type: 'integer', description: 'failed attempts since the camera last played' },
     sessions: { type: 'integer', description: 'media sessions begun (one per successful connection)' },
     createdDate: { type: 'integer' },
@@ -70,7 +70,7 @@ export function registerRtspRoutes(app: FastifyInstance, rtsp: RtspControl): voi
       schema: {
         summary: 'Starts pulling a camera; its stream is published (mediaProvider RTSP) once media flows',
         body: startupSchema,
-        response: { 200: rtspAgentSchema, ...errorResponses(400, 401, 409, 413) },
+        response: { 200: rtspAgentSchema, ...errorResponses(400, 401, 409, 413, 503) },
       },
     },
     async (req) => {
@@ -82,6 +82,7 @@ export function registerRtspRoutes(app: FastifyInstance, rtsp: RtspControl): voi
       } catch (err) {
         if (err instanceof RtspRequestError) throw new HttpError(400, err.message);
         if (err instanceof RtspConflictError) throw new HttpError(409, err.message);
+        if (err instanceof RtspLimitError) throw new HttpError(503, err.message);
         throw err;
       }
     },

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { checkStreamName } from '../../streams/stream-name.js';
 import type { StreamRegistry } from '../../streams/stream-registry.js';
 import { RtspPull, type RtspPullStatus } from './rtsp-pull.js';
 import { defaultStreamName, parseRtspUri, uriMatches, type PullEntry, type RtspTransport } from './rtsp-uri.js';
@@ -16,6 +17,8 @@ export interface RtspAgentSettings {
   readonly audioBufferMax: number;
   /** rtsp_pull_streams: pulled at start-up. */
   readonly pullAtStartup: readonly PullEntry[];
+  /** rtsp_max_pulls: pulls at once (each is an ffmpeg); further startups are refused. */
+  readonly maxPulls?: number;
 }
 
 export interface RtspStartupRequest {
@@ -34,6 +37,10 @@ export interface RtspFindFilter {
 export class RtspRequestError extends Error {}
 /** That camera stream or that stream name is already pulled or published (409). */
 export class RtspConflictError extends Error {}
+/** rtsp_max_pulls pulls already run (503). */
+export class RtspLimitError extends Error {}
+
+export const DEFAULT_MAX_PULLS = 32;
 
 /**
  * The set of camera pulls (WCS's RTSP agents): started by REST or from
@@ -61,7 +68,7 @@ export class RtspAgentManager {
     }
   }
 
-  /** Starts pulling a camera. Throws RtspRequestError (400) or RtspConflictError (409). */
+  /** Starts pulling a camera. Throws RtspRequestError (400), RtspConflictError (409) or RtspLimitError (503). */
   startup(req: RtspStartupRequest): RtspPull {
     if (this.#closed) throw new RtspConflictError('The server is shutting down');
     let uri;
@@ -72,12 +79,22 @@ export class RtspAgentManager {
     }
     const transport = req.transport ?? (uri.scheme === 'rtsps' ? 'tcp' : this.settings.transport);
     if (uri.scheme === 'rtsps' && transport === 'udp') throw new RtspRequestError('rtsps:// runs over TLS: use transport tcp');
-    const streamName = req.toStream ?? defaultStreamName(uri);
+    let streamName = defaultStreamName(uri);
+    if (req.toStream !== undefined) {
+      const name = checkStreamName(req.toStream);
+      if (!name.ok) throw new RtspRequestError(`toStream: ${name.reason}`);
+      streamName = name.value;
+    }
     for (const pull of this.#pulls.values()) {
       if (pull.options.uri.key === uri.key) throw new RtspConflictError(`Camera ${uri.masked} is already pulled (stream '${pull.options.streamName}')`);
       if (pull.options.streamName === streamName) throw new RtspConflictError(`Stream name '${streamName}' is already used by the pull of ${pull.options.uri.masked}`);
     }
     if (this.registry.byName(streamName)) throw new RtspConflictError(`Stream '${streamName}' is already published`);
+    const max = this.settings.maxPulls ?? DEFAULT_MAX_PULLS;
+    if (this.#pulls.size >= max) {
+      this.log.warn({ uri: uri.masked, stream: streamName, pulls: this.#pulls.size, max }, 'RTSP pull refused: rtsp_max_pulls reached');
+      throw new RtspLimitError(`${this.#pulls.size} camera pulls already run, the most rtsp_max_pulls allows; terminate one first`);
+    }
     const s = this.settings;
     const pull = new RtspPull(
       {

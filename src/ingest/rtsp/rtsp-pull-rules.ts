@@ -188,3 +188,21 @@ export function judgeExit(f: ExitFacts): ExitVerdict {
     error: f.hadMedia ? `the camera stopped the stream (ffmpeg exited with ${how})` : `ffmpeg exited with ${how} before any media`,
   };
 }
+
+/** What REST clients are told of a pull that never played: the same whatever the network said. */
+export const CAMERA_UNREACHABLE = 'camera unreachable: no RTSP stream could be played from it (the reason is in the server log)';
+export const CAMERA_LOST = 'the camera stream was lost; reconnecting (the reason is in the server log)';
+export const CAMERA_AUDIO_AAC = "the camera's audio cannot be carried as it is; pulling again with AAC";
+
+/**
+ * The lastError REST clients see (pure). The detailed reason stays in the
+ * server log only: a refused port, a port that never answers, a host that
+ * does not exist and a server that is not a camera all read the same, so
+ * /rtsp/startup cannot be used to scan the daemon's network. Only what a
+ * camera that played says (its video codec cannot be recorded) is passed on.
+ */
+export function publicPullError(verdict: ExitVerdict, hadMedia: boolean): string {
+  if (verdict.kind === 'fatal') return verdict.error;
+  if (verdict.kind === 'transcode-audio') return CAMERA_AUDIO_AAC;
+  return hadMedia ? CAMERA_LOST : CAMERA_UNREACHABLE;
+}

@@ -14,6 +14,7 @@ import {
   judgeExit,
   parseInputAudio,
   parseLogLine,
+  publicPullError,
   pullArgs,
   pullScript,
   reconnectDelay,
@@ -105,7 +106,10 @@ export class RtspPull extends TypedEmitter<PullEvents> {
   readonly #secrets: string[];
   readonly log: Logger;
   #status: RtspPullStatus = 'CONNECTING';
+  /** The detailed reason of the last failure (server log only). */
   #lastError: string | null = null;
+  /** What REST clients are told of it (publicPullError). */
+  #publicError: string | null = null;
   #retries = 0;
   #sessions = 0;
   #audio: PullAudioMode = 'copy';
@@ -129,8 +133,14 @@ export class RtspPull extends TypedEmitter<PullEvents> {
     return this.#status;
   }
 
+  /** The detailed reason of the last failure: for the server log, never for REST clients. */
   get lastError(): string | null {
     return this.#lastError;
+  }
+
+  /** The coarse reason REST clients see (a refused port reads as one that never answers). */
+  get publicError(): string | null {
+    return this.#publicError;
   }
 
   /** The stream being published now, if the camera plays. */
@@ -185,7 +195,7 @@ export class RtspPull extends TypedEmitter<PullEvents> {
       transport: this.options.transport,
       record: this.options.record,
       mediaSessionId: this.stream?.mediaSessionId ?? null,
-      lastError: this.#lastError,
+      lastError: this.#publicError,
       retries: this.#retries,
       sessions: this.#sessions,
       createdDate: this.createdAt,
@@ -334,6 +344,7 @@ export class RtspPull extends TypedEmitter<PullEvents> {
     this.#sessions++;
     this.#retries = 0;
     this.#lastError = null;
+    this.#publicError = null;
     this.#setStatus('PLAYING');
     this.log.info(
       {
@@ -381,6 +392,7 @@ export class RtspPull extends TypedEmitter<PullEvents> {
       timeoutMs: this.options.timeoutSeconds * 1000,
     });
     this.#lastError = verdict.error;
+    this.#publicError = publicPullError(verdict, stream !== null);
     const stderrTail = run.stderr.slice(-5).map((l) => this.#mask(l));
     if (verdict.kind === 'fatal') {
       if (this.#watchdog) clearInterval(this.#watchdog);

@@ -11,7 +11,7 @@ export const RTSP_TRANSPORTS: readonly RtspTransport[] = ['tcp', 'udp'];
 export class RtspUriError extends Error {}
 
 export interface RtspUri {
-  /** The URI as given, credentials included: only ever handed to ffmpeg. */
+  /** The URI as given (scheme in lower case), credentials included: only ever handed to ffmpeg. */
   readonly uri: string;
   readonly scheme: 'rtsp' | 'rtsps';
   /** Host as written (IPv6 in brackets), lower case. */
@@ -82,7 +82,8 @@ export function parseRtspUri(raw: string): RtspUri {
   const hasCredentials = parts.userinfo !== null && parts.userinfo !== '';
   const hostPort = hp[2] === undefined ? host : `${host}:${port}`;
   return {
-    uri: raw,
+    // the scheme in lower case (RTSP:// and Rtsps:// are the same URI; ffmpeg knows only rtsp and rtsps)
+    uri: scheme + raw.slice(raw.indexOf(':')),
     scheme,
     host,
     port,

@@ -1,0 +1,140 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pino } from 'pino';
+import { afterAll, describe, expect, it } from 'vitest';
+import { DiskGuard } from '../../src/recording/disk-guard.js';
+import { HookRunner } from '../../src/recording/hook-runner.js';
+import { RecorderManager } from '../../src/recording/recorder-manager.js';
+import type { RecorderSettings } from '../../src/recording/recorder.js';
+import { WorkPool } from '../../src/recording/work-pool.js';
+import type { MediaTap, StreamSource, TapConsumer } from '../../src/streams/media-tap.js';
+import { Stream } from '../../src/streams/stream.js';
+import { StreamRegistry } from '../../src/streams/stream-registry.js';
+
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wcs-control-order-'));
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+/** Counts taps opened and closed: one open tap = one recorder running. */
+class CountingSource implements StreamSource {
+  readonly feedFormat = 'flv' as const;
+  opened = 0;
+  closed = 0;
+  openTap(_consumer: TapConsumer): MediaTap {
+    this.opened++;
+    return { close: () => void this.closed++ };
+  }
+  disconnect(): void {}
+  get open(): number {
+    return this.opened - this.closed;
+  }
+}
+
+const settings: RecorderSettings = {
+  ffmpeg: 'ffmpeg',
+  formats: { h264: 'mp4', vp8: 'webm' },
+  naming: { template: '{streamName}', encoding: 'none', exclude: '/' },
+  rotation: { kind: 'disabled' },
+  indexParts: true,
+  tmpDir: path.join(dir, 'tmp'),
+  recordDir: dir,
+  stopTimeoutMs: 5000,
+  audio: { sampleRate: 44100, channels: 2, fdkAacBitrateMode: 5 },
+  matroska: { clusterDurationLimitMs: 100_000, clusterSizeLimit: 131072 },
+  mp4: { moovFirst: true, reserveSpace: false, reservedBytes: 2048 * 1024 },
+  muxer: 'in-process',
+  maxPendingInput: 1 << 26,
+  limits: { errorIntervalMs: 3_600_000, maxErrors: 3, maxLengthMs: 0, idleTimeoutMs: 30_000 },
+};
+
+function setUp(recordStreams: boolean) {
+  const log = pino({ level: 'silent' });
+  const registry = new StreamRegistry();
+  // parallel calls pass the free-space check together, then each used to find the same (or no) current recorder
+  const disk = new DiskGuard([dir], 1, async () => 1e12);
+  const manager = new RecorderManager(
+    registry,
+    settings,
+    { recordStreams, recordFlashPublishedStreams: true, recordRtspStreams: true },
+    new HookRunner(null, dir, log),
+    new WorkPool(1),
+    disk,
+    log,
+  );
+  manager.start();
+  const source = new CountingSource();
+  const stream = new Stream({ name: `s${Math.random()}`, app: 'live', mediaProvider: 'RTMP', login: '', recordRequested: null, source });
+  return { registry, manager, source, stream };
+}
+
+describe('RecorderManager: control of one stream runs in order', () => {
+  it('20 parallel startups leave exactly one recorder, listed, and terminate ends it', async () => {
+    const { registry, manager, source, stream } = setUp(false);
+    registry.publish(stream);
+    const results = await Promise.allSettled(Array.from({ length: 20 }, () => manager.startRecording(stream.mediaSessionId)));
+    expect(results.every((r) => r.status === 'fulfilled')).toBe(true);
+    expect(source.open).toBe(1);
+    expect(manager.inProgress()).toHaveLength(1);
+    await manager.stopRecording(stream.mediaSessionId);
+    expect(source.open).toBe(0);
+    expect(manager.inProgress()).toHaveLength(0);
+    await manager.close();
+  });
+
+  it('startups interleaved with terminates: never more than one recorder, every running one listed', async () => {
+    const { registry, manager, source, stream } = setUp(false);
+    registry.publish(stream);
+    let most = 0;
+    let unlisted = 0;
+    const watch = setInterval(() => {
+      most = Math.max(most, source.open);
+      if (source.open > manager.inProgress().length) unlisted++;
+    }, 0);
+    const calls: Promise<unknown>[] = [];
+    for (let i = 0; i < 15; i++) {
+      calls.push(manager.startRecording(stream.mediaSessionId));
+      if (i % 3 === 1) calls.push(manager.stopRecording(stream.mediaSessionId));
+    }
+    await Promise.allSettled(calls);
+    clearInterval(watch);
+    expect(most).toBeLessThanOrEqual(1);
+    expect(unlisted).toBe(0);
+    expect(source.open).toBe(manager.inProgress().length);
+    await manager.stopRecording(stream.mediaSessionId);
+    expect(source.open).toBe(0);
+    await manager.close();
+  });
+
+  it('REST startups racing the start on publish: one recorder', async () => {
+    const { registry, manager, source, stream } = setUp(true);
+    registry.publish(stream);
+    await Promise.allSettled(Array.from({ length: 5 }, () => manager.startRecording(stream.mediaSessionId)));
+    expect(source.open).toBe(1);
+    expect(manager.inProgress()).toHaveLength(1);
+    await manager.close();
+    expect(source.open).toBe(0);
+  });
+
+  it('a startup with the same settings keeps the running recording; other settings restart it', async () => {
+    const { registry, manager, source, stream } = setUp(false);
+    registry.publish(stream);
+    const first = await manager.startRecording(stream.mediaSessionId);
+    expect(await manager.startRecording(stream.mediaSessionId)).toBe(first);
+    expect(source.opened).toBe(1);
+    const other = await manager.startRecording(stream.mediaSessionId, { fileTemplate: '{streamName}-other' });
+    expect(other).not.toBe(first);
+    expect([source.opened, source.open]).toEqual([2, 1]);
+    expect(manager.inProgress()).toHaveLength(1);
+    await manager.close();
+  });
+
+  it('close() finishes a recorder whose startup was still queued', async () => {
+    const { registry, manager, source, stream } = setUp(false);
+    registry.publish(stream);
+    const started = Array.from({ length: 5 }, () => manager.startRecording(stream.mediaSessionId));
+    await manager.close();
+    await Promise.allSettled(started);
+    expect(source.open).toBe(0);
+    expect(manager.inProgress()).toHaveLength(0);
+  });
+});
