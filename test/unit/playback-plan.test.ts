@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { RecordedPart } from '../../src/catalog/part-source.js';
-import { BoundedGate, GateFullError } from '../../src/http/playback/bounded-gate.js';
+import { BoundedGate, GateFullError } from '../../src/util/bounded-gate.js';
 import { signatureDifference, type TrackSignature } from '../../src/http/playback/part-codecs.js';
 import pino from 'pino';
 import { piecesFor, type ComposedAnswer } from '../../src/http/playback/compose-mp4.js';
@@ -227,11 +227,11 @@ describe('BoundedGate', () => {
     const first = gate.run(() => new Promise<string>((r) => (release = () => r('first'))));
     const second = gate.run(async () => 'second');
     await expect(gate.run(async () => 'third')).rejects.toBeInstanceOf(GateFullError);
-    expect([gate.running, gate.waiting]).toEqual([1, 1]);
+    expect([gate.held, gate.waiting]).toEqual([1, 1]);
     release();
     expect(await first).toBe('first');
     expect(await second).toBe('second');
-    expect([gate.running, gate.waiting]).toEqual([0, 0]);
+    expect([gate.held, gate.waiting]).toEqual([0, 0]);
   });
 });
 

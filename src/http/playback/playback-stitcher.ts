@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { FfmpegProcess } from '../../recording/ffmpeg/ffmpeg-process.js';
-import { BoundedGate, GateFullError } from './bounded-gate.js';
+import { BoundedGate, GateFullError } from '../../util/bounded-gate.js';
 import { composeMp4, type ComposedAnswer } from './compose-mp4.js';
 import { ComposeUnsupportedError, readPartMedia, type PartMedia } from './mp4-sample-table.js';
 import { readPartSignature, signatureDifference, signatureOfMoov, type PartSignature } from './part-codecs.js';
