@@ -104,6 +104,84 @@ export function createNmsRtmpHandler(): { handler: NmsRtmpServer; events: EventE
   return { handler: new NodeRtmpServer(), events: Context.eventEmitter, broadcasts: Context.broadcasts };
 }
 
+/** The header fields of node-media-server's RtmpPacket (the message being read on one chunk stream). */
+export interface NmsRtmpPacketHeader {
+  fmt: number;
+  cid: number;
+  timestamp: number;
+  length: number;
+  type: number;
+  stream_id: number;
+}
+
+export interface NmsRtmpPacket {
+  header: NmsRtmpPacketHeader;
+  clock: number;
+  payload: Buffer;
+  capacity: number;
+  bytes: number;
+}
+
+/** A decoded AMF0 command as node-media-server's invokeHandler hands it on (fields as sent: any AMF value). */
+export interface NmsInvokeMessage {
+  cmd?: unknown;
+  transId?: unknown;
+  cmdObj?: unknown;
+  streamName?: unknown;
+  [field: string]: unknown;
+}
+
+/**
+ * node-media-server's RTMP protocol parser (protocol/rtmp.js): the state and
+ * the steps we wrap. Each is a prototype method called as `this.step()`, so
+ * an own property of the same name on one instance replaces it for that
+ * connection only.
+ */
+export interface NmsRtmpProtocol {
+  parserPacket: NmsRtmpPacket;
+  inPackets: Map<number, NmsRtmpPacket>;
+  inChunkSize: number;
+  streamApp?: unknown;
+  connectCmdObj?: unknown;
+  /** Reads a chunk header: picks (or creates) the RtmpPacket of its chunk stream. */
+  packetParse(): void;
+  /** Allocates the payload buffer of a message from its header length. */
+  packetAlloc(): void;
+  /** Dispatches a complete message by its type. */
+  packetHandler(): void;
+  onConnect(message: NmsInvokeMessage): void;
+  onPublish(message: NmsInvokeMessage): void;
+  onPlay(message: NmsInvokeMessage): void;
+}
+
+/** node-media-server's RtmpSession (session/rtmp_session.js), before run() wires it to its socket. */
+export interface NmsRtmpSession extends NmsSession {
+  readonly rtmp: NmsRtmpProtocol;
+  readonly socket: net.Socket;
+  /** The socket 'data' handler; read by run(), so replacing it before run() wraps every parse. */
+  onData: (data: Buffer) => void;
+  run(): void;
+}
+
+const RtmpSession = require('node-media-server/src/session/rtmp_session.js') as new (socket: net.Socket) => NmsRtmpSession;
+
+/**
+ * What node-media-server's NodeRtmpServer.handleRequest does for one socket,
+ * in two halves so that the caller can install its guards between creating
+ * the session and wiring it to the socket: `start()` registers the session
+ * and calls its run().
+ */
+export function createNmsRtmpSession(socket: net.Socket): { session: NmsRtmpSession; start(): void } {
+  const session = new RtmpSession(socket);
+  return {
+    session,
+    start(): void {
+      session.run();
+      Context.sessions.set(session.id, session);
+    },
+  };
+}
+
 /** node-media-server's AVPacket, as BroadcastServer.broadcastMessage receives it. */
 interface NmsPacket {
   codec_type: number;

@@ -1,0 +1,155 @@
+/**
+ * Per-connection guard around node-media-server's RTMP parser (issue 14).
+ *
+ * node-media-server parses bytes from strangers and throws on many of them
+ * (an empty video message, a connect without tcUrl, a publish whose name is
+ * AMF null, ...); a throw in a socket 'data' handler ends the process and
+ * every recording in it. Two layers:
+ *
+ * 1. Checks before it sees the input (rtmp-checks.ts), installed as own
+ *    properties over its parser's steps on this connection's instance only:
+ *    message sizes and chunk streams bounded, control and media messages long
+ *    enough, connect/publish/play arguments of the right type and held to
+ *    our name rules, play allowed only when configured (and with the token).
+ * 2. The session's socket 'data' handler wrapped in a try/catch: whatever
+ *    still throws (the parse, node-media-server's broadcast, our own
+ *    subscribers called from it) ends this connection only.
+ */
+import { sameSecret } from '../../util/same-secret.js';
+import { checkConnect, checkMessage, checkMessageHeader, checkStreamTarget, MAX_CHUNK_STREAMS } from './rtmp-checks.js';
+import type { NmsInvokeMessage, NmsRtmpSession } from './nms-internals.js';
+
+/** A check refused the input: the reason is ours, in words. */
+export class RtmpRefusal extends Error {}
+
+export interface RtmpGuardPolicy {
+  /** rtmp_max_message_size: bytes of one message; a connection buffers at most twice this. */
+  readonly maxMessageSize: number;
+  /** rtmp_play_enabled */
+  readonly playEnabled: boolean;
+  /** records_access_token: when not empty, `play` needs ?token=<it>. */
+  readonly playToken: string;
+}
+
+export interface RtmpGuardEvents {
+  /** The connection published or started playing NAME (it passed every check). */
+  started(kind: 'publish' | 'play', streamName: string): void;
+  /**
+   * The connection must end: `reason` says why; `unexpected` when
+   * node-media-server (or a consumer it called) threw rather than a check refusing.
+   */
+  refused(reason: string, unexpected: boolean): void;
+}
+
+/** One line saying what threw and where (the first stack frame), never the client's bytes. */
+export function describeThrow(err: unknown): string {
+  if (!(err instanceof Error)) return `threw ${String(err).slice(0, 200)}`;
+  const frame = err.stack
+    ?.split('\n')
+    .find((l) => l.trimStart().startsWith('at '))
+    ?.trim()
+    .replace(/\(.*node_modules\//, '(')
+    .replace(/\(.*\/(src|dist)\//, '($1/');
+  return `${err.name}: ${err.message.slice(0, 200)}${frame ? ` ${frame}` : ''}`;
+}
+
+/** Installs the guard on a session created but not yet run(). */
+export function guardRtmpSession(session: NmsRtmpSession, policy: RtmpGuardPolicy, events: RtmpGuardEvents): void {
+  const rtmp = session.rtmp;
+  const budget = 2 * policy.maxMessageSize;
+  let ended = false;
+  let connected = false;
+  let started = false;
+
+  const refuse = (reason: string): never => {
+    throw new RtmpRefusal(reason);
+  };
+
+  const packetParse = rtmp.packetParse.bind(rtmp);
+  rtmp.packetParse = (): void => {
+    packetParse();
+    if (rtmp.inPackets.size > MAX_CHUNK_STREAMS) refuse(`more than ${MAX_CHUNK_STREAMS} chunk streams`);
+    const packet = rtmp.parserPacket;
+    const { fmt, type, length } = packet.header;
+    if (fmt <= 1) {
+      const reason = checkMessageHeader(type, length, policy.maxMessageSize);
+      if (reason !== null) refuse(reason);
+      // a type 0/1 header in the middle of a message may not make it longer than its buffer
+      if (packet.bytes > 0 && length > packet.payload.length) refuse(`message length changed to ${length} in the middle of a message`);
+    }
+  };
+
+  const packetAlloc = rtmp.packetAlloc.bind(rtmp);
+  rtmp.packetAlloc = (): void => {
+    const packet = rtmp.parserPacket;
+    const length = packet.header.length;
+    if (packet.capacity < length) {
+      // node-media-server allocates length + 1024 per chunk stream and keeps it
+      let held = 0;
+      for (const p of rtmp.inPackets.values()) if (p !== packet) held += p.capacity;
+      if (held + length + 1024 > budget) {
+        refuse(`message buffers would hold ${held + length + 1024} bytes; at most ${budget} (2 x rtmp_max_message_size)`);
+      }
+    }
+    packetAlloc();
+  };
+
+  const packetHandler = rtmp.packetHandler.bind(rtmp);
+  rtmp.packetHandler = (): void => {
+    const packet = rtmp.parserPacket;
+    const { type, length } = packet.header;
+    if (length > packet.payload.length) refuse(`message of ${length} bytes in a ${packet.payload.length}-byte buffer`);
+    const reason = checkMessage(type, packet.payload.subarray(0, length));
+    if (reason !== null) refuse(reason);
+    packetHandler();
+  };
+
+  const onConnect = rtmp.onConnect.bind(rtmp);
+  rtmp.onConnect = (message: NmsInvokeMessage): void => {
+    if (connected) refuse('second connect on one connection');
+    const reason = checkConnect(message.cmdObj);
+    if (reason !== null) refuse(reason);
+    connected = true;
+    onConnect(message);
+  };
+
+  const begin = (kind: 'publish' | 'play', message: NmsInvokeMessage): string => {
+    if (!connected) refuse(`${kind} before connect`);
+    if (started) refuse(`second publish or play on one connection`);
+    const target = checkStreamTarget(message.streamName, kind);
+    if (!target.ok) return refuse(target.reason);
+    if (kind === 'play') {
+      if (!policy.playEnabled) refuse(`play of '${target.name}' refused: RTMP play is off (rtmp_play_enabled=false)`);
+      if (policy.playToken !== '' && (target.token === null || !sameSecret(target.token, policy.playToken))) {
+        refuse(`play of '${target.name}' refused: ${target.token === null ? 'no ?token=' : 'wrong token'} (records_access_token is set)`);
+      }
+    }
+    started = true;
+    events.started(kind, target.name);
+    return target.name;
+  };
+
+  const onPublish = rtmp.onPublish.bind(rtmp);
+  rtmp.onPublish = (message: NmsInvokeMessage): void => {
+    begin('publish', message);
+    onPublish(message);
+  };
+
+  const onPlay = rtmp.onPlay.bind(rtmp);
+  rtmp.onPlay = (message: NmsInvokeMessage): void => {
+    begin('play', message);
+    onPlay(message);
+  };
+
+  const onData = session.onData;
+  session.onData = (data: Buffer): void => {
+    if (ended) return;
+    try {
+      onData(data);
+    } catch (err) {
+      ended = true;
+      if (err instanceof RtmpRefusal) events.refused(err.message, false);
+      else events.refused(describeThrow(err), true);
+    }
+  };
+}
