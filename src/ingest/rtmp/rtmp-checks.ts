@@ -35,6 +35,13 @@ export const MAX_CONTROL_BYTES = 64;
 export const MAX_CHUNK_SIZE = 0x7fffffff;
 /** What node-media-server 4.4.3 accepts in app and stream names (session/rtmp_session.js SAFE_NAME_PATTERN). */
 export const NMS_SAFE_NAME = /^[a-zA-Z0-9_-]+$/;
+/**
+ * Milliseconds a media timestamp may run ahead of the previous one of the same
+ * kind on one connection. A publisher that pauses longer is disconnected by
+ * rtmp_publisher_idle_timeout anyway; a jump of hours is not media, and past
+ * about 13 h it no longer fits a 32-bit sample duration at 90 kHz.
+ */
+export const MAX_TIMESTAMP_JUMP_MS = 3_600_000;
 /** Bytes of the tcUrl of a connect command. */
 export const MAX_TC_URL_BYTES = 2048;
 
@@ -127,6 +134,12 @@ export function checkMessage(type: number, payload: Buffer): string | null {
     default:
       return null;
   }
+}
+
+/** A media message's clock against the previous one of its kind (null for the first). */
+export function checkTimestampJump(type: number, clock: number, previous: number | null): string | null {
+  if (previous === null || clock - previous <= MAX_TIMESTAMP_JUMP_MS) return null;
+  return `${type === RTMP_TYPE.audio ? 'audio' : 'video'} timestamp jumps ${clock - previous} ms ahead; at most ${MAX_TIMESTAMP_JUMP_MS} are allowed`;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

@@ -16,7 +16,7 @@
  *    subscribers called from it) ends this connection only.
  */
 import { sameSecret } from '../../util/same-secret.js';
-import { checkConnect, checkMessage, checkMessageHeader, checkStreamTarget, MAX_CHUNK_STREAMS } from './rtmp-checks.js';
+import { checkConnect, checkMessage, checkMessageHeader, checkStreamTarget, checkTimestampJump, MAX_CHUNK_STREAMS, RTMP_TYPE } from './rtmp-checks.js';
 import type { NmsInvokeMessage, NmsRtmpSession } from './nms-internals.js';
 
 /** A check refused the input: the reason is ours, in words. */
@@ -44,12 +44,13 @@ export interface RtmpGuardEvents {
 /** One line saying what threw and where (the first stack frame), never the client's bytes. */
 export function describeThrow(err: unknown): string {
   if (!(err instanceof Error)) return `threw ${String(err).slice(0, 200)}`;
+  // the first frame outside Node's own internals, with the path cut to the package or our source
   const frame = err.stack
     ?.split('\n')
-    .find((l) => l.trimStart().startsWith('at '))
-    ?.trim()
-    .replace(/\(.*node_modules\//, '(')
-    .replace(/\(.*\/(src|dist)\//, '($1/');
+    .map((l) => l.trim())
+    .find((l) => l.startsWith('at ') && !l.includes('node:internal'))
+    ?.replace(/(\(|at )[^()]*node_modules\//, '$1')
+    .replace(/(\(|at )[^()]*\/(src|dist)\//, '$1$2/');
   return `${err.name}: ${err.message.slice(0, 200)}${frame ? ` ${frame}` : ''}`;
 }
 
@@ -60,6 +61,8 @@ export function guardRtmpSession(session: NmsRtmpSession, policy: RtmpGuardPolic
   let ended = false;
   let connected = false;
   let started = false;
+  /** Clock of the last audio (8) and video (9) message handed on. */
+  const lastClock = new Map<number, number>();
 
   const refuse = (reason: string): never => {
     throw new RtmpRefusal(reason);
@@ -101,6 +104,11 @@ export function guardRtmpSession(session: NmsRtmpSession, policy: RtmpGuardPolic
     if (length > packet.payload.length) refuse(`message of ${length} bytes in a ${packet.payload.length}-byte buffer`);
     const reason = checkMessage(type, packet.payload.subarray(0, length));
     if (reason !== null) refuse(reason);
+    if ((type === RTMP_TYPE.audio || type === RTMP_TYPE.video) && packet.clock <= 0xffffffff) {
+      const jump = checkTimestampJump(type, packet.clock, lastClock.get(type) ?? null);
+      if (jump !== null) refuse(jump);
+      lastClock.set(type, packet.clock);
+    }
     packetHandler();
   };
 
