@@ -49,8 +49,7 @@ export function describeThrow(err: unknown): string {
     ?.split('\n')
     .map((l) => l.trim())
     .find((l) => l.startsWith('at ') && !l.includes('node:internal'))
-    ?.replace(/(\(|at )[^()]*node_modules\//, '$1')
-    .replace(/(\(|at )[^()]*\/(src|dist)\//, '$1$2/');
+    ?.replace(/(\(|at )[^()]*?(node_modules\/|\/(?=(?:src|dist)\/))/, '$1');
   return `${err.name}: ${err.message.slice(0, 200)}${frame ? ` ${frame}` : ''}`;
 }
 
