@@ -102,6 +102,7 @@ export function reasonKey(message: string): string {
   return message
     .replace(/^RTMP connection \S+ (\(stream '[^']*'\) )?closed: /, '')
     .replace(/'[^']*'/g, "'…'")
+    .replace(/0x[0-9a-f]+/gi, '0xH')
     .replace(/\d+/g, 'N')
     .slice(0, 160);
 }

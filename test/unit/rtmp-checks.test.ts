@@ -186,3 +186,28 @@ describe('installLastResort', () => {
     expect(exits).toEqual([UNCAUGHT_EXIT_CODE]);
   });
 });
+
+describe('guardRtmpSession', () => {
+  it('turns a throw in the socket handler into one refusal of that connection', async () => {
+    const { guardRtmpSession } = await import('../../src/ingest/rtmp/rtmp-guard.js');
+    const noop = (): void => undefined;
+    const rtmp = { parserPacket: null, inPackets: new Map(), inChunkSize: 128, packetParse: noop, packetAlloc: noop, packetHandler: noop, onConnect: noop, onPublish: noop, onPlay: noop };
+    let calls = 0;
+    const session = {
+      rtmp,
+      onData: (): void => {
+        calls++;
+        throw new RangeError('out of range');
+      },
+    };
+    const refusals: [string, boolean][] = [];
+    guardRtmpSession(session as unknown as Parameters<typeof guardRtmpSession>[0], { maxMessageSize: 1 << 22, playEnabled: false, playToken: '' }, {
+      started: noop,
+      refused: (reason, unexpected) => refusals.push([reason, unexpected]),
+    });
+    expect(() => session.onData()).not.toThrow();
+    session.onData();
+    expect(calls).toBe(1);
+    expect(refusals).toEqual([[expect.stringMatching(/^RangeError: out of range at /), true]]);
+  });
+});

@@ -4,6 +4,7 @@
  * the reason in words for the log line; the caller closes the connection.
  */
 import querystring from 'node:querystring';
+import { checkAmfCommand, checkAmfData } from './amf0-check.js';
 import { checkLogin, checkName, checkStreamName, escapeControls, MAX_STREAM_NAME_BYTES } from '../../streams/stream-name.js';
 
 /** Message types (RTMP specification, section 5.4 and 7.1). */
@@ -110,6 +111,13 @@ function checkAudio(payload: Buffer): string | null {
   return null;
 }
 
+/**
+ * Message types node-media-server mishandles and that are dropped, not
+ * refused: AMF3 data (15) goes out as a media packet with flags 0, which
+ * its broadcast takes for an audio sequence header.
+ */
+export const IGNORED_TYPES = new Set<number>([RTMP_TYPE.amf3Data]);
+
 /** A complete message, before node-media-server handles it. `payload` holds exactly the message's bytes. */
 export function checkMessage(type: number, payload: Buffer): string | null {
   const minControl = CONTROL_MIN_BYTES[type];
@@ -127,10 +135,14 @@ export function checkMessage(type: number, payload: Buffer): string | null {
     case RTMP_TYPE.video:
       return checkVideo(payload);
     case RTMP_TYPE.amf0Data:
+      return payload.length === 0 ? 'empty data message' : checkAmfData(payload);
     case RTMP_TYPE.amf3Data:
+      return payload.length === 0 ? 'empty data message' : null;
     case RTMP_TYPE.amf0Command:
+      return payload.length === 0 ? 'empty command message' : checkAmfCommand(payload);
     case RTMP_TYPE.amf3Command:
-      return payload.length === 0 ? `empty ${type === RTMP_TYPE.amf0Data || type === RTMP_TYPE.amf3Data ? 'data' : 'command'} message` : null;
+      // node-media-server skips the first byte (the AMF3 format marker) and reads AMF0
+      return payload.length <= 1 ? 'empty command message' : checkAmfCommand(payload.subarray(1));
     default:
       return null;
   }

@@ -16,7 +16,7 @@
  *    subscribers called from it) ends this connection only.
  */
 import { sameSecret } from '../../util/same-secret.js';
-import { checkConnect, checkMessage, checkMessageHeader, checkStreamTarget, checkTimestampJump, MAX_CHUNK_STREAMS, RTMP_TYPE } from './rtmp-checks.js';
+import { checkConnect, checkMessage, checkMessageHeader, checkStreamTarget, checkTimestampJump, IGNORED_TYPES, MAX_CHUNK_STREAMS, RTMP_TYPE } from './rtmp-checks.js';
 import type { NmsInvokeMessage, NmsRtmpSession } from './nms-internals.js';
 
 /** A check refused the input: the reason is ours, in words. */
@@ -108,6 +108,7 @@ export function guardRtmpSession(session: NmsRtmpSession, policy: RtmpGuardPolic
       if (jump !== null) refuse(jump);
       lastClock.set(type, packet.clock);
     }
+    if (IGNORED_TYPES.has(type)) return;
     packetHandler();
   };
 
