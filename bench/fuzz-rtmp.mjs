@@ -4,7 +4,10 @@
 // media payloads, timestamps) against a real daemon, with a healthy ffmpeg
 // publish recorded beside them.
 //
-//   node bench/fuzz-rtmp.mjs [--sessions 5000] [--seed 1] [--concurrency 4] [--wait-ms 400] [--healthy-seconds 60]
+//   node bench/fuzz-rtmp.mjs [--sessions 5000] [--seed 1] [--concurrency 4] [--wait-ms 400] [--healthy-seconds 60] [--play]
+//
+// --play runs the daemon with rtmp_play_enabled=true, so that the cases that
+// turn publish into play reach node-media-server's player path.
 //
 // Prints cases tried, crashes, the distinct refusal reasons and unexpected
 // throws the daemon logged (each with its count), the healthy record's
@@ -27,6 +30,7 @@ const seed = opt('seed', 1);
 const concurrency = opt('concurrency', 4);
 const waitMs = opt('wait-ms', 400);
 const healthySeconds = opt('healthy-seconds', 60);
+const playEnabled = args.includes('--play');
 
 const repo = path.resolve(import.meta.dirname, '..');
 const out = path.join(os.tmpdir(), `wcs-fuzz-campaign-${process.pid}.mjs`);
@@ -45,7 +49,7 @@ const { runCampaign } = await import(pathToFileURL(out).href);
 fs.rmSync(out, { force: true });
 
 console.log(`machine: ${os.cpus().length} x ${os.cpus()[0]?.model ?? '?'}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, Node ${process.version}`);
-console.log(`fuzz-rtmp: ${sessions} sessions, seed ${seed}, concurrency ${concurrency}, wait ${waitMs} ms, healthy publish ${healthySeconds} s`);
+console.log(`fuzz-rtmp: ${sessions} sessions, seed ${seed}, concurrency ${concurrency}, wait ${waitMs} ms, healthy publish ${healthySeconds} s, RTMP play ${playEnabled ? 'on' : 'off'}`);
 let lastPrint = 0;
 const result = await runCampaign({
   sessions,
@@ -53,6 +57,7 @@ const result = await runCampaign({
   concurrency,
   waitMs,
   healthySeconds,
+  props: playEnabled ? { rtmp_play_enabled: true } : {},
   progress: (done, total) => {
     if (Date.now() - lastPrint > 10_000) {
       lastPrint = Date.now();

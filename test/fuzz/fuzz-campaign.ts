@@ -22,6 +22,8 @@ export interface CampaignOptions {
   readonly waitMs: number;
   /** Length of the healthy publish (its record is checked). */
   readonly healthySeconds: number;
+  /** Extra properties for the daemon (rtmp_publish_timeout is 2 unless given). */
+  readonly props?: Readonly<Record<string, string | number | boolean>>;
   readonly progress?: (done: number, total: number) => void;
 }
 
@@ -111,7 +113,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
   const started = Date.now();
   const healthyClip = makeClip({ video: true, audio: true, seconds: options.healthySeconds, gop: 1 });
   const corpus = corpusFrom(makeClip({ video: true, audio: true, seconds: 4, gop: 1 }));
-  const daemon = await startDaemon({ rtmp_publish_timeout: 2 });
+  const daemon = await startDaemon({ rtmp_publish_timeout: 2, ...options.props });
   const children = new Set<number>();
   const sampler = setInterval(() => {
     for (const pid of daemon.children()) children.add(pid);
