@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isAlive, startDaemon, waitFor, type DaemonHandle } from '../helpers/daemon.js';
 import { durationOf, ffprobe, makeClip, publish, type Publisher } from '../helpers/media.js';
 import { RawRtmpClient } from '../fuzz/rtmp-client.js';
-import { AmfRaw, command, connectCommand, mediaMessage, OMIT, publishCommand, setChunkSize, chunk } from '../fuzz/rtmp-wire.js';
+import { AmfRaw, chunk, command, connectCommand, mediaMessage, OMIT, playCommand, publishCommand, setChunkSize, type RtmpMessage } from '../fuzz/rtmp-wire.js';
 
 interface StreamJson {
   name: string;
@@ -70,6 +70,18 @@ async function expectClosedAndLogged(daemon: DaemonHandle, client: RawRtmpClient
   expect(line, `a log line naming ${client.localPeer}`).toBeDefined();
   expect(line).toMatch(reason);
 }
+
+/** One write: chunk size, connect, createStream, then `command`, then media messages (as a client that does not wait for answers). */
+async function sayAtOnce(daemon: DaemonHandle, streamCommand: RtmpMessage, media: RtmpMessage[]): Promise<RawRtmpClient> {
+  const c = await RawRtmpClient.connect(daemon.rtmpPort);
+  await c.handshake();
+  const messages = [connectCommand('live', `rtmp://127.0.0.1:${daemon.rtmpPort}/live`), command('createStream', 2, null), streamCommand, ...media];
+  c.send(Buffer.concat([chunk(setChunkSize(4096), 128), ...messages.map((m) => chunk(m, 4096))]));
+  return c;
+}
+
+/** A video frame half an hour ahead: written into a live stream, it would stretch its record to 30 minutes. */
+const intrusion = (): RtmpMessage[] => [mediaMessage(9, 1_800_000, Buffer.from([0x27, 1, 0, 0, 0, 0, 0, 0, 2, 9, 9]))];
 
 describe('hostile RTMP input beside a healthy recorded publish', () => {
   let daemon: DaemonHandle;
@@ -149,6 +161,12 @@ describe('hostile RTMP input beside a healthy recorded publish', () => {
     amf.sendMessages([{ csid: 3, type: 20, streamId: 0, timestamp: 0, payload: Buffer.concat([command('connect', 1).payload, new AmfRaw(Buffer.from([0x42, 1, 2])).bytes]) }], 128);
     expect(await amf.waitClosed(5000)).toBe(true);
     await expectClosedAndLogged(daemon, amf, /malformed AMF command: AMF0 marker 0x42/);
+  });
+
+  it('a second publisher of a live name cannot write into it', async () => {
+    const c = await sayAtOnce(daemon, publishCommand('healthy'), intrusion());
+    expect(await c.waitClosed(5000)).toBe(true);
+    await expectClosedAndLogged(daemon, c, /media for 'healthy', whose publish was refused/);
   });
 
   it('closes connections that do not publish within rtmp_publish_timeout', async () => {
@@ -248,6 +266,10 @@ describe('RTMP connection caps and play when enabled', () => {
       const wrong = await play(`${daemon.rtmpUrl('playable')}?token=nope`, 2);
       expect(wrong.frames).toBe(0);
       expect(daemon.output).toMatch(/play of 'playable' refused: wrong token/);
+      // a player may not write into what it plays (node-media-server would pass its media on)
+      const intruder = await sayAtOnce(daemon, playCommand('playable?token=play-secret'), intrusion());
+      expect(await intruder.waitClosed(5000)).toBe(true);
+      await expectClosedAndLogged(daemon, intruder, /media from a player of 'playable'/);
       const right = await play(`${daemon.rtmpUrl('playable')}?token=play-secret`, 2);
       expect(right.code, right.stderr).toBe(0);
       expect(right.frames).toBeGreaterThan(20);

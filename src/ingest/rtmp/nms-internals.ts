@@ -157,6 +157,12 @@ export interface NmsRtmpProtocol {
 /** node-media-server's RtmpSession (session/rtmp_session.js), before run() wires it to its socket. */
 export interface NmsRtmpSession extends NmsSession {
   readonly rtmp: NmsRtmpProtocol;
+  /**
+   * The broadcast of the session's stream path (a placeholder until publish
+   * or play). node-media-server hands every media message the session sends
+   * to it, whether or not the session is its publisher.
+   */
+  readonly broadcast: { readonly publisher: unknown };
   readonly socket: net.Socket;
   /** The socket 'data' handler; read by run(), so replacing it before run() wraps every parse. */
   onData: (data: Buffer) => void;

@@ -118,6 +118,9 @@ function checkAudio(payload: Buffer): string | null {
  */
 export const IGNORED_TYPES = new Set<number>([RTMP_TYPE.amf3Data]);
 
+/** Messages node-media-server passes to the session's broadcast: media and metadata. */
+export const STREAM_TYPES = new Set<number>([RTMP_TYPE.audio, RTMP_TYPE.video, RTMP_TYPE.amf0Data, RTMP_TYPE.amf3Data]);
+
 /** A complete message, before node-media-server handles it. `payload` holds exactly the message's bytes. */
 export function checkMessage(type: number, payload: Buffer): string | null {
   const minControl = CONTROL_MIN_BYTES[type];

@@ -16,7 +16,7 @@
  *    subscribers called from it) ends this connection only.
  */
 import { sameSecret } from '../../util/same-secret.js';
-import { checkConnect, checkMessage, checkMessageHeader, checkStreamTarget, checkTimestampJump, IGNORED_TYPES, MAX_CHUNK_STREAMS, RTMP_TYPE } from './rtmp-checks.js';
+import { checkConnect, checkMessage, checkMessageHeader, checkStreamTarget, checkTimestampJump, IGNORED_TYPES, MAX_CHUNK_STREAMS, RTMP_TYPE, STREAM_TYPES } from './rtmp-checks.js';
 import type { NmsInvokeMessage, NmsRtmpSession } from './nms-internals.js';
 
 /** A check refused the input: the reason is ours, in words. */
@@ -59,7 +59,8 @@ export function guardRtmpSession(session: NmsRtmpSession, policy: RtmpGuardPolic
   const budget = 2 * policy.maxMessageSize;
   let ended = false;
   let connected = false;
-  let started = false;
+  let started: 'publish' | 'play' | null = null;
+  let streamName = '';
   /** Clock of the last audio (8) and video (9) message handed on. */
   const lastClock = new Map<number, number>();
 
@@ -101,6 +102,13 @@ export function guardRtmpSession(session: NmsRtmpSession, policy: RtmpGuardPolic
     const packet = rtmp.parserPacket;
     const { type, length } = packet.header;
     if (length > packet.payload.length) refuse(`message of ${length} bytes in a ${packet.payload.length}-byte buffer`);
+    if (STREAM_TYPES.has(type) && session.broadcast.publisher !== session) {
+      // node-media-server would hand it to the stream this connection names, publisher or not:
+      // a player, or a second publisher it refused, could write into somebody else's stream
+      if (started === 'play') refuse(`media from a player of '${streamName}'`);
+      if (started === 'publish') refuse(`media for '${streamName}', whose publish was refused`);
+      return; // before publish: nowhere to go (node-media-server would drop it too)
+    }
     const reason = checkMessage(type, packet.payload.subarray(0, length));
     if (reason !== null) refuse(reason);
     if ((type === RTMP_TYPE.audio || type === RTMP_TYPE.video) && packet.clock <= 0xffffffff) {
@@ -123,7 +131,7 @@ export function guardRtmpSession(session: NmsRtmpSession, policy: RtmpGuardPolic
 
   const begin = (kind: 'publish' | 'play', message: NmsInvokeMessage): string => {
     if (!connected) refuse(`${kind} before connect`);
-    if (started) refuse(`second publish or play on one connection`);
+    if (started !== null) refuse(`second publish or play on one connection`);
     const target = checkStreamTarget(message.streamName, kind);
     if (!target.ok) return refuse(target.reason);
     if (kind === 'play') {
@@ -132,7 +140,8 @@ export function guardRtmpSession(session: NmsRtmpSession, policy: RtmpGuardPolic
         refuse(`play of '${target.name}' refused: ${target.token === null ? 'no ?token=' : 'wrong token'} (records_access_token is set)`);
       }
     }
-    started = true;
+    started = kind;
+    streamName = target.name;
     events.started(kind, target.name);
     return target.name;
   };
