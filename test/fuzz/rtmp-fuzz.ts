@@ -207,6 +207,11 @@ const MESSAGE_MUTATIONS: Record<string, Mutation> = {
     ]);
     messages.splice(1 + rng.int(messages.length - 1), 0, extra);
   },
+  publishTaken(_rng, messages) {
+    // the campaign's healthy stream is live: a second publisher of its name
+    const i = pickIndex(_rng, messages, (m) => isCommand(m, 'publish'));
+    if (i >= 0) messages[i] = publishCommand('healthy');
+  },
   publishToPlay(rng, messages, ctx) {
     const i = pickIndex(rng, messages, (m) => isCommand(m, 'publish'));
     if (i >= 0) messages[i] = playCommand(rng.chance(0.5) ? 'healthy' : ctx.name);
