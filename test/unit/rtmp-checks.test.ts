@@ -211,3 +211,39 @@ describe('guardRtmpSession', () => {
     expect(refusals).toEqual([[expect.stringMatching(/^RangeError: out of range at /), true]]);
   });
 });
+
+describe('GOP cache bound (skipUnplayedRtmpMessages)', () => {
+  it('stops caching a GOP past GOP_CACHE_MAX_BYTES until the next keyframe', async () => {
+    const { GOP_CACHE_MAX_BYTES, skipUnplayedRtmpMessages } = await import('../../src/ingest/rtmp/nms-internals.js');
+    const b = {
+      streamPath: '/live/x',
+      subscribers: new Map<string, { protocol: string; sendBuffer(buffer: Buffer): void }>(),
+      flvGopCache: null as Set<Buffer> | null,
+      rtmpGopCache: null as Set<Buffer> | null,
+      _dtsOffset: {} as Record<number, number>,
+      _lastDts: {} as Record<number, number>,
+      broadcastMessage: (_packet: unknown): void => undefined,
+    };
+    skipUnplayedRtmpMessages(b as unknown as Parameters<typeof skipUnplayedRtmpMessages>[0]);
+    const size = 12 * 1024 * 1024;
+    const packet = (flags: number, dts: number): { codec_type: number; flags: number; dts: number; pts: number; size: number; data: Buffer } => ({
+      codec_type: 9,
+      flags,
+      dts,
+      pts: dts,
+      size,
+      data: Buffer.alloc(size),
+    });
+    b.broadcastMessage(packet(3, 0));
+    expect(b.flvGopCache?.size).toBe(1);
+    const frames = Math.floor(GOP_CACHE_MAX_BYTES / size);
+    for (let i = 1; i < frames; i++) b.broadcastMessage(packet(4, i * 40));
+    expect(b.flvGopCache?.size).toBe(frames);
+    b.broadcastMessage(packet(4, frames * 40));
+    expect(b.flvGopCache).toBeNull();
+    b.broadcastMessage(packet(4, (frames + 1) * 40));
+    expect(b.flvGopCache).toBeNull();
+    b.broadcastMessage(packet(3, (frames + 2) * 40));
+    expect(b.flvGopCache?.size).toBe(1);
+  });
+});

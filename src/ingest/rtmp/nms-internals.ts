@@ -213,6 +213,15 @@ const Flv = require('node-media-server/src/protocol/flv.js') as { createMessage(
 /** Broadcasts whose broadcastMessage is already wrapped (a publisher resuming within the grace window keeps its broadcast). */
 const flvOnly = new WeakSet<NmsBroadcast>();
 
+/**
+ * Bytes of media a stream's GOP cache may hold (from its last keyframe). A
+ * longer GOP is not cached whole: a recording started by REST then begins
+ * at the next keyframe instead. Bounds what one publisher that never sends
+ * a keyframe makes us keep (node-media-server alone: 4096 packets of up to
+ * rtmp_max_message_size each).
+ */
+export const GOP_CACHE_MAX_BYTES = 64 * 1024 * 1024;
+
 /** Packet flags of node-media-server: 1 audio frame, 3 video keyframe, 4 video inter frame. */
 const MEDIA_FLAGS = new Set([1, 3, 4]);
 
@@ -232,9 +241,27 @@ export function skipUnplayedRtmpMessages(broadcast: NmsBroadcast): void {
   flvOnly.add(broadcast);
   const b = broadcast as unknown as NmsBroadcastInternals;
   const original = b.broadcastMessage;
+  // bytes of media in the GOP caches since the last keyframe (issue 14: node-media-server caps them at 4096 packets only)
+  let cached = 0;
+  const bound = (packet: NmsPacket): void => {
+    if (!MEDIA_FLAGS.has(packet.flags)) return;
+    cached = packet.flags === 3 ? packet.size : cached + packet.size;
+    if (cached > GOP_CACHE_MAX_BYTES) {
+      // null, not empty: no inter frame is cached until the next keyframe starts a new GOP
+      b.flvGopCache = null;
+      b.rtmpGopCache = null;
+      cached = 0;
+    }
+  };
   b.broadcastMessage = (packet: NmsPacket): void => {
     if (!MEDIA_FLAGS.has(packet.flags)) return original(packet);
-    for (const s of b.subscribers.values()) if (s.protocol === 'rtmp') return original(packet);
+    for (const s of b.subscribers.values()) {
+      if (s.protocol === 'rtmp') {
+        original(packet);
+        return bound(packet);
+      }
+    }
+    bound(packet);
     const dtsOffset = b._dtsOffset[packet.codec_type] ?? 0;
     if (dtsOffset > 0) {
       packet.dts += dtsOffset;
