@@ -119,6 +119,15 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
     for (const pid of daemon.children()) children.add(pid);
   }, 500);
   const healthy = publish(healthyClip, daemon.rtmpUrl('healthy'));
+  // the cases may name the healthy stream too: it must be live (its publisher first) before they start
+  await waitFor(
+    async () => {
+      const res = await daemon.post<{ name: string; status: string }[]>('/rest-api/stream/find_all');
+      return res.body.some((s) => s.name === 'healthy' && s.status === 'PUBLISHING');
+    },
+    20_000,
+    'the healthy publish',
+  );
   let closedByServer = 0;
   let closedByClient = 0;
   let next = 0;
