@@ -247,3 +247,31 @@ describe('GOP cache bound (skipUnplayedRtmpMessages)', () => {
     expect(b.flvGopCache?.size).toBe(1);
   });
 });
+
+describe('RTMP limit properties', () => {
+  it('have their defaults and are validated with the key named', async () => {
+    const { ConfigError, parseServerConfig } = await import('../../src/config/server-config.js');
+    const { config } = parseServerConfig({}, '/srv/wcs');
+    expect(config).toMatchObject({
+      rtmpPublishTimeout: 10,
+      rtmpMaxConnections: 1000,
+      rtmpMaxConnectionsPerIp: 100,
+      rtmpMaxMessageSize: 4 * 1024 * 1024,
+      rtmpPlayEnabled: false,
+    });
+    expect(parseServerConfig({ rtmp_max_message_size: '16m' }, '/srv/wcs').config.rtmpMaxMessageSize).toBe(0xffffff);
+    expect(parseServerConfig({ rtmp_max_message_size: '65536' }, '/srv/wcs').config.rtmpMaxMessageSize).toBe(65536);
+    for (const [key, value, allowed] of [
+      ['rtmp_max_message_size', '1k', /a size from 64k to 16m/],
+      ['rtmp_max_message_size', '17m', /a size from 64k to 16m/],
+      ['rtmp_max_message_size', 'lots', /a size from 64k to 16m/],
+      ['rtmp_publish_timeout', '0', /an integer from 1 to 3600/],
+      ['rtmp_max_connections', '0', /an integer from 1/],
+      ['rtmp_max_connections_per_ip', '-1', /an integer from 1/],
+      ['rtmp_play_enabled', 'maybe', /true|false/],
+    ] as const) {
+      expect(() => parseServerConfig({ [key]: value }, '/srv/wcs')).toThrow(ConfigError);
+      expect(() => parseServerConfig({ [key]: value }, '/srv/wcs')).toThrow(new RegExp(`Bad value for ${key}: '${value}'; allowed: ${allowed.source}`));
+    }
+  });
+});

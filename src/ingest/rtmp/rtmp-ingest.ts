@@ -40,6 +40,9 @@ export interface RtmpIngestOptions {
   readonly playToken: string;
 }
 
+/** node-media-server's error lines about what a client sent (amf.js), one per message. */
+const CLIENT_CHATTER = /^(Unknown (command|field|data)|Failed to decode AMF0)/;
+
 /** Bytes queued for a client that does not read (a stalled player) before it is closed. */
 export const MAX_WRITE_BACKLOG = 64 * 1024 * 1024;
 
@@ -105,8 +108,10 @@ export class RtmpIngest {
   async start(): Promise<void> {
     const nmsLog = this.log.child({ component: 'node-media-server' });
     redirectNmsLogger((level, message) => {
-      // its "info" lines are per-connection chatter; our own lines say what matters
-      if (level === 'error' || level === 'warn') nmsLog.warn(message);
+      // its "info" lines are per-connection chatter; our own lines say what matters. Its AMF
+      // decoder's complaints ("Unknown command") come once per message a client sends, name no
+      // peer and would let one client fill the log: debug too
+      if ((level === 'error' || level === 'warn') && !CLIENT_CHATTER.test(message)) nmsLog.warn(message);
       else nmsLog.debug(message);
     });
     const nms = createNmsRtmpHandler();
