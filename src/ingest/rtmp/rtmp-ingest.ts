@@ -100,11 +100,6 @@ export class RtmpIngest {
     this.#limits = new ConnectionLimits(options.maxConnections, options.maxConnectionsPerIp);
   }
 
-  /** Open RTMP connections (publishers, players, and clients that have not said yet). */
-  get connectionCount(): number {
-    return this.#connections.size;
-  }
-
   async start(): Promise<void> {
     const nmsLog = this.log.child({ component: 'node-media-server' });
     redirectNmsLogger((level, message) => {
@@ -177,7 +172,6 @@ export class RtmpIngest {
     }
     const connection: RtmpConnection = { socket, peer, stream: null };
     this.#connections.add(connection);
-    socket.setNoDelay(true);
     const timeout = setTimeout(() => {
       this.log.warn({ peer }, `RTMP connection ${peer} closed: it did not publish within ${this.options.publishTimeoutSeconds} s (rtmp_publish_timeout)`);
       socket.destroy();
