@@ -166,7 +166,7 @@ describe('hostile RTMP input beside a healthy recorded publish', () => {
   it('a second publisher of a live name cannot write into it', async () => {
     const c = await sayAtOnce(daemon, publishCommand('healthy'), intrusion());
     expect(await c.waitClosed(5000)).toBe(true);
-    await expectClosedAndLogged(daemon, c, /media for 'healthy', whose publish was refused/);
+    await expectClosedAndLogged(daemon, c, /publish of 'healthy' refused: it is published already/);
   });
 
   it('closes connections that do not publish within rtmp_publish_timeout', async () => {

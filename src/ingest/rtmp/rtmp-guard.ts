@@ -148,8 +148,11 @@ export function guardRtmpSession(session: NmsRtmpSession, policy: RtmpGuardPolic
 
   const onPublish = rtmp.onPublish.bind(rtmp);
   rtmp.onPublish = (message: NmsInvokeMessage): void => {
-    begin('publish', message);
+    const name = begin('publish', message);
     onPublish(message);
+    // node-media-server refuses a second publisher of a live path with a half-close only:
+    // the client could keep the socket (and its place under the caps) for ever
+    if (session.broadcast.publisher !== session) refuse(`publish of '${name}' refused: it is published already`);
   };
 
   const onPlay = rtmp.onPlay.bind(rtmp);
