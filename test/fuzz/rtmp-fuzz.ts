@@ -229,13 +229,8 @@ const MESSAGE_MUTATIONS: Record<string, Mutation> = {
   },
 };
 
-interface Serialized {
-  bytes: Buffer;
-  mutations: string[];
-}
-
 /** Chunks messages, sometimes with compressed (type 1-3) headers and the wrong chunk size. */
-function serialize(rng: Rng, messages: readonly RtmpMessage[], chunkSize: number, mutations: string[]): Buffer {
+function serialize(rng: Rng, messages: readonly RtmpMessage[], mutations: string[]): Buffer {
   const parts: Buffer[] = [];
   let size = 128;
   const wrongFmt = rng.chance(0.1);
@@ -272,7 +267,6 @@ function serialize(rng: Rng, messages: readonly RtmpMessage[], chunkSize: number
     }
     if (m.type === 1 && m.payload.length >= 4) size = Math.max(1, Math.min(m.payload.readUInt32BE(0), 1 << 20));
   }
-  void chunkSize;
   return Buffer.concat(parts);
 }
 
@@ -351,7 +345,7 @@ export function buildFuzzCase(seed: number, index: number, corpus: FuzzCorpus, p
     mutations.push(which);
     MESSAGE_MUTATIONS[which]!(rng, messages, { port, name });
   }
-  const body = mutateBytes(rng, serialize(rng, messages, chunkSize, mutations), mutations);
+  const body = mutateBytes(rng, serialize(rng, messages, mutations), mutations);
   const bytes = Buffer.concat([handshake(rng, mutations), body]);
   const writes: Buffer[] = [];
   let off = 0;
