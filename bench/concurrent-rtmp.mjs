@@ -213,7 +213,7 @@ async function startWcs(dir, muxer) {
   // rtmp_publisher_idle_timeout (10 s) would take for a dead publisher (nginx-rtmp has no such timeout on)
   fs.writeFileSync(
     path.join(dir, 'conf', 'server.properties'),
-    `http.port=${httpPort}\nrtmp.port=${rtmpPort}\nip_local=127.0.0.1\nrecord_muxer=${muxer}\nrtmp_publisher_idle_timeout=120\nrecord_idle_timeout=120\n`,
+    `http.port=${httpPort}\nrtmp.port=${rtmpPort}\nip_local=127.0.0.1\nrecord_muxer=${muxer}\nrtmp_publisher_idle_timeout=120\nrecord_idle_timeout=120\nrtmp_max_connections_per_ip=10000\nrtmp_max_connections=10000\n`,
   );
   const hook = path.join(dir, 'bin', 'on_record_hook.sh');
   fs.copyFileSync(path.join(REPO, 'bin', 'on_record_hook.sh'), hook);

@@ -5,6 +5,7 @@ import { pino, multistream, destination, type Logger } from 'pino';
 import { loadServerConfig } from './config/load-config.js';
 import { ConfigError, type ServerConfig } from './config/server-config.js';
 import { Daemon } from './daemon.js';
+import { installLastResort } from './last-resort.js';
 import { locateFfmpeg } from './recording/ffmpeg/locate-ffmpeg.js';
 
 /** WCS_HOME, else the checkout this file was built into. */
@@ -56,6 +57,8 @@ async function main(): Promise<void> {
     log.fatal((err as Error).message);
     fail((err as Error).message);
   }
+  // recordings get record_stop_timeout to finish, hooks 5 s each after them
+  installLastResort({ log, close: () => daemon.close(), waitMs: (config.recordStopTimeout + 15) * 1000 });
   let stopping = false;
   const shutdown = (signal: string): void => {
     if (stopping) {

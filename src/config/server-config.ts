@@ -67,6 +67,19 @@ const sampleRateValue: ValueParser<number> = (raw) => {
   return n;
 };
 
+/** rtmp_max_message_size: 64 KiB up to RTMP's own limit (a 24-bit length). */
+const rtmpMessageSizeValue: ValueParser<number> = (raw) => {
+  const allowed = 'a size from 64k to 16m (such as 4m, 1048576)';
+  let n: number;
+  try {
+    n = byteSizeValue(raw);
+  } catch {
+    throw new ValueError(allowed);
+  }
+  if (n < 64 * 1024 || n > 16 * 1024 * 1024) throw new ValueError(allowed);
+  return Math.min(n, 0xffffff);
+};
+
 /** The raw string of a property, kept as written (exclude_record_name_characters may be spaces). */
 const rawValue: ValueParser<string> = (raw) => raw;
 
@@ -340,6 +353,32 @@ export const PROPERTIES = {
     'Base of downloadUrl in REST answers in place of the request scheme and host (https://media.example.com/wcs); empty = the request address',
   ),
   rtspMaxPulls: def('rtsp_max_pulls', '32', integerValue(1, 10000), 'Camera pulls at once; further /rtsp/startup calls answer 503'),
+  // --- RTMP limits against hostile clients (issue 14; docs/limits.md) ---
+  rtmpPublishTimeout: def(
+    'rtmp_publish_timeout',
+    '10',
+    integerValue(1, 3600),
+    'Seconds an RTMP connection may take to publish (or play, when allowed) before it is closed',
+  ),
+  rtmpMaxConnections: def('rtmp_max_connections', '1000', integerValue(1, 1000000), 'RTMP connections open at once; more are refused'),
+  rtmpMaxConnectionsPerIp: def(
+    'rtmp_max_connections_per_ip',
+    '100',
+    integerValue(1, 1000000),
+    'RTMP connections open at once from one client address; more are refused',
+  ),
+  rtmpMaxMessageSize: def(
+    'rtmp_max_message_size',
+    '4m',
+    rtmpMessageSizeValue,
+    'Bytes of one RTMP message (a video frame); a connection announcing a larger one is closed',
+  ),
+  rtmpPlayEnabled: def(
+    'rtmp_play_enabled',
+    'false',
+    booleanValue,
+    'Allow RTMP play of live streams (with ?token=<records_access_token> when that is set)',
+  ),
 } as const;
 
 type Definitions = typeof PROPERTIES;

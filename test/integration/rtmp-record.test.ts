@@ -72,7 +72,8 @@ describe('RTMP publish recorded to MP4 (default config)', () => {
   const childPids = new Set<number>();
 
   beforeAll(async () => {
-    daemon = await startDaemon();
+    // RTMP play is off by default (issue 14); one test below plays while recording
+    daemon = await startDaemon({ rtmp_play_enabled: true });
   });
 
   afterAll(async () => {

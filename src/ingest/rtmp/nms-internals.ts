@@ -104,6 +104,90 @@ export function createNmsRtmpHandler(): { handler: NmsRtmpServer; events: EventE
   return { handler: new NodeRtmpServer(), events: Context.eventEmitter, broadcasts: Context.broadcasts };
 }
 
+/** The header fields of node-media-server's RtmpPacket (the message being read on one chunk stream). */
+export interface NmsRtmpPacketHeader {
+  fmt: number;
+  cid: number;
+  timestamp: number;
+  length: number;
+  type: number;
+  stream_id: number;
+}
+
+export interface NmsRtmpPacket {
+  header: NmsRtmpPacketHeader;
+  clock: number;
+  payload: Buffer;
+  capacity: number;
+  bytes: number;
+}
+
+/** A decoded AMF0 command as node-media-server's invokeHandler hands it on (fields as sent: any AMF value). */
+export interface NmsInvokeMessage {
+  cmd?: unknown;
+  transId?: unknown;
+  cmdObj?: unknown;
+  streamName?: unknown;
+  [field: string]: unknown;
+}
+
+/**
+ * node-media-server's RTMP protocol parser (protocol/rtmp.js): the state and
+ * the steps we wrap. Each is a prototype method called as `this.step()`, so
+ * an own property of the same name on one instance replaces it for that
+ * connection only.
+ */
+export interface NmsRtmpProtocol {
+  parserPacket: NmsRtmpPacket;
+  inPackets: Map<number, NmsRtmpPacket>;
+  inChunkSize: number;
+  streamApp?: unknown;
+  connectCmdObj?: unknown;
+  /** Reads a chunk header: picks (or creates) the RtmpPacket of its chunk stream. */
+  packetParse(): void;
+  /** Allocates the payload buffer of a message from its header length. */
+  packetAlloc(): void;
+  /** Dispatches a complete message by its type. */
+  packetHandler(): void;
+  onConnect(message: NmsInvokeMessage): void;
+  onPublish(message: NmsInvokeMessage): void;
+  onPlay(message: NmsInvokeMessage): void;
+}
+
+/** node-media-server's RtmpSession (session/rtmp_session.js), before run() wires it to its socket. */
+export interface NmsRtmpSession extends NmsSession {
+  readonly rtmp: NmsRtmpProtocol;
+  /**
+   * The broadcast of the session's stream path (a placeholder until publish
+   * or play). node-media-server hands every media message the session sends
+   * to it, whether or not the session is its publisher.
+   */
+  readonly broadcast: { readonly publisher: unknown };
+  readonly socket: net.Socket;
+  /** The socket 'data' handler; read by run(), so replacing it before run() wraps every parse. */
+  onData: (data: Buffer) => void;
+  run(): void;
+}
+
+const RtmpSession = require('node-media-server/src/session/rtmp_session.js') as new (socket: net.Socket) => NmsRtmpSession;
+
+/**
+ * What node-media-server's NodeRtmpServer.handleRequest does for one socket,
+ * in two halves so that the caller can install its guards between creating
+ * the session and wiring it to the socket: `start()` registers the session
+ * and calls its run().
+ */
+export function createNmsRtmpSession(socket: net.Socket): { session: NmsRtmpSession; start(): void } {
+  const session = new RtmpSession(socket);
+  return {
+    session,
+    start(): void {
+      session.run();
+      Context.sessions.set(session.id, session);
+    },
+  };
+}
+
 /** node-media-server's AVPacket, as BroadcastServer.broadcastMessage receives it. */
 interface NmsPacket {
   codec_type: number;
@@ -129,6 +213,15 @@ const Flv = require('node-media-server/src/protocol/flv.js') as { createMessage(
 /** Broadcasts whose broadcastMessage is already wrapped (a publisher resuming within the grace window keeps its broadcast). */
 const flvOnly = new WeakSet<NmsBroadcast>();
 
+/**
+ * Bytes of media a stream's GOP cache may hold (from its last keyframe). A
+ * longer GOP is not cached whole: a recording started by REST then begins
+ * at the next keyframe instead. Bounds what one publisher that never sends
+ * a keyframe makes us keep (node-media-server alone: 4096 packets of up to
+ * rtmp_max_message_size each).
+ */
+export const GOP_CACHE_MAX_BYTES = 64 * 1024 * 1024;
+
 /** Packet flags of node-media-server: 1 audio frame, 3 video keyframe, 4 video inter frame. */
 const MEDIA_FLAGS = new Set([1, 3, 4]);
 
@@ -148,9 +241,27 @@ export function skipUnplayedRtmpMessages(broadcast: NmsBroadcast): void {
   flvOnly.add(broadcast);
   const b = broadcast as unknown as NmsBroadcastInternals;
   const original = b.broadcastMessage;
+  // bytes of media in the GOP caches since the last keyframe (issue 14: node-media-server caps them at 4096 packets only)
+  let cached = 0;
+  const bound = (packet: NmsPacket): void => {
+    if (!MEDIA_FLAGS.has(packet.flags)) return;
+    cached = packet.flags === 3 ? packet.size : cached + packet.size;
+    if (cached > GOP_CACHE_MAX_BYTES) {
+      // null, not empty: no inter frame is cached until the next keyframe starts a new GOP
+      b.flvGopCache = null;
+      b.rtmpGopCache = null;
+      cached = 0;
+    }
+  };
   b.broadcastMessage = (packet: NmsPacket): void => {
     if (!MEDIA_FLAGS.has(packet.flags)) return original(packet);
-    for (const s of b.subscribers.values()) if (s.protocol === 'rtmp') return original(packet);
+    for (const s of b.subscribers.values()) {
+      if (s.protocol === 'rtmp') {
+        original(packet);
+        return bound(packet);
+      }
+    }
+    bound(packet);
     const dtsOffset = b._dtsOffset[packet.codec_type] ?? 0;
     if (dtsOffset > 0) {
       packet.dts += dtsOffset;

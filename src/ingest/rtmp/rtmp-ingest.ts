@@ -5,8 +5,11 @@ import { StreamNameTakenError, type StreamRegistry } from '../../streams/stream-
 import { noteMediaTag } from './flv-media-info.js';
 import { describeMediaTag, flvAudioCodecName, flvVideoCodecName, readFlvTag } from './flv-tags.js';
 import { FlvSubscriber } from './flv-subscriber.js';
+import { ConnectionLimits, LogThrottle } from './connection-limits.js';
+import { guardRtmpSession } from './rtmp-guard.js';
 import {
   createNmsRtmpHandler,
+  createNmsRtmpSession,
   redirectNmsLogger,
   skipUnplayedRtmpMessages,
   type NmsBroadcast,
@@ -23,6 +26,32 @@ export interface RtmpIngestOptions {
   readonly idleTimeoutSeconds: number;
   /** record_audio_buffer_max_size: audio frames kept to start a recording in A/V order. */
   readonly audioBufferMax: number;
+  /** rtmp_publish_timeout: seconds a connection may take to publish (or play) before it is closed. */
+  readonly publishTimeoutSeconds: number;
+  /** rtmp_max_connections */
+  readonly maxConnections: number;
+  /** rtmp_max_connections_per_ip */
+  readonly maxConnectionsPerIp: number;
+  /** rtmp_max_message_size */
+  readonly maxMessageSize: number;
+  /** rtmp_play_enabled */
+  readonly playEnabled: boolean;
+  /** records_access_token: `play` must carry ?token=<it> when set. */
+  readonly playToken: string;
+}
+
+/** node-media-server's error lines about what a client sent (amf.js), one per message. */
+const CLIENT_CHATTER = /^(Unknown (command|field|data)|Failed to decode AMF0)/;
+
+/** Bytes queued for a client that does not read (a stalled player) before it is closed. */
+export const MAX_WRITE_BACKLOG = 64 * 1024 * 1024;
+
+/** One accepted RTMP connection, as the log names it. */
+interface RtmpConnection {
+  readonly socket: net.Socket;
+  /** address:port of the client */
+  readonly peer: string;
+  stream: string | null;
 }
 
 interface LivePublish {
@@ -55,7 +84,10 @@ export function recordFlagOf(query: NmsSession['streamQuery']): boolean | null {
  */
 export class RtmpIngest {
   readonly #byPath = new Map<string, LivePublish>();
-  readonly #sockets = new Set<net.Socket>();
+  readonly #connections = new Set<RtmpConnection>();
+  readonly #limits: ConnectionLimits;
+  /** One log line per second and client address for refused connections. */
+  readonly #refusedLog = new Map<string, LogThrottle>();
   #server: net.Server | null = null;
   #watchdog: NodeJS.Timeout | null = null;
   #nms: ReturnType<typeof createNmsRtmpHandler> | null = null;
@@ -64,24 +96,24 @@ export class RtmpIngest {
     private readonly options: RtmpIngestOptions,
     private readonly registry: StreamRegistry,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.#limits = new ConnectionLimits(options.maxConnections, options.maxConnectionsPerIp);
+  }
 
   async start(): Promise<void> {
     const nmsLog = this.log.child({ component: 'node-media-server' });
     redirectNmsLogger((level, message) => {
-      // its "info" lines are per-connection chatter; our own lines say what matters
-      if (level === 'error' || level === 'warn') nmsLog.warn(message);
+      // its "info" lines are per-connection chatter; our own lines say what matters. Its AMF
+      // decoder's complaints ("Unknown command") come once per message a client sends, name no
+      // peer and would let one client fill the log: debug too
+      if ((level === 'error' || level === 'warn') && !CLIENT_CHATTER.test(message)) nmsLog.warn(message);
       else nmsLog.debug(message);
     });
     const nms = createNmsRtmpHandler();
     this.#nms = nms;
     nms.events.on('postPublish', this.#onPostPublish);
     nms.events.on('donePublish', this.#onDonePublish);
-    const server = net.createServer((socket) => {
-      this.#sockets.add(socket);
-      socket.on('close', () => this.#sockets.delete(socket));
-      nms.handler.handleRequest(socket);
-    });
+    const server = net.createServer((socket) => this.#accept(socket));
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) => {
         const where = `${this.options.bind}:${this.options.port}`;
@@ -109,7 +141,7 @@ export class RtmpIngest {
     const server = this.#server;
     this.#server = null;
     const closed = server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
-    for (const socket of this.#sockets) socket.destroy();
+    for (const connection of this.#connections) connection.socket.destroy();
     for (const live of [...this.#byPath.values()]) this.#finish(live);
     await closed;
     if (this.#nms) {
@@ -117,6 +149,60 @@ export class RtmpIngest {
       this.#nms.events.off('donePublish', this.#onDonePublish);
       this.#nms = null;
     }
+  }
+
+  /** Admits a connection within the limits and hands it to node-media-server behind the guard. */
+  #accept(socket: net.Socket): void {
+    const address = socket.remoteAddress ?? '';
+    const peer = `${address}:${socket.remotePort ?? 0}`;
+    const refusal = this.#limits.admit(address);
+    if (refusal !== null) {
+      if (this.#refusedLog.size > 1000) this.#refusedLog.clear();
+      let throttle = this.#refusedLog.get(address);
+      if (!throttle) this.#refusedLog.set(address, (throttle = new LogThrottle(1000)));
+      const skipped = throttle.take();
+      if (skipped !== null) {
+        this.log.warn(
+          { peer, skipped },
+          `RTMP connection from ${peer} refused: ${refusal}${skipped > 0 ? ` (${skipped} more refused since the last line)` : ''}`,
+        );
+      }
+      socket.destroy();
+      return;
+    }
+    const connection: RtmpConnection = { socket, peer, stream: null };
+    this.#connections.add(connection);
+    const timeout = setTimeout(() => {
+      this.log.warn({ peer }, `RTMP connection ${peer} closed: it did not publish within ${this.options.publishTimeoutSeconds} s (rtmp_publish_timeout)`);
+      socket.destroy();
+    }, this.options.publishTimeoutSeconds * 1000);
+    timeout.unref();
+    socket.on('close', () => {
+      clearTimeout(timeout);
+      this.#connections.delete(connection);
+      this.#limits.release(address);
+    });
+    const { session, start } = createNmsRtmpSession(socket);
+    guardRtmpSession(
+      session,
+      { maxMessageSize: this.options.maxMessageSize, playEnabled: this.options.playEnabled, playToken: this.options.playToken },
+      {
+        started: (kind, name) => {
+          clearTimeout(timeout);
+          connection.stream = name;
+          if (kind === 'play') this.log.info({ peer, stream: name }, `RTMP play of '${name}' by ${peer}`);
+        },
+        refused: (reason, unexpected) => {
+          const said = unexpected ? `node-media-server failed on its input (${reason})` : reason;
+          this.log.warn(
+            { peer, stream: connection.stream ?? undefined, unexpected },
+            `RTMP connection ${peer}${connection.stream !== null ? ` (stream '${connection.stream}')` : ''} closed: ${said}`,
+          );
+          socket.destroy();
+        },
+      },
+    );
+    start();
   }
 
   #onPostPublish = (session: NmsSession): void => {
@@ -211,6 +297,15 @@ export class RtmpIngest {
   }
 
   #checkIdle = (): void => {
+    for (const connection of this.#connections) {
+      if (connection.socket.writableLength > MAX_WRITE_BACKLOG) {
+        this.log.warn(
+          { peer: connection.peer, stream: connection.stream ?? undefined },
+          `RTMP connection ${connection.peer} closed: it does not read; ${connection.socket.writableLength} bytes queued`,
+        );
+        connection.socket.destroy();
+      }
+    }
     const limit = this.options.idleTimeoutSeconds * 1000;
     const now = Date.now();
     for (const live of this.#byPath.values()) {
