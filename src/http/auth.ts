@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { sameSecret } from '../util/same-secret.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
 /**
@@ -6,12 +6,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
  * when the token is empty, as WCS is open by default.
  */
 
-/** Compares two secrets in constant time, whatever their lengths. */
-export function sameSecret(given: string, expected: string): boolean {
-  const a = createHash('sha256').update(given).digest();
-  const b = createHash('sha256').update(expected).digest();
-  return timingSafeEqual(a, b) && given.length === expected.length;
-}
+export { sameSecret };
 
 /** The token of an `Authorization: Bearer <token>` header, or null (pure). */
 export function bearerToken(header: string | undefined): string | null {

@@ -1,8 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 
 /**
- * Compares two secrets in constant time, whatever their lengths (the same
- * rule as http/auth.ts, kept here so that ingest/ need not import http/).
+ * Compares two secrets in constant time, whatever their lengths. Shared by
+ * the REST/records tokens (http/auth.ts) and RTMP play tokens (ingest/).
  */
 export function sameSecret(given: string, expected: string): boolean {
   const a = createHash('sha256').update(given).digest();
