@@ -89,6 +89,17 @@ describe('FLV tags to fragmented MP4', () => {
     expect(tables.get(1)!.mediaDuration).toBe(videoCount * 3600);
   });
 
+  it('a timestamp jumping past what a 32-bit sample duration holds is shortened, not thrown on', () => {
+    const w = new Fmp4Writer({ hasVideo: true, hasAudio: false, width: 640, height: 360 });
+    const out: Buffer[] = [...w.push(avcConfig())];
+    out.push(...w.push(video(0, true)), ...w.push(video(40, false)));
+    // FLV's extended timestamp allows 0xffffffff ms: at 90 kHz far beyond 32 bits
+    expect(() => out.push(...w.push(video(0xffffff00, true)), ...w.push(video(0xffffff00 + 40, false)), ...w.end())).not.toThrow();
+    const { tables } = read(Buffer.concat(out));
+    expect(tables.get(1)!.count).toBe(4);
+    expect(Math.max(...tables.get(1)!.durations)).toBe(0xffffffff);
+  });
+
   it('AAC frames on whole-millisecond FLV timestamps follow each other sample-exactly; a real gap is kept', () => {
     const w = new Fmp4Writer({ hasVideo: false, hasAudio: true, width: 0, height: 0 });
     w.push(aacConfig());

@@ -54,6 +54,9 @@ const KEY_FLAGS = 0x02000000;
 const AAC_FRAME = 1024;
 const NON_KEY_FLAGS = 0x01010000;
 
+/** The largest sample duration a trun can hold (unsigned 32 bits). */
+const MAX_SAMPLE_DURATION = 0xffffffff;
+
 function u32(...values: number[]): Buffer {
   const b = Buffer.alloc(values.length * 4);
   values.forEach((v, i) => b.writeUInt32BE(v >>> 0, i * 4));
@@ -211,7 +214,9 @@ export class Fmp4Writer {
     }
     if (track.kind === 'video' && key && this.#hasFragment()) out.push(...this.#flush());
     if (held) {
-      held.duration = Math.max(0, dts - held.dts);
+      // a trun holds 32-bit durations: a forward jump beyond that (49 days of ms, 13 h at 90 kHz)
+      // is shortened to the largest one instead of ending the recording with a RangeError
+      held.duration = Math.min(MAX_SAMPLE_DURATION, Math.max(0, dts - held.dts));
       track.lastDuration = held.duration || track.lastDuration;
       track.fragment.push(held);
     }
