@@ -15,6 +15,8 @@ export interface Mp4CutterOptions {
   readonly cutterDir: string;
   /** A cut taking longer than this is stopped and answered as an error. */
   readonly timeoutMs: number;
+  /** Told of each part made (the record catalog keeps cuts as cache entries). */
+  readonly onCut?: (fileName: string, dir: string, sourceFileName: string) => void;
 }
 
 export interface CutResult {
@@ -158,6 +160,7 @@ export class Mp4Cutter {
       }
       await fs.promises.rename(temp, target);
       this.#made.add(fileName);
+      this.options.onCut?.(fileName, this.options.cutterDir, path.basename(source));
       log.info({ ms: Date.now() - started }, 'Record part cut');
       return { fileName, cached: false };
     } finally {

@@ -1,5 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { HttpError } from '../http-error.js';
+import { TimeBoundError } from '../time-bound.js';
+import { recordFilterProperties } from './records-routes.js';
 import type { StartupConfig } from '../recording-config.js';
 import { emptyAnswerSchema, emptyBodySchema, errorResponses, mediaSessionIdSchema } from '../schemas.js';
 import { DiskSpaceError } from '../../recording/recorder-manager.js';
@@ -45,12 +47,8 @@ const sessionSchema = {
 const recordFilterSchema = {
   type: ['object', 'null'],
   additionalProperties: false,
-  description: 'Every field given must match; none = all records',
-  properties: {
-    mediaSessionId: mediaSessionIdSchema,
-    streamName: { type: 'string', minLength: 1, maxLength: 255 },
-    fileName: { type: 'string', minLength: 1, maxLength: 255 },
-  },
+  description: 'Every field given must match; none = all records (the filters of /records/find)',
+  properties: recordFilterProperties,
 } as const;
 
 const finishedRecordSchema = {
@@ -151,7 +149,10 @@ export function registerRecorderRoutes(app: FastifyInstance, recording: Recordin
       },
     },
     async (req) => {
-      const records = await recording.finishedRecords(req.body ?? {});
+      const records = await recording.finishedRecords(req.body ?? {}).catch((err: unknown) => {
+        if (err instanceof TimeBoundError) throw new HttpError(400, err.message);
+        throw err;
+      });
       if (records.length === 0) throw new HttpError(404, 'No finished records match');
       return records.map((r) => ({ ...r, downloadUrl: downloadUrl(req, r.fileName) }));
     },

@@ -1,0 +1,88 @@
+import type { Logger } from 'pino';
+import type { Catalog } from './catalog.js';
+import type { RecordDeleter } from './record-deleter.js';
+import { decideDeletions, retentionOff, type Deletion, type RetentionRules } from './retention-rules.js';
+
+export interface RetentionOptions {
+  readonly rules: RetentionRules;
+  /** record_retention_check_interval, ms. */
+  readonly intervalMs: number;
+  /** Free bytes on the records filesystem. */
+  readonly freeSpace: () => Promise<number>;
+}
+
+/**
+ * Applies the record_retention_* rules every check interval (and at once
+ * when asked, e.g. when the disk guard sees space running low): the
+ * decisions come from decideDeletions over the catalog's rows; each one is
+ * checked again against the catalog just before the file is removed.
+ */
+export class RetentionService {
+  #timer: NodeJS.Timeout | null = null;
+  #running: Promise<Deletion[]> | null = null;
+  #closed = false;
+
+  constructor(
+    private readonly catalog: Catalog,
+    private readonly deleter: RecordDeleter,
+    private readonly options: RetentionOptions,
+    private readonly log: Logger,
+  ) {}
+
+  get enabled(): boolean {
+    return !retentionOff(this.options.rules);
+  }
+
+  start(): void {
+    if (!this.enabled) return;
+    this.log.info({ ...this.options.rules, intervalMs: this.options.intervalMs }, 'Record retention on');
+    this.#timer = setInterval(() => void this.runNow(), this.options.intervalMs);
+    this.#timer.unref();
+    void this.runNow();
+  }
+
+  /** One pass now (a pass already running is shared). */
+  runNow(): Promise<Deletion[]> {
+    if (!this.enabled || this.#closed) return Promise.resolve([]);
+    if (!this.#running) {
+      this.#running = this.#run()
+        .catch((err: Error) => {
+          this.log.error({ err: err.message }, 'Record retention pass failed');
+          return [];
+        })
+        .finally(() => (this.#running = null));
+    }
+    return this.#running;
+  }
+
+  async #run(): Promise<Deletion[]> {
+    const rows = await this.catalog.retentionRows();
+    const freeBytes = this.options.rules.minFreeBytes > 0 ? await this.options.freeSpace().catch(() => null) : null;
+    const decisions = decideDeletions({ records: rows.records, cuts: rows.cuts, nowMs: Date.now(), freeBytes }, this.options.rules);
+    const done: Deletion[] = [];
+    for (const d of decisions) {
+      if (this.#closed) break;
+      if (d.kind === 'cut') {
+        await this.deleter.deleteCut(d.fileName, d.dir, d.reason);
+        done.push(d);
+        continue;
+      }
+      const outcome = await this.deleter.deleteRecord(d.fileName, d.reason);
+      if (outcome === 'deleted') done.push(d);
+      else this.log.info({ file: d.fileName, outcome }, 'Record kept by retention after all');
+    }
+    if (done.length > 0) {
+      this.log.info(
+        { deleted: done.filter((d) => d.kind === 'record').length, cuts: done.filter((d) => d.kind === 'cut').length, bytes: done.reduce((s, d) => s + d.size, 0) },
+        'Record retention pass',
+      );
+    }
+    return done;
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#timer) clearInterval(this.#timer);
+    await this.#running;
+  }
+}
