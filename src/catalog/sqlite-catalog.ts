@@ -43,8 +43,8 @@ CREATE TABLE IF NOT EXISTS records (
   deleted_at INTEGER,
   deleted_reason TEXT
 );
-CREATE INDEX IF NOT EXISTS records_stream_start ON records (stream_name, start_ms);
-CREATE INDEX IF NOT EXISTS records_start ON records (start_ms);
+CREATE INDEX IF NOT EXISTS records_stream_start ON records (stream_name, start_ms, state);
+CREATE INDEX IF NOT EXISTS records_start ON records (start_ms, state);
 CREATE INDEX IF NOT EXISTS records_state ON records (state);
 CREATE TABLE IF NOT EXISTS cuts (
   file_name TEXT PRIMARY KEY,
@@ -144,11 +144,12 @@ function rowParams(row: RecordRow): Record<string, string | number | null> {
   };
 }
 
+/** Ties broken by rowid: the (start_ms) and (stream_name, start_ms) indexes then give the order without a sort. */
 const SORTS: Readonly<Record<NonNullable<FindQuery['sort']>, string>> = {
-  start: 'start_ms ASC, file_name ASC',
-  '-start': 'start_ms DESC, file_name DESC',
-  end: 'COALESCE(end_ms, 8640000000000000) ASC, file_name ASC',
-  '-end': 'COALESCE(end_ms, 8640000000000000) DESC, file_name DESC',
+  start: 'start_ms ASC, id ASC',
+  '-start': 'start_ms DESC, id DESC',
+  end: 'COALESCE(end_ms, 8640000000000000) ASC, id ASC',
+  '-end': 'COALESCE(end_ms, 8640000000000000) DESC, id DESC',
 };
 
 export interface SqliteCatalogOptions {
@@ -175,6 +176,7 @@ export class SqliteCatalog implements Catalog {
   readonly #pin: Database.Statement;
   readonly #upsertCut: Database.Statement;
   readonly #overlapping: Database.Statement;
+  readonly #oldestRecording: Database.Statement;
   /** Longest finished record (ms): bounds the index range of overlap searches. */
   #maxSpanMs = 0;
 
@@ -213,8 +215,9 @@ export class SqliteCatalog implements Catalog {
     this.#overlapping = this.#db.prepare(
       `SELECT file_name, dir, stream_name, start_ms, end_ms, container FROM records
        WHERE stream_name = @stream AND start_ms < @to AND start_ms >= @lower AND end_ms > @from AND state IN ('finished', 'recovered')
-       ORDER BY start_ms, file_name`,
+       ORDER BY start_ms, id`,
     );
+    this.#oldestRecording = this.#db.prepare("SELECT MIN(start_ms) AS m FROM records WHERE state = 'recording'");
     const max = this.#db.prepare('SELECT MAX(end_ms - start_ms) AS m FROM records WHERE end_ms IS NOT NULL').get() as { m: number | null };
     this.#maxSpanMs = max.m ?? 0;
   }
@@ -308,21 +311,46 @@ export class SqliteCatalog implements Catalog {
       params.to = query.toMs;
     }
     if (query.fromMs !== undefined) {
-      // finished rows last at most #maxSpanMs: the lower bound keeps the index range short
-      where.push("((start_ms >= @lower AND COALESCE(end_ms, @open) > @from) OR (state = 'recording' AND end_ms IS NULL))");
+      // no row lasts longer than the longest finished one or the oldest recording in progress:
+      // that lower bound on start_ms keeps the search a short index range
+      where.push('start_ms >= @lower AND COALESCE(end_ms, @open) > @from');
       params.from = query.fromMs;
-      params.lower = query.fromMs - this.#maxSpanMs - 1;
+      params.lower = this.#lowerStart(query.fromMs);
       params.open = OPEN_END;
     }
     const states = query.states ?? PRESENT_STATES;
-    where.push(`state IN (${states.map((_, i) => `@s${i}`).join(', ')})`);
+    const stateList = `(${states.map((_, i) => `@s${i}`).join(', ')})`;
     states.forEach((s, i) => (params[`s${i}`] = s));
-    const clause = `WHERE ${where.join(' AND ')}`;
-    const total = (this.#db.prepare(`SELECT COUNT(*) AS n FROM records ${clause}`).get(params) as { n: number }).n;
-    const rows = this.#db
-      .prepare(`SELECT ${COLUMNS} FROM records ${clause} ORDER BY ${SORTS[query.sort ?? 'start']} LIMIT @limit OFFSET @offset`)
+    // the state index serves the count (and rare states such as 'recording'); the page of the common
+    // states is read along the start_ms indexes instead ('+state' keeps the planner off the state index)
+    const rare = states.length === 1 && (states[0] === 'recording' || states[0] === 'deleted' || states[0] === 'gone');
+    // (the indexes carry state too: counts over a stream or a time range never read the table)
+    const countClause = `WHERE ${[...where, `${rare || where.length === 0 ? '' : '+'}state IN ${stateList}`].join(' AND ')}`;
+    const pageClause = `WHERE ${[...where, `${rare ? '' : '+'}state IN ${stateList}`].join(' AND ')}`;
+    const total = (this.#statement(`SELECT COUNT(*) AS n FROM records ${countClause}`).get(params) as { n: number }).n;
+    const rows = this.#statement(`SELECT ${COLUMNS} FROM records ${pageClause} ORDER BY ${SORTS[query.sort ?? 'start']} LIMIT @limit OFFSET @offset`)
       .all({ ...params, limit: query.limit ?? 100, offset: query.offset ?? 0 }) as RecordDbRow[];
     return { total, records: rows.map(toRecord) };
+  }
+
+  /** The earliest start a row overlapping [fromMs, ...) can have. */
+  #lowerStart(fromMs: number): number {
+    const oldest = (this.#oldestRecording.get() as { m: number | null }).m;
+    const lower = fromMs - this.#maxSpanMs - 1;
+    return oldest === null ? lower : Math.min(lower, oldest);
+  }
+
+  /** Prepared statements of find(), kept by their SQL (a handful of filter combinations). */
+  readonly #statements = new Map<string, Database.Statement>();
+
+  #statement(sql: string): Database.Statement {
+    let st = this.#statements.get(sql);
+    if (!st) {
+      if (this.#statements.size > 200) this.#statements.clear();
+      st = this.#db.prepare(sql);
+      this.#statements.set(sql, st);
+    }
+    return st;
   }
 
   async partsOverlapping(streamName: string, fromMs: number, toMs: number): Promise<readonly RecordedPart[]> {
