@@ -241,7 +241,9 @@ export class Daemon {
     this.recorders.on('partStarted', (part) => this.catalogService.partStarted(part));
     this.recorders.on('partFailed', (tmpFile) => this.catalogService.partFailed(tmpFile));
     this.recorders.on('recorded', (record) => this.catalogService.recorded(record));
+    this.multi.on('started', (uri, workDir, startTimeMillis) => this.catalogService.multiStarted(uri, workDir, startTimeMillis));
     this.multi.on('recorded', (info) => this.catalogService.multiRecorded(info));
+    this.multi.on('empty', (uri) => this.catalogService.multiEmpty(uri));
     this.deleteHooks = new HookRunner(config.onRecordDeleteHookScriptAbs, config.home, log.child({ component: 'delete-hook' }));
     this.deleter = new RecordDeleter(
       this.catalog,

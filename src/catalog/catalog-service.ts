@@ -6,7 +6,7 @@ import type { PartStartInfo, RecordInfo } from '../recording/recorder.js';
 import type { Catalog } from './catalog.js';
 import { isRecordName, statEntry } from './folder-scan.js';
 import { importJournalOnce } from './journal-import.js';
-import { finishedPart, multiRow, recordingRow } from './record-rows.js';
+import { finishedPart, multiRecordingRow, multiRow, recordingRow } from './record-rows.js';
 import type { Reconciler, RecordFolder } from './reconciler.js';
 
 export interface CatalogServiceOptions {
@@ -39,6 +39,8 @@ export class CatalogService {
   #settleTimer: NodeJS.Timeout | null = null;
   #rescanTimer: NodeJS.Timeout | null = null;
   #closed = false;
+  /** Temp (work folder) names of the multiple recorders in progress, by URI. */
+  readonly #multiTemp = new Map<string, string>();
 
   constructor(
     readonly catalog: Catalog,
@@ -127,10 +129,25 @@ export class CatalogService {
     void this.#enqueue(() => this.catalog.finishPart(finishedPart(r, disk?.mtimeMs ?? r.endTimeMillis)));
   }
 
+  multiStarted(uri: string, workDir: string, startTimeMillis: number): void {
+    const row = multiRecordingRow(uri, workDir, startTimeMillis);
+    this.#multiTemp.set(uri, row.fileName);
+    void this.#enqueue(() => this.catalog.upsert(row));
+  }
+
   multiRecorded(info: MultiRecordInfo): void {
+    const tempName = this.#multiTemp.get(info.uri) ?? info.fileName;
+    this.#multiTemp.delete(info.uri);
     const disk = statEntry(path.dirname(info.path), info.fileName);
     if (!disk) return;
-    void this.#enqueue(() => this.catalog.upsert(multiRow(info, disk.size, disk.mtimeMs)));
+    void this.#enqueue(() => this.catalog.finishPart({ tempName, row: multiRow(info, disk.size, disk.mtimeMs) }));
+  }
+
+  /** A multiple recorder that ended with no file: its in-progress row goes. */
+  multiEmpty(uri: string): void {
+    const tempName = this.#multiTemp.get(uri);
+    this.#multiTemp.delete(uri);
+    if (tempName) void this.#enqueue(() => this.catalog.remove(tempName));
   }
 
   cutMade(fileName: string, dir: string, sourceFileName: string): void {
@@ -148,7 +165,8 @@ export class CatalogService {
     await this.flush();
     const stale = await this.catalog.find({ states: ['recording'], limit: 100_000 });
     for (const row of stale.records) {
-      if (fs.existsSync(path.join(row.dir, `${row.fileName}.broken`)) || fs.existsSync(path.join(row.dir, row.fileName))) {
+      const kept = fs.existsSync(path.join(row.dir, `${row.fileName}.broken`)) || fs.existsSync(path.join(row.dir, row.fileName));
+      if (kept && row.provider !== 'multi') {
         await this.catalog.markBroken(row.fileName);
       } else {
         await this.catalog.markGone([row.fileName]);

@@ -71,6 +71,30 @@ export function finishedPart(r: RecordInfo, mtimeMs: number): FinishedPart {
   };
 }
 
+/** A multiple recorder in progress, known by its hidden work folder until its file is assembled (pure). */
+export function multiRecordingRow(uri: string, workDir: string, startTimeMillis: number): RecordRow {
+  return {
+    fileName: path.basename(workDir),
+    dir: path.dirname(workDir),
+    streamName: multiRecorderStreamName(uri),
+    mediaSessionId: null,
+    provider: 'multi',
+    login: '',
+    startMs: startTimeMillis,
+    endMs: null,
+    durationMs: null,
+    size: 0,
+    container: 'mp4',
+    videoCodec: 'H264',
+    audioCodec: '',
+    width: 0,
+    height: 0,
+    part: 1,
+    state: 'recording',
+    mtimeMs: startTimeMillis,
+  };
+}
+
 /** A multiple recording (several streams in one MP4) as a row (pure; the file's size and mtime given). */
 export function multiRow(info: MultiRecordInfo, size: number, mtimeMs: number): RecordRow {
   return {

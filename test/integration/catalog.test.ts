@@ -247,6 +247,25 @@ describe('record catalog', () => {
     expect(fs.readdirSync(m.recordDir)).toContain('notes.txt');
   });
 
+  it('a multiple recording: a row while it runs (provider multi), the finished file after terminate', async () => {
+    const d = await start({ record_streams: false, on_multiple_record_hook_script: '' });
+    const pub = publish(makeClip({ video: true, audio: true, seconds: 8, gop: 1 }), d.rtmpUrl('guest'), ['-stream_loop', '-1']);
+    publishers.push(pub);
+    const guest = await streamNamed(d, 'guest');
+    const uri = 'multi-recorder://catroom';
+    expect((await postJson(d, '/rest-api/multipleRecorder/startup', { uri })).status).toBe(200);
+    expect((await postJson(d, '/rest-api/multipleRecorder/add', { uri, mediaSessionId: guest.mediaSessionId })).status).toBe(200);
+    await waitFor(async () => (await find(d, { provider: 'multi', state: 'recording' })).total === 1, 10_000, 'multi recording row');
+    expect((await find(d, { provider: 'multi', state: 'recording' })).records[0]).toMatchObject({ streamName: 'multi-recorder__catroom', downloadUrl: null });
+    await sleep(2500);
+    expect((await postJson(d, '/rest-api/multipleRecorder/terminate', { uri })).status).toBe(200);
+    await waitFor(async () => (await find(d, { provider: 'multi' })).records.every((r) => r.state === 'finished'), 10_000, 'multi finished');
+    const done = await find(d, { provider: 'multi' });
+    expect(done.total).toBe(1);
+    expect(done.records[0]!.fileName).toBe(recordFiles(d)[0]);
+    expect(done.records[0]!.duration!).toBeGreaterThan(1500);
+  });
+
   it('SIGKILL mid-write: the catalog opens and agrees with the folder after recovery', async () => {
     const d = await start({ record_rotation: '2', stream_record_policy_template: '{streamName}-{startTimeMillis}' });
     const publisher = publish(makeClip({ video: true, audio: true, seconds: 8, gop: 1 }), d.rtmpUrl('crashcat'), ['-stream_loop', '-1']);

@@ -34,6 +34,10 @@ export interface MultiRecorderJson {
  * after each finished file, and finishes every recorder on close().
  */
 interface MultiRecorderManagerEvents {
+  /** A multiple recorder started: its participants' files go into `workDir` until it is terminated. */
+  started: [uri: string, workDir: string, startTimeMillis: number];
+  /** A multiple recorder ended with nothing recorded (no file). */
+  empty: [uri: string];
   /** A multiple recording is finished (or recovered) and in multi_record_dir. */
   recorded: [info: MultiRecordInfo];
 }
@@ -86,6 +90,7 @@ export class MultiRecorderManager extends TypedEmitter<MultiRecorderManagerEvent
       this.#recorders.delete(uri);
       throw err;
     }
+    this.emit('started', uri, recorder.workDir, recorder.startTimeMillis);
   }
 
   #recorder(uri: string): MultiRecorder {
@@ -122,6 +127,7 @@ export class MultiRecorderManager extends TypedEmitter<MultiRecorderManagerEvent
     this.#recorders.delete(uri);
     const info = await recorder.terminate(reason);
     if (info) this.#runHook(info);
+    else this.emit('empty', uri);
     return info;
   }
 
