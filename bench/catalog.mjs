@@ -126,6 +126,9 @@ try {
     byStreamNewestFirst: timeIt(() => catalog.findSync({ streamName: lastStream, sort: '-start', limit: 100 })),
     deepPageOffset500k: timeIt(() => catalog.findSync({ offset: 500_000, limit: 100 }), 5),
   };
+  global.gc?.();
+  const afterFind = process.memoryUsage();
+  results.memoryAfterFindPages = { rssGrowthMiB: mib(afterFind.rss - rssBefore), heapGrowthMiB: mib(afterFind.heapUsed - heapBefore) };
   let spans = 0;
   results.timeline30DaysOneStream = timeIt(() => {
     const parts = catalog.partsOverlappingSync('cam-0', T0, T0 + 30 * 86_400_000);

@@ -152,6 +152,9 @@ const SORTS: Readonly<Record<NonNullable<FindQuery['sort']>, string>> = {
   '-end': 'COALESCE(end_ms, 8640000000000000) DESC, id DESC',
 };
 
+/** The catalog file cannot be opened or created (bad catalog_path, not a database, no permission). */
+export class CatalogOpenError extends Error {}
+
 export interface SqliteCatalogOptions {
   /** Pages of SQLite's cache, as its cache_size pragma (negative: KiB). Default -8000 (8 MB). */
   readonly cacheSize?: number;
@@ -224,7 +227,11 @@ export class SqliteCatalog implements Catalog {
 
   /** Opens (creating when needed) the catalog file. */
   static open(file: string, options: SqliteCatalogOptions = {}): SqliteCatalog {
-    return new SqliteCatalog(file, options);
+    try {
+      return new SqliteCatalog(file, options);
+    } catch (err) {
+      throw new CatalogOpenError(`Cannot open the record catalog '${file}' (catalog_path): ${(err as Error).message}`);
+    }
   }
 
   #noteSpan(row: RecordRow): void {

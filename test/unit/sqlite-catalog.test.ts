@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { RecordRow } from '../../src/catalog/catalog.js';
-import { SqliteCatalog } from '../../src/catalog/sqlite-catalog.js';
+import { CatalogOpenError, SqliteCatalog } from '../../src/catalog/sqlite-catalog.js';
 
 let dir: string;
 let catalog: SqliteCatalog;
@@ -126,5 +126,12 @@ describe('SqliteCatalog', () => {
     expect(await catalog.getMeta('k')).toBeNull();
     await catalog.setMeta('k', 'v');
     expect(await catalog.getMeta('k')).toBe('v');
+  });
+
+  it('a file that is not a database: a clear error naming catalog_path', () => {
+    const bad = path.join(dir, 'bad.sqlite');
+    fs.writeFileSync(bad, 'this is not a database, it is a text file of some length'.repeat(100));
+    expect(() => SqliteCatalog.open(bad)).toThrow(CatalogOpenError);
+    expect(() => SqliteCatalog.open(bad)).toThrow(/catalog_path/);
   });
 });
