@@ -99,10 +99,14 @@ export class CatalogService {
     });
   }
 
-  /** Brings the catalog up to date with what the watchers saw (before answering a query); waits at most `maxWaitMs`. */
+  /**
+   * Brings the catalog up to date with what the watchers saw (before
+   * answering a query); waits at most `maxWaitMs`. A full reconcile still
+   * probing many new files is not waited for: queries answer with what is
+   * known so far.
+   */
   async refresh(maxWaitMs = 5000): Promise<void> {
-    const work = Promise.all([this.#takePending(), this.#reconciling ?? Promise.resolve()]).then(() => undefined);
-    await Promise.race([work, new Promise<void>((r) => setTimeout(r, maxWaitMs).unref())]);
+    await Promise.race([this.#takePending(), new Promise<void>((r) => setTimeout(r, maxWaitMs).unref())]);
   }
 
   /** Waits for the writes queued so far. */

@@ -102,7 +102,7 @@ export interface Catalog extends PartSource {
   upsert(row: RecordRow): Promise<void>;
   /** Turns an in-progress row into its finished record (or inserts it when the temp row is unknown). */
   finishPart(part: FinishedPart): Promise<void>;
-  /** Marks rows whose files vanished. */
+  /** Marks rows whose files vanished (rows already deleted stay deleted). */
   markGone(fileNames: readonly string[]): Promise<void>;
   markBroken(fileName: string): Promise<void>;
   markDeleted(fileName: string, reason: string, atMs: number): Promise<void>;

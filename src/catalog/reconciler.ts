@@ -60,9 +60,10 @@ export class Reconciler {
     let gone = 0;
     let cuts = 0;
     for (const folder of this.options.folders) {
+      // the catalog's view first: a part finished while the folder is listed is then never taken for vanished
+      const known = await this.catalog.presentIn(folder.dir);
       const onDisk = await listRecordFiles(folder.dir);
       listed += onDisk.length;
-      const known = await this.catalog.presentIn(folder.dir);
       const diff = diffFolder(known, onDisk);
       if (diff.vanished.length > 0) {
         await this.catalog.markGone(diff.vanished);

@@ -175,6 +175,7 @@ export class SqliteCatalog implements Catalog {
   readonly #deleteByName: Database.Statement;
   readonly #get: Database.Statement;
   readonly #setState: Database.Statement;
+  readonly #markGone: Database.Statement;
   readonly #markDeleted: Database.Statement;
   readonly #pin: Database.Statement;
   readonly #upsertCut: Database.Statement;
@@ -209,6 +210,8 @@ export class SqliteCatalog implements Catalog {
     this.#deleteByName = this.#db.prepare('DELETE FROM records WHERE file_name = ?');
     this.#get = this.#db.prepare(`SELECT ${COLUMNS} FROM records WHERE file_name = ?`);
     this.#setState = this.#db.prepare('UPDATE records SET state = ? WHERE file_name = ?');
+    // only a file on disk can vanish: a deleted row keeps its state, when and why
+    this.#markGone = this.#db.prepare("UPDATE records SET state = 'gone' WHERE file_name = ? AND state IN ('recording', 'finished', 'recovered', 'broken')");
     this.#markDeleted = this.#db.prepare("UPDATE records SET state = 'deleted', deleted_at = ?, deleted_reason = ? WHERE file_name = ?");
     this.#pin = this.#db.prepare('UPDATE records SET pinned = ? WHERE file_name = ?');
     this.#upsertCut = this.#db.prepare(
@@ -265,7 +268,7 @@ export class SqliteCatalog implements Catalog {
 
   async markGone(fileNames: readonly string[]): Promise<void> {
     this.#db.transaction(() => {
-      for (const name of fileNames) this.#setState.run('gone', name);
+      for (const name of fileNames) this.#markGone.run(name);
     })();
   }
 

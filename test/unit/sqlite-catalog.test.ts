@@ -121,7 +121,9 @@ describe('SqliteCatalog', () => {
     expect(rows.cuts).toHaveLength(1);
     await catalog.removeCut('a-s1-e2.mp4');
     expect(await catalog.cuts()).toEqual([]);
-    await catalog.markGone(['a.mp4']);
+    await catalog.markGone(['a.mp4', 'b.mp4']);
+    // a deleted row is not turned into a vanished one
+    expect(await catalog.get('b.mp4')).toMatchObject({ state: 'deleted', deletedReason: 'max_age' });
     expect((await catalog.presentIn('/rec')).size).toBe(0);
     expect(await catalog.getMeta('k')).toBeNull();
     await catalog.setMeta('k', 'v');
