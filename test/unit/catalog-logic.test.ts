@@ -4,6 +4,7 @@ import { diffFolder } from '../../src/catalog/folder-scan.js';
 import { decideDeletions, type RetentionRules } from '../../src/catalog/retention-rules.js';
 import { retentionDurationValue, retentionIntervalValue, retentionSizeValue } from '../../src/catalog/retention-values.js';
 import { buildTimeline } from '../../src/catalog/timeline.js';
+import { ConfigError, parseServerConfig } from '../../src/config/server-config.js';
 import { ValueError } from '../../src/config/values.js';
 import { parseTimeBound, parseTimeRange, TimeBoundError } from '../../src/http/time-bound.js';
 
@@ -188,5 +189,45 @@ describe('folder diff', () => {
     expect(diff.added.map((e) => e.name)).toEqual(['new.mp4']);
     expect(diff.changed.map((e) => e.name)).toEqual(['grown.mp4', 'touched.mp4']);
     expect(diff.vanished).toEqual(['gone.mp4']);
+  });
+});
+
+describe('catalog and retention properties', () => {
+  const parse = (raw: Record<string, string>) => parseServerConfig(raw, '/srv/wcs-home').config;
+  it('defaults: catalog hidden in record_dir, retention off, checks every 60 s, no delete hook', () => {
+    const c = parse({});
+    expect(c.catalogPathAbs).toBe('/srv/wcs-home/records/.wcs-catalog.sqlite');
+    expect([c.recordRetentionMaxAge, c.recordRetentionMaxSize, c.recordRetentionMinFreeSpace]).toEqual([0, 0, 0]);
+    expect(c.recordRetentionCheckInterval).toBe(60);
+    expect(c.onRecordDeleteHookScriptAbs).toBeNull();
+  });
+  it('values with units; paths under WCS_HOME', () => {
+    const c = parse({
+      catalog_path: 'db/catalog.sqlite',
+      record_retention_max_age: '30d',
+      record_retention_max_size: '2T',
+      record_retention_min_free_space: '50G',
+      file_recorder_min_space: '10g',
+      record_retention_check_interval: '5m',
+      on_record_delete_hook_script: 'bin/deleted.sh',
+    });
+    expect(c.catalogPathAbs).toBe('/srv/wcs-home/db/catalog.sqlite');
+    expect(c.recordRetentionMaxAge).toBe(30 * 86400);
+    expect(c.recordRetentionMaxSize).toBe(2 * 1024 ** 4);
+    expect(c.recordRetentionMinFreeSpace).toBe(50 * 1024 ** 3);
+    expect(c.recordRetentionCheckInterval).toBe(300);
+    expect(c.onRecordDeleteHookScriptAbs).toBe('/srv/wcs-home/bin/deleted.sh');
+  });
+  it('record_retention_min_free_space must be above file_recorder_min_space (it acts first)', () => {
+    expect(() => parse({ record_retention_min_free_space: '1G' })).toThrow(ConfigError);
+    expect(() => parse({ record_retention_min_free_space: '512M' })).toThrow(/file_recorder_min_space/);
+    expect(parse({ record_retention_min_free_space: '2G' }).recordRetentionMinFreeSpace).toBe(2 * 1024 ** 3);
+  });
+  it.each([
+    ['record_retention_max_age', '1 week'],
+    ['record_retention_max_size', '-1'],
+    ['record_retention_check_interval', '0'],
+  ])('%s=%s is refused naming the key', (key, value) => {
+    expect(() => parse({ [key]: value })).toThrow(new RegExp(`Bad value for ${key}`));
   });
 });
