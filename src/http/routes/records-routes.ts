@@ -1,10 +1,10 @@
+import path from 'node:path';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { RECORD_PROVIDERS, RECORD_STATES, type CatalogRecord } from '../../catalog/catalog.js';
 import { HttpError } from '../http-error.js';
 import { errorResponses, mediaSessionIdSchema } from '../schemas.js';
 import type { RecordsControl, RecordsFindBody } from '../services/records-control.js';
 import { TimeBoundError } from '../time-bound.js';
-import path from 'node:path';
 
 const timeBoundSchema = {
   type: ['integer', 'string'],
