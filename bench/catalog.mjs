@@ -18,9 +18,11 @@
 //     the 1M-row catalog (SQLite's page cache is 8 MB), and the file's size.
 // Reconcile (a temp folder of FILES small files with record names):
 //   - with a catalog that already knows every file (same size and mtime);
+//   - with an empty catalog and FILES new real (tiny) MP4s whose duration the
+//     daemon reads in process from their mvhd box (no ffprobe);
 //   - with an empty catalog: every file is new and is ffprobed (2 at a time,
-//     as the daemon does); measured on PROBE_FILES real small MP4s, then
-//     extrapolated to FILES.
+//     as the daemon does for what it cannot read in process); measured on
+//     PROBE_FILES real small MP4s, then extrapolated to FILES.
 // Needs a built tree (npx tsc -p tsconfig.json) and ffmpeg/ffprobe.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -33,6 +35,7 @@ const { SqliteCatalog } = await import(path.join(REPO, 'dist', 'catalog', 'sqlit
 const { buildTimeline } = await import(path.join(REPO, 'dist', 'catalog', 'timeline.js'));
 const { Reconciler } = await import(path.join(REPO, 'dist', 'catalog', 'reconciler.js'));
 const { MediaProbe } = await import(path.join(REPO, 'dist', 'records', 'media-probe.js'));
+const { mp4DurationSeconds } = await import(path.join(REPO, 'dist', 'catalog', 'mp4-duration.js'));
 const { default: pino } = await import('pino');
 
 function arg(name, def) {
@@ -190,6 +193,43 @@ try {
     await reconciler(empty, async () => ({ durationSeconds: 60, formatName: 'mov,mp4', comment: '' })).reconcileAll();
     results.reconcile.newWithoutProbeSeconds = ms((now() - t) / 1000);
     await empty.close();
+
+    // FILES new real MP4s, durations from their mvhd in process (what the daemon does for finished MP4s)
+    const tiny = path.join(tmp, 'tiny.mp4');
+    execFileSync('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=64x64:rate=5', '-t', '1', '-c:v', 'libx264', '-preset', 'ultrafast', tiny]);
+    const mp4Dir = path.join(tmp, 'mp4s');
+    fs.mkdirSync(mp4Dir);
+    const tinyBytes = fs.readFileSync(tiny);
+    for (let i = 0; i < FILES; i++) fs.writeFileSync(path.join(mp4Dir, `rec-${i}.mp4`), tinyBytes);
+    fs.rmSync(dir, { recursive: true, force: true });
+    const quickCatalog = SqliteCatalog.open(path.join(tmp, 'rc4.sqlite'));
+    let ffprobes = 0;
+    t = now();
+    const quick = await new Reconciler(
+      quickCatalog,
+      {
+        folders: [{ dir: mp4Dir, provider: 'file' }],
+        cutDir: null,
+        isCut: () => false,
+        sourceOfCut: () => null,
+        probe: async () => {
+          ffprobes++;
+          throw new Error('not expected');
+        },
+        quickDuration: mp4DurationSeconds,
+        concurrency: 2,
+      },
+      log,
+    ).reconcileAll();
+    results.reconcile.newMp4InProcess = {
+      files: FILES,
+      seconds: ms((now() - t) / 1000),
+      added: quick.added,
+      finished: (await quickCatalog.find({ states: ['finished'], limit: 1 })).total,
+      ffprobes,
+    };
+    await quickCatalog.close();
+    fs.rmSync(mp4Dir, { recursive: true, force: true });
 
     // real ffprobe on PROBE_FILES new real MP4s (2 at a time), extrapolated
     const clipDir = path.join(tmp, 'clips');

@@ -22,7 +22,9 @@ import { TEMP_PREFIX } from './recording/recorder.js';
 import { WorkPool } from './recording/work-pool.js';
 import { MediaProbe } from './records/media-probe.js';
 import { CatalogService } from './catalog/catalog-service.js';
+import { mp4DurationSeconds } from './catalog/mp4-duration.js';
 import { RecordDeleter } from './catalog/record-deleter.js';
+import { containerOf } from './records/containers.js';
 import { Reconciler, type RecordFolder } from './catalog/reconciler.js';
 import { RetentionService } from './catalog/retention-service.js';
 import { SqliteCatalog } from './catalog/sqlite-catalog.js';
@@ -223,6 +225,7 @@ export class Daemon {
           isCut: (fileName, comment) => this.cutter.isCut(fileName, comment),
           sourceOfCut: recordNameOfCut,
           probe: (file) => this.probe.probe(file),
+          quickDuration: (file) => (containerOf(file) === 'mp4' ? mp4DurationSeconds(file) : null),
           concurrency: 2,
         },
         catalogLog,

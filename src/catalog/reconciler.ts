@@ -21,6 +21,11 @@ export interface ReconcilerOptions {
   /** The record a cut was made from, when its name tells. */
   readonly sourceOfCut: (fileName: string) => string | null;
   readonly probe: (file: string) => Promise<MediaFacts>;
+  /**
+   * A duration read in process (seconds), tried before ffprobe: the mvhd of
+   * a finished MP4 (mp4DurationSeconds). null = ask ffprobe.
+   */
+  readonly quickDuration?: (file: string) => number | null;
   /** ffprobes at once. */
   readonly concurrency: number;
 }
@@ -144,7 +149,10 @@ export class Reconciler {
       await this.catalog.upsert({ ...known, dir: folder.dir, size: e.size, mtimeMs: e.mtimeMs, state: known.state === 'broken' ? 'broken' : known.state === 'recovered' ? 'recovered' : 'finished' });
       return 'record';
     }
-    const facts = await this.#limited(() => this.options.probe(path.join(folder.dir, e.name)).catch(() => null));
+    const file = path.join(folder.dir, e.name);
+    const quick = this.options.quickDuration?.(file) ?? null;
+    const facts: MediaFacts | null =
+      quick !== null ? { durationSeconds: quick, formatName: 'mov,mp4,m4a,3gp,3g2,mj2', comment: '' } : await this.#limited(() => this.options.probe(file).catch(() => null));
     if (facts && this.options.isCut(e.name, facts.comment)) return this.#addCut(folder.dir, e);
     // the recorder may have reported the file meanwhile: its row wins
     const now = await this.catalog.get(e.name);
