@@ -14,8 +14,9 @@
 //   - insert per finished part: the two writes the recorder causes (a
 //     'recording' row when the part opens, finishPart when it is in place),
 //     each its own transaction, on the 1M-row file;
-//   - memory: RSS and heap growth of this process after opening and querying
-//     the 1M-row catalog (SQLite's page cache is 8 MB), and the file's size.
+//   - memory: in a fresh process, RSS growth (after GC) from before opening the
+//     1M-row file, after find pages, 200 parts inserted and three 30-day
+//     timelines (SQLite's page cache is 8 MB); and the file's size.
 // Reconcile (a temp folder of FILES small files with record names):
 //   - with a catalog that already knows every file (same size and mtime);
 //   - with an empty catalog and FILES new real (tiny) MP4s whose duration the
@@ -42,6 +43,40 @@ function arg(name, def) {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? Number(process.argv[i + 1]) : def;
 }
+const MEMORY_CHILD = process.argv.indexOf('--memory-child');
+if (MEMORY_CHILD > 0) {
+  // the catalog's memory alone, in a fresh process: RSS growth from before opening the 1M-row file
+  const file = process.argv[MEMORY_CHILD + 1];
+  global.gc?.();
+  const rss0 = process.memoryUsage().rss;
+  const c = SqliteCatalog.open(file);
+  const grow = () => {
+    global.gc?.();
+    return Number(((process.memoryUsage().rss - rss0) / 1024 / 1024).toFixed(1));
+  };
+  const out = { afterOpenMiB: grow() };
+  const T = Date.UTC(2026, 10, 1);
+  for (let i = 0; i < 5; i++) {
+    c.findSync({ limit: 100 });
+    c.findSync({ streamName: 'cam-0', limit: 100 });
+    c.findSync({ fromMs: T + i * 86_400_000, toMs: T + i * 86_400_000 + 3_600_000, limit: 100 });
+    c.findSync({ streamName: 'cam-1', sort: '-start', limit: 100, offset: 1000 });
+  }
+  out.afterFindPagesMiB = grow();
+  for (let i = 0; i < 200; i++) {
+    const start = T + 40 * 86_400_000 + i * 60_000;
+    const base = { dir: '/srv/records', mediaSessionId: null, provider: 'RTMP', login: '', size: 1, container: 'mp4', videoCodec: '', audioCodec: '', width: 0, height: 0, part: 1, streamName: 'mem' };
+    c.upsertSync({ ...base, fileName: `.rec-mem-${i}.mp4`, startMs: start, endMs: null, durationMs: null, state: 'recording', mtimeMs: start });
+    await c.finishPart({ tempName: `.rec-mem-${i}.mp4`, row: { ...base, fileName: `mem-${i}.mp4`, startMs: start, endMs: start + 60_000, durationMs: 60_000, state: 'finished', mtimeMs: start } });
+  }
+  out.afterInsertsMiB = grow();
+  for (let i = 0; i < 3; i++) c.partsOverlappingSync('cam-0', T, T + 30 * 86_400_000);
+  out.afterTimeline30DaysMiB = grow();
+  await c.close();
+  console.log(JSON.stringify(out));
+  process.exit(0);
+}
+
 const ROWS = arg('rows', 1_000_000);
 const FILES = arg('files', 100_000);
 const PROBE_FILES = arg('probe-files', 300);
@@ -114,9 +149,6 @@ try {
   }
   results.loadRowsSeconds = ms((now() - t) / 1000);
   await catalog.close();
-  global.gc?.();
-  const rssBefore = process.memoryUsage().rss;
-  const heapBefore = process.memoryUsage().heapUsed;
   catalog = SqliteCatalog.open(file);
   results.fileMiB = mib(fs.statSync(file).size);
 
@@ -129,9 +161,6 @@ try {
     byStreamNewestFirst: timeIt(() => catalog.findSync({ streamName: lastStream, sort: '-start', limit: 100 })),
     deepPageOffset500k: timeIt(() => catalog.findSync({ offset: 500_000, limit: 100 }), 5),
   };
-  global.gc?.();
-  const afterFind = process.memoryUsage();
-  results.memoryAfterFindPages = { rssGrowthMiB: mib(afterFind.rss - rssBefore), heapGrowthMiB: mib(afterFind.heapUsed - heapBefore) };
   let spans = 0;
   results.timeline30DaysOneStream = timeIt(() => {
     const parts = catalog.partsOverlappingSync('cam-0', T0, T0 + 30 * 86_400_000);
@@ -153,10 +182,9 @@ try {
     perPart.push(now() - t1);
   }
   results.insertPerFinishedPartMs = { median: ms(median(perPart)), p99: ms([...perPart].sort((a, b) => a - b)[Math.floor(N * 0.99)]), mean: ms(perPart.reduce((a, b) => a + b, 0) / N) };
-  global.gc?.();
-  const mem = process.memoryUsage();
-  results.memory = { rssGrowthMiB: mib(mem.rss - rssBefore), heapGrowthMiB: mib(mem.heapUsed - heapBefore), rssMiB: mib(mem.rss) };
   await catalog.close();
+  const child = execFileSync(process.execPath, ['--expose-gc', fileURLToPath(import.meta.url), '--memory-child', file], { encoding: 'utf8' });
+  results.memoryOfCatalogProcess = JSON.parse(child.trim().split('\n').pop());
 
   // ------------------------------------------------------------------ reconcile 100k files
   if (!SKIP_RECONCILE) {

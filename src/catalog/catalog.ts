@@ -98,8 +98,14 @@ export interface RetentionRows {
 }
 
 export interface Catalog extends PartSource {
-  /** Inserts or replaces the row of `row.fileName` (pinned and deletion marks are kept). */
+  /**
+   * Inserts or replaces the row of `row.fileName` (the pin is kept). A row
+   * without a stream (a file found on disk) never replaces the present row
+   * of a record this daemon made.
+   */
   upsert(row: RecordRow): Promise<void>;
+  /** upsert() of many rows in one transaction. */
+  upsertMany(rows: readonly RecordRow[]): Promise<void>;
   /** Turns an in-progress row into its finished record (or inserts it when the temp row is unknown). */
   finishPart(part: FinishedPart): Promise<void>;
   /** Marks rows whose files vanished (rows already deleted stay deleted). */

@@ -6,6 +6,9 @@ import type { MediaFacts } from '../records/media-probe.js';
 import type { Catalog, RecordProvider, RecordRow } from './catalog.js';
 import { diffFolder, isRecordName, listRecordFiles, statEntry, type DiskEntry } from './folder-scan.js';
 
+/** Files described and written per transaction by a reconcile. */
+const CHUNK = 1000;
+
 export interface RecordFolder {
   readonly dir: string;
   /** Provider of files found there that no recorder reported ('file' in record_dir, 'multi' in multi_record_dir). */
@@ -76,11 +79,10 @@ export class Reconciler {
       }
       const knownCuts = new Set((await this.catalog.cuts()).map((c) => c.fileName));
       const fresh = diff.added.filter((e) => !knownCuts.has(e.name));
-      const results = await Promise.all([...fresh, ...diff.changed].map((e) => this.#take(folder, e)));
+      cuts += await this.#takeAll(folder, [...fresh, ...diff.changed]);
       added += diff.added.length;
       changed += diff.changed.length;
       gone += diff.vanished.length;
-      cuts += results.filter((r) => r === 'cut').length;
     }
     cuts += await this.#reconcileCutDir();
     await this.#forgetVanishedCuts();
@@ -92,6 +94,7 @@ export class Reconciler {
     const folder = this.options.folders.find((f) => f.dir === dir);
     const vanished: string[] = [];
     const jobs: Promise<unknown>[] = [];
+    const taken: DiskEntry[] = [];
     for (const name of names) {
       if (!isRecordName(name)) continue;
       const entry = statEntry(dir, name);
@@ -107,8 +110,9 @@ export class Reconciler {
       }
       const row = await this.catalog.get(name);
       if (row && row.dir === dir && row.state !== 'gone' && row.state !== 'deleted' && row.size === entry.size && row.mtimeMs === entry.mtimeMs) continue;
-      jobs.push(this.#take(folder, entry));
+      taken.push(entry);
     }
+    if (folder) jobs.push(this.#takeAll(folder, taken));
     if (vanished.length > 0) {
       await this.catalog.markGone(vanished);
       this.log.info({ dir, files: vanished }, 'Records vanished from the folder; marked gone');
@@ -137,28 +141,40 @@ export class Reconciler {
     return 'cut';
   }
 
-  /** A file that appeared or changed: a cut, a record this daemon knows (only size and mtime change), or a foreign file to probe. */
-  async #take(folder: RecordFolder, e: DiskEntry): Promise<'cut' | 'record' | 'skipped'> {
+  /** Files that appeared or changed, a chunk at a time: each described (probed when needed), the chunk written in one transaction. Returns the cuts found. */
+  async #takeAll(folder: RecordFolder, entries: readonly DiskEntry[]): Promise<number> {
+    let cuts = 0;
+    for (let i = 0; i < entries.length; i += CHUNK) {
+      const described = await Promise.all(entries.slice(i, i + CHUNK).map((e) => this.#describe(folder, e)));
+      const rows: RecordRow[] = [];
+      for (const d of described) {
+        if (d === 'cut') cuts++;
+        else if (d !== null) rows.push(d);
+      }
+      await this.catalog.upsertMany(rows);
+    }
+    return cuts;
+  }
+
+  /** A file that appeared or changed: a cut (stored at once), the row of a record this daemon knows (only size and mtime change), or of a foreign file (probed); null to leave it. */
+  async #describe(folder: RecordFolder, e: DiskEntry): Promise<RecordRow | 'cut' | null> {
     if (this.options.isCut(e.name, null)) return this.#addCut(folder.dir, e);
     const known = await this.catalog.get(e.name);
     if (known && known.dir !== folder.dir && known.state !== 'gone' && known.state !== 'deleted') {
       this.log.warn({ file: e.name, dir: folder.dir, knownIn: known.dir }, 'A record of the same name is already known in another folder; not catalogued');
-      return 'skipped';
+      return null;
     }
     if (known && known.streamName !== null) {
-      await this.catalog.upsert({ ...known, dir: folder.dir, size: e.size, mtimeMs: e.mtimeMs, state: known.state === 'broken' ? 'broken' : known.state === 'recovered' ? 'recovered' : 'finished' });
-      return 'record';
+      return { ...known, dir: folder.dir, size: e.size, mtimeMs: e.mtimeMs, state: known.state === 'broken' ? 'broken' : known.state === 'recovered' ? 'recovered' : 'finished' };
     }
     const file = path.join(folder.dir, e.name);
     const quick = this.options.quickDuration?.(file) ?? null;
     const facts: MediaFacts | null =
       quick !== null ? { durationSeconds: quick, formatName: 'mov,mp4,m4a,3gp,3g2,mj2', comment: '' } : await this.#limited(() => this.options.probe(file).catch(() => null));
     if (facts && this.options.isCut(e.name, facts.comment)) return this.#addCut(folder.dir, e);
-    // the recorder may have reported the file meanwhile: its row wins
-    const now = await this.catalog.get(e.name);
-    if (now && now.streamName !== null && now.state !== 'gone' && now.state !== 'deleted') return 'skipped';
+    // (if the recorder reported the file meanwhile, the catalog keeps its row: a row without a stream never replaces it)
     const durationMs = facts ? Math.round(facts.durationSeconds * 1000) : null;
-    const row: RecordRow = {
+    return {
       fileName: e.name,
       dir: folder.dir,
       streamName: null,
@@ -178,8 +194,6 @@ export class Reconciler {
       state: facts ? 'finished' : 'broken',
       mtimeMs: e.mtimeMs,
     };
-    await this.catalog.upsert(row);
-    return 'record';
   }
 
   async #limited<T>(task: () => Promise<T>): Promise<T> {

@@ -202,7 +202,8 @@ export class SqliteCatalog implements Catalog {
        ON CONFLICT(file_name) DO UPDATE SET ${columns
          .filter((c) => c !== 'file_name')
          .map((c) => `${c} = excluded.${c}`)
-         .join(', ')}, deleted_at = NULL, deleted_reason = NULL`,
+         .join(', ')}, deleted_at = NULL, deleted_reason = NULL
+       WHERE excluded.stream_name IS NOT NULL OR records.stream_name IS NULL OR records.state IN ('gone', 'deleted')`,
     );
     this.#finishFromTemp = this.#db.prepare(
       `UPDATE records SET ${columns.map((c) => `${c} = @${c}`).join(', ')} WHERE file_name = @temp_name`,
@@ -243,6 +244,13 @@ export class SqliteCatalog implements Catalog {
 
   async upsert(row: RecordRow): Promise<void> {
     this.upsertSync(row);
+  }
+
+  async upsertMany(rows: readonly RecordRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    this.#db.transaction(() => {
+      for (const row of rows) this.upsertSync(row);
+    })();
   }
 
   /** upsert() without the promise (bulk loads, benchmarks). */
@@ -368,18 +376,21 @@ export class SqliteCatalog implements Catalog {
   }
 
   partsOverlappingSync(streamName: string, fromMs: number, toMs: number): RecordedPart[] {
-    const rows = this.#overlapping.all({ stream: streamName, from: fromMs, to: toMs, lower: fromMs - this.#maxSpanMs - 1 }) as Pick<
-      RecordDbRow,
-      'file_name' | 'dir' | 'stream_name' | 'start_ms' | 'end_ms' | 'container'
-    >[];
-    return rows.map((r) => ({
-      path: path.join(r.dir, r.file_name),
-      fileName: r.file_name,
-      streamName: r.stream_name ?? streamName,
-      startMs: r.start_ms,
-      endMs: r.end_ms ?? r.start_ms,
-      container: r.container,
-    }));
+    // raw rows (arrays) and one path join per folder: a 30-day timeline is tens of thousands of parts
+    const rows = this.#overlapping.raw(true).all({ stream: streamName, from: fromMs, to: toMs, lower: this.#lowerStart(fromMs) }) as [
+      string,
+      string,
+      string | null,
+      number,
+      number | null,
+      string,
+    ][];
+    const prefixes = new Map<string, string>();
+    return rows.map(([fileName, dir, stream, startMs, endMs, container]) => {
+      let prefix = prefixes.get(dir);
+      if (prefix === undefined) prefixes.set(dir, (prefix = path.join(dir, path.sep)));
+      return { path: prefix + fileName, fileName, streamName: stream ?? streamName, startMs, endMs: endMs ?? startMs, container };
+    });
   }
 
   async presentIn(dir: string): Promise<Map<string, { size: number; mtimeMs: number; state: RecordState }>> {

@@ -60,6 +60,13 @@ describe('SqliteCatalog', () => {
     const all = await catalog.find({});
     expect(all.total).toBe(1);
     expect(all.records[0]).toMatchObject({ fileName: 'cam1_1.mp4', state: 'finished', size: 5000, streamName: 'cam1', provider: 'RTMP' });
+    // a file found on disk later (a rescan) never replaces the record the recorder reported
+    await catalog.upsert(row('cam1_1.mp4', { streamName: null, mediaSessionId: null, provider: 'file', size: 1 }));
+    expect(await catalog.get('cam1_1.mp4')).toMatchObject({ streamName: 'cam1', size: 5000 });
+    // ... but replaces a row that was gone
+    await catalog.markGone(['cam1_1.mp4']);
+    await catalog.upsertMany([row('cam1_1.mp4', { streamName: null, mediaSessionId: null, provider: 'file', size: 1 })]);
+    expect(await catalog.get('cam1_1.mp4')).toMatchObject({ streamName: null, size: 1, state: 'finished' });
     // a finished part whose temp row is unknown (recovered after a lost catalog write) is inserted
     await catalog.finishPart({ tempName: '.rec-y-1-1.mp4', row: row('cam1_2.mp4', { state: 'recovered' }) });
     expect((await catalog.get('cam1_2.mp4'))?.state).toBe('recovered');
