@@ -144,3 +144,24 @@ describe('SqliteCatalog', () => {
     expect(() => SqliteCatalog.open(bad)).toThrow(/catalog_path/);
   });
 });
+
+describe('SqliteCatalog totals', () => {
+  it('the total of an unfiltered find follows inserts, state changes and removals', async () => {
+    const count = async (states?: RecordRow['state'][]) => (await catalog.find(states ? { states } : {})).total;
+    for (let i = 0; i < 5; i++) await catalog.upsert(row(`t${i}.mp4`));
+    await catalog.upsert(row('.rec-t.mp4', { state: 'recording', endMs: null }));
+    expect(await count()).toBe(6);
+    await catalog.upsert(row('t0.mp4', { size: 9 }));
+    expect(await count()).toBe(6);
+    await catalog.markGone(['t1.mp4']);
+    await catalog.markDeleted('t2.mp4', 'x', 1);
+    await catalog.finishPart({ tempName: '.rec-t.mp4', row: row('t5.mp4') });
+    await catalog.remove('t3.mp4');
+    expect(await count()).toBe(3);
+    expect(await count(['gone', 'deleted'])).toBe(2);
+    expect(await count(['finished'])).toBe(3);
+    await catalog.close();
+    catalog = SqliteCatalog.open(path.join(dir, '.wcs-catalog.sqlite'));
+    expect(await count()).toBe(3);
+  });
+});
