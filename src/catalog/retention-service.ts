@@ -3,6 +3,9 @@ import type { Catalog } from './catalog.js';
 import type { RecordDeleter } from './record-deleter.js';
 import { decideDeletions, retentionOff, type Deletion, type RetentionRules } from './retention-rules.js';
 
+/** How often free space is read when record_retention_min_free_space is set, ms. */
+const FREE_SPACE_CHECK_MS = 2000;
+
 export interface RetentionOptions {
   readonly rules: RetentionRules;
   /** record_retention_check_interval, ms. */
@@ -19,6 +22,7 @@ export interface RetentionOptions {
  */
 export class RetentionService {
   #timer: NodeJS.Timeout | null = null;
+  #spaceTimer: NodeJS.Timeout | null = null;
   #running: Promise<Deletion[]> | null = null;
   #closed = false;
 
@@ -38,7 +42,17 @@ export class RetentionService {
     this.log.info({ ...this.options.rules, intervalMs: this.options.intervalMs }, 'Record retention on');
     this.#timer = setInterval(() => void this.runNow(), this.options.intervalMs);
     this.#timer.unref();
+    if (this.options.rules.minFreeBytes > 0) {
+      // free space is cheap to read: watched closely so retention acts before file_recorder_min_space stops recordings
+      this.#spaceTimer = setInterval(() => void this.#checkSpace(), Math.min(this.options.intervalMs, FREE_SPACE_CHECK_MS));
+      this.#spaceTimer.unref();
+    }
     void this.runNow();
+  }
+
+  async #checkSpace(): Promise<void> {
+    const free = await this.options.freeSpace().catch(() => null);
+    if (free !== null && free < this.options.rules.minFreeBytes) await this.runNow();
   }
 
   /** One pass now (a pass already running is shared). */
@@ -83,6 +97,7 @@ export class RetentionService {
   async close(): Promise<void> {
     this.#closed = true;
     if (this.#timer) clearInterval(this.#timer);
+    if (this.#spaceTimer) clearInterval(this.#spaceTimer);
     await this.#running;
   }
 }
