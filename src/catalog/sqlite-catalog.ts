@@ -397,21 +397,18 @@ export class SqliteCatalog implements Catalog {
   }
 
   partsOverlappingSync(streamName: string, fromMs: number, toMs: number): RecordedPart[] {
-    // raw rows (arrays) and one path join per folder: a 30-day timeline is tens of thousands of parts
-    const rows = this.#overlapping.raw(true).all({ stream: streamName, from: fromMs, to: toMs, lower: this.#lowerStart(fromMs) }) as [
-      string,
-      string,
-      string | null,
-      number,
-      number | null,
-      string,
-    ][];
+    // rows streamed as arrays, one path join per folder: a 30-day timeline is tens of thousands of parts
+    const rows = this.#overlapping.raw(true).iterate({ stream: streamName, from: fromMs, to: toMs, lower: this.#lowerStart(fromMs) }) as IterableIterator<
+      [string, string, string | null, number, number | null, string]
+    >;
     const prefixes = new Map<string, string>();
-    return rows.map(([fileName, dir, stream, startMs, endMs, container]) => {
+    const parts: RecordedPart[] = [];
+    for (const [fileName, dir, stream, startMs, endMs, container] of rows) {
       let prefix = prefixes.get(dir);
       if (prefix === undefined) prefixes.set(dir, (prefix = path.join(dir, path.sep)));
-      return { path: prefix + fileName, fileName, streamName: stream ?? streamName, startMs, endMs: endMs ?? startMs, container };
-    });
+      parts.push({ path: prefix + fileName, fileName, streamName: stream ?? streamName, startMs, endMs: endMs ?? startMs, container });
+    }
+    return parts;
   }
 
   async presentIn(dir: string): Promise<Map<string, { size: number; mtimeMs: number; state: RecordState }>> {
