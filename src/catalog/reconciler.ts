@@ -35,6 +35,7 @@ export interface ReconcilerOptions {
 
 export interface ReconcileReport {
   readonly listed: number;
+  /** New files (records and cuts). */
   readonly added: number;
   readonly changed: number;
   readonly gone: number;
@@ -80,7 +81,7 @@ export class Reconciler {
       const knownCuts = new Set((await this.catalog.cuts()).map((c) => c.fileName));
       const fresh = diff.added.filter((e) => !knownCuts.has(e.name));
       cuts += await this.#takeAll(folder, [...fresh, ...diff.changed]);
-      added += diff.added.length;
+      added += fresh.length;
       changed += diff.changed.length;
       gone += diff.vanished.length;
     }
