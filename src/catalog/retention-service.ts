@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Catalog } from './catalog.js';
 import type { RecordDeleter } from './record-deleter.js';
@@ -71,8 +73,10 @@ export class RetentionService {
 
   async #run(): Promise<Deletion[]> {
     const rows = await this.catalog.retentionRows();
+    // a part being written has no size in its row yet: what it takes on disk now counts towards max_size
+    const records = rows.records.map((r) => (r.state === 'recording' ? { ...r, size: sizeOnDisk(path.join(r.dir, r.fileName)) } : r));
     const freeBytes = this.options.rules.minFreeBytes > 0 ? await this.options.freeSpace().catch(() => null) : null;
-    const decisions = decideDeletions({ records: rows.records, cuts: rows.cuts, nowMs: Date.now(), freeBytes }, this.options.rules);
+    const decisions = decideDeletions({ records, cuts: rows.cuts, nowMs: Date.now(), freeBytes }, this.options.rules);
     const done: Deletion[] = [];
     for (const d of decisions) {
       if (this.#closed) break;
@@ -99,5 +103,13 @@ export class RetentionService {
     if (this.#timer) clearInterval(this.#timer);
     if (this.#spaceTimer) clearInterval(this.#spaceTimer);
     await this.#running;
+  }
+}
+
+function sizeOnDisk(file: string): number {
+  try {
+    return fs.statSync(file).size;
+  } catch {
+    return 0;
   }
 }
