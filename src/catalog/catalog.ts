@@ -91,10 +91,15 @@ export interface CutEntry {
   readonly createdMs: number;
 }
 
-/** What retention decides over: present records and cuts. */
+/** What retention decides over. */
 export interface RetentionRows {
+  /** The oldest present rows (recording, finished, recovered, broken), oldest first, at most the limit asked. */
   readonly records: CatalogRecord[];
+  /** Every row being recorded. */
+  readonly recording: CatalogRecord[];
   readonly cuts: CutEntry[];
+  /** Bytes of every present row and every cut, as the catalog knows them. */
+  readonly totalBytes: number;
 }
 
 export interface Catalog extends PartSource {
@@ -123,7 +128,8 @@ export interface Catalog extends PartSource {
   upsertCut(cut: CutEntry): Promise<void>;
   removeCut(fileName: string): Promise<void>;
   cuts(): Promise<CutEntry[]>;
-  retentionRows(): Promise<RetentionRows>;
+  /** The oldest `limit` present rows, the rows being recorded, the cuts and the total bytes. */
+  retentionRows(limit: number): Promise<RetentionRows>;
   /** Small key/value store (journal import done, ...). */
   getMeta(key: string): Promise<string | null>;
   setMeta(key: string, value: string): Promise<void>;

@@ -22,6 +22,12 @@ export interface RetentionInput {
   /** Rows of files on disk or being written (recording, finished, recovered, broken). */
   readonly records: readonly CatalogRecord[];
   readonly cuts: readonly CutEntry[];
+  /**
+   * Bytes taken by every present record and cut. Default: the sum over
+   * `records` and `cuts` (when `records` holds them all; the service passes
+   * only the oldest rows, with the catalog's total).
+   */
+  readonly totalBytes?: number;
   readonly nowMs: number;
   /** Free bytes on the records filesystem; null when unknown (the free-space rule then waits). */
   readonly freeBytes: number | null;
@@ -90,7 +96,7 @@ export function decideDeletions(input: RetentionInput, rules: RetentionRules): D
   };
 
   if (rules.maxSizeBytes > 0) {
-    const total = input.records.reduce((s, r) => s + r.size, 0) + input.cuts.reduce((s, c) => s + c.size, 0);
+    const total = input.totalBytes ?? input.records.reduce((s, r) => s + r.size, 0) + input.cuts.reduce((s, c) => s + c.size, 0);
     while (total - freed() > rules.maxSizeBytes && dropNext('max_size'));
   }
 

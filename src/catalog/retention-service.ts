@@ -3,7 +3,12 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Catalog } from './catalog.js';
 import type { RecordDeleter } from './record-deleter.js';
-import { decideDeletions, retentionOff, type Deletion, type RetentionRules } from './retention-rules.js';
+import { decideDeletions, deletable, retentionOff, type Deletion, type RetentionRules } from './retention-rules.js';
+
+/** Oldest rows looked at per window of a pass. */
+const WINDOW = 5000;
+/** Windows per pass at most (a pass deletes at most WINDOW x MAX_WINDOWS records; the next pass goes on). */
+const MAX_WINDOWS = 20;
 
 /** How often free space is read when record_retention_min_free_space is set, ms. */
 const FREE_SPACE_CHECK_MS = 2000;
@@ -72,22 +77,35 @@ export class RetentionService {
   }
 
   async #run(): Promise<Deletion[]> {
-    const rows = await this.catalog.retentionRows();
-    // a part being written has no size in its row yet: what it takes on disk now counts towards max_size
-    const records = rows.records.map((r) => (r.state === 'recording' ? { ...r, size: sizeOnDisk(path.join(r.dir, r.fileName)) } : r));
-    const freeBytes = this.options.rules.minFreeBytes > 0 ? await this.options.freeSpace().catch(() => null) : null;
-    const decisions = decideDeletions({ records, cuts: rows.cuts, nowMs: Date.now(), freeBytes }, this.options.rules);
     const done: Deletion[] = [];
-    for (const d of decisions) {
-      if (this.#closed) break;
-      if (d.kind === 'cut') {
-        await this.deleter.deleteCut(d.fileName, d.dir, d.reason);
-        done.push(d);
-        continue;
+    // a window of the oldest rows at a time (never the whole catalog in memory); another window while the last one was used up
+    for (let round = 0; round < MAX_WINDOWS && !this.#closed; round++) {
+      const rows = await this.catalog.retentionRows(WINDOW);
+      // a part being written has no size in its row yet: what it takes on disk now counts towards max_size
+      const growth = rows.recording.reduce((sum, r) => sum + Math.max(0, sizeOnDisk(path.join(r.dir, r.fileName)) - r.size), 0);
+      const freeBytes = this.options.rules.minFreeBytes > 0 ? await this.options.freeSpace().catch(() => null) : null;
+      const decisions = decideDeletions(
+        { records: rows.records, cuts: rows.cuts, totalBytes: rows.totalBytes + growth, nowMs: Date.now(), freeBytes },
+        this.options.rules,
+      );
+      let deleted = 0;
+      for (const d of decisions) {
+        if (this.#closed) break;
+        if (d.kind === 'cut') {
+          await this.deleter.deleteCut(d.fileName, d.dir, d.reason);
+          done.push(d);
+          continue;
+        }
+        const outcome = await this.deleter.deleteRecord(d.fileName, d.reason);
+        if (outcome === 'deleted') {
+          done.push(d);
+          deleted++;
+        } else {
+          this.log.info({ file: d.fileName, outcome }, 'Record kept by retention after all');
+        }
       }
-      const outcome = await this.deleter.deleteRecord(d.fileName, d.reason);
-      if (outcome === 'deleted') done.push(d);
-      else this.log.info({ file: d.fileName, outcome }, 'Record kept by retention after all');
+      const windowUsedUp = deleted > 0 && rows.records.length === WINDOW && decisions.filter((d) => d.kind === 'record').length >= rows.records.filter(deletable).length;
+      if (!windowUsedUp) break;
     }
     if (done.length > 0) {
       this.log.info(

@@ -55,16 +55,18 @@ CREATE TABLE IF NOT EXISTS cuts (
 );
 CREATE INDEX IF NOT EXISTS cuts_source ON cuts (source_file_name);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS state_counts (state TEXT PRIMARY KEY, n INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS state_counts (state TEXT PRIMARY KEY, n INTEGER NOT NULL, bytes INTEGER NOT NULL DEFAULT 0);
 CREATE TRIGGER IF NOT EXISTS records_count_insert AFTER INSERT ON records BEGIN
-  INSERT INTO state_counts (state, n) VALUES (new.state, 1) ON CONFLICT(state) DO UPDATE SET n = n + 1;
+  INSERT INTO state_counts (state, n, bytes) VALUES (new.state, 1, new.size)
+    ON CONFLICT(state) DO UPDATE SET n = n + 1, bytes = bytes + excluded.bytes;
 END;
 CREATE TRIGGER IF NOT EXISTS records_count_delete AFTER DELETE ON records BEGIN
-  UPDATE state_counts SET n = n - 1 WHERE state = old.state;
+  UPDATE state_counts SET n = n - 1, bytes = bytes - old.size WHERE state = old.state;
 END;
-CREATE TRIGGER IF NOT EXISTS records_count_update AFTER UPDATE OF state ON records WHEN old.state IS NOT new.state BEGIN
-  UPDATE state_counts SET n = n - 1 WHERE state = old.state;
-  INSERT INTO state_counts (state, n) VALUES (new.state, 1) ON CONFLICT(state) DO UPDATE SET n = n + 1;
+CREATE TRIGGER IF NOT EXISTS records_count_update AFTER UPDATE OF state, size ON records BEGIN
+  UPDATE state_counts SET n = n - 1, bytes = bytes - old.size WHERE state = old.state;
+  INSERT INTO state_counts (state, n, bytes) VALUES (new.state, 1, new.size)
+    ON CONFLICT(state) DO UPDATE SET n = n + 1, bytes = bytes + excluded.bytes;
 END;
 `;
 
@@ -207,7 +209,7 @@ export class SqliteCatalog implements Catalog {
     if (this.#db.prepare("SELECT value FROM meta WHERE key = 'state_counts'").get() === undefined) {
       // counts per state, kept by triggers from now on: the total of an unfiltered find without a scan
       this.#db.transaction(() => {
-        this.#db.exec('DELETE FROM state_counts; INSERT INTO state_counts (state, n) SELECT state, COUNT(*) FROM records GROUP BY state');
+        this.#db.exec('DELETE FROM state_counts; INSERT INTO state_counts (state, n, bytes) SELECT state, COUNT(*), COALESCE(SUM(size), 0) FROM records GROUP BY state');
         this.#db.prepare("INSERT INTO meta (key, value) VALUES ('state_counts', '1')").run();
       })();
     }
@@ -435,11 +437,21 @@ export class SqliteCatalog implements Catalog {
     return rows.map((r) => ({ fileName: r.file_name, dir: r.dir, sourceFileName: r.source_file_name, size: r.size, createdMs: r.created_ms }));
   }
 
-  async retentionRows(): Promise<RetentionRows> {
+  async retentionRows(limit: number): Promise<RetentionRows> {
     const rows = this.#db
-      .prepare(`SELECT ${COLUMNS} FROM records WHERE state IN ('recording', 'finished', 'recovered', 'broken') ORDER BY start_ms`)
-      .all() as RecordDbRow[];
-    return { records: rows.map(toRecord), cuts: await this.cuts() };
+      .prepare(`SELECT ${COLUMNS} FROM records WHERE state IN ('recording', 'finished', 'recovered', 'broken') ORDER BY start_ms, id LIMIT ?`)
+      .all(limit) as RecordDbRow[];
+    const recording = this.#db.prepare(`SELECT ${COLUMNS} FROM records WHERE state = 'recording'`).all() as RecordDbRow[];
+    const bytes = this.#db
+      .prepare("SELECT COALESCE(SUM(bytes), 0) AS b FROM state_counts WHERE state IN ('recording', 'finished', 'recovered', 'broken')")
+      .get() as { b: number };
+    const cuts = await this.cuts();
+    return {
+      records: rows.map(toRecord),
+      recording: recording.map(toRecord),
+      cuts,
+      totalBytes: bytes.b + cuts.reduce((sum, c) => sum + c.size, 0),
+    };
   }
 
   async getMeta(key: string): Promise<string | null> {

@@ -98,4 +98,23 @@ describe('RetentionService', () => {
     expect(await deleter.deleteRecord('nope.mp4', 'test')).toBe('unknown');
     for (const f of ['p.mp4', '.rec-x.mp4', 'busy.mp4']) expect(fs.existsSync(path.join(dir, f))).toBe(true);
   });
+
+  it('a pass goes through the catalog a window of oldest rows at a time, past the first window', async () => {
+    const rows: RecordRow[] = [];
+    for (let i = 0; i < 6500; i++) {
+      rows.push({
+        fileName: `old-${i}.mp4`, dir, streamName: 's', mediaSessionId: null, provider: 'RTMP', login: '', startMs: i, endMs: i + 1,
+        durationMs: 1, size: 1, container: 'mp4', videoCodec: '', audioCodec: '', width: 0, height: 0, part: 1, state: 'finished', mtimeMs: i,
+      });
+    }
+    await catalog.upsertMany(rows);
+    await add('young.mp4', Date.now());
+    const deleter = new RecordDeleter(catalog, null, () => false, log);
+    const service = new RetentionService(catalog, deleter, { rules: { maxAgeMs: 86_400_000, maxSizeBytes: 0, minFreeBytes: 0 }, intervalMs: 3_600_000, freeSpace: async () => 0 }, log);
+    const done = await service.runNow();
+    expect(done).toHaveLength(6500);
+    expect((await catalog.find({ states: ['deleted'], limit: 1 })).total).toBe(6500);
+    expect((await catalog.get('young.mp4'))?.state).toBe('finished');
+    await service.close();
+  }, 60_000);
 });

@@ -123,9 +123,13 @@ describe('SqliteCatalog', () => {
     expect(await catalog.get('b.mp4')).toMatchObject({ state: 'deleted', deletedAt: 12345, deletedReason: 'max_age' });
     await catalog.upsertCut({ fileName: 'a-s1-e2.mp4', dir: '/rec', sourceFileName: 'a.mp4', size: 10, createdMs: 5 });
     expect(await catalog.cuts()).toEqual([{ fileName: 'a-s1-e2.mp4', dir: '/rec', sourceFileName: 'a.mp4', size: 10, createdMs: 5 }]);
-    const rows = await catalog.retentionRows();
+    const rows = await catalog.retentionRows(1000);
     expect(rows.records.map((r) => r.fileName).sort()).toEqual(['.rec-c.mp4', 'a.mp4']);
+    expect(rows.recording.map((r) => r.fileName)).toEqual(['.rec-c.mp4']);
     expect(rows.cuts).toHaveLength(1);
+    // a.mp4 (7) + .rec-c.mp4 (100) + the cut (10); b.mp4 is deleted
+    expect(rows.totalBytes).toBe(117);
+    expect((await catalog.retentionRows(1)).records).toHaveLength(1);
     await catalog.removeCut('a-s1-e2.mp4');
     expect(await catalog.cuts()).toEqual([]);
     await catalog.markGone(['a.mp4', 'b.mp4']);
