@@ -128,6 +128,8 @@ export interface Catalog extends PartSource {
   upsertCut(cut: CutEntry): Promise<void>;
   removeCut(fileName: string): Promise<void>;
   cuts(): Promise<CutEntry[]>;
+  /** The cuts made from one record. */
+  cutsOf(sourceFileName: string): Promise<CutEntry[]>;
   /** The oldest `limit` present rows, the rows being recorded, the cuts and the total bytes. */
   retentionRows(limit: number): Promise<RetentionRows>;
   /** Small key/value store (journal import done, ...). */

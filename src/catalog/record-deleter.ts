@@ -39,9 +39,7 @@ export class RecordDeleter {
     const file = path.join(row.dir, row.fileName);
     await fs.promises.rm(file, { force: true });
     await this.catalog.markDeleted(fileName, reason, Date.now());
-    for (const cut of await this.catalog.cuts()) {
-      if (cut.sourceFileName === fileName) await this.deleteCut(cut.fileName, cut.dir, 'source_deleted');
-    }
+    for (const cut of await this.catalog.cutsOf(fileName)) await this.deleteCut(cut.fileName, cut.dir, 'source_deleted');
     this.log.info({ file, stream: row.streamName, size: row.size, reason }, 'Record deleted');
     this.#runHook(row.streamName ?? '', file, reason);
     return 'deleted';

@@ -437,6 +437,13 @@ export class SqliteCatalog implements Catalog {
     return rows.map((r) => ({ fileName: r.file_name, dir: r.dir, sourceFileName: r.source_file_name, size: r.size, createdMs: r.created_ms }));
   }
 
+  async cutsOf(sourceFileName: string): Promise<CutEntry[]> {
+    const rows = this.#db
+      .prepare('SELECT file_name, dir, source_file_name, size, created_ms FROM cuts WHERE source_file_name = ? ORDER BY created_ms')
+      .all(sourceFileName) as CutDbRow[];
+    return rows.map((r) => ({ fileName: r.file_name, dir: r.dir, sourceFileName: r.source_file_name, size: r.size, createdMs: r.created_ms }));
+  }
+
   async retentionRows(limit: number): Promise<RetentionRows> {
     const rows = this.#db
       .prepare(`SELECT ${COLUMNS} FROM records WHERE state IN ('recording', 'finished', 'recovered', 'broken') ORDER BY start_ms, id LIMIT ?`)

@@ -123,6 +123,8 @@ describe('SqliteCatalog', () => {
     expect(await catalog.get('b.mp4')).toMatchObject({ state: 'deleted', deletedAt: 12345, deletedReason: 'max_age' });
     await catalog.upsertCut({ fileName: 'a-s1-e2.mp4', dir: '/rec', sourceFileName: 'a.mp4', size: 10, createdMs: 5 });
     expect(await catalog.cuts()).toEqual([{ fileName: 'a-s1-e2.mp4', dir: '/rec', sourceFileName: 'a.mp4', size: 10, createdMs: 5 }]);
+    expect((await catalog.cutsOf('a.mp4')).map((c) => c.fileName)).toEqual(['a-s1-e2.mp4']);
+    expect(await catalog.cutsOf('b.mp4')).toEqual([]);
     const rows = await catalog.retentionRows(1000);
     expect(rows.records.map((r) => r.fileName).sort()).toEqual(['.rec-c.mp4', 'a.mp4']);
     expect(rows.recording.map((r) => r.fileName)).toEqual(['.rec-c.mp4']);
