@@ -1,6 +1,10 @@
 # wcs-recorder on Node 22 / Debian bookworm with Debian's ffmpeg.
 FROM node:22-bookworm-slim AS build
 WORKDIR /app
+# better-sqlite3 (the record catalog) builds from source when no prebuilt binary can be downloaded
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends python3 make g++ \
+ && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./

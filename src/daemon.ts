@@ -5,7 +5,6 @@ import type { ServerConfig } from './config/server-config.js';
 import { HttpsCertificateError, HttpServer, type HttpsOptions } from './http/http-server.js';
 import { Mp4Cutter } from './http/mp4-cutter.js';
 import { PlaybackStitcher } from './http/playback/playback-stitcher.js';
-import { RecordCatalogPartSource } from './http/playback/record-catalog-part-source.js';
 import { RecordingControl } from './http/services/recording-control.js';
 import { StreamControl } from './http/services/stream-control.js';
 import { RtmpIngest } from './ingest/rtmp/rtmp-ingest.js';
@@ -23,13 +22,26 @@ import { RecorderManager } from './recording/recorder-manager.js';
 import { TEMP_PREFIX } from './recording/recorder.js';
 import { WorkPool } from './recording/work-pool.js';
 import { MediaProbe } from './records/media-probe.js';
-import { RecordCatalog } from './records/record-catalog.js';
+import { CatalogService } from './catalog/catalog-service.js';
+import { mp4DurationSeconds } from './catalog/mp4-duration.js';
+import { RecordDeleter } from './catalog/record-deleter.js';
+import { containerOf } from './records/containers.js';
+import { Reconciler, type RecordFolder } from './catalog/reconciler.js';
+import { RetentionService } from './catalog/retention-service.js';
+import { SqliteCatalog } from './catalog/sqlite-catalog.js';
+import { RecordsControl } from './http/services/records-control.js';
+import { recordNameOfCut } from './http/cut-range.js';
 import { StreamRegistry } from './streams/stream-registry.js';
 import { EventLoopMonitor } from './util/event-loop-monitor.js';
 import { packageVersion } from './util/package-version.js';
 
 /** The checkout (or installed package) this daemon runs from: dist/.. */
 const INSTALL_DIR = path.resolve(import.meta.dirname, '..');
+
+/** A full reconcile of the record folders this often (watchers see changes in between). */
+const CATALOG_RESCAN_MS = 10 * 60_000;
+/** How long start-up waits for the reconcile to probe new files before going on. */
+const CATALOG_STARTUP_WAIT_MS = 10_000;
 
 /** How long one ?start=&end= cut may take before it is stopped (a 10-minute record takes about 0.1 s). */
 const CUT_TIMEOUT_MS = 60_000;
@@ -72,7 +84,11 @@ export class Daemon {
   readonly probe: MediaProbe;
   readonly cutter: Mp4Cutter;
   readonly playback: PlaybackStitcher;
-  readonly catalog: RecordCatalog;
+  readonly catalog: SqliteCatalog;
+  readonly catalogService: CatalogService;
+  readonly deleteHooks: HookRunner;
+  readonly deleter: RecordDeleter;
+  readonly retention: RetentionService;
   readonly http: HttpServer;
   readonly pool: WorkPool;
   readonly disk: DiskGuard;
@@ -212,27 +228,79 @@ export class Daemon {
         cacheMaxBytes: config.mp4CutterCacheMaxSize,
         minFreeBytes: config.fileRecorderMinSpace,
         freeSpace: statfsProbe,
+        onCut: (fileName, dir, source) => this.catalogService.cutMade(fileName, dir, source),
       },
       this.probe,
       log.child({ component: 'cutter' }),
     );
-    this.catalog = new RecordCatalog(
+    this.catalog = SqliteCatalog.open(config.catalogPathAbs);
+    const folders: RecordFolder[] = [{ dir: config.recordDirAbs, provider: 'file' }];
+    if (config.multiRecordDirAbs !== config.recordDirAbs) folders.push({ dir: config.multiRecordDirAbs, provider: 'multi' });
+    const catalogLog = log.child({ component: 'catalog' });
+    this.catalogService = new CatalogService(
+      this.catalog,
+      new Reconciler(
+        this.catalog,
+        {
+          folders,
+          cutDir: folders.some((f) => f.dir === config.mp4CutterDirAbs) ? null : config.mp4CutterDirAbs,
+          isCut: (fileName, comment) => this.cutter.isCut(fileName, comment),
+          sourceOfCut: recordNameOfCut,
+          probe: (file) => this.probe.probe(file),
+          quickDuration: (file) => (containerOf(file) === 'mp4' ? mp4DurationSeconds(file) : null),
+          concurrency: 2,
+        },
+        catalogLog,
+      ),
       {
         recordDir: config.recordDirAbs,
         journalFile: path.join(config.recordDirAbs, '.wcs-records.jsonl'),
-        isCut: (fileName, comment) => this.cutter.isCut(fileName, comment),
-        // files being written (and parts awaiting recovery) carry hidden .rec- names
-        isBeingWritten: (file) => path.basename(file).startsWith(TEMP_PREFIX),
+        folders,
+        cutDir: config.mp4CutterDirAbs,
+        rescanIntervalMs: CATALOG_RESCAN_MS,
+        startupWaitMs: CATALOG_STARTUP_WAIT_MS,
+        settleMs: 500,
       },
-      this.probe,
-      log.child({ component: 'records' }),
+      catalogLog,
     );
-    this.recorders.on('recorded', (record) => this.catalog.add(record));
     // answers of /client/streams/<name>.mp4?from=&to=, in a folder of their own under mp4_cutter_dir
     this.playback = new PlaybackStitcher(
       { ffmpeg: binaries.ffmpeg, cacheDir: path.join(config.mp4CutterDirAbs, '.playback'), timeoutMs: PLAYBACK_TIMEOUT_MS, maxConcurrent: 2, maxQueued: 8, cacheMaxBytes: PLAYBACK_CACHE_MAX_BYTES },
       log.child({ component: 'playback' }),
     );
+    this.recorders.on('partStarted', (part) => this.catalogService.partStarted(part));
+    this.recorders.on('partFailed', (tmpFile) => this.catalogService.partFailed(tmpFile));
+    this.recorders.on('recorded', (record) => this.catalogService.recorded(record));
+    this.multi.on('started', (uri, workDir, startTimeMillis) => this.catalogService.multiStarted(uri, workDir, startTimeMillis));
+    this.multi.on('recorded', (info) => this.catalogService.multiRecorded(info));
+    this.multi.on('empty', (uri) => this.catalogService.multiEmpty(uri));
+    this.deleteHooks = new HookRunner(config.onRecordDeleteHookScriptAbs, config.home, log.child({ component: 'delete-hook' }));
+    this.deleter = new RecordDeleter(
+      this.catalog,
+      config.onRecordDeleteHookScriptAbs === null ? null : this.deleteHooks,
+      (fileName) => this.recorders.inProgress().some((r) => r.fileName === fileName),
+      log.child({ component: 'retention' }),
+    );
+    this.retention = new RetentionService(
+      this.catalog,
+      this.deleter,
+      {
+        rules: {
+          maxAgeMs: config.recordRetentionMaxAge * 1000,
+          maxSizeBytes: config.recordRetentionMaxSize,
+          minFreeBytes: config.recordRetentionMinFreeSpace,
+        },
+        intervalMs: config.recordRetentionCheckInterval * 1000,
+        freeSpace: async () => {
+          const s = await fs.promises.statfs(config.recordDirAbs);
+          return s.bavail * s.bsize;
+        },
+      },
+      log.child({ component: 'retention' }),
+    );
+    // retention acts before file_recorder_min_space stops recordings: a low disk triggers a pass at once
+    this.disk.on('low', () => void this.retention.runNow());
+    const records = new RecordsControl(this.catalog, this.catalogService, this.deleter, config.recordDirAbs);
     this.http = new HttpServer(
       {
         port: config.httpPort,
@@ -249,10 +317,11 @@ export class Daemon {
       {
         whip: { service: this.webrtc, token: config.whipToken },
         streams: new StreamControl(this.registry, this.recorders, log.child({ component: 'rest' })),
-        recording: new RecordingControl(this.registry, this.recorders, this.catalog, log.child({ component: 'rest' })),
+        recording: new RecordingControl(this.registry, this.recorders, records, log.child({ component: 'rest' })),
+        records,
         rtsp: new RtspControl(this.rtsp, this.recorders, log.child({ component: 'rest' })),
         cutter: this.cutter,
-        playback: { parts: new RecordCatalogPartSource(this.catalog, config.recordDirAbs), stitcher: this.playback },
+        playback: { parts: this.catalog, stitcher: this.playback },
         multi: this.multi,
         stats: {
           stats: (reset) => {
@@ -279,13 +348,16 @@ export class Daemon {
     }
     this.eventLoop.start();
     this.recorders.start();
+    // the catalog first: recovery reports the records it finishes to it
+    await this.catalogService.start();
     await this.#recover();
+    await this.catalogService.settleInterrupted();
     this.disk.start();
     await this.disk.check();
     try {
       await this.cutter.start();
       await this.playback.start();
-      await this.catalog.start();
+      this.retention.start();
       await this.webrtc.start();
       await this.http.start();
       await this.rtmp.start();
@@ -323,6 +395,7 @@ export class Daemon {
 
   async #close(): Promise<void> {
     this.disk.close();
+    await this.retention.close();
     // cuts are only a cache: stop them (and the ffprobes they may wait for) at once, then finish the recordings
     this.probe.close();
     await Promise.all([this.cutter.close(), this.playback.close()]);
@@ -333,6 +406,9 @@ export class Daemon {
     await this.multiHooks.close(5000);
     await this.http.close();
     await this.hooks.close(5000);
+    await this.deleter.drain();
+    await this.deleteHooks.close(5000);
+    await this.catalogService.close();
     this.eventLoop.close();
   }
 }

@@ -12,6 +12,7 @@ import {
   ValueError,
   type ValueParser,
 } from './values.js';
+import { retentionDurationValue, retentionIntervalValue, retentionSizeValue } from '../catalog/retention-values.js';
 import { ENGINE_SETTINGS } from '../ingest/webrtc/engine-choice.js';
 import { parseRecordFormats, RecordFormatsError, type RecordFormats } from '../recording/formats.js';
 import { parseNameEncoding, type NameEncoding } from '../recording/naming.js';
@@ -379,6 +380,38 @@ export const PROPERTIES = {
     booleanValue,
     'Allow RTMP play of live streams (with ?token=<records_access_token> when that is set)',
   ),
+  // --- Record catalog and retention (docs/catalog.md) ---
+  catalogPath: def('catalog_path', '', stringValue, 'SQLite file of the record catalog; empty = record_dir/.wcs-catalog.sqlite'),
+  recordRetentionMaxAge: def(
+    'record_retention_max_age',
+    '0',
+    retentionDurationValue,
+    'Records older than this (by their end) are deleted: seconds or 30d, 12h, 90m; 0 = off',
+  ),
+  recordRetentionMaxSize: def(
+    'record_retention_max_size',
+    '0',
+    retentionSizeValue,
+    'Oldest records are deleted while records and cuts take more than this: bytes or 500G, 2T; 0 = off',
+  ),
+  recordRetentionMinFreeSpace: def(
+    'record_retention_min_free_space',
+    '0',
+    retentionSizeValue,
+    'Oldest records are deleted while free space on record_dir is below this (set above file_recorder_min_space); 0 = off',
+  ),
+  recordRetentionCheckInterval: def(
+    'record_retention_check_interval',
+    '60',
+    retentionIntervalValue,
+    'How often retention runs: seconds or 30s, 5m',
+  ),
+  onRecordDeleteHookScript: def(
+    'on_record_delete_hook_script',
+    '',
+    stringValue,
+    'Script run after retention or REST deletes a record: $1 = stream name, $2 = absolute path, $3 = reason; empty = none',
+  ),
 } as const;
 
 type Definitions = typeof PROPERTIES;
@@ -400,6 +433,9 @@ export interface ServerConfig extends ParsedValues {
   /** Certificate and key of https.port; null when HTTPS is off. */
   readonly httpsCertAbs: string | null;
   readonly httpsKeyAbs: string | null;
+  /** catalog_path, or record_dir/.wcs-catalog.sqlite when empty. */
+  readonly catalogPathAbs: string;
+  readonly onRecordDeleteHookScriptAbs: string | null;
 }
 
 export class ConfigError extends Error {}
@@ -459,6 +495,11 @@ export function parseServerConfig(raw: Readonly<Record<string, string>>, home: s
       `Bad value for media_port_to: '${parsed.mediaPortTo}'; allowed: at least media_port_from + 7 (${parsed.mediaPortFrom + 7}): ICE sockets and RTP/RTCP pairs need several ports`,
     );
   }
+  if (parsed.recordRetentionMinFreeSpace > 0 && parsed.recordRetentionMinFreeSpace <= parsed.fileRecorderMinSpace) {
+    throw new ConfigError(
+      `Bad value for record_retention_min_free_space: '${parsed.recordRetentionMinFreeSpace}'; allowed: 0 (off) or more than file_recorder_min_space (${parsed.fileRecorderMinSpace} bytes), so that retention frees space before recordings are stopped`,
+    );
+  }
   const httpsOn = parsed.httpsPort !== null;
   return {
     config: {
@@ -473,6 +514,8 @@ export function parseServerConfig(raw: Readonly<Record<string, string>>, home: s
       mp4CutterDirAbs: parsed.mp4CutterDir === '' ? recordDirAbs : path.resolve(absHome, parsed.mp4CutterDir),
       httpsCertAbs: httpsOn ? path.resolve(absHome, parsed.httpsCert) : null,
       httpsKeyAbs: httpsOn ? path.resolve(absHome, parsed.httpsKey) : null,
+      catalogPathAbs: parsed.catalogPath === '' ? path.join(recordDirAbs, '.wcs-catalog.sqlite') : path.resolve(absHome, parsed.catalogPath),
+      onRecordDeleteHookScriptAbs: parsed.onRecordDeleteHookScript === '' ? null : path.resolve(absHome, parsed.onRecordDeleteHookScript),
     },
     unknownKeys,
   };

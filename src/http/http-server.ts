@@ -11,12 +11,14 @@ import { registerRecordFiles } from './routes/record-files.js';
 import { registerStreamPlayback, type StreamPlaybackDeps } from './routes/stream-playback-routes.js';
 import { registerMultiRecorderRoutes } from './routes/multi-recorder-routes.js';
 import { registerRecorderRoutes } from './routes/recorder-routes.js';
+import { registerRecordsRoutes } from './routes/records-routes.js';
 import { registerServerRoutes, type ServerStatsSource } from './routes/server-routes.js';
 import { registerRtspRoutes } from './routes/rtsp-routes.js';
 import { registerStreamRoutes } from './routes/stream-routes.js';
 import { registerWebPages } from './routes/web-pages.js';
 import { registerWhipRoutes, type WhipService } from './routes/whip-routes.js';
 import type { RecordingControl } from './services/recording-control.js';
+import type { RecordsControl } from './services/records-control.js';
 import type { RtspControl } from './services/rtsp-control.js';
 import type { StreamControl } from './services/stream-control.js';
 import type { MultiRecorderManager } from '../recording/multi/multi-recorder-manager.js';
@@ -53,6 +55,8 @@ export interface HttpDependencies {
   readonly cutter: Mp4Cutter;
   /** /client/streams/<name>.mp4?from=&to= (time-range playback); absent = not served. */
   readonly playback?: StreamPlaybackDeps;
+  /** /rest-api/records/* (the record catalog); absent = not served. */
+  readonly records?: RecordsControl;
   /** /rest-api/multipleRecorder/*; absent = not served. */
   readonly multi?: MultiRecorderManager;
   /** /rest-api/rtsp/*; absent = not served. */
@@ -132,6 +136,7 @@ export class HttpServer {
     });
     registerStreamRoutes(this.app, deps.streams);
     registerRecorderRoutes(this.app, deps.recording, { publicBaseUrl: options.publicBaseUrl ?? '' });
+    if (deps.records) registerRecordsRoutes(this.app, deps.records);
     if (deps.multi) registerMultiRecorderRoutes(this.app, deps.multi);
     if (deps.rtsp) registerRtspRoutes(this.app, deps.rtsp);
     if (deps.stats) registerServerRoutes(this.app, deps.stats);

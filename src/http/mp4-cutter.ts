@@ -28,6 +28,8 @@ export interface Mp4CutterOptions {
   readonly minFreeBytes: number;
   /** Free space of a folder's filesystem (tests give their own). */
   readonly freeSpace: FreeSpaceProbe;
+  /** Told of each part made (the record catalog keeps cuts as cache entries). */
+  readonly onCut?: (fileName: string, dir: string, sourceFileName: string) => void;
 }
 
 export interface CutResult {
@@ -306,6 +308,7 @@ export class Mp4Cutter {
       }
       await fs.promises.rename(temp, target);
       this.#made.add(fileName);
+      this.options.onCut?.(fileName, this.options.cutterDir, path.basename(source));
       log.info({ ms: Date.now() - started }, 'Record part cut');
       return { dir: this.options.cutterDir, fileName, cached: false };
     } finally {

@@ -5,7 +5,7 @@ import { KeyedQueue } from '../util/keyed-queue.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
 import type { DiskGuard } from './disk-guard.js';
 import type { HookRunner } from './hook-runner.js';
-import { Recorder, type RecordInfo, type RecorderSettings } from './recorder.js';
+import { Recorder, type PartStartInfo, type RecordInfo, type RecorderSettings } from './recorder.js';
 import type { Rotation } from './rotation.js';
 import type { WorkPool } from './work-pool.js';
 
@@ -31,6 +31,8 @@ export interface RecordingInProgress {
 }
 
 interface ManagerEvents {
+  partStarted: [part: PartStartInfo];
+  partFailed: [tmpFile: string];
   recorded: [record: RecordInfo];
 }
 
@@ -210,6 +212,8 @@ export class RecorderManager extends TypedEmitter<ManagerEvents> {
     stream.recording = true;
     // hooks of one recording run one after the other, in part order
     let hookChain: Promise<unknown> = Promise.resolve();
+    recorder.on('partStarted', (part) => this.emit('partStarted', part));
+    recorder.on('partFailed', (tmpFile) => this.emit('partFailed', tmpFile));
     recorder.on('recorded', (record) => {
       this.emit('recorded', record);
       hookChain = hookChain.then(() =>

@@ -71,10 +71,41 @@ export interface RecordInfo {
   readonly startTime: number;
   readonly endTime: number;
   readonly durationMs: number;
+  /** The hidden temp file the part was written to (its catalog row was known by that name while recording). */
+  readonly tmpFile?: string;
+  /** True for a part finished by start-up recovery after a crash. */
+  readonly recovered?: boolean;
+  /** How the stream came in, and what it carried (absent for parts recovered without a description). */
+  readonly mediaProvider?: string;
+  readonly login?: string;
+  readonly videoCodec?: string;
+  readonly audioCodec?: string;
+  readonly width?: number;
+  readonly height?: number;
+}
+
+/** A part whose muxer has just been started: it exists on disk (under its temp name) from now on. */
+export interface PartStartInfo {
+  readonly tmpFile: string;
+  readonly mediaSessionId: string;
+  readonly streamName: string;
+  readonly mediaProvider: string;
+  readonly login: string;
+  readonly part: number;
+  readonly startTimeMillis: number;
+  readonly container: string;
+  readonly videoCodec: string;
+  readonly audioCodec: string;
+  readonly width: number;
+  readonly height: number;
 }
 
 interface RecorderEvents {
   state: [state: RecorderState];
+  /** A part was opened (its temp file exists). */
+  partStarted: [part: PartStartInfo];
+  /** A part produced no usable file (its temp file is removed). */
+  partFailed: [tmpFile: string];
   /** A part is finished and in record_dir. */
   recorded: [record: RecordInfo];
   finished: [records: RecordInfo[]];
@@ -305,6 +336,20 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
     }
     if (this.#header) part.writeRaw(this.#header.data);
     for (const c of this.#configs.values()) part.writeRaw(c.data);
+    this.emit('partStarted', {
+      tmpFile,
+      mediaSessionId: this.stream.mediaSessionId,
+      streamName: this.stream.name,
+      mediaProvider: this.stream.mediaProvider,
+      login: this.stream.login,
+      part: index,
+      startTimeMillis: part.startTimeMillis,
+      container: plan.container,
+      videoCodec: media.videoCodec,
+      audioCodec: media.audioCodec,
+      width: media.width,
+      height: media.height,
+    });
     this.log.info({ part: index, pid: part.ffmpeg.pid, muxer: muxer.kind, tmpFile, container: plan.container, audio: plan.audio }, 'Recording started');
     if (this.#state === 'starting') this.#setState('recording');
     void part.ffmpeg.exited.then((exit) => {
@@ -332,6 +377,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
         this.emit('recorded', record);
       } else {
         this.#failures++;
+        this.emit('partFailed', part.tmpFile);
       }
     });
   }
@@ -396,6 +442,13 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
       startTime: Math.max(part.firstTimestampMs, 0),
       endTime: part.lastTimestampMs,
       durationMs: part.durationMs,
+      tmpFile: part.tmpFile,
+      mediaProvider: this.stream.mediaProvider,
+      login: this.stream.login,
+      videoCodec: this.stream.media.videoCodec,
+      audioCodec: this.stream.media.audioCodec,
+      width: this.stream.media.width,
+      height: this.stream.media.height,
     };
     this.log.info({ part: part.index, file: dest, size: recordSize, durationMs: part.durationMs, ...finish }, 'Recording done');
     return record;

@@ -116,6 +116,9 @@ export async function recoverInterruptedParts(options: RecoveryOptions): Promise
       startTime: firstTs,
       endTime: firstTs + durationMs,
       durationMs,
+      tmpFile,
+      recovered: true,
+      ...(sidecar ? { login: sidecar.login, videoCodec: sidecar.videoCodec, audioCodec: sidecar.audioCodec } : {}),
     });
   }
   return records;

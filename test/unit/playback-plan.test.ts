@@ -21,8 +21,6 @@ import {
   playbackCacheKey,
   PlaybackRangeError,
 } from '../../src/http/playback/playback-plan.js';
-import { RecordCatalogPartSource } from '../../src/http/playback/record-catalog-part-source.js';
-import type { FinishedRecord } from '../../src/records/record-catalog.js';
 
 function errorOf(fn: () => unknown): string {
   try {
@@ -232,33 +230,6 @@ describe('BoundedGate', () => {
     expect(await first).toBe('first');
     expect(await second).toBe('second');
     expect([gate.held, gate.waiting]).toEqual([0, 0]);
-  });
-});
-
-describe('RecordCatalogPartSource', () => {
-  it('lists the overlapping records of one stream, sorted, with their container', async () => {
-    const rec = (fileName: string, streamName: string | null, startS: number, endS: number): FinishedRecord => ({
-      fileName,
-      streamName,
-      mediaSessionId: streamName ? 'm' : null,
-      size: 1,
-      startTimeMillis: T + startS * 1000,
-      endTimeMillis: T + endS * 1000,
-      duration: (endS - startS) * 1000,
-    });
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pb-'));
-    const source = new RecordCatalogPartSource(
-      { list: async () => [rec('s_2.mp4', 's', 10, 20), rec('s_1.mp4', 's', 0, 10), rec('t_1.mp4', 't', 0, 10), rec('x.mp4', null, 0, 10), rec('s_3.ts', 's', 20, 30)] },
-      dir,
-    );
-    const parts = await source.partsOverlapping('s', T + 5000, T + 25_000);
-    expect(parts.map((p) => [p.fileName, p.container, p.path])).toEqual([
-      ['s_1.mp4', 'mp4', path.join(dir, 's_1.mp4')],
-      ['s_2.mp4', 'mp4', path.join(dir, 's_2.mp4')],
-      ['s_3.ts', 'ts', path.join(dir, 's_3.ts')],
-    ]);
-    expect(await source.partsOverlapping('s', T + 30_000, T + 40_000)).toEqual([]);
-    fs.rmSync(dir, { recursive: true });
   });
 });
 

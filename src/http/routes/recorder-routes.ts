@@ -2,6 +2,8 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { HttpError } from '../http-error.js';
 import { requireStreamName, requireText } from '../name-guard.js';
 import { MAX_FILE_NAME_BYTES } from '../../recording/naming.js';
+import { TimeBoundError } from '../time-bound.js';
+import { recordFilterProperties } from './records-routes.js';
 import type { StartupConfig } from '../recording-config.js';
 import { emptyAnswerSchema, emptyBodySchema, errorResponses, mediaSessionIdSchema } from '../schemas.js';
 import { DiskSpaceError } from '../../recording/recorder-manager.js';
@@ -47,12 +49,8 @@ const sessionSchema = {
 const recordFilterSchema = {
   type: ['object', 'null'],
   additionalProperties: false,
-  description: 'Every field given must match; none = all records',
-  properties: {
-    mediaSessionId: mediaSessionIdSchema,
-    streamName: { type: 'string', minLength: 1, maxLength: 255 },
-    fileName: { type: 'string', minLength: 1, maxLength: 255 },
-  },
+  description: 'Every field given must match; none = all records (the filters of /records/find)',
+  properties: recordFilterProperties,
 } as const;
 
 const finishedRecordSchema = {
@@ -171,7 +169,10 @@ export function registerRecorderRoutes(app: FastifyInstance, recording: Recordin
     async (req) => {
       if (req.body?.streamName !== undefined) requireStreamName(req.body.streamName, 'streamName');
       if (req.body?.fileName !== undefined) requireText(req.body.fileName, 'fileName', MAX_FILE_NAME_BYTES);
-      const records = await recording.finishedRecords(req.body ?? {});
+      const records = await recording.finishedRecords(req.body ?? {}).catch((err: unknown) => {
+        if (err instanceof TimeBoundError) throw new HttpError(400, err.message);
+        throw err;
+      });
       if (records.length === 0) throw new HttpError(404, 'No finished records match');
       return records.map((r) => ({ ...r, downloadUrl: downloadUrl(req, options.publicBaseUrl, r.fileName) }));
     },

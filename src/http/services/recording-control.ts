@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { NotPublishingError, type RecorderManager, type RecordingInProgress } from '../../recording/recorder-manager.js';
-import type { FinishedRecord, RecordCatalog } from '../../records/record-catalog.js';
+import type { FinishedRecord, RecordsFindBody } from './records-control.js';
 import type { StreamRegistry } from '../../streams/stream-registry.js';
 import { recordingOverridesOf, type StartupConfig } from '../recording-config.js';
 
@@ -11,10 +11,12 @@ export class NotRecordingError extends Error {}
 export { NotPublishingError };
 export { RecordingConfigError } from '../recording-config.js';
 
-export interface RecordFilter {
-  readonly mediaSessionId?: string;
-  readonly streamName?: string;
-  readonly fileName?: string;
+/** The filters of /recorder/find_records: those of /records/find (every field given must match). */
+export type RecordFilter = RecordsFindBody;
+
+/** Where the finished records come from (the record catalog). */
+export interface FinishedRecordSource {
+  finishedRecords(filter: RecordFilter): Promise<FinishedRecord[]>;
 }
 
 /** Recording on demand (/recorder/*) and the finished records, over the recorder manager and the record catalog. */
@@ -22,7 +24,7 @@ export class RecordingControl {
   constructor(
     private readonly registry: StreamRegistry,
     private readonly recorders: RecorderManager,
-    private readonly catalog: RecordCatalog,
+    private readonly catalog: FinishedRecordSource,
     private readonly log: Logger,
   ) {}
 
@@ -49,13 +51,8 @@ export class RecordingControl {
     return this.recorders.inProgress();
   }
 
+  /** Throws TimeBoundError for a bad from/to. */
   async finishedRecords(filter: RecordFilter): Promise<FinishedRecord[]> {
-    const all = await this.catalog.list();
-    return all.filter(
-      (r) =>
-        (filter.mediaSessionId === undefined || r.mediaSessionId === filter.mediaSessionId) &&
-        (filter.streamName === undefined || r.streamName === filter.streamName) &&
-        (filter.fileName === undefined || r.fileName === filter.fileName),
-    );
+    return this.catalog.finishedRecords(filter);
   }
 }

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { StreamRegistry } from '../../streams/stream-registry.js';
+import { TypedEmitter } from '../../util/typed-emitter.js';
 import type { DiskGuard } from '../disk-guard.js';
 import type { HookRunner } from '../hook-runner.js';
 import { DiskSpaceError, NOT_ENOUGH_SPACE } from '../recorder-manager.js';
@@ -32,7 +33,16 @@ export interface MultiRecorderJson {
  * with $1 file, $2 creation/modification time, $3 duration (ms), $4 URI
  * after each finished file, and finishes every recorder on close().
  */
-export class MultiRecorderManager {
+interface MultiRecorderManagerEvents {
+  /** A multiple recorder started: its participants' files go into `workDir` until it is terminated. */
+  started: [uri: string, workDir: string, startTimeMillis: number];
+  /** A multiple recorder ended with nothing recorded (no file). */
+  empty: [uri: string];
+  /** A multiple recording is finished (or recovered) and in multi_record_dir. */
+  recorded: [info: MultiRecordInfo];
+}
+
+export class MultiRecorderManager extends TypedEmitter<MultiRecorderManagerEvents> {
   readonly #recorders = new Map<string, MultiRecorder>();
   readonly #pending = new Set<Promise<unknown>>();
   #closed = false;
@@ -44,6 +54,7 @@ export class MultiRecorderManager {
     private readonly disk: DiskGuard,
     private readonly log: Logger,
   ) {
+    super();
     disk.on('low', this.#onDiskLow);
   }
 
@@ -79,6 +90,7 @@ export class MultiRecorderManager {
       this.#recorders.delete(uri);
       throw err;
     }
+    this.emit('started', uri, recorder.workDir, recorder.startTimeMillis);
   }
 
   #recorder(uri: string): MultiRecorder {
@@ -115,10 +127,12 @@ export class MultiRecorderManager {
     this.#recorders.delete(uri);
     const info = await recorder.terminate(reason);
     if (info) this.#runHook(info);
+    else this.emit('empty', uri);
     return info;
   }
 
   #runHook(info: MultiRecordInfo): void {
+    this.emit('recorded', info);
     const args = [info.path, String(info.creationModificationTime), String(info.durationMs), info.uri];
     const p = this.hooks.runArgs(args, info.path, { multiRecorder: info.uri });
     this.#pending.add(p);

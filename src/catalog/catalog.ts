@@ -1,0 +1,139 @@
+import type { PartSource } from './part-source.js';
+
+/**
+ * The record catalog: one row per record file (one per rotated part), from
+ * the first byte of a recording to its deletion. The folder stays the
+ * truth: rows are reconciled with it at start-up and when it changes. This
+ * is the whole contract callers see; SqliteCatalog is the embedded
+ * implementation, a PostgreSQL one can follow without touching callers.
+ */
+
+export type RecordState = 'recording' | 'finished' | 'recovered' | 'broken' | 'deleted' | 'gone';
+export const RECORD_STATES: readonly RecordState[] = ['recording', 'finished', 'recovered', 'broken', 'deleted', 'gone'];
+/** States of a file that is on disk (or being written). */
+export const PRESENT_STATES: readonly RecordState[] = ['recording', 'finished', 'recovered', 'broken'];
+
+export type RecordProvider = 'RTMP' | 'RTSP' | 'WebRTC' | 'multi' | 'file';
+export const RECORD_PROVIDERS: readonly RecordProvider[] = ['RTMP', 'RTSP', 'WebRTC', 'multi', 'file'];
+
+export interface CatalogRecord {
+  readonly fileName: string;
+  /** Absolute folder holding the file. */
+  readonly dir: string;
+  /** null for a file this daemon did not record. */
+  readonly streamName: string | null;
+  readonly mediaSessionId: string | null;
+  readonly provider: RecordProvider;
+  readonly login: string;
+  /** Wall-clock start of the media, epoch ms. */
+  readonly startMs: number;
+  /** Wall-clock end; null while recording. */
+  readonly endMs: number | null;
+  /** Media duration, ms; null when unknown (unreadable file, in progress). */
+  readonly durationMs: number | null;
+  readonly size: number;
+  /** 'mp4' | 'mkv' | 'webm' | 'ts' */
+  readonly container: string;
+  readonly videoCodec: string;
+  readonly audioCodec: string;
+  readonly width: number;
+  readonly height: number;
+  /** 1-based part number. */
+  readonly part: number;
+  readonly state: RecordState;
+  readonly pinned: boolean;
+  /** File modification time (ms) when last seen on disk: reconcile skips unchanged files. */
+  readonly mtimeMs: number;
+  readonly deletedAt: number | null;
+  readonly deletedReason: string | null;
+}
+
+/** A row as written: everything but the bookkeeping the catalog keeps itself. */
+export type RecordRow = Omit<CatalogRecord, 'pinned' | 'deletedAt' | 'deletedReason'>;
+
+/** A finished part replacing its in-progress row (found by its temp name). */
+export interface FinishedPart {
+  readonly tempName: string;
+  readonly row: RecordRow;
+}
+
+export type FindSort = 'start' | '-start' | 'end' | '-end';
+
+export interface FindQuery {
+  readonly streamName?: string;
+  readonly mediaSessionId?: string;
+  readonly provider?: RecordProvider;
+  readonly fileName?: string;
+  /** Only files of this folder. */
+  readonly dir?: string;
+  /** Records overlapping [fromMs, toMs). */
+  readonly fromMs?: number;
+  readonly toMs?: number;
+  /** Default: the states of files on disk (PRESENT_STATES). */
+  readonly states?: readonly RecordState[];
+  readonly offset?: number;
+  /** Default 100. */
+  readonly limit?: number;
+  readonly sort?: FindSort;
+}
+
+export interface FindResult {
+  readonly total: number;
+  readonly records: CatalogRecord[];
+}
+
+/** A cut (?start=&end= part) kept as a cache entry, never as a record. */
+export interface CutEntry {
+  readonly fileName: string;
+  readonly dir: string;
+  readonly sourceFileName: string;
+  readonly size: number;
+  readonly createdMs: number;
+}
+
+/** What retention decides over. */
+export interface RetentionRows {
+  /** The oldest present rows (recording, finished, recovered, broken), oldest first, at most the limit asked. */
+  readonly records: CatalogRecord[];
+  /** Every row being recorded. */
+  readonly recording: CatalogRecord[];
+  readonly cuts: CutEntry[];
+  /** Bytes of every present row and every cut, as the catalog knows them. */
+  readonly totalBytes: number;
+}
+
+export interface Catalog extends PartSource {
+  /**
+   * Inserts or replaces the row of `row.fileName` (the pin is kept). A row
+   * without a stream (a file found on disk) never replaces the present row
+   * of a record this daemon made.
+   */
+  upsert(row: RecordRow): Promise<void>;
+  /** upsert() of many rows in one transaction. */
+  upsertMany(rows: readonly RecordRow[]): Promise<void>;
+  /** Turns an in-progress row into its finished record (or inserts it when the temp row is unknown). */
+  finishPart(part: FinishedPart): Promise<void>;
+  /** Marks rows whose files vanished (rows already deleted stay deleted). */
+  markGone(fileNames: readonly string[]): Promise<void>;
+  markBroken(fileName: string): Promise<void>;
+  markDeleted(fileName: string, reason: string, atMs: number): Promise<void>;
+  /** Removes a row (an in-progress part that produced no file). */
+  remove(fileName: string): Promise<void>;
+  get(fileName: string): Promise<CatalogRecord | null>;
+  find(query: FindQuery): Promise<FindResult>;
+  /** Present rows of a folder: file name -> size and mtime (what reconcile compares with the disk). */
+  presentIn(dir: string): Promise<Map<string, { size: number; mtimeMs: number; state: RecordState }>>;
+  /** Sets the pin; false when the file is not known. */
+  pin(fileName: string, pinned: boolean): Promise<boolean>;
+  upsertCut(cut: CutEntry): Promise<void>;
+  removeCut(fileName: string): Promise<void>;
+  cuts(): Promise<CutEntry[]>;
+  /** The cuts made from one record. */
+  cutsOf(sourceFileName: string): Promise<CutEntry[]>;
+  /** The oldest `limit` present rows, the rows being recorded, the cuts and the total bytes. */
+  retentionRows(limit: number): Promise<RetentionRows>;
+  /** Small key/value store (journal import done, ...). */
+  getMeta(key: string): Promise<string | null>;
+  setMeta(key: string, value: string): Promise<void>;
+  close(): Promise<void>;
+}
