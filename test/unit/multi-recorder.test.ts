@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { assembleArgs } from '../../src/recording/multi/assemble.js';
 import { decodeTrackIdentity, editsOf, encodeTrackIdentity, parseMoov, readBoxes, tracksInfoJson } from '../../src/recording/multi/mp4-tracks.js';
-import { multiNameValues, multiWorkDirName } from '../../src/recording/multi/multi-recorder.js';
+import { multiNameValues } from '../../src/recording/multi/multi-recorder.js';
 import { MultiRecorderUriError, multiRecorderStreamName, parseMultiRecorderUri } from '../../src/recording/multi/multi-uri.js';
 import { participantPlan, StreamClock } from '../../src/recording/multi/participant.js';
 import { nameRecord } from '../../src/recording/naming.js';
@@ -22,19 +22,6 @@ describe('multiple recorder URIs and file names', () => {
       expect(() => parseMultiRecorderUri(uri)).toThrow(MultiRecorderUriError);
     },
   );
-
-  it('keeps the work folder name within 255 bytes, a cut name unique by a hash of the URI (found by the REST fuzzer: ENAMETOOLONG was a 500)', () => {
-    expect(multiWorkDirName('multi-recorder://room1', 5)).toBe('.multi-multi-recorder__room1-5');
-    // the longest URIs accepted (255 UTF-16 units)
-    const long = (ch: string): string => `multi-recorder://${ch.repeat(Math.floor(237 / ch.length))}`;
-    for (const uri of [long('é'), long('n'), long('😀'), `${long('é')}x`]) {
-      const name = multiWorkDirName(uri, 1796588452649);
-      expect(Buffer.byteLength(name)).toBeLessThanOrEqual(255);
-      expect(name.endsWith('-1796588452649')).toBe(true);
-      expect(name.startsWith('.multi-multi-recorder__')).toBe(true);
-    }
-    expect(multiWorkDirName(long('é'), 1)).not.toBe(multiWorkDirName(`${long('é')}x`, 1));
-  });
 
   it("renders the document's example: {startTime}/{endTime} are -1, millis from the server clock", () => {
     const rules = { template: '{streamName}-{startTime}-{startTimeMillis}-{endTime}-{endTimeMillis}', encoding: 'none' as const, exclude: '/' };

@@ -1,9 +1,8 @@
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Stream } from '../../streams/stream.js';
-import { MAX_FILE_NAME_BYTES, nameRecord, truncateUtf8, type NamingRules, type TemplateValues } from '../naming.js';
+import { nameRecord, type NamingRules, type TemplateValues } from '../naming.js';
 import { assemble } from './assemble.js';
 import { multiRecorderStreamName } from './multi-uri.js';
 import { readMovie } from './mp4-tracks.js';
@@ -33,20 +32,6 @@ export class NotAddedError extends Error {}
 
 /** Hidden folder of a recorder's participant files, inside multi_record_dir. */
 export const MULTI_WORK_PREFIX = '.multi-';
-
-/**
- * The work folder's name (pure): prefix, the URI's file-name form, start
- * time; cut to 255 bytes (a long non-ASCII URI would otherwise fail mkdir
- * with ENAMETOOLONG), a cut name made unique again by a hash of the URI.
- * Recovery reads the URI from the description file, never from this name.
- */
-export function multiWorkDirName(uri: string, startTimeMillis: number): string {
-  const name = `${MULTI_WORK_PREFIX}${multiRecorderStreamName(uri)}`;
-  const suffix = `-${startTimeMillis}`;
-  if (Buffer.byteLength(name + suffix) <= MAX_FILE_NAME_BYTES) return name + suffix;
-  const hash = `~${createHash('sha1').update(uri).digest('hex').slice(0, 10)}`;
-  return truncateUtf8(name, MAX_FILE_NAME_BYTES - hash.length - suffix.length) + hash + suffix;
-}
 
 /**
  * Template values of a multiple recording's file name (pure): {streamName}
@@ -81,7 +66,7 @@ export class MultiRecorder {
     log: Logger,
   ) {
     this.log = log.child({ multiRecorder: uri });
-    this.workDir = path.join(settings.dir, multiWorkDirName(uri, this.startTimeMillis));
+    this.workDir = path.join(settings.dir, `${MULTI_WORK_PREFIX}${multiRecorderStreamName(uri)}-${this.startTimeMillis}`);
   }
 
   async start(): Promise<void> {
