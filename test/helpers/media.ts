@@ -115,3 +115,11 @@ export function mp4TopLevelBoxes(file: string): { type: string; offset: number; 
   }
   return boxes;
 }
+
+/** Packets (frames) of the first video or audio stream of a file, counted by ffprobe. */
+export function packetCount(file: string, stream: 'v' | 'a'): number {
+  const out = execFileSync('ffprobe', ['-v', 'error', '-select_streams', `${stream}:0`, '-count_packets', '-show_entries', 'stream=nb_read_packets', '-of', 'csv=p=0', file], {
+    encoding: 'utf8',
+  });
+  return Number(out.trim().split('\n')[0]);
+}
