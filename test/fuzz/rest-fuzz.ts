@@ -426,8 +426,14 @@ function recordsCase(ctx: FuzzContext, r: Rng): { kind: string; path: string; he
   const q: string[] = [];
   if (r.chance(0.6)) {
     kind = 'records-cut';
-    if (r.chance(0.9)) q.push(`start=${pct(r.pick(CUT_VALUES))}`);
-    if (r.chance(0.9)) q.push(`end=${pct(r.pick(CUT_VALUES))}`);
+    if (r.chance(0.4)) {
+      // a plausible part, so the cutter itself runs (on an existing record, half of the time)
+      const start = Math.round(r.next() * 60) / 10;
+      q.push(`start=${start}`, `end=${Math.round((start + 0.1 + r.next() * 6) * 10) / 10}`);
+    } else {
+      if (r.chance(0.9)) q.push(`start=${pct(r.pick(CUT_VALUES))}`);
+      if (r.chance(0.9)) q.push(`end=${pct(r.pick(CUT_VALUES))}`);
+    }
     if (r.chance(0.1)) q.push('start=1', 'start=2');
     if (r.chance(0.1)) q.push(`token=${'t'.repeat(r.int(1, 1100))}`);
     if (r.chance(0.1)) q.push('unknown=1');
