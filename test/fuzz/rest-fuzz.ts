@@ -1011,7 +1011,14 @@ async function fuzzWith(daemon: DaemonHandle, options: FuzzOptions, harness: Har
       byStatus[status] = (byStatus[status] ?? 0) + 1;
       const k = (byKind[c.kind] ??= {});
       k[status] = (k[status] ?? 0) + 1;
-      if (c.method === 'POST' && c.path.startsWith('/whip/') && a.status === 201 && typeof a.headers.location === 'string') whipSessions.push(a.headers.location);
+      if (c.method === 'POST' && c.path.startsWith('/whip/') && a.status === 201 && typeof a.headers.location === 'string') {
+        // each WHIP session holds ports and (on some engines) a feed ffmpeg until its idle timeout: keep at most 2
+        whipSessions.push(a.headers.location);
+        while (whipSessions.length > 2) {
+          const loc = whipSessions.shift();
+          if (loc) await send(port, { n: -1, kind: 'harness', route: 'whip', method: 'DELETE', path: loc, headers: {}, body: null, resetAllowed: true });
+        }
+      }
       const bad = (typeof a.status === 'number' && a.status >= 500) || a.status === 'timeout' || (a.status === 'reset' && !c.resetAllowed && !a.body.startsWith('client refused'));
       if (a.status === 'reset') resets++;
       if (bad) {
