@@ -651,7 +651,8 @@ export function makeCase(routes: readonly FuzzRoute[], n: number, ctx: FuzzConte
       );
     case 'oversized': {
       const size = r.pick([BODY_LIMIT + 1, BODY_LIMIT * 2, 256 * 1024, 1024 * 1024]);
-      const pad = Math.max(0, size - JSON.stringify(valid).length - 10);
+      // at least `size` bytes: always over the limit
+      const pad = Math.max(0, size - Buffer.byteLength(JSON.stringify(valid)));
       return out(json({ ...valid, pad: 'p'.repeat(pad) }), jsonHeaders, { resetAllowed: true });
     }
     case 'dup-keys': {
