@@ -108,3 +108,22 @@ export async function whipPublishFromPage(page: Page, whipUrl: string, codec: 'V
     { whipUrl, codec, token },
   );
 }
+
+/**
+ * Video frames the page's peer connection (window.__pc, as
+ * whipPublishFromPage leaves it) has sent so far, from its own statistics
+ * (outbound-rtp framesSent). Video is copied into records, so a record's
+ * video packets can be counted against this: a measure of what was lost
+ * that does not depend on the machine's speed, unlike wall-clock sleeps
+ * (a busy browser sends fewer frames in 4 s, and its media clock goes on
+ * across the frames it skipped).
+ */
+export async function framesSent(page: Page, pc = 'window.__pc'): Promise<number> {
+  return (await page.evaluate(`(async () => {
+    let frames = 0;
+    (await ${pc}.getStats()).forEach((r) => {
+      if (r.type === 'outbound-rtp' && r.kind === 'video') frames += r.framesSent;
+    });
+    return frames;
+  })()`)) as number;
+}

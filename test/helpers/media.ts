@@ -41,17 +41,29 @@ export interface Publisher {
   proc: ChildProcess;
   exited: Promise<number | null>;
   stderr(): string;
+  /**
+   * Seconds of media the publisher has sent so far, by its own count
+   * (ffmpeg -progress out_time, every 0.1 s). Tests compare records with
+   * this rather than with wall-clock time: on a busy machine the two part.
+   */
+  sentSeconds(): number;
 }
 
 /** Publishes a file in real time over RTMP with ffmpeg (-re, by default -c copy, -f flv). */
 export function publish(file: string, url: string, extraInput: string[] = [], codecArgs: string[] = ['-c', 'copy']): Publisher {
-  const proc = spawn('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-re', ...extraInput, '-i', file, ...codecArgs, '-f', 'flv', url], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const proc = spawn(
+    'ffmpeg',
+    ['-hide_banner', '-loglevel', 'error', '-nostats', '-progress', 'pipe:1', '-stats_period', '0.1', '-re', ...extraInput, '-i', file, ...codecArgs, '-f', 'flv', url],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let err = '';
+  let sentUs = 0;
   proc.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+  proc.stdout?.on('data', (d: Buffer) => {
+    for (const m of d.toString().matchAll(/out_time_us=(\d+)/g)) sentUs = Math.max(sentUs, Number(m[1]));
+  });
   const exited = new Promise<number | null>((resolve) => proc.on('exit', (code) => resolve(code)));
-  return { proc, exited, stderr: () => err };
+  return { proc, exited, stderr: () => err, sentSeconds: () => sentUs / 1e6 };
 }
 
 export interface ProbeResult {
@@ -102,4 +114,12 @@ export function mp4TopLevelBoxes(file: string): { type: string; offset: number; 
     offset += size;
   }
   return boxes;
+}
+
+/** Packets (frames) of the first video or audio stream of a file, counted by ffprobe. */
+export function packetCount(file: string, stream: 'v' | 'a'): number {
+  const out = execFileSync('ffprobe', ['-v', 'error', '-select_streams', `${stream}:0`, '-count_packets', '-show_entries', 'stream=nb_read_packets', '-of', 'csv=p=0', file], {
+    encoding: 'utf8',
+  });
+  return Number(out.trim().split('\n')[0]);
 }

@@ -52,15 +52,17 @@ function muxers(daemon: DaemonHandle): number[] {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 describe('crash safety and recovery', () => {
-  it('SIGKILL of the daemon 10 s into a publish: the restart recovers a playable record of at least 9 s, named and hooked', async () => {
+  it('SIGKILL of the daemon 10 s into a publish: the restart recovers a playable record of all but the last second sent, named and hooked', async () => {
     const clip = makeClip({ video: true, audio: true, seconds: 8, gop: 2 });
     const home = makeHome();
     const first = await startDaemon({}, home);
     const publisher = publish(clip, first.rtmpUrl('crash'), ['-stream_loop', '3']);
     let msid = '';
+    let sentAtKill = 0;
     try {
       msid = (await stream(first, 'crash')).mediaSessionId;
       await sleep(10_000);
+      sentAtKill = publisher.sentSeconds();
       first.proc.kill('SIGKILL');
       await first.exited;
     } finally {
@@ -74,7 +76,9 @@ describe('crash safety and recovery', () => {
       await second.waitForOutput(/Recovered an interrupted recording/, 20_000);
       const file = path.join(second.recordDir, `stream-${msid}-.mp4`);
       await waitFor(() => hookLines(second).some((l) => l === `crash:${file}`), 10_000, 'hook of the recovered record');
-      expect(durationOf(file)).toBeGreaterThanOrEqual(9);
+      // what the publisher had sent (its own count, not the wall clock: a busy machine sends less in 10 s), less 1 s
+      expect(sentAtKill).toBeGreaterThan(3);
+      expect(durationOf(file)).toBeGreaterThanOrEqual(sentAtKill - 1);
       expect(decodeErrors(file)).toBe('');
       expect(ffprobe(file).streams.map((s) => s.codec_name).sort()).toEqual(['aac', 'h264']);
       expect(fs.readdirSync(second.recordDir).filter((f) => f.startsWith('.rec-'))).toEqual([]);
@@ -150,6 +154,7 @@ describe('crash safety and recovery', () => {
       await sleep(3000);
       const [muxer] = muxers(daemon);
       process.kill(muxer!, 'SIGSTOP');
+      const sentAtHang = publisher.sentSeconds();
       expect(await publisher.exited).toBe(0);
       const stoppedAt = Date.now();
       await waitFor(() => hookLines(daemon).length >= 1, 20_000, 'the record');
@@ -158,7 +163,9 @@ describe('crash safety and recovery', () => {
       expect(isAlive(muxer!)).toBe(false);
       const file = path.join(daemon.recordDir, 'hang.mp4');
       expect(decodeErrors(file)).toBe('');
-      expect(durationOf(file)).toBeGreaterThan(1.5);
+      // the hung muxer had got up to what was sent when it stopped; it may lose what it had not flushed
+      expect(sentAtHang).toBeGreaterThan(1.5);
+      expect(durationOf(file)).toBeGreaterThan(sentAtHang - 1.5);
     } finally {
       await daemon.stop();
     }
@@ -191,10 +198,12 @@ describe('limits and liveness', () => {
       await daemon.waitForOutput(/Recording started[\s\S]*Recording started/, 10_000);
       await sleep(1500);
       again.proc.kill('SIGSTOP');
+      const sentBeforeSilence = again.sentSeconds();
       await daemon.waitForOutput(/no media for 2 s/, 10_000);
       await waitFor(() => hookLines(daemon).length >= 2, 10_000, 'second record');
       const idle = path.join(daemon.recordDir, `maxlen-${second.mediaSessionId}.mp4`);
-      expect(durationOf(idle)).toBeGreaterThan(0.8);
+      // everything sent before the publisher went silent is in the record
+      expect(durationOf(idle)).toBeGreaterThan(sentBeforeSilence - 0.5);
       expect(decodeErrors(idle)).toBe('');
       // the publisher is still connected: the stream is live, not recorded
       const s = await stream(daemon, 'maxlen');
