@@ -136,7 +136,7 @@ export class HttpServer {
     });
     registerStreamRoutes(this.app, deps.streams);
     registerRecorderRoutes(this.app, deps.recording, { publicBaseUrl: options.publicBaseUrl ?? '' });
-    if (deps.records) registerRecordsRoutes(this.app, deps.records);
+    if (deps.records) registerRecordsRoutes(this.app, deps.records, { publicBaseUrl: options.publicBaseUrl ?? '' });
     if (deps.multi) registerMultiRecorderRoutes(this.app, deps.multi);
     if (deps.rtsp) registerRtspRoutes(this.app, deps.rtsp);
     if (deps.stats) registerServerRoutes(this.app, deps.stats);

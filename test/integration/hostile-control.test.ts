@@ -74,6 +74,9 @@ describe('issue 14: hostile input to recorder control, cuts, downloads and RTSP'
     // downloadUrl names the configured public base
     const records = await postJson<RecordJson[]>(daemon, '/rest-api/recorder/find_records', { fileName: files[0] });
     expect(records.body[0]!.downloadUrl).toBe(`https://media.example.com/wcs/client/records/${encodeURIComponent(files[0]!)}`);
+    // and so does the catalog's answer
+    const found = await postJson<{ records: RecordJson[] }>(daemon, '/rest-api/records/find', { streamName: 'racy' });
+    expect(found.body.records.map((r) => r.downloadUrl)).toContain(`https://media.example.com/wcs/client/records/${encodeURIComponent(files[0]!)}`);
   });
 
   it('startups and terminates interleaved: never two recorders, every started one is finished', async () => {

@@ -6,7 +6,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { parseByteRange } from '../../src/http/byte-range.js';
 import { planEviction } from '../../src/http/cut-cache.js';
 import { clampRange, cutFileName, estimatePartBytes, parseCutRange } from '../../src/http/cut-range.js';
-import { downloadUrlOf } from '../../src/http/routes/recorder-routes.js';
+import { downloadUrlOf } from '../../src/http/download-url.js';
 import { openRecordInside, procFdPath } from '../../src/http/safe-path.js';
 import { RtspAgentManager, RtspLimitError, RtspRequestError, type RtspAgentSettings } from '../../src/ingest/rtsp/rtsp-agent-manager.js';
 import { CAMERA_LOST, CAMERA_UNREACHABLE, judgeExit, publicPullError } from '../../src/ingest/rtsp/rtsp-pull-rules.js';

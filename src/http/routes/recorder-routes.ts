@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { HttpError } from '../http-error.js';
 import { requireStreamName, requireText } from '../name-guard.js';
 import { MAX_FILE_NAME_BYTES } from '../../recording/naming.js';
+import { downloadUrlOf } from '../download-url.js';
 import { TimeBoundError } from '../time-bound.js';
 import { recordFilterProperties } from './records-routes.js';
 import type { StartupConfig } from '../recording-config.js';
@@ -66,16 +67,6 @@ const finishedRecordSchema = {
     downloadUrl: { type: 'string' },
   },
 } as const;
-
-/**
- * Where a record is downloaded (pure): record_public_base_url, when set (a
- * proxy or CDN in front; it may carry a path prefix), takes the place of the
- * scheme and host the request came to.
- */
-export function downloadUrlOf(publicBaseUrl: string, protocol: string, host: string, fileName: string): string {
-  const base = publicBaseUrl !== '' ? publicBaseUrl.replace(/\/+$/, '') : `${protocol}://${host}`;
-  return `${base}/client/records/${encodeURIComponent(fileName)}`;
-}
 
 function downloadUrl(req: FastifyRequest, publicBaseUrl: string, fileName: string): string {
   return downloadUrlOf(publicBaseUrl, req.protocol, req.host, fileName);

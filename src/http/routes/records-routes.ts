@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { RECORD_PROVIDERS, RECORD_STATES, type CatalogRecord } from '../../catalog/catalog.js';
+import { downloadUrlOf } from '../download-url.js';
 import { HttpError } from '../http-error.js';
 import { errorResponses, mediaSessionIdSchema } from '../schemas.js';
 import type { RecordsControl, RecordsFindBody } from '../services/records-control.js';
@@ -95,11 +96,7 @@ const spanList = {
   items: { type: 'object', properties: { start: { type: 'integer' }, end: { type: 'integer' }, fileName: { type: 'string' } } },
 } as const;
 
-export function recordDownloadUrl(req: FastifyRequest, fileName: string): string {
-  return `${req.protocol}://${req.host}/client/records/${encodeURIComponent(fileName)}`;
-}
-
-function recordJson(req: FastifyRequest, r: CatalogRecord, recordDir: string): Record<string, unknown> {
+function recordJson(req: FastifyRequest, r: CatalogRecord, recordDir: string, publicBaseUrl: string): Record<string, unknown> {
   const downloadable = (r.state === 'finished' || r.state === 'recovered' || r.state === 'broken') && path.resolve(r.dir) === path.resolve(recordDir);
   return {
     fileName: r.fileName,
@@ -121,7 +118,7 @@ function recordJson(req: FastifyRequest, r: CatalogRecord, recordDir: string): R
     pinned: r.pinned,
     deletedAt: r.deletedAt,
     deletedReason: r.deletedReason,
-    downloadUrl: downloadable ? recordDownloadUrl(req, r.fileName) : null,
+    downloadUrl: downloadable ? downloadUrlOf(publicBaseUrl, req.protocol, req.host, r.fileName) : null,
   };
 }
 
@@ -131,7 +128,7 @@ function badTime(err: unknown): never {
 }
 
 /** /rest-api/records/*: the record catalog (docs/catalog.md). */
-export function registerRecordsRoutes(app: FastifyInstance, records: RecordsControl): void {
+export function registerRecordsRoutes(app: FastifyInstance, records: RecordsControl, options: { publicBaseUrl: string }): void {
   app.post<{ Body: RecordsFindBody | null }>(
     '/rest-api/records/find',
     {
@@ -146,7 +143,7 @@ export function registerRecordsRoutes(app: FastifyInstance, records: RecordsCont
     },
     async (req) => {
       const found = await records.find(req.body ?? {}).catch(badTime);
-      return { total: found.total, records: found.records.map((r) => recordJson(req, r, records.recordDir)) };
+      return { total: found.total, records: found.records.map((r) => recordJson(req, r, records.recordDir, options.publicBaseUrl)) };
     },
   );
   app.post<{ Body: { streamName: string; from?: number | string; to?: number | string } }>(
@@ -195,7 +192,7 @@ export function registerRecordsRoutes(app: FastifyInstance, records: RecordsCont
     async (req) => {
       const row = await records.pin(req.body.fileName, req.body.pinned);
       if (!row) throw new HttpError(404, `Record '${req.body.fileName}' not found`);
-      return recordJson(req, row, records.recordDir);
+      return recordJson(req, row, records.recordDir, options.publicBaseUrl);
     },
   );
 }
