@@ -72,6 +72,17 @@ if [ "$want_test_tools" = 1 ]; then
   fi
 fi
 
+# better-sqlite3 (the record catalog) builds from source where npm has no prebuilt
+# binary for this machine: node-gyp needs python3, make and a C++ compiler
+if ! command -v make >/dev/null 2>&1 || ! command -v g++ >/dev/null 2>&1 || ! command -v python3 >/dev/null 2>&1; then
+  if can_apt; then
+    say "installing the native-module build tools (python3, make, g++) for better-sqlite3"
+    apt_install python3 make g++
+  else
+    say "python3, make and g++ are needed to build better-sqlite3; install them (Debian: apt-get install python3 make g++)"
+  fi
+fi
+
 lock_hash="$(sha256sum package-lock.json | cut -d' ' -f1)"
 stamp=node_modules/.wcs-setup-lock
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$lock_hash" ]; then
