@@ -47,12 +47,6 @@ const CATALOG_STARTUP_WAIT_MS = 10_000;
 const CUT_TIMEOUT_MS = 60_000;
 /** How long one time-range playback answer may take to join (an hour of 720p from 60 parts: a few seconds). */
 const PLAYBACK_TIMEOUT_MS = 300_000;
-/**
- * Bytes the kept playback answers may take (an hour of 720p is about 1.4 GB).
- * To be merged into mp4_cutter_cache_max_size: the cutter's limit should
- * count listPlaybackCache() of <mp4_cutter_dir>/.playback too.
- */
-const PLAYBACK_CACHE_MAX_BYTES = 10 * 1024 ** 3;
 
 function readHttpsOptions(config: ServerConfig): HttpsOptions | null {
   if (config.httpsPort === null || config.httpsCertAbs === null || config.httpsKeyAbs === null) return null;
@@ -225,7 +219,9 @@ export class Daemon {
         timeoutMs: CUT_TIMEOUT_MS,
         maxConcurrent: config.mp4CutterMaxConcurrent,
         maxQueued: config.mp4CutterMaxQueued,
+        // cuts and the playback answers ffmpeg joined share mp4_cutter_cache_max_size
         cacheMaxBytes: config.mp4CutterCacheMaxSize,
+        otherCacheBytes: () => this.playback.cachedBytes,
         minFreeBytes: config.fileRecorderMinSpace,
         freeSpace: statfsProbe,
         onCut: (fileName, dir, source) => this.catalogService.cutMade(fileName, dir, source),
@@ -265,7 +261,15 @@ export class Daemon {
     );
     // answers of /client/streams/<name>.mp4?from=&to=, in a folder of their own under mp4_cutter_dir
     this.playback = new PlaybackStitcher(
-      { ffmpeg: binaries.ffmpeg, cacheDir: path.join(config.mp4CutterDirAbs, '.playback'), timeoutMs: PLAYBACK_TIMEOUT_MS, maxConcurrent: 2, maxQueued: 8, cacheMaxBytes: PLAYBACK_CACHE_MAX_BYTES },
+      {
+        ffmpeg: binaries.ffmpeg,
+        cacheDir: path.join(config.mp4CutterDirAbs, '.playback'),
+        timeoutMs: PLAYBACK_TIMEOUT_MS,
+        maxConcurrent: 2,
+        maxQueued: 8,
+        cacheMaxBytes: config.mp4CutterCacheMaxSize,
+        otherCacheBytes: () => this.cutter.cachedBytes,
+      },
       log.child({ component: 'playback' }),
     );
     this.recorders.on('partStarted', (part) => this.catalogService.partStarted(part));

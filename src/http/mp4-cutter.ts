@@ -22,8 +22,14 @@ export interface Mp4CutterOptions {
   readonly maxConcurrent: number;
   /** mp4_cutter_max_queued: cuts waiting for a place; beyond, CutterBusyError (503). */
   readonly maxQueued: number;
-  /** mp4_cutter_cache_max_size: bytes all stored parts may take; least recently used removed first. */
+  /**
+   * mp4_cutter_cache_max_size: bytes all stored parts may take, together with
+   * what `otherCacheBytes` says the playback answers hold (one budget for
+   * both); least recently used removed first.
+   */
   readonly cacheMaxBytes: number;
+  /** Bytes the time-range playback answers hold now (the other user of the same budget). */
+  readonly otherCacheBytes?: () => number;
   /** file_recorder_min_space: a cut never leaves less free space than this on mp4_cutter_dir. */
   readonly minFreeBytes: number;
   /** Free space of a folder's filesystem (tests give their own). */
@@ -258,17 +264,31 @@ export class Mp4Cutter {
     }
   }
 
+  /** What the stored parts may take: mp4_cutter_cache_max_size less what the playback answers hold. */
+  #budget(): number {
+    return Math.max(0, this.options.cacheMaxBytes - (this.options.otherCacheBytes?.() ?? 0));
+  }
+
+  /** Bytes the stored parts (and the cuts being made) hold now. */
+  get cachedBytes(): number {
+    let sum = 0;
+    for (const p of this.#parts.values()) sum += p.bytes;
+    for (const r of this.#reserved.values()) sum += r;
+    return sum;
+  }
+
   /** Removes least recently used parts until the cache plus `incoming` fits mp4_cutter_cache_max_size. */
   async #evict(incoming: number, keep: ReadonlySet<string>): Promise<void> {
     const reserved = [...this.#reserved.values()].reduce((a, b) => a + b, 0);
     const protect = new Set([...keep, ...this.#reserved.keys(), ...[...this.#inFlight.keys()].map((t) => path.basename(t))]);
-    for (const name of planEviction([...this.#parts.values()], this.options.cacheMaxBytes, incoming + reserved, protect)) {
+    const max = this.#budget();
+    for (const name of planEviction([...this.#parts.values()], max, incoming + reserved, protect)) {
       const part = this.#parts.get(name);
       this.#parts.delete(name);
       this.#made.delete(name);
       // a download of it in progress keeps reading its open descriptor
       await fs.promises.rm(path.join(this.options.cutterDir, name), { force: true });
-      this.log.info({ part: name, bytes: part?.bytes, max: this.options.cacheMaxBytes }, 'Record part removed: mp4_cutter_cache_max_size');
+      this.log.info({ part: name, bytes: part?.bytes, max }, 'Record part removed: mp4_cutter_cache_max_size');
     }
   }
 

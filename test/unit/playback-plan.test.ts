@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { planEviction } from '../../src/http/cut-cache.js';
 import { describe, expect, it } from 'vitest';
 import type { RecordedPart } from '../../src/catalog/part-source.js';
 import { BoundedGate, GateFullError } from '../../src/util/bounded-gate.js';
@@ -10,7 +11,6 @@ import { piecesFor, type ComposedAnswer } from '../../src/http/playback/compose-
 import { parseByteRange } from '../../src/http/playback/serve-composed.js';
 import { PlaybackStitcher, PlaybackUnsupportedError } from '../../src/http/playback/playback-stitcher.js';
 import {
-  answersToEvict,
   concatList,
   concatQuote,
   formatGaps,
@@ -233,7 +233,7 @@ describe('BoundedGate', () => {
   });
 });
 
-describe('answersToEvict', () => {
+describe('playback answers evicted by the cut cache rule (planEviction)', () => {
   const answers = [
     { fileName: 'old.mp4', bytes: 400, lastUsedMs: 1 },
     { fileName: 'mid.mp4', bytes: 300, lastUsedMs: 2 },
@@ -246,7 +246,7 @@ describe('answersToEvict', () => {
     ['never the kept one', 600, ['old.mp4'], ['mid.mp4', 'new.mp4']],
     ['everything but the kept one when it alone is too big', 100, ['new.mp4'], ['old.mp4', 'mid.mp4']],
   ] as const)('%s', (_name, max, keep, expected) => {
-    expect(answersToEvict(answers, max, new Set(keep))).toEqual(expected);
+    expect(planEviction(answers, max, 0, new Set(keep))).toEqual(expected);
   });
 });
 

@@ -179,27 +179,3 @@ export function concatList(segments: readonly StitchSegment[]): string {
   }
   return lines.join('\n') + '\n';
 }
-
-/** One stored answer of the playback cache. */
-export interface CachedAnswer {
-  readonly fileName: string;
-  readonly bytes: number;
-  /** When it was last made or served, ms since the epoch. */
-  readonly lastUsedMs: number;
-}
-
-/**
- * The answers to remove, least recently used first, so that the cache fits
- * in `maxBytes`; names in `keep` (being served or just made) are never chosen.
- */
-export function answersToEvict(answers: readonly CachedAnswer[], maxBytes: number, keep: ReadonlySet<string> = new Set()): string[] {
-  let total = answers.reduce((sum, a) => sum + a.bytes, 0);
-  const out: string[] = [];
-  for (const a of [...answers].sort((x, y) => x.lastUsedMs - y.lastUsedMs || x.fileName.localeCompare(y.fileName))) {
-    if (total <= maxBytes) break;
-    if (keep.has(a.fileName)) continue;
-    out.push(a.fileName);
-    total -= a.bytes;
-  }
-  return out;
-}

@@ -7,7 +7,8 @@ import { BoundedGate, GateFullError } from '../../util/bounded-gate.js';
 import { composeMp4, type ComposedAnswer } from './compose-mp4.js';
 import { ComposeUnsupportedError, readPartMedia, type PartMedia } from './mp4-sample-table.js';
 import { readPartSignature, signatureDifference, signatureOfMoov, type PartSignature } from './part-codecs.js';
-import { answersToEvict, concatList, playbackCacheKey, type PartFileState, type StitchPlan } from './playback-plan.js';
+import { planEviction } from '../cut-cache.js';
+import { concatList, playbackCacheKey, type PartFileState, type StitchPlan } from './playback-plan.js';
 
 export interface PlaybackStitcherOptions {
   readonly ffmpeg: string;
@@ -19,8 +20,14 @@ export interface PlaybackStitcherOptions {
   readonly maxConcurrent: number;
   /** Stitches waiting for a slot; beyond that requests are refused (503). */
   readonly maxQueued: number;
-  /** Bytes the kept answers may take; least recently used removed first after each new one. */
+  /**
+   * mp4_cutter_cache_max_size: bytes the kept answers may take together with
+   * what `otherCacheBytes` says the cut cache holds (one budget for both);
+   * least recently used answers removed first after each new one.
+   */
   readonly cacheMaxBytes: number;
+  /** Bytes the cut cache holds now (the other user of the same budget). */
+  readonly otherCacheBytes?: () => number;
 }
 
 /**
@@ -79,6 +86,8 @@ export class PlaybackStitcher {
   /** When each answer was last made or served (answers found on disk count from their mtime). */
   readonly #lastUsed = new Map<string, number>();
   #closed = false;
+
+  #cachedBytes = 0;
 
   constructor(
     private readonly options: PlaybackStitcherOptions,
@@ -327,6 +336,11 @@ export class PlaybackStitcher {
     }
   }
 
+  /** Bytes the kept answers took after the last stitch (the cutter counts them against the shared budget). */
+  get cachedBytes(): number {
+    return this.#cachedBytes;
+  }
+
   /** Keeps the cache under cacheMaxBytes: least recently used answers go first, never `keep` or one being made. */
   async #evict(keep: string): Promise<void> {
     const answers = (await listPlaybackCache(this.options.cacheDir)).map((a) => {
@@ -334,12 +348,15 @@ export class PlaybackStitcher {
       return { fileName, bytes: a.size, lastUsedMs: this.#lastUsed.get(fileName) ?? a.mtimeMs };
     });
     const protect = new Set([keep, ...this.#inFlight.keys()]);
-    for (const name of answersToEvict(answers, this.options.cacheMaxBytes, protect)) {
+    const max = Math.max(0, this.options.cacheMaxBytes - (this.options.otherCacheBytes?.() ?? 0));
+    const evicted = new Set(planEviction(answers, max, 0, protect));
+    for (const name of evicted) {
       // a download of it in progress keeps reading its open descriptor
       await fs.promises.rm(path.join(this.options.cacheDir, name), { force: true });
       this.#lastUsed.delete(name);
-      this.log.info({ answer: name, max: this.options.cacheMaxBytes }, 'Playback answer removed: cache size limit');
+      this.log.info({ answer: name, max }, 'Playback answer removed: mp4_cutter_cache_max_size (shared with cuts)');
     }
+    this.#cachedBytes = answers.reduce((sum, a) => (evicted.has(a.fileName) ? sum : sum + a.bytes), 0);
   }
 }
 
