@@ -95,4 +95,24 @@ describe('Mp4Cutter limits (the class, real ffmpeg, no daemon)', () => {
     expect(size()).toBeLessThanOrEqual(6 * 1024 * 1024);
     expect(fs.readdirSync(cuts)).toContain('long-s40.001-e45.mp4');
   });
+
+  it('shares mp4_cutter_cache_max_size with the playback answers: what they hold leaves less room for parts', async () => {
+    const cuts = path.join(dir, 'shared');
+    const limit = 20 * 1024 * 1024;
+    let playbackBytes = 0;
+    const c = cutter({ cutterDir: cuts, cacheMaxBytes: limit, otherCacheBytes: () => playbackBytes });
+    await c.start();
+    for (const s of [0, 10]) await c.cut('long.mp4', { startMs: s * 1000 + 1, endMs: s * 1000 + 10_000 });
+    const size = () => fs.readdirSync(cuts).reduce((sum, f) => sum + fs.statSync(path.join(cuts, f)).size, 0);
+    const alone = size();
+    expect(c.cachedBytes).toBe(alone);
+    // playback answers now take all but the room of the two parts: a third one pushes the oldest out
+    playbackBytes = limit - alone;
+    await c.cut('long.mp4', { startMs: 20_001, endMs: 30_000 });
+    expect(size() + playbackBytes).toBeLessThanOrEqual(limit);
+    expect(fs.readdirSync(cuts)).not.toContain('long-s0.001-e10.mp4');
+    expect(fs.readdirSync(cuts)).toContain('long-s20.001-e30.mp4');
+    // without the playback answers' share the same three parts fit
+    expect(3 * alone).toBeLessThan(limit);
+  });
 });
