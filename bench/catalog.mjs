@@ -70,7 +70,7 @@ if (MEMORY_CHILD > 0) {
     await c.finishPart({ tempName: `.rec-mem-${i}.mp4`, row: { ...base, fileName: `mem-${i}.mp4`, startMs: start, endMs: start + 60_000, durationMs: 60_000, state: 'finished', mtimeMs: start } });
   }
   out.afterInsertsMiB = grow();
-  for (let i = 0; i < 3; i++) c.partsOverlappingSync('cam-0', T, T + 30 * 86_400_000);
+  for (let i = 0; i < 3; i++) c.spansOverlappingSync('cam-0', T, T + 30 * 86_400_000);
   out.afterTimeline30DaysMiB = grow();
   await c.close();
   console.log(JSON.stringify(out));
@@ -163,8 +163,7 @@ try {
   };
   let spans = 0;
   results.timeline30DaysOneStream = timeIt(() => {
-    const parts = catalog.partsOverlappingSync('cam-0', T0, T0 + 30 * 86_400_000);
-    const tl = buildTimeline(parts.map((p) => ({ start: p.startMs, end: p.endMs, fileName: p.fileName })), T0, T0 + 30 * 86_400_000, 1000);
+    const tl = buildTimeline(catalog.spansOverlappingSync('cam-0', T0, T0 + 30 * 86_400_000), T0, T0 + 30 * 86_400_000, 1000);
     spans = tl.spans.length;
   }, 10);
   results.timelineSpans = spans;
@@ -287,6 +286,7 @@ try {
     await probeCatalog.close();
   }
 } finally {
-  fs.rmSync(tmp, { recursive: true, force: true });
+  if (!process.env.BENCH_KEEP) fs.rmSync(tmp, { recursive: true, force: true });
+  else console.log("kept", tmp);
 }
 console.log(JSON.stringify(results, null, 2));

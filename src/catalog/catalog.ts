@@ -1,3 +1,4 @@
+import type { TimelineSpan } from './timeline.js';
 import type { PartSource } from './part-source.js';
 
 /**
@@ -121,6 +122,8 @@ export interface Catalog extends PartSource {
   remove(fileName: string): Promise<void>;
   get(fileName: string): Promise<CatalogRecord | null>;
   find(query: FindQuery): Promise<FindResult>;
+  /** What a timeline draws of partsOverlapping(): start, end and file name only, oldest first. */
+  spansOverlapping(streamName: string, fromMs: number, toMs: number): Promise<TimelineSpan[]>;
   /** Present rows of a folder: file name -> size and mtime (what reconcile compares with the disk). */
   presentIn(dir: string): Promise<Map<string, { size: number; mtimeMs: number; state: RecordState }>>;
   /** Sets the pin; false when the file is not known. */

@@ -1,3 +1,4 @@
+import type { TimelineSpan } from './timeline.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -193,6 +194,7 @@ export class SqliteCatalog implements Catalog {
   readonly #pin: Database.Statement;
   readonly #upsertCut: Database.Statement;
   readonly #overlapping: Database.Statement;
+  readonly #spans: Database.Statement;
   readonly #oldestRecording: Database.Statement;
   /** Longest finished record (ms): bounds the index range of overlap searches. */
   #maxSpanMs = 0;
@@ -242,7 +244,14 @@ export class SqliteCatalog implements Catalog {
     this.#overlapping = this.#db.prepare(
       `SELECT file_name, dir, stream_name, start_ms, end_ms, container FROM records
        WHERE stream_name = @stream AND start_ms < @to AND start_ms >= @lower AND end_ms > @from AND state IN ('finished', 'recovered')
-       ORDER BY start_ms, id`,
+       ORDER BY start_ms`,
+    );
+    // ORDER BY start_ms alone comes straight from the (stream_name, start_ms, state) index (ties in
+    // state then rowid order); adding id made SQLite sort tens of thousands of rows in a temp B-tree
+    this.#spans = this.#db.prepare(
+      `SELECT file_name, start_ms, end_ms FROM records
+       WHERE stream_name = @stream AND start_ms < @to AND start_ms >= @lower AND end_ms > @from AND state IN ('finished', 'recovered')
+       ORDER BY start_ms`,
     );
     this.#oldestRecording = this.#db.prepare("SELECT MIN(start_ms) AS m FROM records WHERE state = 'recording'");
     const max = this.#db.prepare('SELECT MAX(end_ms - start_ms) AS m FROM records WHERE end_ms IS NOT NULL').get() as { m: number | null };
@@ -411,6 +420,21 @@ export class SqliteCatalog implements Catalog {
       parts.push({ path: prefix + fileName, fileName, streamName: stream ?? streamName, startMs, endMs: endMs ?? startMs, container });
     }
     return parts;
+  }
+
+  async spansOverlapping(streamName: string, fromMs: number, toMs: number): Promise<TimelineSpan[]> {
+    return this.spansOverlappingSync(streamName, fromMs, toMs);
+  }
+
+  /** Three columns, no paths: a 30-day timeline is tens of thousands of parts. */
+  spansOverlappingSync(streamName: string, fromMs: number, toMs: number): TimelineSpan[] {
+    // iterate(), not all(): all() is faster but holds every row twice at the peak (twice the memory)
+    const rows = this.#spans.raw(true).iterate({ stream: streamName, from: fromMs, to: toMs, lower: this.#lowerStart(fromMs) }) as IterableIterator<
+      [string, number, number | null]
+    >;
+    const spans: TimelineSpan[] = [];
+    for (const [fileName, start, end] of rows) spans.push({ start, end: end ?? start, fileName });
+    return spans;
   }
 
   async presentIn(dir: string): Promise<Map<string, { size: number; mtimeMs: number; state: RecordState }>> {

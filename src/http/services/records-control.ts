@@ -94,9 +94,9 @@ export class RecordsControl {
   async timeline(streamName: string, from: number | string | undefined, to: number | string | undefined): Promise<Timeline> {
     const range = parseTimeRange(from, to);
     await this.service.refresh();
-    const parts = await this.catalog.partsOverlapping(streamName, range.fromMs ?? 0, range.toMs ?? 8.64e15);
+    const spans = await this.catalog.spansOverlapping(streamName, range.fromMs ?? 0, range.toMs ?? 8.64e15);
     return buildTimeline(
-      parts.map((p) => ({ start: p.startMs, end: p.endMs, fileName: p.fileName })),
+      spans,
       range.fromMs ?? null,
       range.toMs ?? null,
       MIN_GAP_MS,
