@@ -1,3 +1,4 @@
+import { QueueFullError } from '../util/keyed-queue.js';
 import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -111,6 +112,10 @@ export class HttpServer {
     this.app.setErrorHandler((err: FastifyError | HttpError, req, reply) => {
       if (err instanceof HttpError) {
         return reply.status(err.statusCode).send({ error: err.statusCode, message: err.message });
+      }
+      if (err instanceof QueueFullError) {
+        req.log.warn({ url: req.url.split('?')[0], reason: err.message }, 'Request refused: too many control calls queued for one stream');
+        return reply.status(503).header('retry-after', '1').send({ error: 503, message: `Busy: ${err.message}; try again` });
       }
       const status = err.statusCode ?? 500;
       if (status >= 400 && status < 500) {

@@ -36,6 +36,9 @@ interface ManagerEvents {
   recorded: [record: RecordInfo];
 }
 
+/** Control calls (startup, terminate, ...) one stream may have waiting; more answer 503. */
+const CONTROL_CALLS_PER_STREAM = 32;
+
 export class NotPublishingError extends Error {}
 export class DiskSpaceError extends Error {}
 
@@ -69,7 +72,7 @@ export function shouldRecordOnPublish(stream: Pick<Stream, 'mediaProvider' | 're
  */
 export class RecorderManager extends TypedEmitter<ManagerEvents> {
   readonly #active = new Map<string, Recorder>();
-  readonly #control = new KeyedQueue<string>();
+  readonly #control = new KeyedQueue<string>(CONTROL_CALLS_PER_STREAM);
   /** The REST settings each recorder was started with (JSON of its overrides; '{}' = the server's). */
   readonly #settingsOf = new WeakMap<Recorder, string>();
   readonly #pending = new Set<Promise<unknown>>();

@@ -1,3 +1,6 @@
+/** More tasks are queued for one key than the queue takes: the caller should come back later. */
+export class QueueFullError extends Error {}
+
 /**
  * Runs tasks one after another per key: a task for key K starts only once
  * every task queued for K before it has settled (resolved or thrown).
@@ -6,9 +9,17 @@
  */
 export class KeyedQueue<K = string> {
   readonly #tails = new Map<K, Promise<unknown>>();
+  /** Tasks queued or running per key. */
+  readonly #depth = new Map<K, number>();
+
+  /** `maxPerKey`: tasks one key may have queued or running; beyond, run() rejects with QueueFullError. */
+  constructor(readonly maxPerKey = Number.POSITIVE_INFINITY) {}
 
   /** Queues `task` behind the tasks of `key`; resolves or rejects as the task does. */
   run<T>(key: K, task: () => Promise<T> | T): Promise<T> {
+    const depth = this.#depth.get(key) ?? 0;
+    if (depth >= this.maxPerKey) return Promise.reject(new QueueFullError(`${depth} calls are already queued for this stream`));
+    this.#depth.set(key, depth + 1);
     const previous = this.#tails.get(key) ?? Promise.resolve();
     const result = previous.then(
       () => task(),
@@ -21,6 +32,9 @@ export class KeyedQueue<K = string> {
     );
     this.#tails.set(key, tail);
     void tail.then(() => {
+      const left = (this.#depth.get(key) ?? 1) - 1;
+      if (left > 0) this.#depth.set(key, left);
+      else this.#depth.delete(key);
       if (this.#tails.get(key) === tail) this.#tails.delete(key);
     });
     return result;

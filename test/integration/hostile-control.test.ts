@@ -113,6 +113,28 @@ describe('issue 14: hostile input to recorder control, cuts, downloads and RTSP'
     );
   });
 
+  it('a flood of control calls on one stream: beyond 32 waiting they answer 503 with Retry-After, never 500; one recorder after', async () => {
+    const stream = await streamNamed(daemon, 'racy');
+    const id = stream.mediaSessionId;
+    // each startup with other settings finishes the recording before it: they queue behind each other
+    const answers = await Promise.all(
+      Array.from({ length: 150 }, (_, i) => postJson<ErrorJson>(daemon, '/rest-api/recorder/startup', { mediaSessionId: id, config: { fileTemplate: `{streamName}-flood${i}` } })),
+    );
+    const statuses = answers.map((a) => a.status);
+    for (const s of statuses) expect([200, 503]).toContain(s);
+    const busy = answers.filter((a) => a.status === 503);
+    expect(busy.length).toBeGreaterThan(0);
+    for (const a of busy) {
+      expect(a.headers.get('retry-after')).toBe('1');
+      expect(a.body.message).toMatch(/queued for this stream/);
+    }
+    const now = await postJson<unknown[]>(daemon, '/rest-api/recorder/find_all');
+    expect(now.status).toBe(200);
+    expect(now.body).toHaveLength(1);
+    expect((await postJson(daemon, '/rest-api/recorder/terminate', { mediaSessionId: id })).status).toBe(200);
+    expect(daemon.output).not.toMatch(/"Request failed"/);
+  });
+
   it('30 different past-the-end ends: one stored part; the record itself for end alone', async () => {
     const before = fs.readdirSync(daemon.recordDir).length;
     for (let i = 0; i < 30; i++) {

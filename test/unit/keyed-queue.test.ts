@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { KeyedQueue } from '../../src/util/keyed-queue.js';
+import { KeyedQueue, QueueFullError } from '../../src/util/keyed-queue.js';
 
 const tick = () => new Promise<void>((r) => setTimeout(r, 1));
 
@@ -70,5 +70,18 @@ describe('KeyedQueue', () => {
     release();
     await drained;
     expect(q.busy('k')).toBe(false);
+  });
+
+  it('takes at most maxPerKey calls per key (queued or running); the rest are refused at once, other keys unaffected', async () => {
+    const q = new KeyedQueue<string>(3);
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const held = [q.run('k', () => gate), q.run('k', () => 1), q.run('k', () => 2)];
+    await expect(q.run('k', () => 3)).rejects.toBeInstanceOf(QueueFullError);
+    expect(await q.run('other', () => 'free')).toBe('free');
+    release();
+    expect((await Promise.all(held)).slice(1)).toEqual([1, 2]);
+    // room again once they settled
+    expect(await q.run('k', () => 4)).toBe(4);
   });
 });
