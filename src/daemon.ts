@@ -33,6 +33,7 @@ import { RecordsControl } from './http/services/records-control.js';
 import { recordNameOfCut } from './http/cut-range.js';
 import { StreamRegistry } from './streams/stream-registry.js';
 import { EventLoopMonitor } from './util/event-loop-monitor.js';
+import { Metrics } from './http/metrics/metrics.js';
 import { packageVersion } from './util/package-version.js';
 
 /** The checkout (or installed package) this daemon runs from: dist/.. */
@@ -87,6 +88,8 @@ export class Daemon {
   readonly pool: WorkPool;
   readonly disk: DiskGuard;
   readonly eventLoop = new EventLoopMonitor();
+  /** Prometheus metrics (/metrics) and the console's figures (metrics.snapshot()). */
+  readonly metrics: Metrics;
   readonly #startedAt = Date.now();
   #closing: Promise<void> | null = null;
 
@@ -224,7 +227,10 @@ export class Daemon {
         otherCacheBytes: () => this.playback.cachedBytes,
         minFreeBytes: config.fileRecorderMinSpace,
         freeSpace: statfsProbe,
-        onCut: (fileName, dir, source) => this.catalogService.cutMade(fileName, dir, source),
+        onCut: (fileName, dir, source, seconds) => {
+          this.catalogService.cutMade(fileName, dir, source);
+          this.metrics.cutMade(seconds);
+        },
       },
       this.probe,
       log.child({ component: 'cutter' }),
@@ -304,6 +310,7 @@ export class Daemon {
     );
     // retention acts before file_recorder_min_space stops recordings: a low disk triggers a pass at once
     this.disk.on('low', () => void this.retention.runNow());
+    this.metrics = this.#createMetrics();
     const records = new RecordsControl(this.catalog, this.catalogService, this.deleter, config.recordDirAbs);
     this.http = new HttpServer(
       {
@@ -320,6 +327,7 @@ export class Daemon {
       },
       {
         whip: { service: this.webrtc, token: config.whipToken },
+        ...(config.metricsEnabled ? { metrics: { source: this.metrics, token: config.metricsToken } } : {}),
         streams: new StreamControl(this.registry, this.recorders, log.child({ component: 'rest' })),
         recording: new RecordingControl(this.registry, this.recorders, records, log.child({ component: 'rest' })),
         records,
@@ -344,6 +352,34 @@ export class Daemon {
         log,
       },
     );
+  }
+
+  /** The metrics read the parts on scrape, and count the events they emit. */
+  #createMetrics(): Metrics {
+    const c = this.config;
+    const metrics = new Metrics(
+      {
+        streamProviders: () => this.registry.all().map((s) => s.mediaProvider),
+        recordingsActive: () => this.recorders.inProgress().length,
+        rtspPullStatuses: () => this.rtsp.all().map((p) => p.status),
+        webrtcSessions: () => this.webrtc.sessionCount,
+        diskDirs: [...new Set([c.recordDirAbs, c.recordTmpDirAbs, c.multiRecordDirAbs, c.mp4CutterDirAbs])],
+        freeSpace: statfsProbe,
+        eventLoop: () => this.eventLoop.read(false),
+      },
+      { processMetrics: c.metricsEnabled },
+    );
+    this.recorders.on('recorded', (record, origin) => {
+      if (origin === 'recovered') metrics.recordRecovered();
+      else metrics.recordFinished({ container: containerOf(record.fileName) ?? 'mp4', size: record.size, endTimeMillis: record.endTimeMillis });
+    });
+    this.recorders.on('partFailed', () => metrics.recordFailed('no_usable_file'));
+    this.recorders.on('startFailed', (reason) => metrics.recordFailed(reason));
+    this.hooks.on('done', (outcome, seconds) => metrics.hookRan('record', outcome, seconds));
+    this.multiHooks.on('done', (outcome, seconds) => metrics.hookRan('multi', outcome, seconds));
+    this.deleteHooks.on('done', (outcome, seconds) => metrics.hookRan('delete', outcome, seconds));
+    this.retention.on('pass', (deleted) => metrics.retentionPass(deleted));
+    return metrics;
   }
 
   async start(): Promise<void> {

@@ -1,12 +1,14 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { pino, multistream, destination, type Logger } from 'pino';
+import { pino, multistream, destination, type DestinationStream, type Logger } from 'pino';
+import pinoPretty from 'pino-pretty';
 import { loadServerConfig } from './config/load-config.js';
 import { ConfigError, type ServerConfig } from './config/server-config.js';
 import { Daemon } from './daemon.js';
 import { installLastResort } from './last-resort.js';
 import { locateFfmpeg } from './recording/ffmpeg/locate-ffmpeg.js';
+import { chooseLogLevel, stdoutFormat, type LevelChoice } from './util/log-output.js';
 
 /** WCS_HOME, else the checkout this file was built into. */
 function homeDirectory(): string {
@@ -15,12 +17,18 @@ function homeDirectory(): string {
   return path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 }
 
-function createLogger(config: ServerConfig | null): Logger {
-  const level = process.env.LOG_LEVEL ?? 'info';
-  if (!config) return pino({ level, base: { pid: process.pid } });
+function createLogger(config: ServerConfig | null): { log: Logger; level: LevelChoice; format: 'pretty' | 'json' } {
+  const level = chooseLogLevel(process.env.LOG_LEVEL, config?.logLevel ?? 'info');
+  const format = stdoutFormat(process.stdout.isTTY === true, process.env.LOG_FORMAT);
+  // pino-pretty in this process (sync): a worker-thread transport would drop the last lines when main.ts exits
+  const stdout: DestinationStream =
+    format === 'pretty' ? pinoPretty({ colorize: true, sync: true, destination: 1, translateTime: 'SYS:yyyy-mm-dd HH:MM:ss.l', ignore: 'pid' }) : process.stdout;
+  const options = { level: level.level, base: { pid: process.pid } };
+  if (!config) return { log: pino(options, stdout), level, format };
   fs.mkdirSync(config.logsDirAbs, { recursive: true });
+  // the file stays JSON whatever the terminal shows
   const file = destination({ dest: path.join(config.logsDirAbs, 'server.log'), append: true, sync: true });
-  return pino({ level, base: { pid: process.pid } }, multistream([{ stream: process.stdout, level }, { stream: file, level }]));
+  return { log: pino(options, multistream([{ stream: stdout, level: level.level }, { stream: file, level: level.level }])), level, format };
 }
 
 function fail(message: string): never {
@@ -38,7 +46,9 @@ async function main(): Promise<void> {
     throw err;
   }
   const { config } = loaded;
-  const log = createLogger(config);
+  const { log, level, format } = createLogger(config);
+  if (level.ignored !== null) log.warn({ LOG_LEVEL: level.ignored }, `LOG_LEVEL '${level.ignored}' is not a level; using log_level=${level.level}`);
+  log.debug({ level: level.level, from: level.from, stdout: format }, 'Logging');
   if (loaded.unknownKeys.length > 0) {
     log.warn({ keys: loaded.unknownKeys }, `Unknown properties kept and ignored: ${loaded.unknownKeys.join(', ')}`);
   }

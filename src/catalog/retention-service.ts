@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Catalog } from './catalog.js';
 import type { RecordDeleter } from './record-deleter.js';
+import { TypedEmitter } from '../util/typed-emitter.js';
 import { decideDeletions, deletable, retentionOff, type Deletion, type RetentionRules } from './retention-rules.js';
 
 /** Oldest rows looked at per window of a pass. */
@@ -21,13 +22,18 @@ export interface RetentionOptions {
   readonly freeSpace: () => Promise<number>;
 }
 
+interface RetentionEvents {
+  /** A pass ended; `deleted` holds what it removed (often nothing). */
+  pass: [deleted: readonly Deletion[]];
+}
+
 /**
  * Applies the record_retention_* rules every check interval (and at once
  * when asked, e.g. when the disk guard sees space running low): the
  * decisions come from decideDeletions over the catalog's rows; each one is
  * checked again against the catalog just before the file is removed.
  */
-export class RetentionService {
+export class RetentionService extends TypedEmitter<RetentionEvents> {
   #timer: NodeJS.Timeout | null = null;
   #spaceTimer: NodeJS.Timeout | null = null;
   #running: Promise<Deletion[]> | null = null;
@@ -38,7 +44,9 @@ export class RetentionService {
     private readonly deleter: RecordDeleter,
     private readonly options: RetentionOptions,
     private readonly log: Logger,
-  ) {}
+  ) {
+    super();
+  }
 
   get enabled(): boolean {
     return !retentionOff(this.options.rules);
@@ -113,6 +121,7 @@ export class RetentionService {
         'Record retention pass',
       );
     }
+    this.emit('pass', done);
     return done;
   }
 

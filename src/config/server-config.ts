@@ -17,6 +17,7 @@ import { ENGINE_SETTINGS } from '../ingest/webrtc/engine-choice.js';
 import { parseRecordFormats, RecordFormatsError, type RecordFormats } from '../recording/formats.js';
 import { parseNameEncoding, type NameEncoding } from '../recording/naming.js';
 import { parseRotation, ROTATION_ALLOWED, RotationError, type Rotation } from '../recording/rotation.js';
+import { LOG_LEVELS } from '../util/log-output.js';
 import { maskCredentials, parsePullList, RTSP_TRANSPORTS, RtspUriError, type PullEntry } from '../ingest/rtsp/rtsp-uri.js';
 
 const pullListValue: ValueParser<PullEntry[]> = (raw) => {
@@ -412,6 +413,10 @@ export const PROPERTIES = {
     stringValue,
     'Script run after retention or REST deletes a record: $1 = stream name, $2 = absolute path, $3 = reason; empty = none',
   ),
+  // --- Metrics and logs (docs/metrics.md) ---
+  metricsEnabled: def('metrics_enabled', 'true', booleanValue, 'Serve Prometheus metrics at GET /metrics'),
+  metricsToken: def('metrics_token', '', stringValue, 'When set, /metrics needs Authorization: Bearer <token> or ?token=<token>; empty = open'),
+  logLevel: def('log_level', 'info', enumValue(LOG_LEVELS), 'Log level: fatal, error, warn, info, debug, trace or silent (the LOG_LEVEL environment variable wins)'),
 } as const;
 
 type Definitions = typeof PROPERTIES;

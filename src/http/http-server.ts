@@ -18,6 +18,7 @@ import { registerRtspRoutes } from './routes/rtsp-routes.js';
 import { registerStreamRoutes } from './routes/stream-routes.js';
 import { registerWebPages } from './routes/web-pages.js';
 import { registerWhipRoutes, type WhipService } from './routes/whip-routes.js';
+import { registerMetricsRoute, type MetricsText } from './metrics/metrics-route.js';
 import type { RecordingControl } from './services/recording-control.js';
 import type { RecordsControl } from './services/records-control.js';
 import type { RtspControl } from './services/rtsp-control.js';
@@ -66,6 +67,8 @@ export interface HttpDependencies {
   readonly stats?: ServerStatsSource;
   /** WHIP publishing (/whip/<stream>); absent = not served. */
   readonly whip?: { readonly service: WhipService; readonly token: string };
+  /** GET /metrics (Prometheus); absent = not served (metrics_enabled=false). */
+  readonly metrics?: { readonly source: MetricsText; readonly token: string };
   readonly log: Logger;
 }
 
@@ -145,6 +148,7 @@ export class HttpServer {
     if (deps.multi) registerMultiRecorderRoutes(this.app, deps.multi);
     if (deps.rtsp) registerRtspRoutes(this.app, deps.rtsp);
     if (deps.stats) registerServerRoutes(this.app, deps.stats);
+    if (deps.metrics) registerMetricsRoute(this.app, deps.metrics.source, { token: deps.metrics.token });
     const whip = deps.whip;
     if (whip) void this.app.register(async (scope) => registerWhipRoutes(scope, whip.service, { token: whip.token }));
     void this.app.register(async (scope) => registerRecordFiles(scope, options, deps.cutter));

@@ -34,8 +34,8 @@ export interface Mp4CutterOptions {
   readonly minFreeBytes: number;
   /** Free space of a folder's filesystem (tests give their own). */
   readonly freeSpace: FreeSpaceProbe;
-  /** Told of each part made (the record catalog keeps cuts as cache entries). */
-  readonly onCut?: (fileName: string, dir: string, sourceFileName: string) => void;
+  /** Told of each part made and how long ffmpeg took (the record catalog keeps cuts as cache entries; metrics). */
+  readonly onCut?: (fileName: string, dir: string, sourceFileName: string, seconds: number) => void;
 }
 
 export interface CutResult {
@@ -328,7 +328,7 @@ export class Mp4Cutter {
       }
       await fs.promises.rename(temp, target);
       this.#made.add(fileName);
-      this.options.onCut?.(fileName, this.options.cutterDir, path.basename(source));
+      this.options.onCut?.(fileName, this.options.cutterDir, path.basename(source), (Date.now() - started) / 1000);
       log.info({ ms: Date.now() - started }, 'Record part cut');
       return { dir: this.options.cutterDir, fileName, cached: false };
     } finally {

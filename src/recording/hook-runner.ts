@@ -2,10 +2,19 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import type { Logger } from 'pino';
 import { escapeControls } from '../streams/stream-name.js';
+import { TypedEmitter } from '../util/typed-emitter.js';
 
 export interface HookResult {
   readonly ran: boolean;
   readonly code: number | null;
+}
+
+/** ok: exit 0; failed: non-zero exit or a signal; skipped: missing, not executable, or could not be started. */
+export type HookOutcome = 'ok' | 'failed' | 'skipped';
+
+interface HookRunnerEvents {
+  /** A configured script ran (or was skipped), taking `seconds`. */
+  done: [outcome: HookOutcome, seconds: number];
 }
 
 /** Hook arguments as the script gets them (pure): control characters shown as \uXXXX, so no NUL reaches argv and no name forges a line. */
@@ -21,7 +30,7 @@ export function hookArgs(args: readonly string[]): string[] {
  * cannot be started (bad argument, missing script, EACCES) is logged with
  * the record's stream and mediaSessionId and counted in `failed`.
  */
-export class HookRunner {
+export class HookRunner extends TypedEmitter<HookRunnerEvents> {
   readonly #running = new Set<ChildProcess>();
   #failed = 0;
 
@@ -31,7 +40,9 @@ export class HookRunner {
     private readonly log: Logger,
     /** Extra environment of the script (beside WCS_HOME). */
     private readonly env: Record<string, string> = {},
-  ) {}
+  ) {
+    super();
+  }
 
   async run(streamName: string, file: string, context: Record<string, string>): Promise<HookResult> {
     return this.runArgs([streamName, file], file, context);
@@ -41,6 +52,13 @@ export class HookRunner {
   async runArgs(args: readonly string[], file: string, context: Record<string, string>): Promise<HookResult> {
     const script = this.script;
     if (script === null) return { ran: false, code: null };
+    const started = performance.now();
+    const result = await this.#runScript(script, args, file, context);
+    this.emit('done', !result.ran ? 'skipped' : result.code === 0 ? 'ok' : 'failed', (performance.now() - started) / 1000);
+    return result;
+  }
+
+  async #runScript(script: string, args: readonly string[], file: string, context: Record<string, string>): Promise<HookResult> {
     const log = this.log.child(context);
     try {
       await fs.promises.access(script, fs.constants.X_OK);

@@ -30,10 +30,16 @@ export interface RecordingInProgress {
   readonly mediaSessionId: string;
 }
 
+/** Why a recording did not start: refused for file_recorder_min_space, or it failed. */
+export type StartFailure = 'disk_space' | 'start_error';
+
 interface ManagerEvents {
   partStarted: [part: PartStartInfo];
   partFailed: [tmpFile: string];
-  recorded: [record: RecordInfo];
+  /** A record is in record_dir: finished by a recorder ('live') or by start-up recovery ('recovered'). */
+  recorded: [record: RecordInfo, origin: 'live' | 'recovered'];
+  /** A recording asked for (on publish or by REST) did not start. */
+  startFailed: [reason: StartFailure];
 }
 
 /** Control calls (startup, terminate, ...) one stream may have waiting; more answer 503. */
@@ -108,7 +114,7 @@ export class RecorderManager extends TypedEmitter<ManagerEvents> {
 
   /** A record finished by start-up recovery: listed and hooked like any other. */
   adoptRecovered(record: RecordInfo): void {
-    this.emit('recorded', record);
+    this.emit('recorded', record, 'recovered');
     this.#track(this.pool.run(() => this.hooks.run(record.streamName, record.path, { stream: record.streamName, mediaSessionId: record.mediaSessionId })));
   }
 
@@ -138,6 +144,7 @@ export class RecorderManager extends TypedEmitter<ManagerEvents> {
       }
       if (!(await this.disk.check())) {
         this.log.error({ stream: stream.name, mediaSessionId }, `${NOT_ENOUGH_SPACE}; recording not started`);
+        this.emit('startFailed', 'disk_space');
         throw new DiskSpaceError(NOT_ENOUGH_SPACE);
       }
       if (current) {
@@ -190,6 +197,7 @@ export class RecorderManager extends TypedEmitter<ManagerEvents> {
     if (this.#closed || !shouldRecordOnPublish(stream, this.policy)) return;
     if (this.disk.low) {
       this.log.error({ stream: stream.name, mediaSessionId: stream.mediaSessionId }, `${NOT_ENOUGH_SPACE}; recording not started`);
+      this.emit('startFailed', 'disk_space');
       return;
     }
     const id = stream.mediaSessionId;
@@ -218,7 +226,7 @@ export class RecorderManager extends TypedEmitter<ManagerEvents> {
     recorder.on('partStarted', (part) => this.emit('partStarted', part));
     recorder.on('partFailed', (tmpFile) => this.emit('partFailed', tmpFile));
     recorder.on('recorded', (record) => {
-      this.emit('recorded', record);
+      this.emit('recorded', record, 'live');
       hookChain = hookChain.then(() =>
         this.pool.run(() => this.hooks.run(record.streamName, record.path, { stream: stream.name, mediaSessionId: stream.mediaSessionId })),
       );
@@ -238,6 +246,7 @@ export class RecorderManager extends TypedEmitter<ManagerEvents> {
     try {
       await recorder.start();
     } catch (err) {
+      this.emit('startFailed', 'start_error');
       await recorder.finish(`start failed: ${(err as Error).message}`);
       throw err;
     }

@@ -130,6 +130,11 @@ export class WebRtcIngest {
   }
 
   /** The publish of a WHIP session, if it is live. */
+  /** Publish sessions now (metrics). */
+  get sessionCount(): number {
+    return this.#publishes.size;
+  }
+
   sessionOf(sessionId: string): { streamName: string; mediaSessionId: string } | undefined {
     const p = this.#publishes.get(sessionId);
     return p ? { streamName: p.stream.name, mediaSessionId: p.stream.mediaSessionId } : undefined;
