@@ -8,7 +8,7 @@ import { ConfigError, type ServerConfig } from './config/server-config.js';
 import { Daemon } from './daemon.js';
 import { installLastResort } from './last-resort.js';
 import { locateFfmpeg } from './recording/ffmpeg/locate-ffmpeg.js';
-import { chooseLogLevel, stdoutFormat, type LevelChoice } from './util/log-output.js';
+import { chooseLogLevel, PRETTY_OPTIONS, stdoutFormat, type LevelChoice } from './util/log-output.js';
 
 /** WCS_HOME, else the checkout this file was built into. */
 function homeDirectory(): string {
@@ -21,8 +21,7 @@ function createLogger(config: ServerConfig | null): { log: Logger; level: LevelC
   const level = chooseLogLevel(process.env.LOG_LEVEL, config?.logLevel ?? 'info');
   const format = stdoutFormat(process.stdout.isTTY === true, process.env.LOG_FORMAT);
   // pino-pretty in this process (sync): a worker-thread transport would drop the last lines when main.ts exits
-  const stdout: DestinationStream =
-    format === 'pretty' ? pinoPretty({ colorize: true, sync: true, destination: 1, translateTime: 'SYS:yyyy-mm-dd HH:MM:ss.l', ignore: 'pid' }) : process.stdout;
+  const stdout: DestinationStream = format === 'pretty' ? pinoPretty(PRETTY_OPTIONS) : process.stdout;
   const options = { level: level.level, base: { pid: process.pid } };
   if (!config) return { log: pino(options, stdout), level, format };
   fs.mkdirSync(config.logsDirAbs, { recursive: true });
@@ -48,7 +47,7 @@ async function main(): Promise<void> {
   const { config } = loaded;
   const { log, level, format } = createLogger(config);
   if (level.ignored !== null) log.warn({ LOG_LEVEL: level.ignored }, `LOG_LEVEL '${level.ignored}' is not a level; using log_level=${level.level}`);
-  log.debug({ level: level.level, from: level.from, stdout: format }, 'Logging');
+  log.debug({ logLevel: level.level, from: level.from, stdout: format }, 'Logging');
   if (loaded.unknownKeys.length > 0) {
     log.warn({ keys: loaded.unknownKeys }, `Unknown properties kept and ignored: ${loaded.unknownKeys.join(', ')}`);
   }

@@ -99,7 +99,8 @@ export class HttpServer {
       bodyLimit: BODY_LIMIT_BYTES,
       routerOptions: { maxParamLength: 1024 },
       // unknown fields are refused (400), never silently dropped; JSON types are not coerced
-      ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
+      // allowUnionTypes: type: ['string', 'number'] is meant (from/to of playback); without it Ajv prints "strict mode" warnings on stderr
+      ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allowUnionTypes: true } },
       serverFactory: (handler) => {
         if (options.https) {
           try {

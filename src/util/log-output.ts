@@ -1,3 +1,5 @@
+import type { PrettyOptions } from 'pino-pretty';
+
 /** pino's levels, as log_level and LOG_LEVEL take them. */
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -29,3 +31,19 @@ export function stdoutFormat(isTty: boolean, override: string | undefined): 'pre
   if (o === 'json' || o === 'pretty') return o;
   return isTty ? 'pretty' : 'json';
 }
+
+/**
+ * pino-pretty for a terminal: one line per entry, local time, the component
+ * in brackets before the message and the other fields after it. In this
+ * process and synchronous: a worker-thread transport could lose the last
+ * lines when the daemon exits.
+ */
+export const PRETTY_OPTIONS: PrettyOptions = {
+  colorize: true,
+  sync: true,
+  destination: 1,
+  translateTime: 'SYS:yyyy-mm-dd HH:MM:ss.l',
+  singleLine: true,
+  messageFormat: '{if component}[{component}] {end}{msg}',
+  ignore: 'pid,component',
+};
