@@ -87,7 +87,7 @@ describe('/metrics with a real RTMP publish recorded', () => {
     expect(sampleValue(during, 'wcs_streams', { provider: 'Flash' })).toBe(1);
     expect(sampleValue(during, 'wcs_recordings_active')).toBe(1);
     // some media in the record before the publisher goes
-    await waitFor(() => publisher!.sentSeconds() >= 2, 20_000, '2 s of media sent');
+    await waitFor(() => publisher!.sentSeconds() >= 3, 20_000, '3 s of media sent');
 
     publisher.proc.kill('SIGINT');
     await waitFor(
@@ -110,6 +110,16 @@ describe('/metrics with a real RTMP publish recorded', () => {
     expect(sampleValue(a, 'wcs_records_failed_total', { reason: 'no_usable_file' })).toBe(0);
     expect(sampleValue(a, 'wcs_records_recovered_total')).toBe(0);
     expect(after.text).not.toMatch(/metrics1/);
+
+    // a ?start=&end= part of the record is cut by ffmpeg once (wcs_cut_seconds), then served from the cache
+    const record = fs.readdirSync(daemon.recordDir).find((f) => f.endsWith('.mp4') && !f.startsWith('.'));
+    expect(record).toBeDefined();
+    for (let i = 0; i < 2; i++) {
+      const cut = await fetch(daemon.url(`/client/records/${encodeURIComponent(record!)}?start=0.5&end=1.5`));
+      expect(cut.status).toBe(200);
+      await cut.arrayBuffer();
+    }
+    expect(sampleValue((await scrape(daemon)).samples, 'wcs_cut_seconds_count')).toBe(1);
   });
 
   // LOG_LEVEL in the test's environment would win over log_level
@@ -118,6 +128,29 @@ describe('/metrics with a real RTMP publish recorded', () => {
     expect(lines.length).toBeGreaterThan(3);
     const levels = lines.map((l) => (JSON.parse(l) as { level: number }).level);
     expect(levels.every((l) => l >= 30)).toBe(true);
+  });
+});
+
+describe('a recording refused for disk space', () => {
+  it('counts wcs_records_failed_total{reason="disk_space"}', async () => {
+    // more free space asked for than any test machine has: every recording is refused
+    const daemon = await startDaemon({ file_recorder_min_space: '1000000g' });
+    let publisher: Publisher | null = null;
+    try {
+      const failed = async (): Promise<number> => {
+        const res = await fetch(daemon.url('/metrics'));
+        return sampleValue(parsePrometheus(await res.text()), 'wcs_records_failed_total', { reason: 'disk_space' }) ?? -1;
+      };
+      expect(await failed()).toBe(0);
+      publisher = publish(makeClip({ video: true, audio: true, seconds: 6, gop: 2 }), daemon.rtmpUrl('metrics2'), ['-stream_loop', '-1']);
+      await waitFor(async () => (await failed()) === 1, 20_000, 'the refused recording counted');
+      const s = parsePrometheus(await (await fetch(daemon.url('/metrics'))).text());
+      expect(sampleValue(s, 'wcs_streams', { provider: 'Flash' })).toBe(1);
+      expect(sampleValue(s, 'wcs_recordings_active')).toBe(0);
+    } finally {
+      publisher?.proc.kill('SIGKILL');
+      expect((await daemon.stop()).code).toBe(0);
+    }
   });
 });
 
