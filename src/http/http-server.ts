@@ -99,7 +99,7 @@ export class HttpServer {
       bodyLimit: BODY_LIMIT_BYTES,
       routerOptions: { maxParamLength: 1024 },
       // unknown fields are refused (400), never silently dropped; JSON types are not coerced
-      // allowUnionTypes: type: ['string', 'number'] is meant (from/to of playback); without it Ajv prints "strict mode" warnings on stderr
+      // allowUnionTypes: type: ['integer', 'string'] is meant (from/to of /records/*); without it Ajv prints "strict mode" warnings on stderr
       ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allowUnionTypes: true } },
       serverFactory: (handler) => {
         if (options.https) {
