@@ -317,6 +317,8 @@ export class Daemon {
         https: readHttpsOptions(config),
         version: packageVersion(),
         webDir: path.join(INSTALL_DIR, 'src', 'web'),
+        consoleEnabled: config.consoleEnabled,
+        signedUrlTtlSeconds: config.recordsSignedUrlTtl,
       },
       {
         whip: { service: this.webrtc, token: config.whipToken },

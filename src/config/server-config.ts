@@ -412,6 +412,14 @@ export const PROPERTIES = {
     stringValue,
     'Script run after retention or REST deletes a record: $1 = stream name, $2 = absolute path, $3 = reason; empty = none',
   ),
+  // the operator's console (docs/console.md)
+  consoleEnabled: def('console_enabled', 'true', booleanValue, 'Serve the operator\'s console page at / (docs/console.md)'),
+  recordsSignedUrlTtl: def(
+    'records_signed_url_ttl',
+    '600',
+    integerValue(1, 3600),
+    'Seconds a signed media URL (/rest-api/records/sign) stays valid: 1 to 3600',
+  ),
 } as const;
 
 type Definitions = typeof PROPERTIES;
