@@ -342,6 +342,29 @@ export class Daemon {
               memory: { rssBytes: mem.rss, heapUsedBytes: mem.heapUsed },
             };
           },
+          details: async () => {
+            const folders = [
+              { name: 'record_dir', path: config.recordDirAbs },
+              { name: 'record_tmp_dir', path: config.recordTmpDirAbs },
+              { name: 'multi_record_dir', path: config.multiRecordDirAbs },
+            ];
+            const disks = await Promise.all(
+              folders.map(async (f) => {
+                const s = await fs.promises.statfs(f.path).catch(() => null);
+                return { ...f, freeBytes: s ? s.bavail * s.bsize : null, totalBytes: s ? s.blocks * s.bsize : null };
+              }),
+            );
+            return {
+              disks,
+              retention: {
+                maxAgeSeconds: config.recordRetentionMaxAge,
+                maxSizeBytes: config.recordRetentionMaxSize,
+                minFreeBytes: config.recordRetentionMinFreeSpace,
+                checkIntervalSeconds: config.recordRetentionCheckInterval,
+              },
+              engines: { webrtc: this.webrtc.engine.name, recordMuxer: config.recordMuxer },
+            };
+          },
         },
         log,
       },
