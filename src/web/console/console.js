@@ -159,7 +159,7 @@
       box.append(
         el('div', { className: 'card stream', 'data-stream': s.name, 'data-recording': recording ? 'yes' : 'no' },
           el('div', { className: 'title' }, s.name,
-            el('span', { className: 'badge' }, s.mediaProvider),
+            el('span', { className: 'badge', title: `mediaProvider ${s.mediaProvider}` }, s.mediaProvider === 'Flash' ? 'RTMP' : s.mediaProvider),
             recording ? el('span', { className: 'badge rec' }, '● REC') : el('span', { className: 'badge' }, s.status)),
           el('div', { className: 'meta' },
             [s.videoCodec, s.audioCodec].filter(Boolean).join(' + ') || 'codecs unknown',
