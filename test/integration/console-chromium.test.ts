@@ -128,6 +128,8 @@ describe('console, open server', () => {
     await page.click('#timeline-form button[type="submit"]');
     const span = page.locator('.tl-span').first();
     await span.waitFor({ timeout: 10_000 });
+    // the bar zooms to what was recorded: a few seconds are not a hairline on a 24-h bar
+    expect((await span.boundingBox())!.width).toBeGreaterThan(100);
     // pick 3 s inside the recorded span through the From/To fields
     const picked = await page.evaluate(() => {
       const s = document.querySelector('.tl-span') as HTMLElement;

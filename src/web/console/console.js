@@ -147,13 +147,14 @@
       const part = writingByStream.get(s.name);
       let bitrate = '';
       if (part) {
+        // the bitrate being written, from the size the catalog reports between two polls (when it reports one)
         const before = lastSize.get(part.fileName);
-        if (before && now > before.at && part.size >= before.size) {
-          const kbps = ((part.size - before.size) * 8) / (now - before.at);
-          if (before.kbps === undefined || part.size !== before.size) lastSize.set(part.fileName, { size: part.size, at: now, kbps });
-          bitrate = `${Math.round((lastSize.get(part.fileName).kbps))} kbit/s`;
+        if (!before || part.size !== before.size) {
+          const kbps = before && now > before.at && part.size > before.size ? ((part.size - before.size) * 8) / (now - before.at) : before?.kbps;
+          lastSize.set(part.fileName, { size: part.size, at: now, kbps });
         }
-        if (!before) lastSize.set(part.fileName, { size: part.size, at: now });
+        const kbps = lastSize.get(part.fileName).kbps;
+        if (kbps > 0) bitrate = `${Math.round(kbps)} kbit/s`;
       }
       const recording = Boolean(rec) || s.record;
       box.append(
@@ -168,7 +169,7 @@
           el('div', { className: 'meta' }, `since ${fmtTime(s.createdDate)} (${fmtDuration(now - s.createdDate)})`),
           recording ? el('div', { className: 'meta rec-file' },
             `writing ${rec ? rec.fileName : part ? part.fileName : '…'}`,
-            part ? ` · ${fmtBytes(part.size)} · ${fmtDuration(now - part.startTimeMillis)}` : '') : null,
+            part ? `${part.size > 0 ? ` · ${fmtBytes(part.size)}` : ''} · ${fmtDuration(now - part.startTimeMillis)}` : '') : null,
           el('div', { className: 'actions' },
             recording
               ? el('button', { className: 'danger', 'data-action': 'stop', onclick: () => control('/rest-api/recorder/terminate', s, 'Stopping') }, 'Stop recording')
@@ -300,12 +301,21 @@
     const [y, m, d] = $('tl-day').value.split('-').map(Number);
     const startMs = new Date(y, m - 1, d).getTime();
     const t = await api('/rest-api/records/timeline', { streamName: stream, from: startMs, to: startMs + DAY_MS });
-    day = { stream, startMs, spans: t.spans };
+    day = { stream, startMs, spans: t.spans, winStart: startMs, winLen: DAY_MS };
+    if ($('tl-zoom').checked && t.spans.length > 0) {
+      // zoom to what was recorded that day (a few seconds vanish on a 24-h bar)
+      const first = Math.max(startMs, t.spans[0].start), last = Math.min(startMs + DAY_MS, t.spans[t.spans.length - 1].end);
+      const padMs = Math.max((last - first) * 0.1, 5000);
+      day.winStart = Math.max(startMs, first - padMs);
+      day.winLen = Math.min(startMs + DAY_MS, last + padMs) - day.winStart;
+    }
+    const scale = $('tl-scale');
+    scale.replaceChildren(...[0, 0.25, 0.5, 0.75, 1].map((f) => el('span', {}, f === 1 && day.winLen === DAY_MS ? '24:00' : clockOf(day.winStart + f * day.winLen))));
     const bar = $('tl-bar');
     for (const s of bar.querySelectorAll('.tl-span')) s.remove();
     for (const s of t.spans) {
-      const left = Math.max(0, (s.start - startMs) / DAY_MS) * 100;
-      const right = Math.min(1, (s.end - startMs) / DAY_MS) * 100;
+      const left = Math.max(0, (s.start - day.winStart) / day.winLen) * 100;
+      const right = Math.min(1, (s.end - day.winStart) / day.winLen) * 100;
       const span = el('div', { className: 'tl-span', title: `${clockOf(s.start)}–${clockOf(s.end)}`, 'data-start': s.start, 'data-end': s.end });
       span.style.left = `${left}%`;
       span.style.width = `${Math.max(0, right - left)}%`;
@@ -325,8 +335,9 @@
     pick = { fromMs, toMs };
     const sel = $('tl-sel');
     sel.hidden = false;
-    sel.style.left = `${((fromMs - day.startMs) / DAY_MS) * 100}%`;
-    sel.style.width = `${((toMs - fromMs) / DAY_MS) * 100}%`;
+    const a = Math.max(0, Math.min(1, (fromMs - day.winStart) / day.winLen)), b = Math.max(0, Math.min(1, (toMs - day.winStart) / day.winLen));
+    sel.style.left = `${a * 100}%`;
+    sel.style.width = `${(b - a) * 100}%`;
     $('tl-from').value = clockOf(fromMs);
     $('tl-to').value = clockOf(toMs);
   }
@@ -339,16 +350,17 @@
   {
     const bar = $('tl-bar');
     let downAt = null;
-    const msAt = (ev) => { const r = bar.getBoundingClientRect(); return day.startMs + Math.round(((ev.clientX - r.left) / r.width) * DAY_MS); };
+    const msAt = (ev) => { const r = bar.getBoundingClientRect(); return day.winStart + Math.round(((ev.clientX - r.left) / r.width) * day.winLen); };
     bar.addEventListener('pointerdown', (ev) => { if (!day) return; downAt = msAt(ev); bar.setPointerCapture(ev.pointerId); });
     bar.addEventListener('pointermove', (ev) => { if (downAt !== null && Math.abs(msAt(ev) - downAt) > 1000) setPick(downAt, msAt(ev)); });
     bar.addEventListener('pointerup', (ev) => {
       if (downAt === null) return;
       const upAt = msAt(ev);
       const r = bar.getBoundingClientRect();
-      if (Math.abs(ev.clientX - r.left - ((downAt - day.startMs) / DAY_MS) * r.width) < 4) {
+      if (Math.abs(ev.clientX - r.left - ((downAt - day.winStart) / day.winLen) * r.width) < 4) {
         // a click: pick the span under it
-        const span = day.spans.find((s) => s.start - 60_000 <= upAt && upAt <= s.end + 60_000);
+        const slack = day.winLen / 200;
+        const span = day.spans.find((s) => s.start - slack <= upAt && upAt <= s.end + slack);
         if (span) setPick(span.start, span.end);
       } else setPick(downAt, upAt);
       downAt = null;
