@@ -33,11 +33,12 @@ interface FoundRecord {
   endTimeMillis: number | null;
 }
 
-async function shoot(page: Page, name: string): Promise<void> {
+async function shoot(page: Page, name: string, scrollTo?: string): Promise<void> {
   fs.mkdirSync(IMAGES, { recursive: true });
   for (const [size, vp] of [['desktop', DESKTOP], ['phone', PHONE]] as const) {
     await page.setViewportSize(vp);
     await page.waitForTimeout(300);
+    if (scrollTo) await page.locator(scrollTo).evaluate((e) => e.scrollIntoView({ block: 'start' }));
     await page.screenshot({ path: path.join(IMAGES, `console-${name}-${size}.png`) });
   }
   await page.setViewportSize(DESKTOP);
@@ -159,6 +160,9 @@ describe('console, open server', () => {
     await page.evaluate(() => (document.getElementById('player') as HTMLVideoElement).pause());
     await page.evaluate(() => window.scrollTo(0, 0));
     await shoot(page, 'records');
+    await page.click('#records-form button[type="submit"]');
+    await page.locator('.card.record').first().waitFor();
+    await shoot(page, 'records-list', '#records-form');
   });
 
   it('Server: version, uptime, event-loop delay, disks, retention, engines', async () => {
