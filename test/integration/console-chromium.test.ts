@@ -67,6 +67,7 @@ describe('console, open server', () => {
     publisher = publish(makeClip({ video: true, audio: true, seconds: 8, gop: 1 }), daemon.rtmpUrl('lobby'), ['-stream_loop', '-1']);
     page = await browser.context.newPage();
     await page.setViewportSize(DESKTOP);
+    page.on('dialog', (d) => void d.accept());
   });
 
   afterAll(async () => {
@@ -176,8 +177,20 @@ describe('console, open server', () => {
     await shoot(page, 'server');
   });
 
+  it('an RTSP camera added from the form is listed with its state and lastError, and removed', async () => {
+    await page.click('#tabs button[data-view="live"]');
+    await page.fill('#rtsp-uri', 'rtsp://user:pw@127.0.0.1:9/nowhere');
+    await page.fill('#rtsp-stream', 'doorcam');
+    await page.click('#rtsp-form button[type="submit"]');
+    const cam = page.locator('.card.camera', { hasText: 'doorcam' });
+    await cam.waitFor({ timeout: 10_000 });
+    expect(await cam.textContent()).not.toContain('pw@');
+    await cam.locator('.error', { hasText: 'last error' }).waitFor({ timeout: 30_000 });
+    await cam.locator('button', { hasText: 'Remove' }).click();
+    await cam.waitFor({ state: 'detached', timeout: 15_000 });
+  });
+
   it('a record deleted from the page is gone from disk and listed as deleted', async () => {
-    page.on('dialog', (d) => void d.accept());
     await page.click('#tabs button[data-view="records"]');
     await page.fill('#rf-stream', 'lobby');
     await page.click('#records-form button[type="submit"]');
