@@ -28,6 +28,8 @@ export interface RecordingOverrides {
 export interface RecordingInProgress {
   readonly fileName: string;
   readonly mediaSessionId: string;
+  /** The file being written and when its part started (not in WCS's answer; the route turns it into size). */
+  readonly part?: { readonly tmpFile: string; readonly startTimeMillis: number } | null;
 }
 
 interface ManagerEvents {
@@ -114,7 +116,7 @@ export class RecorderManager extends TypedEmitter<ManagerEvents> {
 
   /** Recordings in progress, as /recorder/find_all lists them. */
   inProgress(): RecordingInProgress[] {
-    return [...this.#active.values()].map((r) => ({ fileName: r.currentFileName, mediaSessionId: r.stream.mediaSessionId }));
+    return [...this.#active.values()].map((r) => ({ fileName: r.currentFileName, mediaSessionId: r.stream.mediaSessionId, part: r.currentPart }));
   }
 
   recorderOf(mediaSessionId: string): Recorder | undefined {

@@ -85,7 +85,9 @@ describe('console, open server', () => {
     await page.locator('.card.stream[data-stream="lobby"][data-recording="yes"]').waitFor({ timeout: 20_000 });
     const sentAtStart = publisher.sentSeconds();
     await waitFor(() => publisher.sentSeconds() > sentAtStart + 5, 40_000, '5 s of media recorded');
-    await page.locator('.card.stream[data-stream="lobby"] .rec-file').waitFor();
+    // the file being written, its size and the bitrate going into it (recorder/find_all size between polls)
+    await page.locator('.card.stream[data-stream="lobby"] .rec-file', { hasText: /\d (KB|MB)/ }).waitFor();
+    await page.locator('.card.stream[data-stream="lobby"] .meta', { hasText: /\d+ kbit\/s/ }).waitFor({ timeout: 10_000 });
     await shoot(page, 'live');
     await page.locator('.card.stream[data-stream="lobby"] button[data-action="stop"]').click();
     await page.locator('.card.stream[data-stream="lobby"][data-recording="no"]').waitFor({ timeout: 30_000 });

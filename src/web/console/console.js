@@ -15,7 +15,7 @@
   let view = 'live';
   let pollTimer = null;
   let recordsOffset = 0;
-  const lastSize = new Map(); // fileName -> {size, at} for the bitrate being written
+  const lastSize = new Map(); // fileName -> {size, at, kbps}: the bitrate being written
 
   // ---------- helpers ----------
   function el(tag, attrs, ...children) {
@@ -129,31 +129,27 @@
 
   // ---------- Live ----------
   async function refreshLive() {
-    const [streams, recordings, cameras, writing] = await Promise.all([
+    const [streams, recordings, cameras] = await Promise.all([
       api('/rest-api/stream/find_all'),
-      api('/rest-api/recorder/find_all', {}, { emptyOn404: true }),
+      api('/rest-api/recorder/progress', {}),
       api('/rest-api/rtsp/find_all', {}, { emptyOn404: true }).catch(() => []),
-      api('/rest-api/records/find', { state: 'recording', limit: 1000 }).then((r) => r.records).catch(() => []),
     ]);
     const bySession = new Map(recordings.map((r) => [r.mediaSessionId, r]));
-    const writingByStream = new Map();
-    for (const w of writing) if (w.streamName) writingByStream.set(w.streamName, w);
     const box = $('streams');
     box.replaceChildren();
     if (streams.length === 0) box.append(el('p', { className: 'empty' }, 'No stream is published.'));
     const now = Date.now();
     for (const s of streams.sort((a, b) => a.name.localeCompare(b.name))) {
       const rec = bySession.get(s.mediaSessionId);
-      const part = writingByStream.get(s.name);
       let bitrate = '';
-      if (part) {
-        // the bitrate being written, from the size the catalog reports between two polls (when it reports one)
-        const before = lastSize.get(part.fileName);
-        if (!before || part.size !== before.size) {
-          const kbps = before && now > before.at && part.size > before.size ? ((part.size - before.size) * 8) / (now - before.at) : before?.kbps;
-          lastSize.set(part.fileName, { size: part.size, at: now, kbps });
+      if (rec && typeof rec.size === 'number') {
+        // the bitrate being written, from the size of the file between two polls
+        const before = lastSize.get(rec.fileName);
+        if (!before || rec.size !== before.size) {
+          const kbps = before && now > before.at && rec.size > before.size ? ((rec.size - before.size) * 8) / (now - before.at) : before?.kbps;
+          lastSize.set(rec.fileName, { size: rec.size, at: now, kbps });
         }
-        const kbps = lastSize.get(part.fileName).kbps;
+        const kbps = lastSize.get(rec.fileName).kbps;
         if (kbps > 0) bitrate = `${Math.round(kbps)} kbit/s`;
       }
       const recording = Boolean(rec) || s.record;
@@ -165,11 +161,12 @@
           el('div', { className: 'meta' },
             [s.videoCodec, s.audioCodec].filter(Boolean).join(' + ') || 'codecs unknown',
             s.width && s.height ? ` · ${s.width}×${s.height}` : '',
-            bitrate ? ` · ${bitrate}` : ''),
+            bitrate ? ` · ${bitrate} recorded` : ''),
           el('div', { className: 'meta' }, `since ${fmtTime(s.createdDate)} (${fmtDuration(now - s.createdDate)})`),
           recording ? el('div', { className: 'meta rec-file' },
-            `writing ${rec ? rec.fileName : part ? part.fileName : '…'}`,
-            part ? `${part.size > 0 ? ` · ${fmtBytes(part.size)}` : ''} · ${fmtDuration(now - part.startTimeMillis)}` : '') : null,
+            `writing ${rec ? rec.fileName : '…'}`,
+            rec && typeof rec.size === 'number' ? ` · ${fmtBytes(rec.size)}` : '',
+            rec && rec.startTimeMillis ? ` · ${fmtDuration(now - rec.startTimeMillis)}` : '') : null,
           el('div', { className: 'actions' },
             recording
               ? el('button', { className: 'danger', 'data-action': 'stop', onclick: () => control('/rest-api/recorder/terminate', s, 'Stopping') }, 'Stop recording')
