@@ -324,6 +324,8 @@ export class Daemon {
         https: readHttpsOptions(config),
         version: packageVersion(),
         webDir: path.join(INSTALL_DIR, 'src', 'web'),
+        consoleEnabled: config.consoleEnabled,
+        signedUrlTtlSeconds: config.recordsSignedUrlTtl,
       },
       {
         whip: { service: this.webrtc, token: config.whipToken },
@@ -346,6 +348,29 @@ export class Daemon {
               eventLoopDelay: this.eventLoop.read(reset),
               failedHooks: this.hooks.failed + this.multiHooks.failed,
               memory: { rssBytes: mem.rss, heapUsedBytes: mem.heapUsed },
+            };
+          },
+          details: async () => {
+            const folders = [
+              { name: 'record_dir', path: config.recordDirAbs },
+              { name: 'record_tmp_dir', path: config.recordTmpDirAbs },
+              { name: 'multi_record_dir', path: config.multiRecordDirAbs },
+            ];
+            const disks = await Promise.all(
+              folders.map(async (f) => {
+                const s = await fs.promises.statfs(f.path).catch(() => null);
+                return { ...f, freeBytes: s ? s.bavail * s.bsize : null, totalBytes: s ? s.blocks * s.bsize : null };
+              }),
+            );
+            return {
+              disks,
+              retention: {
+                maxAgeSeconds: config.recordRetentionMaxAge,
+                maxSizeBytes: config.recordRetentionMaxSize,
+                minFreeBytes: config.recordRetentionMinFreeSpace,
+                checkIntervalSeconds: config.recordRetentionCheckInterval,
+              },
+              engines: { webrtc: this.webrtc.engine.name, recordMuxer: config.recordMuxer },
             };
           },
         },

@@ -417,6 +417,14 @@ export const PROPERTIES = {
   metricsEnabled: def('metrics_enabled', 'true', booleanValue, 'Serve Prometheus metrics at GET /metrics'),
   metricsToken: def('metrics_token', '', stringValue, 'When set, /metrics needs Authorization: Bearer <token> or ?token=<token>; empty = open'),
   logLevel: def('log_level', 'info', enumValue(LOG_LEVELS), 'Log level: fatal, error, warn, info, debug, trace or silent (the LOG_LEVEL environment variable wins)'),
+  // the operator's console (docs/console.md)
+  consoleEnabled: def('console_enabled', 'true', booleanValue, 'Serve the operator\'s console page at / (docs/console.md)'),
+  recordsSignedUrlTtl: def(
+    'records_signed_url_ttl',
+    '600',
+    integerValue(1, 3600),
+    'Seconds a signed media URL (/rest-api/records/sign) stays valid: 1 to 3600',
+  ),
 } as const;
 
 type Definitions = typeof PROPERTIES;

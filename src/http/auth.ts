@@ -1,4 +1,5 @@
 import { sameSecret } from '../util/same-secret.js';
+import { checkSignedUrl, signingKey } from './signed-url.js';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
 /**
@@ -27,6 +28,8 @@ export interface AuthOptions {
   readonly restApiToken: string;
   /** records_access_token: protects /client/records/ and /client/streams/ (Bearer or ?token=); '' = open. */
   readonly recordsAccessToken: string;
+  /** Clock for signed URLs (tests); default Date.now. */
+  readonly now?: () => number;
 }
 
 function refuse(reply: FastifyReply, realm: string, message: string): FastifyReply {
@@ -40,6 +43,8 @@ function refuse(reply: FastifyReply, realm: string, message: string): FastifyRep
 export function registerAuth(app: FastifyInstance, options: AuthOptions): void {
   const { restApiToken, recordsAccessToken } = options;
   if (restApiToken === '' && recordsAccessToken === '') return;
+  const key = recordsAccessToken === '' ? null : signingKey(recordsAccessToken);
+  const now = options.now ?? Date.now;
   app.addHook('onRequest', async (req: FastifyRequest, reply: FastifyReply) => {
     // the raw path and the matched route both count, so no spelling of a URL slips past
     const pathname = req.url.split('?')[0] ?? '';
@@ -53,7 +58,11 @@ export function registerAuth(app: FastifyInstance, options: AuthOptions): void {
     }
     // records and time-range playback of streams (/client/streams/<name>.mp4) share the records token
     const isRecords = (p: string): boolean => p.startsWith('/client/records') || p.startsWith('/client/streams');
-    if (recordsAccessToken !== '' && (isRecords(pathname) || isRecords(route))) {
+    if (key !== null && (isRecords(pathname) || isRecords(route))) {
+      // a short-lived signed URL (/rest-api/records/sign) stands in for the token
+      const signed = checkSignedUrl(key, req.url, now());
+      if (signed === 'valid') return undefined;
+      if (signed !== 'none') return refuse(reply, 'records', signed === 'expired' ? 'Signed URL expired' : 'Bad signature');
       const token = bearerToken(req.headers.authorization) ?? queryToken(req.url);
       if (token === null || !sameSecret(token, recordsAccessToken)) {
         return refuse(reply, 'records', token === null ? 'A token is required: Authorization: Bearer <token> or ?token=<token>' : 'Wrong token');

@@ -14,6 +14,7 @@ import { registerMultiRecorderRoutes } from './routes/multi-recorder-routes.js';
 import { registerRecorderRoutes } from './routes/recorder-routes.js';
 import { registerRecordsRoutes } from './routes/records-routes.js';
 import { registerServerRoutes, type ServerStatsSource } from './routes/server-routes.js';
+import { registerSignRoutes } from './routes/sign-routes.js';
 import { registerRtspRoutes } from './routes/rtsp-routes.js';
 import { registerStreamRoutes } from './routes/stream-routes.js';
 import { registerWebPages } from './routes/web-pages.js';
@@ -49,6 +50,10 @@ export interface HttpServerOptions {
   readonly version: string;
   /** Static pages (src/web) served under /client/; null = none. */
   readonly webDir?: string | null;
+  /** console_enabled: the operator's console at / (from webDir/console); default true. */
+  readonly consoleEnabled?: boolean;
+  /** records_signed_url_ttl, seconds; default 600. */
+  readonly signedUrlTtlSeconds?: number;
 }
 
 export interface HttpDependencies {
@@ -146,6 +151,11 @@ export class HttpServer {
     registerStreamRoutes(this.app, deps.streams);
     registerRecorderRoutes(this.app, deps.recording, { publicBaseUrl: options.publicBaseUrl ?? '' });
     if (deps.records) registerRecordsRoutes(this.app, deps.records, { publicBaseUrl: options.publicBaseUrl ?? '' });
+    registerSignRoutes(this.app, {
+      restApiToken: options.restApiToken,
+      recordsAccessToken: options.recordsAccessToken,
+      ttlSeconds: options.signedUrlTtlSeconds ?? 600,
+    });
     if (deps.multi) registerMultiRecorderRoutes(this.app, deps.multi);
     if (deps.rtsp) registerRtspRoutes(this.app, deps.rtsp);
     if (deps.stats) registerServerRoutes(this.app, deps.stats);
@@ -156,7 +166,7 @@ export class HttpServer {
     const playback = deps.playback;
     if (playback) void this.app.register(async (scope) => registerStreamPlayback(scope, options, playback));
     const webDir = options.webDir;
-    if (webDir) void this.app.register(async (scope) => registerWebPages(scope, webDir));
+    if (webDir) void this.app.register(async (scope) => registerWebPages(scope, webDir, options.consoleEnabled ?? true));
   }
 
   /** The HTTPS port actually listened on (null without HTTPS). */

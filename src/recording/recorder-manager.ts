@@ -28,6 +28,8 @@ export interface RecordingOverrides {
 export interface RecordingInProgress {
   readonly fileName: string;
   readonly mediaSessionId: string;
+  /** The file being written and when its part started (not in WCS's answer; the route turns it into size). */
+  readonly part?: { readonly tmpFile: string; readonly startTimeMillis: number } | null;
 }
 
 /** Why a recording did not start: refused for file_recorder_min_space, or it failed. */
@@ -120,7 +122,7 @@ export class RecorderManager extends TypedEmitter<ManagerEvents> {
 
   /** Recordings in progress, as /recorder/find_all lists them. */
   inProgress(): RecordingInProgress[] {
-    return [...this.#active.values()].map((r) => ({ fileName: r.currentFileName, mediaSessionId: r.stream.mediaSessionId }));
+    return [...this.#active.values()].map((r) => ({ fileName: r.currentFileName, mediaSessionId: r.stream.mediaSessionId, part: r.currentPart }));
   }
 
   recorderOf(mediaSessionId: string): Recorder | undefined {

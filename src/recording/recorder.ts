@@ -173,6 +173,12 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
     return this.#plan ?? planRecording(this.stream.media.videoCodec, this.stream.media.audioCodec, this.settings.formats);
   }
 
+  /** The file the current part is being written to (hidden .rec- name), and when it started; null between parts. */
+  get currentPart(): { readonly tmpFile: string; readonly startTimeMillis: number } | null {
+    const part = this.#part;
+    return part ? { tmpFile: part.tmpFile, startTimeMillis: part.startTimeMillis } : null;
+  }
+
   /** The current part's name as WCS shows it while recording: elements not known yet stay literal. */
   get currentFileName(): string {
     const part = this.#part;

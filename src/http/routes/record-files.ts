@@ -16,6 +16,8 @@ interface RecordQuery {
   start?: string;
   end?: string;
   token?: string;
+  exp?: string;
+  sig?: string;
 }
 
 function contentDisposition(kind: string, fileName: string): string {
@@ -31,6 +33,8 @@ const querySchema = {
     start: { type: 'string', maxLength: 32, description: 'MP4 only: seconds from the start of the record where the part begins' },
     end: { type: 'string', maxLength: 32, description: 'MP4 only: seconds from the start of the record where the part ends' },
     token: { type: 'string', maxLength: 1024, description: 'records_access_token, when set (or Authorization: Bearer)' },
+    exp: { type: 'string', maxLength: 12, description: 'signed URL expiry, epoch seconds (/rest-api/records/sign)' },
+    sig: { type: 'string', maxLength: 128, description: 'signed URL signature (/rest-api/records/sign): stands in for the token' },
   },
 } as const;
 

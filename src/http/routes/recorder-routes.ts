@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { HttpError } from '../http-error.js';
 import { requireStreamName, requireText } from '../name-guard.js';
@@ -147,6 +148,38 @@ export function registerRecorderRoutes(app: FastifyInstance, recording: Recordin
       if (list.length === 0) throw new HttpError(404, 'No recordings in progress');
       return list;
     },
+  );
+  app.post(
+    '/rest-api/recorder/progress',
+    {
+      schema: {
+        summary: 'Recordings in progress with the size and start of their current part (not in WCS); [] when none',
+        body: emptyBodySchema,
+        response: {
+          200: {
+            type: 'array',
+            items: {
+              type: 'object',
+              properties: {
+                fileName: { type: 'string' },
+                mediaSessionId: { type: 'string' },
+                size: { type: ['integer', 'null'], description: 'bytes written so far to the current part (MP4: its moov reserve included); null between parts' },
+                startTimeMillis: { type: ['integer', 'null'], description: 'when the current part started, ms since the epoch' },
+              },
+            },
+          },
+          ...errorResponses(400, 401, 413),
+        },
+      },
+    },
+    async () =>
+      Promise.all(
+        recording.inProgress().map(async ({ part, ...r }) => ({
+          ...r,
+          size: part ? await fs.promises.stat(part.tmpFile).then((st) => st.size, () => null) : null,
+          startTimeMillis: part ? part.startTimeMillis : null,
+        })),
+      ),
   );
   app.post<{ Body: RecordFilter | null }>(
     '/rest-api/recorder/find_records',

@@ -15,9 +15,18 @@ export interface ServerStats {
   readonly memory: { readonly rssBytes: number; readonly heapUsedBytes: number };
 }
 
+/** Slower figures for the console (statfs per folder), read on each call. */
+export interface ServerDetails {
+  readonly disks: readonly { readonly name: string; readonly path: string; readonly freeBytes: number | null; readonly totalBytes: number | null }[];
+  readonly retention: { readonly maxAgeSeconds: number; readonly maxSizeBytes: number; readonly minFreeBytes: number; readonly checkIntervalSeconds: number };
+  /** What does the work: webrtc engine, record muxer. */
+  readonly engines: Readonly<Record<string, string>>;
+}
+
 export interface ServerStatsSource {
   /** reset: start the event-loop figures afresh after reading them. */
   stats(reset: boolean): ServerStats;
+  details?(): Promise<ServerDetails>;
 }
 
 const delaySchema = {
@@ -50,12 +59,34 @@ export function registerServerRoutes(app: FastifyInstance, source: ServerStatsSo
               eventLoopDelay: delaySchema,
               failedHooks: { type: 'integer', description: 'record hooks that could not be started or exited non-zero since start-up' },
               memory: { type: 'object', properties: { rssBytes: { type: 'integer' }, heapUsedBytes: { type: 'integer' } } },
+              disks: {
+                type: 'array',
+                description: 'free space per folder (record_dir, record_tmp_dir, multi_record_dir)',
+                items: {
+                  type: 'object',
+                  properties: { name: { type: 'string' }, path: { type: 'string' }, freeBytes: { type: ['integer', 'null'] }, totalBytes: { type: ['integer', 'null'] } },
+                },
+              },
+              retention: {
+                type: 'object',
+                description: 'record_retention_* settings; 0 = off',
+                properties: {
+                  maxAgeSeconds: { type: 'number' },
+                  maxSizeBytes: { type: 'number' },
+                  minFreeBytes: { type: 'number' },
+                  checkIntervalSeconds: { type: 'number' },
+                },
+              },
+              engines: { type: 'object', additionalProperties: { type: 'string' }, description: 'webrtc engine and record muxer in use' },
             },
           },
           ...errorResponses(400, 401, 413),
         },
       },
     },
-    async (req) => source.stats(req.body?.reset === true),
+    async (req) => {
+      const stats = source.stats(req.body?.reset === true);
+      return source.details ? { ...stats, ...(await source.details()) } : stats;
+    },
   );
 }

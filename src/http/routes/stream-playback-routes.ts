@@ -29,6 +29,8 @@ interface PlaybackQuery {
   from?: string;
   to?: string;
   token?: string;
+  exp?: string;
+  sig?: string;
 }
 
 /** Seconds a client is told to wait when too many answers are being prepared. */
@@ -41,6 +43,8 @@ const querySchema = {
     from: { type: 'string', maxLength: 40, description: 'Start: epoch milliseconds or ISO 8601 with a zone (required)' },
     to: { type: 'string', maxLength: 40, description: 'End: epoch milliseconds or ISO 8601; absent = to the end of what is recorded (at most 24 h after from)' },
     token: { type: 'string', maxLength: 1024, description: 'records_access_token, when set (or Authorization: Bearer)' },
+    exp: { type: 'string', maxLength: 12, description: 'signed URL expiry, epoch seconds (/rest-api/records/sign)' },
+    sig: { type: 'string', maxLength: 128, description: 'signed URL signature (/rest-api/records/sign): stands in for the token' },
   },
 } as const;
 
