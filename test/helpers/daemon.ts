@@ -6,30 +6,41 @@ import path from 'node:path';
 
 export const REPO = path.resolve(import.meta.dirname, '..', '..');
 
-/** Ports this test process has handed out: the kernel may give a just-closed port again. */
+/** Ports this test process has handed out. */
 const handedOut = new Set<number>();
 
 /**
- * A free TCP port on 127.0.0.1, never one this process handed out before
- * (two calls in a row could otherwise both get the same port, as
- * http.port and rtmp.port of one daemon once did).
+ * Each vitest worker takes its ports from a band of its own, below the
+ * kernel's ephemeral range (32768-60999): a port the kernel picks for
+ * listen(0) in one worker could be picked again in the other before its
+ * daemon binds it (seen: "HTTP port ... is already in use" in a full run).
  */
+function portBand(): [number, number] {
+  const pool = Number(process.env.VITEST_POOL_ID ?? process.env.VITEST_WORKER_ID ?? 0);
+  const lo = 10_000 + (Number.isInteger(pool) ? pool % 4 : 0) * 5000;
+  return [lo, lo + 4999];
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+
+/** A free TCP port on 127.0.0.1 from this worker's band, never one this process handed out before. */
 export async function freePort(): Promise<number> {
-  for (;;) {
-    const port = await new Promise<number>((resolve, reject) => {
-      const srv = net.createServer();
-      srv.once('error', reject);
-      srv.listen(0, '127.0.0.1', () => {
-        const addr = srv.address();
-        const p = typeof addr === 'object' && addr ? addr.port : 0;
-        srv.close(() => resolve(p));
-      });
-    });
-    if (!handedOut.has(port)) {
+  const [lo, hi] = portBand();
+  for (let tries = 0; tries < 1000; tries++) {
+    const port = lo + Math.floor(Math.random() * (hi - lo + 1));
+    if (handedOut.has(port)) continue;
+    if (await canListen(port)) {
       handedOut.add(port);
       return port;
     }
   }
+  throw new Error(`no free port in ${lo}-${hi}`);
 }
 
 export function makeHome(prefix = 'wcs-home-'): string {

@@ -207,7 +207,8 @@ describe('record catalog', () => {
     for (const f of ['notes.txt', '.hidden.mp4']) fs.utimesSync(path.join(d.recordDir, f), (Date.now() - 5 * DAY) / 1000, (Date.now() - 5 * DAY) / 1000);
     await waitFor(() => !fs.existsSync(path.join(d.recordDir, 'old.mp4')), 10_000, 'old.mp4 deleted by max_age');
     await sleep(2500);
-    expect(fs.readdirSync(d.recordDir).filter((f) => !f.startsWith('.wcs-')).sort()).toEqual(['.hidden.mp4', 'notes.txt', 'old-pinned.mp4', 'young.mp4']);
+    // .wcs-* (the catalog) and .playback (time-range playback's ffmpeg answers) are the daemon's own
+    expect(fs.readdirSync(d.recordDir).filter((f) => !f.startsWith('.wcs-') && f !== '.playback').sort()).toEqual(['.hidden.mp4', 'notes.txt', 'old-pinned.mp4', 'young.mp4']);
     expect((await find(d, { state: 'deleted' })).records.map((r) => [r.fileName, r.deletedReason])).toEqual([['old.mp4', 'max_age']]);
     await waitFor(() => fs.existsSync(hookLog), 5000, 'delete hook');
     expect(fs.readFileSync(hookLog, 'utf8')).toBe(`|${path.join(d.recordDir, 'old.mp4')}|max_age\n`);

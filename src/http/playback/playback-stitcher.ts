@@ -101,10 +101,10 @@ export class PlaybackStitcher {
   }
 
   /** Creates the folder and removes temp files a killed daemon left behind. */
-  /** Removes what stitches cut short by a crash left; the folder itself is made by the first join that needs it. */
+  /** Makes the cache folder (the answers' static route needs it) and removes what stitches cut short by a crash left. */
   async start(): Promise<void> {
-    const names = await fs.promises.readdir(this.options.cacheDir).catch(() => [] as string[]);
-    for (const name of names) {
+    await fs.promises.mkdir(this.options.cacheDir, { recursive: true });
+    for (const name of await fs.promises.readdir(this.options.cacheDir)) {
       if (name.startsWith(TEMP_PREFIX)) await fs.promises.rm(path.join(this.options.cacheDir, name), { force: true });
     }
   }
@@ -295,7 +295,6 @@ export class PlaybackStitcher {
     const id = randomUUID();
     const list = path.join(this.options.cacheDir, `${TEMP_PREFIX}${id}.txt`);
     const temp = path.join(this.options.cacheDir, `${TEMP_PREFIX}${id}.mp4`);
-    await fs.promises.mkdir(this.options.cacheDir, { recursive: true });
     await fs.promises.writeFile(list, concatList(plan.segments));
     const args = [
       '-hide_banner',
