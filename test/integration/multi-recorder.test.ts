@@ -279,3 +279,46 @@ describe('multipleRecorder: three RTMP publishers into one MP4, mixed by the hoo
     expect(spawnSync(MIXER, [], { encoding: 'utf8' }).status).toBe(2);
   });
 });
+
+describe('multipleRecorder with the default template stream-{mediaSessionId}-{login}', () => {
+  let daemon: DaemonHandle;
+  let publisher: Publisher | undefined;
+
+  beforeAll(async () => {
+    const home = makeHome('wcs-multi-name-');
+    // no mixing here: a hook that does nothing
+    fs.writeFileSync(path.join(home, 'bin', 'noop_hook.sh'), '#!/usr/bin/env bash\nexit 0\n', { mode: 0o755 });
+    daemon = await startDaemon({ record_streams: false, on_multiple_record_hook_script: 'bin/noop_hook.sh' }, home);
+  });
+
+  afterAll(async () => {
+    publisher?.proc.kill('SIGKILL');
+    await daemon?.stop();
+  });
+
+  it("names the file after the recorder's own id and WCS's mockLogin, the same name in find_all and on disk", async () => {
+    publisher = publish(makeClip({ video: true, audio: true, seconds: 8, gop: 1 }), daemon.rtmpUrl('dana'), ['-stream_loop', '-1']);
+    const dana = await streamNamed(daemon, 'dana');
+    const rest = (what: string, body?: unknown) => postJson<ErrorJson>(daemon, `/rest-api/multipleRecorder/${what}`, body);
+    const NAME = /^stream-([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})-mockLogin\.mp4$/;
+    const names: string[] = [];
+    for (const uri of ['multi-recorder://name-a', 'multi-recorder://name-b']) {
+      expect((await rest('startup', { uri })).status).toBe(200);
+      expect((await rest('add', { uri, mediaSessionId: dana.mediaSessionId })).status).toBe(200);
+      const all = await postJson<{ uri: string; fileName: string }[]>(daemon, '/rest-api/multipleRecorder/find_all');
+      expect(all.status).toBe(200);
+      const fileName = all.body.find((r) => r.uri === uri)?.fileName ?? '';
+      expect(fileName).toMatch(NAME);
+      // the recorder's own id, not the id of the stream it records
+      expect(NAME.exec(fileName)![1]).not.toBe(dana.mediaSessionId);
+      await sleep(2500);
+      expect((await rest('terminate', { uri })).status).toBe(200);
+      // the file on disk is the name find_all showed
+      expect(fs.existsSync(path.join(daemon.recordDir, fileName))).toBe(true);
+      names.push(fileName);
+    }
+    expect(new Set(names).size).toBe(2);
+    expect(fs.readdirSync(daemon.recordDir).filter((f) => f.startsWith('stream--'))).toEqual([]);
+    expect(fs.readdirSync(daemon.recordDir).filter((f) => f.endsWith('.mp4')).sort()).toEqual([...names].sort());
+  }, 90_000);
+});
