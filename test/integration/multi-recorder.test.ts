@@ -266,7 +266,7 @@ describe('multipleRecorder: three RTMP publishers into one MP4, mixed by the hoo
     expect(regionLuma(mixed, firstStart + 7.5, 330, 150)).toBeGreaterThan(40);
   }, 120_000);
 
-  it('offline_mixer_tool.sh: --help, exit codes 64 and 65', () => {
+  it('offline_mixer_tool.sh: --help, exit codes 64 and 65, unknown keys warned about and ignored', () => {
     const help = spawnSync(MIXER, ['--help'], { encoding: 'utf8' });
     expect(help.status).toBe(0);
     expect(help.stdout).toContain('--show-tracks-info');
@@ -276,6 +276,18 @@ describe('multipleRecorder: three RTMP publishers into one MP4, mixed by the hoo
     const noConf = spawnSync(MIXER, ['--config', '/no/such/offline_mixer.json', path.join(daemon.recordDir, some!)], { encoding: 'utf8' });
     expect(noConf.status).toBe(65);
     expect(noConf.stderr).toContain('offline mixer config not found');
+    // unknown keys: one warning line each, and the tool goes on (here to the disk space check: 66, not 65)
+    const conf = path.join(daemon.recordDir, '..', 'unknown_keys_mixer.json');
+    fs.writeFileSync(conf, JSON.stringify({ hasVideo: 'true', mixerLayout: 'grid', recordDir: '/x', minAvailableSpace: '999999T' }));
+    const unknownKeys = spawnSync(MIXER, ['--config', conf, path.join(daemon.recordDir, some!)], { encoding: 'utf8' });
+    expect(unknownKeys.status).toBe(66);
+    expect(unknownKeys.stderr.split('\n').filter((l) => l.includes('unknown setting'))).toEqual([
+      expect.stringContaining('"mixerLayout" ignored'),
+      expect.stringContaining('"recordDir" ignored'),
+    ]);
+    // a known key with a wrong value still stops it
+    fs.writeFileSync(conf, JSON.stringify({ mixerLayout: 'grid', width: 'wide' }));
+    expect(spawnSync(MIXER, ['--config', conf, path.join(daemon.recordDir, some!)], { encoding: 'utf8' }).status).toBe(65);
     expect(spawnSync(MIXER, [], { encoding: 'utf8' }).status).toBe(2);
   });
 });
