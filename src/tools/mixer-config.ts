@@ -54,7 +54,13 @@ function intValue(key: string, v: unknown, min: number, max: number, even = fals
   return even ? n - (n % 2) : n;
 }
 
-export function parseMixerConfig(text: string): MixerConfig {
+/**
+ * Parses the file. A key the mixer does not know is not an error (WCS's
+ * mixer ignores keys it does not use, and files carry keys of other
+ * builds): `warn` gets one line per such key and the mix goes on. A known
+ * key with a wrong value still throws.
+ */
+export function parseMixerConfig(text: string, warn: (line: string) => void = () => undefined): MixerConfig {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -65,7 +71,7 @@ export function parseMixerConfig(text: string): MixerConfig {
   const o = raw as Record<string, unknown>;
   const known = new Set(Object.keys(MIXER_DEFAULTS));
   const unknown = Object.keys(o).filter((k) => !known.has(k));
-  if (unknown.length > 0) throw new MixerConfigError(`unknown setting ${unknown.join(', ')}; known: ${[...known].join(', ')}`);
+  for (const key of unknown) warn(`unknown setting ${JSON.stringify(key)} ignored; known: ${[...known].join(', ')}`);
   const callbackUrl = o.callbackUrl ?? '';
   if (typeof callbackUrl !== 'string' || (callbackUrl !== '' && !/^https?:\/\//.test(callbackUrl))) {
     throw new MixerConfigError(`callbackUrl: expected an http(s) URL, got ${JSON.stringify(callbackUrl)}`);

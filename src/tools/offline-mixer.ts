@@ -37,7 +37,8 @@ const HELP = `Usage:
 Settings: $WCS_HOME/conf/offline_mixer.json, or --config FILE:
   hasVideo, hasAudio, mixerDisplayStreamName (true|false), multithreading (false: one
   thread), callbackUrl (POSTed the recording and mixing data), minAvailableSpace (1G),
-  width, height, frameRate (of the mixed video: 1280, 720, 30).
+  width, height, frameRate (of the mixed video: 1280, 720, 30). Other keys are
+  ignored, with one warning line each on stderr.
 
 Exit codes: 0 done; 1 mixing failed; 2 bad arguments; 64 file to mix not found;
   65 offline mixer config not found or invalid; 66 not enough disk space (a mix
@@ -92,7 +93,7 @@ function loadConfig(file: string): MixerConfig | number {
     return EXIT.configNotFound;
   }
   try {
-    return parseMixerConfig(text);
+    return parseMixerConfig(text, (line) => say(`offline mixer config ${file}: ${line}`));
   } catch (err) {
     if (err instanceof MixerConfigError) {
       say(`offline mixer config ${file} is invalid: ${err.message}`);

@@ -266,7 +266,7 @@ describe('multipleRecorder: three RTMP publishers into one MP4, mixed by the hoo
     expect(regionLuma(mixed, firstStart + 7.5, 330, 150)).toBeGreaterThan(40);
   }, 120_000);
 
-  it('offline_mixer_tool.sh: --help, exit codes 64 and 65', () => {
+  it('offline_mixer_tool.sh: --help, exit codes 64 and 65, unknown keys warned about and ignored', () => {
     const help = spawnSync(MIXER, ['--help'], { encoding: 'utf8' });
     expect(help.status).toBe(0);
     expect(help.stdout).toContain('--show-tracks-info');
@@ -276,6 +276,61 @@ describe('multipleRecorder: three RTMP publishers into one MP4, mixed by the hoo
     const noConf = spawnSync(MIXER, ['--config', '/no/such/offline_mixer.json', path.join(daemon.recordDir, some!)], { encoding: 'utf8' });
     expect(noConf.status).toBe(65);
     expect(noConf.stderr).toContain('offline mixer config not found');
+    // unknown keys: one warning line each, and the tool goes on (here to the disk space check: 66, not 65)
+    const conf = path.join(daemon.recordDir, '..', 'unknown_keys_mixer.json');
+    fs.writeFileSync(conf, JSON.stringify({ hasVideo: 'true', mixerLayout: 'grid', recordDir: '/x', minAvailableSpace: '999999T' }));
+    const unknownKeys = spawnSync(MIXER, ['--config', conf, path.join(daemon.recordDir, some!)], { encoding: 'utf8' });
+    expect(unknownKeys.status).toBe(66);
+    expect(unknownKeys.stderr.split('\n').filter((l) => l.includes('unknown setting'))).toEqual([
+      expect.stringContaining('"mixerLayout" ignored'),
+      expect.stringContaining('"recordDir" ignored'),
+    ]);
+    // a known key with a wrong value still stops it
+    fs.writeFileSync(conf, JSON.stringify({ mixerLayout: 'grid', width: 'wide' }));
+    expect(spawnSync(MIXER, ['--config', conf, path.join(daemon.recordDir, some!)], { encoding: 'utf8' }).status).toBe(65);
     expect(spawnSync(MIXER, [], { encoding: 'utf8' }).status).toBe(2);
   });
+});
+
+describe('multipleRecorder with the default template stream-{mediaSessionId}-{login}', () => {
+  let daemon: DaemonHandle;
+  let publisher: Publisher | undefined;
+
+  beforeAll(async () => {
+    const home = makeHome('wcs-multi-name-');
+    // no mixing here: a hook that does nothing
+    fs.writeFileSync(path.join(home, 'bin', 'noop_hook.sh'), '#!/usr/bin/env bash\nexit 0\n', { mode: 0o755 });
+    daemon = await startDaemon({ record_streams: false, on_multiple_record_hook_script: 'bin/noop_hook.sh' }, home);
+  });
+
+  afterAll(async () => {
+    publisher?.proc.kill('SIGKILL');
+    await daemon?.stop();
+  });
+
+  it("names the file after the recorder's own id and WCS's mockLogin, the same name in find_all and on disk", async () => {
+    publisher = publish(makeClip({ video: true, audio: true, seconds: 8, gop: 1 }), daemon.rtmpUrl('dana'), ['-stream_loop', '-1']);
+    const dana = await streamNamed(daemon, 'dana');
+    const rest = (what: string, body?: unknown) => postJson<ErrorJson>(daemon, `/rest-api/multipleRecorder/${what}`, body);
+    const NAME = /^stream-([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})-mockLogin\.mp4$/;
+    const names: string[] = [];
+    for (const uri of ['multi-recorder://name-a', 'multi-recorder://name-b']) {
+      expect((await rest('startup', { uri })).status).toBe(200);
+      expect((await rest('add', { uri, mediaSessionId: dana.mediaSessionId })).status).toBe(200);
+      const all = await postJson<{ uri: string; fileName: string }[]>(daemon, '/rest-api/multipleRecorder/find_all');
+      expect(all.status).toBe(200);
+      const fileName = all.body.find((r) => r.uri === uri)?.fileName ?? '';
+      expect(fileName).toMatch(NAME);
+      // the recorder's own id, not the id of the stream it records
+      expect(NAME.exec(fileName)![1]).not.toBe(dana.mediaSessionId);
+      await sleep(2500);
+      expect((await rest('terminate', { uri })).status).toBe(200);
+      // the file on disk is the name find_all showed
+      expect(fs.existsSync(path.join(daemon.recordDir, fileName))).toBe(true);
+      names.push(fileName);
+    }
+    expect(new Set(names).size).toBe(2);
+    expect(fs.readdirSync(daemon.recordDir).filter((f) => f.startsWith('stream--'))).toEqual([]);
+    expect(fs.readdirSync(daemon.recordDir).filter((f) => f.endsWith('.mp4')).sort()).toEqual([...names].sort());
+  }, 90_000);
 });

@@ -17,8 +17,9 @@ describe('a multiple recording interrupted by a crash', () => {
       '#!/usr/bin/env bash\nprintf "%s|" "$#" "$@" >> "$WCS_HOME/logs/multi-args.log"\necho >> "$WCS_HOME/logs/multi-args.log"\n',
       { mode: 0o755 },
     );
-    const props = { record_streams: false, stream_record_policy_template: '{streamName}', on_multiple_record_hook_script: 'bin/multi_args.sh' };
+    const props = { record_streams: false, stream_record_policy_template: '{streamName}-{mediaSessionId}', on_multiple_record_hook_script: 'bin/multi_args.sh' };
     const first = await startDaemon(props, home);
+    let fileName = '';
     const clip = makeClip({ video: true, audio: true, seconds: 8, gop: 1 });
     const a = publish(clip, first.rtmpUrl('anna'), ['-stream_loop', '-1']);
     const b = publish(clip, first.rtmpUrl('ben'), ['-stream_loop', '-1']);
@@ -28,6 +29,10 @@ describe('a multiple recording interrupted by a crash', () => {
       expect((await postJson(first, '/rest-api/multipleRecorder/add', { uri: 'multi-recorder://crashroom', mediaSessionId: sa.mediaSessionId })).status).toBe(200);
       await sleep(2000);
       expect((await postJson(first, '/rest-api/multipleRecorder/add', { uri: 'multi-recorder://crashroom', mediaSessionId: sb.mediaSessionId })).status).toBe(200);
+      // the recorder's own id is in its name, and must survive the crash
+      const all = await postJson<{ fileName: string }[]>(first, '/rest-api/multipleRecorder/find_all');
+      fileName = all.body[0]?.fileName ?? '';
+      expect(fileName).toMatch(/^multi-recorder__crashroom-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.mp4$/);
       await sleep(5000);
       first.proc.kill('SIGKILL');
       await first.exited;
@@ -38,7 +43,7 @@ describe('a multiple recording interrupted by a crash', () => {
     const second = await startDaemon({ ...props, 'http.port': first.httpPort, 'rtmp.port': first.rtmpPort }, home);
     try {
       await second.waitForOutput(/Recovered an interrupted multiple recording/, 30_000);
-      const file = path.join(second.recordDir, 'multi-recorder__crashroom.mp4');
+      const file = path.join(second.recordDir, fileName);
       await waitFor(() => fs.existsSync(path.join(home, 'logs', 'multi-args.log')), 10_000, 'multiple record hook');
       const args = fs.readFileSync(path.join(home, 'logs', 'multi-args.log'), 'utf8').trim().split('|');
       expect(args[0]).toBe('4');

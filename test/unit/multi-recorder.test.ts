@@ -6,6 +6,8 @@ import { MultiRecorderUriError, multiRecorderStreamName, parseMultiRecorderUri }
 import { participantPlan, StreamClock } from '../../src/recording/multi/participant.js';
 import { nameRecord } from '../../src/recording/naming.js';
 
+const ID = '32c7edd7-37bf-4bf2-a58d-955679c5287e';
+
 describe('multiple recorder URIs and file names', () => {
   it.each([
     ['multi-recorder://test-record', 'multi-recorder__test-record'],
@@ -25,11 +27,29 @@ describe('multiple recorder URIs and file names', () => {
 
   it("renders the document's example: {startTime}/{endTime} are -1, millis from the server clock", () => {
     const rules = { template: '{streamName}-{startTime}-{startTimeMillis}-{endTime}-{endTimeMillis}', encoding: 'none' as const, exclude: '/' };
-    const values = multiNameValues('multi-recorder://test-record', 1628821032180, 1628821151750);
+    const values = multiNameValues({ uri: 'multi-recorder://test-record', mediaSessionId: ID, startTimeMillis: 1628821032180 }, 1628821151750);
     expect(nameRecord(rules, values, 'empty', 'mp4', null)).toBe('multi-recorder__test-record--1-1628821032180--1-1628821151750.mp4');
     // while recording, what is not known yet stays literal (as /recorder/find_all shows it)
-    expect(nameRecord(rules, multiNameValues('multi-recorder://test-record', 5), 'keep', 'mp4', null)).toBe(
+    expect(nameRecord(rules, multiNameValues({ uri: 'multi-recorder://test-record', mediaSessionId: ID, startTimeMillis: 5 }), 'keep', 'mp4', null)).toBe(
       'multi-recorder__test-record--1-5--1-{endTimeMillis}.mp4',
+    );
+  });
+
+  it('default template: {mediaSessionId} is the recorder\'s own id, {login} "mockLogin", as in the document\'s multiple recording', () => {
+    const rules = { template: 'stream-{mediaSessionId}-{login}', encoding: 'none' as const, exclude: '/' };
+    const recorder = { uri: 'multi-recorder://room-bacelf', mediaSessionId: ID, startTimeMillis: 1628821032180 };
+    const final = nameRecord(rules, multiNameValues(recorder, 1628821151750, 44061), 'empty', 'mp4', null);
+    expect(final).toBe('stream-32c7edd7-37bf-4bf2-a58d-955679c5287e-mockLogin.mp4');
+    // find_all while recording shows the same name: nothing of this template waits for the end
+    expect(nameRecord(rules, multiNameValues(recorder), 'keep', 'mp4', null)).toBe(final);
+    // two recorders never share a name (no more stream--.mp4, stream--_2.mp4)
+    const other = nameRecord(rules, multiNameValues({ ...recorder, mediaSessionId: '9f1e2530-fbfe-11eb-9ec1-77172ac14d86' }), 'empty', 'mp4', null);
+    expect(other).not.toBe(final);
+    expect(other).toBe('stream-9f1e2530-fbfe-11eb-9ec1-77172ac14d86-mockLogin.mp4');
+    // every element filled: other templates too
+    const all = { template: '{streamName}_{mediaSessionId}_{login}_{duration}', encoding: 'none' as const, exclude: '/' };
+    expect(nameRecord(all, multiNameValues(recorder, 1628821151750, 44061), 'empty', 'mp4', null)).toBe(
+      `multi-recorder__room-bacelf_${ID}_mockLogin_44061.mp4`,
     );
   });
 });

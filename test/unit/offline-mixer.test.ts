@@ -20,7 +20,20 @@ describe('offline_mixer.json', () => {
       frameRate: 25,
     });
   });
-  it.each(['[]', '{"hasVideo":"yes"}', '{"colour":1}', '{"minAvailableSpace":"lots"}', '{"callbackUrl":"ftp://x"}', '{"width":33.5}', '{'])(
+  it('warns once per unknown key and goes on (as WCS does with keys it does not use)', () => {
+    const warnings: string[] = [];
+    const config = parseMixerConfig('{"colour":1,"hasAudio":"false","mixerLayout":"grid","frameRate":25}', (line) => warnings.push(line));
+    expect(config).toEqual({ ...MIXER_DEFAULTS, hasAudio: false, frameRate: 25 });
+    expect(warnings).toHaveLength(2);
+    expect(warnings[0]).toContain('"colour"');
+    expect(warnings[1]).toContain('"mixerLayout"');
+    expect(warnings.every((w) => !w.includes('\n'))).toBe(true);
+    // without a listener it still parses
+    expect(parseMixerConfig('{"colour":1}')).toEqual(MIXER_DEFAULTS);
+    // known keys with wrong values are still refused, unknown keys beside them or not
+    expect(() => parseMixerConfig('{"colour":1,"width":"wide"}', () => undefined)).toThrow(MixerConfigError);
+  });
+  it.each(['[]', '{"hasVideo":"yes"}', '{"minAvailableSpace":"lots"}', '{"callbackUrl":"ftp://x"}', '{"width":33.5}', '{'])(
     'refuses %s',
     (text) => {
       expect(() => parseMixerConfig(text)).toThrow(MixerConfigError);

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
@@ -34,12 +35,28 @@ export class NotAddedError extends Error {}
 export const MULTI_WORK_PREFIX = '.multi-';
 
 /**
+ * {login} of a multiple recording's file name. A multiple recorder is
+ * started over REST, with no client login; WCS fills {login} with
+ * "mockLogin" there (its document's multiple recording with the default
+ * template: `stream-32c7edd7-37bf-4bf2-a58d-955679c5287e-mockLogin.mp4`).
+ */
+export const MULTI_RECORDER_LOGIN = 'mockLogin';
+
+/**
  * Template values of a multiple recording's file name (pure): {streamName}
- * from the URI, {startTime}/{endTime} -1 (each stream has its own
+ * from the URI, {mediaSessionId} the recorder's own id, {login}
+ * MULTI_RECORDER_LOGIN, {startTime}/{endTime} -1 (each stream has its own
  * timestamps), {startTimeMillis}/{endTimeMillis} from the server clock.
  */
-export function multiNameValues(uri: string, startTimeMillis: number, endTimeMillis?: number, durationMs?: number): TemplateValues {
-  const values: TemplateValues = { streamName: multiRecorderStreamName(uri), startTime: -1, endTime: -1, startTimeMillis };
+export function multiNameValues(recorder: MultiRecorderDescription, endTimeMillis?: number, durationMs?: number): TemplateValues {
+  const values: TemplateValues = {
+    streamName: multiRecorderStreamName(recorder.uri),
+    mediaSessionId: recorder.mediaSessionId,
+    login: MULTI_RECORDER_LOGIN,
+    startTime: -1,
+    endTime: -1,
+    startTimeMillis: recorder.startTimeMillis,
+  };
   if (endTimeMillis !== undefined) values.endTimeMillis = endTimeMillis;
   if (durationMs !== undefined) values.duration = durationMs;
   return values;
@@ -54,6 +71,8 @@ export function multiNameValues(uri: string, startTimeMillis: number, endTimeMil
  */
 export class MultiRecorder {
   readonly startTimeMillis = Date.now();
+  /** The recorder's own media session id ({mediaSessionId} of its file name). */
+  readonly mediaSessionId = randomUUID();
   readonly workDir: string;
   readonly #active = new Map<string, Participant>();
   readonly #sessions: Participant[] = [];
@@ -71,9 +90,12 @@ export class MultiRecorder {
 
   async start(): Promise<void> {
     await fs.promises.mkdir(this.workDir, { recursive: true });
-    const description: MultiRecorderDescription = { uri: this.uri, startTimeMillis: this.startTimeMillis };
-    await fs.promises.writeFile(path.join(this.workDir, MULTI_DESCRIPTION_FILE), JSON.stringify(description));
-    this.log.info({ workDir: this.workDir }, 'Multiple recorder started');
+    await fs.promises.writeFile(path.join(this.workDir, MULTI_DESCRIPTION_FILE), JSON.stringify(this.description));
+    this.log.info({ workDir: this.workDir, mediaSessionId: this.mediaSessionId }, 'Multiple recorder started');
+  }
+
+  get description(): MultiRecorderDescription {
+    return { uri: this.uri, mediaSessionId: this.mediaSessionId, startTimeMillis: this.startTimeMillis };
   }
 
   get terminated(): boolean {
@@ -85,9 +107,13 @@ export class MultiRecorder {
     return [...this.#active.keys()];
   }
 
-  /** The file name as find_all shows it while recording ({endTimeMillis} and {duration} not known yet). */
+  /**
+   * The file name as find_all shows it while recording: the name the file
+   * will get, except {endTimeMillis} and {duration}, not known yet, which
+   * stay literal (as /recorder/find_all shows them).
+   */
   get currentFileName(): string {
-    return nameRecord(this.settings.naming, multiNameValues(this.uri, this.startTimeMillis), 'keep', 'mp4', null);
+    return nameRecord(this.settings.naming, multiNameValues(this.description), 'keep', 'mp4', null);
   }
 
   has(mediaSessionId: string): boolean {
@@ -126,13 +152,15 @@ export class MultiRecorder {
     this.log.info({ reason, sessions: this.#sessions.length }, 'Multiple recorder finishing');
     this.#active.clear();
     const records = (await Promise.all(this.#sessions.map((p) => p.finish(reason)))).filter((r): r is ParticipantRecord => r !== null);
-    return finishMultiRecording(this.uri, this.startTimeMillis, records, this.workDir, this.settings, this.log);
+    return finishMultiRecording(this.description, records, this.workDir, this.settings, this.log);
   }
 }
 
 /** The description of a recorder written in its work folder (crash recovery). */
 export interface MultiRecorderDescription {
   readonly uri: string;
+  /** The recorder's own id; folders written before it was kept get a new one on recovery. */
+  readonly mediaSessionId: string;
   readonly startTimeMillis: number;
 }
 
@@ -145,14 +173,14 @@ export const MULTI_DESCRIPTION_FILE = 'recorder.json';
  * and by the recovery of recorders a crash interrupted.
  */
 export async function finishMultiRecording(
-  uri: string,
-  startTimeMillis: number,
+  recorder: MultiRecorderDescription,
   records: readonly ParticipantRecord[],
   workDir: string,
   settings: MultiRecorderSettings,
   log: Logger,
 ): Promise<MultiRecordInfo | null> {
   const endTimeMillis = Date.now();
+  const uri = recorder.uri;
   try {
     const staged = path.join(workDir, 'assembled.mp4');
     const made = await assemble(settings.ffmpeg, records, staged, uri, settings.stopTimeoutMs * 4);
@@ -162,7 +190,7 @@ export async function finishMultiRecording(
       return null;
     }
     const movie = readMovie(staged);
-    const values = multiNameValues(uri, startTimeMillis, endTimeMillis, movie.durationMs);
+    const values = multiNameValues(recorder, endTimeMillis, movie.durationMs);
     const fileName = freeName(settings, values);
     const dest = path.join(settings.dir, fileName);
     await fs.promises.rename(staged, dest);

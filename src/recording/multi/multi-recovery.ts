@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
@@ -36,7 +37,8 @@ export async function recoverMultiRecordings(settings: MultiRecorderSettings, lo
   const done: MultiRecordInfo[] = [];
   for (const name of names.filter((n) => n.startsWith(MULTI_WORK_PREFIX)).sort()) {
     const workDir = path.join(settings.dir, name);
-    const description = await readJson<MultiRecorderDescription>(path.join(workDir, MULTI_DESCRIPTION_FILE));
+    // folders from before the recorder's id was kept have no mediaSessionId
+    const description = await readJson<Omit<MultiRecorderDescription, 'mediaSessionId'> & { mediaSessionId?: unknown }>(path.join(workDir, MULTI_DESCRIPTION_FILE));
     if (!description) {
       log.error({ workDir }, 'Interrupted multiple recording without its description; folder kept as it is');
       continue;
@@ -48,7 +50,12 @@ export async function recoverMultiRecordings(settings: MultiRecorderSettings, lo
       if (record && fs.existsSync(media)) records.push({ ...record, file: media });
     }
     try {
-      const info = await finishMultiRecording(description.uri, description.startTimeMillis, records, workDir, settings, log.child({ multiRecorder: description.uri }));
+      const recorder: MultiRecorderDescription = {
+        uri: description.uri,
+        mediaSessionId: typeof description.mediaSessionId === 'string' && description.mediaSessionId !== '' ? description.mediaSessionId : randomUUID(),
+        startTimeMillis: description.startTimeMillis,
+      };
+      const info = await finishMultiRecording(recorder, records, workDir, settings, log.child({ multiRecorder: description.uri }));
       if (info) {
         log.info({ multiRecorder: info.uri, file: info.path, participants: info.participants }, 'Recovered an interrupted multiple recording');
         done.push(info);
