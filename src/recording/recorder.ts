@@ -327,7 +327,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
           binary: this.settings.ffmpeg,
           args: liveMuxerArgs(plan, this.stream.source.feedFormat, this.settings.audio, this.settings.matroska, reserved > 0 ? 'pipe:3' : tmpFile, creationTime),
         };
-    const part = new RecordingPart(index, tmpFile, muxer, this.log, (line) => this.#noteError(`muxer: ${line}`), reserved);
+    const part = new RecordingPart(index, tmpFile, muxer, this.log, (line) => this.#noteError(`muxer: ${line}`), reserved, creationTime.getTime());
     this.#part = part;
     try {
       writeSidecar(tmpFile, {
