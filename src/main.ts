@@ -3,8 +3,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino, multistream, destination, type DestinationStream, type Logger } from 'pino';
 import pinoPretty from 'pino-pretty';
-import { loadServerConfig } from './config/load-config.js';
-import { ConfigError, type ServerConfig } from './config/server-config.js';
+import { isRecordingKey, loadServerConfig } from './config/load-config.js';
+import { ConfigError, PROPERTIES, type ServerConfig } from './config/server-config.js';
 import { Daemon } from './daemon.js';
 import { installLastResort } from './last-resort.js';
 import { locateFfmpeg } from './recording/ffmpeg/locate-ffmpeg.js';
@@ -35,6 +35,30 @@ function fail(message: string): never {
   process.exit(2);
 }
 
+/**
+ * Where the recording settings (and every key taken from a WCS
+ * flashphoner.properties) come from: one line at start. Keys of
+ * flashphoner.properties this server does not use: one warning line.
+ */
+function logSettingOrigins(log: Logger, home: string, loaded: ReturnType<typeof loadServerConfig>): void {
+  const show = (source: string): string => (source === 'environment' ? source : path.relative(home, source) || source);
+  const fromFlashphoner = (key: string): boolean => loaded.flashphonerFile !== null && loaded.origins[key] === loaded.flashphonerFile;
+  const origins: Record<string, string> = {};
+  for (const { key } of Object.values(PROPERTIES)) {
+    if (isRecordingKey(key) || fromFlashphoner(key)) origins[key] = loaded.origins[key] === undefined ? 'default' : show(loaded.origins[key]);
+  }
+  log.info({ origins }, 'Recording settings and where each comes from');
+  if (loaded.flashphonerFile === null) return;
+  const file = show(loaded.flashphonerFile);
+  if (loaded.flashphonerOverridden.length > 0) {
+    log.info({ keys: loaded.flashphonerOverridden }, `${file}: overridden by server.properties, .env or the environment: ${loaded.flashphonerOverridden.join(', ')}`);
+  }
+  const unknown = loaded.flashphonerUnknownKeys;
+  if (unknown.length > 0) {
+    log.warn({ keys: unknown }, `${file}: ${unknown.length} WCS keys this server does not use, ignored: ${unknown.join(', ')}`);
+  }
+}
+
 async function main(): Promise<void> {
   const home = homeDirectory();
   let loaded: ReturnType<typeof loadServerConfig>;
@@ -51,6 +75,7 @@ async function main(): Promise<void> {
   if (loaded.unknownKeys.length > 0) {
     log.warn({ keys: loaded.unknownKeys }, `Unknown properties kept and ignored: ${loaded.unknownKeys.join(', ')}`);
   }
+  logSettingOrigins(log, home, loaded);
   let binaries: ReturnType<typeof locateFfmpeg>;
   try {
     binaries = locateFfmpeg(config.ffmpegPath, process.env);

@@ -16,6 +16,8 @@ export interface FinalizeOptions {
   readonly timeoutMs: number;
   /** Recovery of a file cut short by a crash: Matroska/WebM are rewritten too. */
   readonly repair?: boolean;
+  /** The record's wall-clock start: creation_time of a file remuxed by ffmpeg (the in-process finish keeps the temp file's). */
+  readonly creationTime?: Date;
 }
 
 export interface FinalizeResult {
@@ -54,7 +56,7 @@ export async function finalizePart(tmpFile: string, dest: string, options: Final
     }
   }
   const attempt = async (reserve: boolean): Promise<boolean> => {
-    const args = finalizeArgs(options.plan, options.layout, tmpFile, staged, reserve, options.repair ?? false);
+    const args = finalizeArgs(options.plan, options.layout, tmpFile, staged, reserve, options.repair ?? false, options.creationTime);
     if (args === null) return false;
     const exit = await runFfmpeg(options.ffmpeg, args, options.timeoutMs);
     if (options.plan.container !== 'mp4') {

@@ -155,6 +155,8 @@ export function liveMuxerArgs(
   audio: AudioEncoding,
   matroska: MatroskaSettings,
   output: string,
+  /** Wall-clock start of the record: the file's creation_time (mvhd/tkhd/mdhd in MP4, DateUTC in Matroska). */
+  creationTime?: Date,
 ): string[] {
   // level+ prefixes each line with its level, so errors can be counted (file_recorder_max_errors_per_interval)
   const args = ['-hide_banner', '-nostdin', '-loglevel', 'level+warning', '-f', FEED_DEMUXER[feed], '-i', 'pipe:0'];
@@ -180,6 +182,7 @@ export function liveMuxerArgs(
       args.push('-f', 'mpegts');
       break;
   }
+  if (creationTime !== undefined) args.push('-metadata', `creation_time=${creationTime.toISOString()}`);
   args.push('-flush_packets', '1', '-y', output);
   return args;
 }
@@ -207,13 +210,16 @@ export function finalizeArgs(
   output: string,
   reserve = layout.reserveSpace,
   repair = false,
+  /** The record's wall-clock start, written as creation_time (a remux of a crashed file may not carry it over). */
+  creationTime?: Date,
 ): string[] | null {
+  const created = creationTime === undefined ? [] : ['-metadata', `creation_time=${creationTime.toISOString()}`];
   if (plan.container !== 'mp4') {
     // a Matroska file cut short by a crash lacks its duration and cues: rewrite it (recovery only)
     if (!repair || plan.container === 'ts') return null;
-    return ['-hide_banner', '-nostdin', '-loglevel', 'error', '-i', input, '-map', '0', '-c', 'copy', '-f', plan.container === 'mkv' ? 'matroska' : 'webm', '-y', output];
+    return ['-hide_banner', '-nostdin', '-loglevel', 'error', '-i', input, '-map', '0', '-c', 'copy', ...created, '-f', plan.container === 'mkv' ? 'matroska' : 'webm', '-y', output];
   }
-  const args = ['-hide_banner', '-nostdin', '-loglevel', 'error', '-i', input, '-map', '0', '-c', 'copy'];
+  const args = ['-hide_banner', '-nostdin', '-loglevel', 'error', '-i', input, '-map', '0', '-c', 'copy', ...created];
   if (layout.moovFirst && reserve) args.push('-moov_size', String(layout.reservedBytes));
   else if (layout.moovFirst) args.push('-movflags', '+faststart');
   args.push('-f', 'mp4', '-y', output);

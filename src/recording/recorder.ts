@@ -318,14 +318,16 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
     const media = this.stream.media;
     const inProcess =
       this.settings.muxer === 'in-process' && inProcessMp4Fits(plan, this.stream.source.feedFormat, media.videoCodec, media.audioCodec);
+    // the part's wall-clock start: the file's creation time (kept through finishing and recovery, which reuse the temp file's moov)
+    const creationTime = new Date();
     const muxer: MuxerSpec = inProcess
-      ? { kind: 'in-process', mp4: { hasVideo: plan.video === 'copy', hasAudio: plan.audio === 'copy', width: media.width, height: media.height } }
+      ? { kind: 'in-process', mp4: { hasVideo: plan.video === 'copy', hasAudio: plan.audio === 'copy', width: media.width, height: media.height, creationTime } }
       : {
           kind: 'ffmpeg',
           binary: this.settings.ffmpeg,
-          args: liveMuxerArgs(plan, this.stream.source.feedFormat, this.settings.audio, this.settings.matroska, reserved > 0 ? 'pipe:3' : tmpFile),
+          args: liveMuxerArgs(plan, this.stream.source.feedFormat, this.settings.audio, this.settings.matroska, reserved > 0 ? 'pipe:3' : tmpFile, creationTime),
         };
-    const part = new RecordingPart(index, tmpFile, muxer, this.log, (line) => this.#noteError(`muxer: ${line}`), reserved);
+    const part = new RecordingPart(index, tmpFile, muxer, this.log, (line) => this.#noteError(`muxer: ${line}`), reserved, creationTime.getTime());
     this.#part = part;
     try {
       writeSidecar(tmpFile, {
@@ -421,6 +423,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
           timeoutMs: this.settings.stopTimeoutMs * 4,
           // a muxer that was killed left Matroska without duration and cues
           repair: code !== 0 && code !== 255,
+          creationTime: new Date(part.startTimeMillis),
         });
       recordSize = done.size;
       finish = { finish: done.method, usedReserve: done.usedReserve, ...(done.fallbackReason ? { fallbackReason: done.fallbackReason } : {}) };

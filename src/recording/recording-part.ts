@@ -18,7 +18,8 @@ export type MuxerSpec = { readonly kind: 'ffmpeg'; readonly binary: string; read
 export class RecordingPart {
   /** The live muxer (named ffmpeg for history: it is one unless the in-process MP4 writer does the job). */
   readonly ffmpeg: LiveMuxer;
-  readonly startTimeMillis = Date.now();
+  /** Wall-clock start: names the record and is its creation time. */
+  readonly startTimeMillis: number;
   endTimeMillis = 0;
   firstTimestampMs = -1;
   lastTimestampMs = 0;
@@ -38,7 +39,10 @@ export class RecordingPart {
      * (an ffmpeg through `pipe:3`: its output argument must be `pipe:3`).
      */
     readonly reservedBytes = 0,
+    /** The creation time the muxer was given, so that both agree. */
+    startTimeMillis = Date.now(),
   ) {
+    this.startTimeMillis = startTimeMillis;
     if (muxer.kind === 'in-process') {
       this.ffmpeg = new InProcessMp4Muxer(
         tmpFile,

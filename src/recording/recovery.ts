@@ -96,7 +96,7 @@ export async function recoverInterruptedParts(options: RecoveryOptions): Promise
     const dest = path.join(options.recordDir, fileName);
     let size: number;
     try {
-      size = (await finalizePart(tmpFile, dest, { ffmpeg: options.ffmpeg, plan: info.plan, layout: options.mp4, timeoutMs: options.timeoutMs, repair: true })).size;
+      size = (await finalizePart(tmpFile, dest, { ffmpeg: options.ffmpeg, plan: info.plan, layout: options.mp4, timeoutMs: options.timeoutMs, repair: true, creationTime: new Date(startTimeMillis) })).size;
     } catch (err) {
       if (!(err instanceof FinalizeError)) throw err;
       await moveFile(tmpFile, dest);

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { parseBoxes } from '../../src/recording/mp4/box-tree.js';
+import { parseBoxes, serializeBox } from '../../src/recording/mp4/box-tree.js';
+import { buildMoov } from '../../src/recording/mp4/moov-builder.js';
 import { addFragment, fragmentedTracks, TrackSamples } from '../../src/recording/mp4/fragment-index.js';
-import { Fmp4InputError, Fmp4Writer, parseAudioSpecificConfig } from '../../src/recording/mp4/fmp4-writer.js';
+import { Fmp4InputError, Fmp4Writer, headerTimes, MP4_EPOCH_OFFSET_S, parseAudioSpecificConfig } from '../../src/recording/mp4/fmp4-writer.js';
 
 function tag(type: 8 | 9, timestamp: number, body: Buffer): Buffer {
   const t = Buffer.alloc(11 + body.length + 4);
@@ -142,5 +143,66 @@ describe('FLV tags to fragmented MP4', () => {
     const a = elst(1);
     expect(a.readUInt32BE(4)).toBe(1);
     expect([a.readUInt32BE(8), a.readInt32BE(12)]).toEqual([0, 0]);
+  });
+});
+
+describe('creation and modification time (issue 18: single-stream MP4 said 0)', () => {
+  type Node = ReturnType<typeof parseBoxes>[number];
+  const child = (node: Node, ...types: string[]): Buffer => {
+    let at = node;
+    for (const type of types) at = at.children!.find((c) => c.type === type)!;
+    return at.payload as Buffer;
+  };
+  /** version, creation, modification and (for mvhd/mdhd) timescale of a header box. */
+  const times = (p: Buffer, withTrackId: boolean): { version: number; creation: number; modification: number; timescale?: number } => {
+    if (p[0] === 1) {
+      return { version: 1, creation: Number(p.readBigUInt64BE(4)), modification: Number(p.readBigUInt64BE(12)), ...(withTrackId ? {} : { timescale: p.readUInt32BE(20) }) };
+    }
+    return { version: 0, creation: p.readUInt32BE(4), modification: p.readUInt32BE(8), ...(withTrackId ? {} : { timescale: p.readUInt32BE(12) }) };
+  };
+  const recordAll = (creationTime: Date | undefined): ReturnType<typeof read> => {
+    const w = new Fmp4Writer({ hasVideo: true, hasAudio: true, width: 640, height: 360, ...(creationTime ? { creationTime } : {}) });
+    const out: Buffer[] = [...w.push(avcConfig()), ...w.push(aacConfig())];
+    for (let ms = 0; ms < 1200; ms += 40) out.push(...w.push(video(ms, ms % 1000 === 0)), ...w.push(audio(ms + 5)));
+    out.push(...w.end());
+    return read(Buffer.concat(out));
+  };
+  const record = (creationTime: Date | undefined): Node => recordAll(creationTime).moov;
+
+  it('mvhd, every tkhd and mdhd carry the wall-clock start in seconds since 1904, in the live moov and the finished one', () => {
+    const start = new Date('2026-12-06T22:10:05.700Z');
+    const expected = Math.floor(start.getTime() / 1000) + 2082844800;
+    expect(MP4_EPOCH_OFFSET_S).toBe(Date.UTC(1970, 0, 1) / 1000 - Date.UTC(1904, 0, 1) / 1000);
+    const { moov: live, tables } = recordAll(start);
+    const check = (moov: Node): void => {
+      expect(times(child(moov, 'mvhd'), false)).toEqual({ version: 0, creation: expected, modification: expected, timescale: 1000 });
+      const traks = moov.children!.filter((c) => c.type === 'trak');
+      expect(traks).toHaveLength(2);
+      for (const trak of traks) {
+        expect(times(child(trak, 'tkhd'), true)).toMatchObject({ version: 0, creation: expected, modification: expected });
+        expect(times(child(trak, 'mdia', 'mdhd'), false)).toMatchObject({ version: 0, creation: expected, modification: expected });
+      }
+    };
+    check(live);
+    // the finisher (and recovery, which finishes the temp file) keeps the live moov's headers
+    const finished = buildMoov(live, tables, { mapOffset: (o) => o, co64: false });
+    check(parseBoxes(serializeBox(finished))[0]!);
+  });
+
+  it('switches to version 1 (64-bit) boxes once the time no longer fits 32 bits (2040-02-06)', () => {
+    expect(headerTimes(new Date('2040-02-06T06:28:15Z')).version).toBe(0);
+    const late = new Date('2040-02-06T06:28:16Z');
+    expect(headerTimes(late).version).toBe(1);
+    const moov = record(late);
+    const seconds = Math.floor(late.getTime() / 1000) + MP4_EPOCH_OFFSET_S;
+    expect(seconds).toBe(2 ** 32);
+    expect(times(child(moov, 'mvhd'), false)).toEqual({ version: 1, creation: seconds, modification: seconds, timescale: 1000 });
+    const trak = moov.children!.find((c) => c.type === 'trak')!;
+    expect(child(trak, 'tkhd').readUInt32BE(20)).toBe(1); // track_ID after the two 64-bit times
+    expect(times(child(trak, 'mdia', 'mdhd'), false)).toEqual({ version: 1, creation: seconds, modification: seconds, timescale: 90000 });
+  });
+
+  it('without a start time the fields stay 0 (unknown), as before', () => {
+    expect(times(child(record(undefined), 'mvhd'), false)).toMatchObject({ version: 0, creation: 0, modification: 0 });
   });
 });

@@ -534,3 +534,21 @@ describe('finalizeArgs', () => {
     expect(args!.join(' ')).not.toMatch(/-c:a (aac|libopus)/);
   });
 });
+
+describe('creation_time (issue 18)', () => {
+  const at = new Date('2026-12-06T22:10:05.700Z');
+  it('the live muxer and a remux write the wall-clock start as creation_time, before the output', () => {
+    const live = liveMuxerArgs(plan('mp4'), 'flv', ENC_DEFAULT, MATROSKA, '/rec/out.mp4', at);
+    expect(hasSequence(live, ['-metadata', 'creation_time=2026-12-06T22:10:05.700Z'])).toBe(true);
+    expect(live.indexOf('-metadata')).toBeGreaterThan(live.indexOf('-i'));
+    expect(live.at(-1)).toBe('/rec/out.mp4');
+    const remux = finalizeArgs(plan('mp4'), LAYOUT, 'in.mp4', 'out.mp4', true, true, at)!;
+    expect(hasSequence(remux, ['-metadata', 'creation_time=2026-12-06T22:10:05.700Z'])).toBe(true);
+    const mkv = finalizeArgs(plan('mkv'), LAYOUT, 'in.mkv', 'out.mkv', true, true, at)!;
+    expect(hasSequence(mkv, ['-metadata', 'creation_time=2026-12-06T22:10:05.700Z'])).toBe(true);
+  });
+  it('without a time nothing is added', () => {
+    expect(liveMuxerArgs(plan('mp4'), 'flv', ENC_DEFAULT, MATROSKA, '/rec/out.mp4')).not.toContain('-metadata');
+    expect(finalizeArgs(plan('mp4'), LAYOUT, 'in.mp4', 'out.mp4')).not.toContain('-metadata');
+  });
+});

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { loadServerConfig } from '../../src/config/load-config.js';
+import { isRecordingKey, loadServerConfig } from '../../src/config/load-config.js';
 import { ConfigError, PROPERTIES, type PropertyDefinition } from '../../src/config/server-config.js';
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -231,5 +231,74 @@ describe('loadServerConfig with the shipped conf/server.properties', () => {
     for (const [field, definition] of Object.entries(PROPERTIES) as [keyof typeof PROPERTIES, PropertyDefinition<unknown>][]) {
       expect(config[field], field).toEqual(definition.parse(definition.defaultValue));
     }
+  });
+});
+
+function writeFlashphoner(text: string): string {
+  fs.mkdirSync(path.join(home, 'conf'), { recursive: true });
+  const file = path.join(home, 'conf', 'flashphoner.properties');
+  fs.writeFileSync(file, text);
+  return file;
+}
+
+describe('loadServerConfig: conf/flashphoner.properties brought from WCS (issue 18)', () => {
+  it('is read on its own: record_streams=false there stops recording', () => {
+    const file = writeFlashphoner('record_streams=false\nrecord_rotation=20\n');
+    const { config, sources, origins, flashphonerFile, unknownKeys, flashphonerUnknownKeys } = loadServerConfig({ home, env: {} });
+    expect(config.recordStreams).toBe(false);
+    expect(config.recordRotation).toEqual(PROPERTIES.recordRotation.parse('20'));
+    expect(sources).toEqual([file]);
+    expect(flashphonerFile).toBe(file);
+    expect(origins).toEqual({ record_streams: file, record_rotation: file });
+    expect(unknownKeys).toEqual([]);
+    expect(flashphonerUnknownKeys).toEqual([]);
+  });
+
+  it('server.properties wins where both set a key; each key keeps the file that set it', () => {
+    const fp = writeFlashphoner('record_streams=false\nrecord_dir=/wcs/records\nhttp.port=9100\n');
+    const sp = writeProperties('record_streams=true\nrtmp.port=19350\n');
+    const { config, sources, origins, flashphonerOverridden } = loadServerConfig({ home, env: { WCS_HTTP_PORT: '9200' } });
+    expect(sources).toEqual([fp, sp, 'environment']);
+    expect(config.recordStreams).toBe(true);
+    expect(config.recordDir).toBe('/wcs/records');
+    expect(config.rtmpPort).toBe(19350);
+    expect(config.httpPort).toBe(9200);
+    expect(origins).toMatchObject({ record_streams: sp, record_dir: fp, 'rtmp.port': sp, 'http.port': 'environment' });
+    expect(flashphonerOverridden).toEqual(['http.port', 'record_streams']);
+  });
+
+  it('.env overrides flashphoner.properties too', () => {
+    writeFlashphoner('record_streams=false\n');
+    const env = writeDotEnv('WCS_RECORD_STREAMS=true\n');
+    const { config, origins } = loadServerConfig({ home, env: {} });
+    expect(config.recordStreams).toBe(true);
+    expect(origins.record_streams).toBe(env);
+  });
+
+  it('its unknown WCS keys are listed apart, once each; unknown keys of server.properties stay in unknownKeys', () => {
+    writeFlashphoner('ice_tcp_transport=true\nwcs_agent_port_from=44001\nrecord_streams=true\nshared_key=1\n');
+    writeProperties('shared_key=2\nmy_typo=1\n');
+    const { unknownKeys, flashphonerUnknownKeys, flashphonerOverridden } = loadServerConfig({ home, env: {} });
+    expect(flashphonerUnknownKeys).toEqual(['ice_tcp_transport', 'wcs_agent_port_from']);
+    // set in both: reported once, with the file that won
+    expect(unknownKeys).toEqual(['my_typo', 'shared_key']);
+    expect(flashphonerOverridden).toEqual(['shared_key']);
+  });
+
+  it('a bad value there names the key and the file', () => {
+    const file = writeFlashphoner('record_rotation=sometimes\n');
+    expect(() => loadServerConfig({ home, env: {} })).toThrow(ConfigError);
+    expect(() => loadServerConfig({ home, env: {} })).toThrow(`(set in ${file})`);
+    // the same bad value in server.properties keeps its message as it was
+    fs.rmSync(file);
+    writeProperties('record_rotation=sometimes\n');
+    expect(() => loadServerConfig({ home, env: {} })).toThrow(/^Bad value for record_rotation: 'sometimes'; allowed: [^(]*$/);
+  });
+
+  it('recording keys, whose origin is logged at start', () => {
+    for (const key of ['record_streams', 'stream_record_x', 'mp4_container_moov_first', 'file_recorder_min_space', 'webm_cluster_size_limit', 'record_muxer']) {
+      expect(isRecordingKey(key), key).toBe(true);
+    }
+    for (const key of ['http.port', 'rtmp.port', 'ip_local', 'log_level']) expect(isRecordingKey(key), key).toBe(false);
   });
 });

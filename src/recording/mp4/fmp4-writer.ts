@@ -20,6 +20,11 @@ export interface Fmp4WriterOptions {
   readonly height: number;
   /** Longest fragment, ms (ffmpeg's -frag_duration). */
   readonly fragmentMs?: number;
+  /**
+   * Wall-clock start of the record: the creation and modification time of
+   * mvhd, tkhd and mdhd (ffprobe's `creation_time`). Absent: 0 (unknown).
+   */
+  readonly creationTime?: Date;
 }
 
 interface Sample {
@@ -70,6 +75,23 @@ function u16(...values: number[]): Buffer {
 }
 
 const MATRIX = u32(0x00010000, 0, 0, 0, 0x00010000, 0, 0, 0, 0x40000000);
+
+/** Seconds from MP4's epoch (1904-01-01 UTC) to the Unix epoch. */
+export const MP4_EPOCH_OFFSET_S = 2082844800;
+
+/**
+ * The version of mvhd/tkhd/mdhd and their creation + modification time and
+ * (zero) duration fields: version 0 (32-bit) while the time fits, which it
+ * does until 2040-02-06; version 1 (64-bit) after that.
+ */
+export function headerTimes(creationTime: Date | undefined): { version: number; times: Buffer; duration: Buffer } {
+  const seconds = creationTime === undefined ? 0 : Math.max(0, Math.floor(creationTime.getTime() / 1000) + MP4_EPOCH_OFFSET_S);
+  if (seconds <= 0xffffffff) return { version: 0, times: u32(seconds, seconds), duration: u32(0) };
+  const times = Buffer.alloc(16);
+  times.writeBigUInt64BE(BigInt(seconds), 0);
+  times.writeBigUInt64BE(BigInt(seconds), 8);
+  return { version: 1, times, duration: Buffer.alloc(8) };
+}
 
 /** Sample rate and channels of an AAC AudioSpecificConfig. */
 export function parseAudioSpecificConfig(asc: Buffer): { sampleRate: number; channels: number } {
@@ -304,6 +326,8 @@ export class Fmp4Writer {
     const startOf = (t: Track): number => (t.firstDtsMs as number) + (t.kind === 'video' ? Math.round((t.firstCto * 1000) / VIDEO_TIMESCALE) : 0);
     const starts = this.#tracks.filter((t) => t.firstDtsMs !== null).map(startOf);
     const base = starts.length > 0 ? Math.min(...starts) : 0;
+    const stamp = headerTimes(this.options.creationTime);
+    const fullHeader = (flags: number): Buffer => u32(((stamp.version << 24) | flags) >>> 0);
     const traks: BoxNode[] = [];
     const trex: BoxNode[] = [];
     for (const t of this.#tracks) {
@@ -315,10 +339,10 @@ export class Fmp4Writer {
       entries.push(u32(0, t.firstCto, 0x00010000));
       const elst = Buffer.concat([u32(0, entries.length), ...entries]);
       const tkhd = Buffer.concat([
-        u32(0x00000003, 0, 0, t.id, 0, 0, 0, 0), u16(0, 0, video ? 0 : 0x0100, 0), MATRIX,
+        fullHeader(0x000003), stamp.times, u32(t.id, 0), stamp.duration, u32(0, 0), u16(0, 0, video ? 0 : 0x0100, 0), MATRIX,
         u32(video ? this.options.width * 65536 : 0, video ? this.options.height * 65536 : 0),
       ]);
-      const mdhd = Buffer.concat([u32(0, 0, 0, t.timescale, 0), u16(0x55c4, 0)]);
+      const mdhd = Buffer.concat([fullHeader(0), stamp.times, u32(t.timescale), stamp.duration, u16(0x55c4, 0)]);
       const hdlr = Buffer.concat([u32(0, 0), Buffer.from(video ? 'vide' : 'soun', 'latin1'), u32(0, 0, 0), Buffer.from(video ? 'VideoHandler\0' : 'SoundHandler\0', 'latin1')]);
       const dref = serializeBox(leaf('dref', Buffer.concat([u32(0, 1), serializeBox(leaf('url ', u32(1)))])));
       const stsd = Buffer.concat([u32(0, 1), serializeBox(sampleEntry(t, this.options.width, this.options.height))]);
@@ -349,7 +373,7 @@ export class Fmp4Writer {
       });
       trex.push(leaf('trex', u32(0, t.id, 1, 0, 0, 0)));
     }
-    const mvhd = Buffer.concat([u32(0, 0, 0, MOVIE_TIMESCALE, 0, 0x00010000), u16(0x0100, 0), u32(0, 0), MATRIX, u32(0, 0, 0, 0, 0, 0), u32(this.#tracks.length + 1)]);
+    const mvhd = Buffer.concat([fullHeader(0), stamp.times, u32(MOVIE_TIMESCALE), stamp.duration, u32(0x00010000), u16(0x0100, 0), u32(0, 0), MATRIX, u32(0, 0, 0, 0, 0, 0), u32(this.#tracks.length + 1)]);
     const moov: BoxNode = { type: 'moov', children: [leaf('mvhd', mvhd), ...traks, { type: 'mvex', children: trex }] };
     return Buffer.concat([serializeBox(ftyp), serializeBox(moov)]);
   }
