@@ -30,6 +30,15 @@ async function partsOf(daemon: DaemonHandle, stream: string): Promise<JournalPar
 }
 
 async function get(daemon: DaemonHandle, p: string, init: RequestInit = {}): Promise<{ status: number; body: Buffer; headers: Headers }> {
+  try {
+    return await getOnce(daemon, p, init);
+  } catch (err) {
+    // a connection the daemon ended mid-answer: its log says why
+    throw new Error(`GET ${p} failed (${(err as Error).message}); daemon log tail:\n${daemon.output.split('\n').slice(-15).join('\n')}`);
+  }
+}
+
+async function getOnce(daemon: DaemonHandle, p: string, init: RequestInit): Promise<{ status: number; body: Buffer; headers: Headers }> {
   const res = await fetch(daemon.url(p), init);
   return { status: res.status, body: Buffer.from(await res.arrayBuffer()), headers: res.headers };
 }

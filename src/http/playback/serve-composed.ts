@@ -25,7 +25,7 @@ export function parseByteRange(header: string | undefined, size: number): ByteRa
   return { start, end };
 }
 
-async function* readPieces(pieces: readonly Piece[]): AsyncGenerator<Buffer> {
+async function* readPieces(pieces: readonly Piece[], log: FastifyRequest['log']): AsyncGenerator<Buffer> {
   for (const p of pieces) {
     if ('buffer' in p) {
       yield p.buffer;
@@ -33,7 +33,13 @@ async function* readPieces(pieces: readonly Piece[]): AsyncGenerator<Buffer> {
     }
     if (p.length === 0) continue;
     const stream = fs.createReadStream(p.path, { start: p.start, end: p.start + p.length - 1, highWaterMark: 1024 * 1024 });
-    for await (const chunk of stream) yield chunk as Buffer;
+    try {
+      for await (const chunk of stream) yield chunk as Buffer;
+    } catch (err) {
+      // the answer's head is sent already: the connection ends here, and the log says why
+      log.error({ err, part: p.path, start: p.start, length: p.length }, 'Playback answer cut short: a part could not be read');
+      throw err;
+    }
   }
 }
 
@@ -54,5 +60,5 @@ export function sendComposed(req: FastifyRequest, reply: FastifyReply, answer: C
   if (range) reply.status(206).header('Content-Range', `bytes ${start}-${end}/${size}`);
   reply.header('Content-Length', String(end - start + 1));
   if (req.method === 'HEAD') return reply.send();
-  return reply.send(Readable.from(readPieces(piecesFor(answer, start, end))));
+  return reply.send(Readable.from(readPieces(piecesFor(answer, start, end), req.log)));
 }
