@@ -6,6 +6,7 @@ import { CutFailedError, CutNoSpaceError, CutSourceError, CutterBusyError, Cutte
 import { openRecordInside, type OpenedRecord } from '../safe-path.js';
 import { sendOpenedRecord } from '../send-record.js';
 import { errorResponses } from '../schemas.js';
+import { contentDisposition } from '../content-disposition.js';
 
 export interface RecordFilesOptions {
   readonly recordDir: string;
@@ -18,12 +19,6 @@ interface RecordQuery {
   token?: string;
   exp?: string;
   sig?: string;
-}
-
-function contentDisposition(kind: string, fileName: string): string {
-  const ascii = fileName.replace(/[^\x20-\x7e]|["\\]/g, '_');
-  const encoded = encodeURIComponent(fileName);
-  return ascii === fileName ? `${kind};filename="${fileName}"` : `${kind};filename="${ascii}";filename*=UTF-8''${encoded}`;
 }
 
 const querySchema = {

@@ -15,6 +15,7 @@ import {
 } from '../playback/playback-stitcher.js';
 import { sendComposed } from '../playback/serve-composed.js';
 import { errorResponses } from '../schemas.js';
+import { contentDisposition } from '../content-disposition.js';
 
 export interface StreamPlaybackOptions {
   readonly contentDisposition: 'inline' | 'attachment';
@@ -50,11 +51,6 @@ const querySchema = {
 
 function dispositionName(streamName: string, range: { fromMs: number; toMs: number }): string {
   return `${streamName}-${range.fromMs}-${range.toMs}.mp4`;
-}
-
-function contentDisposition(kind: string, fileName: string): string {
-  const ascii = fileName.replace(/[^\x20-\x7e]|["\\]/g, '_');
-  return ascii === fileName ? `${kind};filename="${fileName}"` : `${kind};filename="${ascii}";filename*=UTF-8''${encodeURIComponent(fileName)}`;
 }
 
 /**
