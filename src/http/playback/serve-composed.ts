@@ -1,29 +1,8 @@
 import fs from 'node:fs';
 import { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { parseByteRange } from '../byte-range.js';
 import { piecesFor, type ComposedAnswer, type Piece } from './compose-mp4.js';
-
-/** A single byte range of a `Range` header against a file of `size` bytes (pure). */
-export type ByteRange = { readonly start: number; readonly end: number } | 'unsatisfiable' | null;
-
-/**
- * Parses `Range: bytes=a-b`, `bytes=a-`, `bytes=-n` (one range; several or
- * another unit: null, the whole file is sent, as RFC 9110 allows).
- */
-export function parseByteRange(header: string | undefined, size: number): ByteRange {
-  if (header === undefined) return null;
-  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
-  if (!m || (m[1] === '' && m[2] === '')) return null;
-  if (m[1] === '') {
-    const n = Number(m[2]);
-    if (n === 0) return 'unsatisfiable';
-    return { start: Math.max(0, size - n), end: size - 1 };
-  }
-  const start = Number(m[1]);
-  const end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
-  if (start >= size || end < start) return 'unsatisfiable';
-  return { start, end };
-}
 
 async function* readPieces(pieces: readonly Piece[], log: FastifyRequest['log']): AsyncGenerator<Buffer> {
   for (const p of pieces) {
@@ -51,7 +30,7 @@ async function* readPieces(pieces: readonly Piece[], log: FastifyRequest['log'])
 export function sendComposed(req: FastifyRequest, reply: FastifyReply, answer: ComposedAnswer, etag: string): FastifyReply {
   const size = answer.size;
   reply.header('Accept-Ranges', 'bytes').header('Content-Type', 'video/mp4').header('ETag', `"${etag}"`);
-  const range = parseByteRange(req.headers.range, size);
+  const range = parseByteRange(typeof req.headers.range === 'string' ? req.headers.range : undefined, size);
   if (range === 'unsatisfiable') {
     return reply.status(416).header('Content-Range', `bytes */${size}`).send();
   }
