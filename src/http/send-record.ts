@@ -1,18 +1,35 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { parseByteRange } from './byte-range.js';
 import type { OpenedRecord } from './safe-path.js';
+import { evaluateConditions, fileValidators } from './validators.js';
 
 /**
  * Answers a GET or HEAD with a record already opened (openRecordInside):
  * the bytes come from that descriptor, never from the path again, with
- * byte ranges (players seek) and Last-Modified. The handle is closed when
+ * byte ranges (players seek), ETag / Last-Modified and 304 for a copy the
+ * client already has. The handle is closed when
  * the answer ends (or at once for HEAD and errors).
  */
 export function sendOpenedRecord(req: FastifyRequest, reply: FastifyReply, opened: OpenedRecord, contentType: string, disposition: string): FastifyReply {
   const { handle, stat } = opened;
   const size = stat.size;
   reply.header('Accept-Ranges', 'bytes');
-  const range = parseByteRange(typeof req.headers.range === 'string' ? req.headers.range : undefined, size);
+  const validators = fileValidators(size, stat.mtimeMs);
+  reply.header('ETag', validators.etag);
+  reply.header('Last-Modified', validators.lastModified);
+  const header = (name: string): string | undefined => {
+    const v = req.headers[name];
+    return typeof v === 'string' ? v : undefined;
+  };
+  const conditions = evaluateConditions(
+    { ifNoneMatch: header('if-none-match'), ifModifiedSince: header('if-modified-since'), ifRange: header('if-range') },
+    validators,
+  );
+  if (conditions === 'not-modified') {
+    void handle.close();
+    return reply.status(304).send();
+  }
+  const range = conditions.rangeAllowed ? parseByteRange(header('range'), size) : null;
   if (range === 'unsatisfiable') {
     void handle.close();
     reply.header('Content-Range', `bytes */${size}`);
@@ -20,7 +37,6 @@ export function sendOpenedRecord(req: FastifyRequest, reply: FastifyReply, opene
   }
   reply.header('Content-Type', contentType);
   reply.header('Content-Disposition', disposition);
-  reply.header('Last-Modified', stat.mtime.toUTCString());
   const start = range?.start ?? 0;
   const end = range?.end ?? size - 1;
   const length = size === 0 ? 0 : end - start + 1;

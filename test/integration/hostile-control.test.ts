@@ -209,6 +209,20 @@ describe('issue 14: hostile input to recorder control, cuts, downloads and RTSP'
     const bad = await fetch(daemon.url('/client/records/long.mp4'), { headers: { Range: `bytes=${long.length + 5}-` } });
     expect(bad.status).toBe(416);
     await bad.arrayBuffer();
+    // a copy the client has already: 304 by ETag or by date; a stale If-Range gets the whole file
+    const whole = await fetch(daemon.url('/client/records/long.mp4'));
+    const etag = whole.headers.get('etag');
+    const lastModified = whole.headers.get('last-modified');
+    await whole.arrayBuffer();
+    expect(etag).toMatch(/^W\/"/);
+    expect(lastModified).not.toBeNull();
+    const byTag = await fetch(daemon.url('/client/records/long.mp4'), { headers: { 'If-None-Match': etag ?? '' } });
+    expect(byTag.status).toBe(304);
+    const byDate = await fetch(daemon.url('/client/records/long.mp4'), { headers: { 'If-Modified-Since': lastModified ?? '' } });
+    expect(byDate.status).toBe(304);
+    const stale = await fetch(daemon.url('/client/records/long.mp4'), { headers: { Range: 'bytes=10-99', 'If-Range': 'Thu, 01 Jan 1970 00:00:00 GMT' } });
+    expect(stale.status).toBe(200);
+    expect(Buffer.from(await stale.arrayBuffer()).length).toBe(long.length);
   });
 
   it('RTSP: upper-case schemes play, unknown schemes and bad toStream are 400, rtsp_max_pulls is 503, lastError does not tell refused from silent', async () => {
