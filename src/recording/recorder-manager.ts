@@ -6,6 +6,7 @@ import { TypedEmitter } from '../util/typed-emitter.js';
 import type { DiskGuard } from './disk-guard.js';
 import type { HookRunner } from './hook-runner.js';
 import { Recorder, type PartStartInfo, type RecordInfo, type RecorderSettings } from './recorder.js';
+import { planWithOptions, type RecordOptions } from './record-options.js';
 import type { Rotation } from './rotation.js';
 import type { WorkPool } from './work-pool.js';
 
@@ -23,6 +24,14 @@ export interface RecordingOverrides {
   readonly fileTemplate?: string;
   /** Parsed with parseRotation (src/recording/rotation.ts). */
   readonly rotation?: Rotation;
+  /** format, audio/video, maxLength, preset (src/recording/record-options.ts). */
+  readonly options?: RecordOptions;
+}
+
+/** Limits of the manager beyond those of each recorder. */
+export interface ManagerLimits {
+  /** record_transcode_max_concurrent: recordings with a preset at once. */
+  readonly transcodeMaxConcurrent: number;
 }
 
 export interface RecordingInProgress {
@@ -48,6 +57,8 @@ interface ManagerEvents {
 const CONTROL_CALLS_PER_STREAM = 32;
 
 export class NotPublishingError extends Error {}
+/** record_transcode_max_concurrent recordings already transcode (503). */
+export class TranscodeLimitError extends Error {}
 export class DiskSpaceError extends Error {}
 
 export const NOT_ENOUGH_SPACE = 'Not enough available disk space';
@@ -95,8 +106,14 @@ export class RecorderManager extends TypedEmitter<ManagerEvents> {
     private readonly pool: WorkPool,
     private readonly disk: DiskGuard,
     private readonly log: Logger,
+    private readonly limits: ManagerLimits = { transcodeMaxConcurrent: Number.POSITIVE_INFINITY },
   ) {
     super();
+  }
+
+  /** Recordings that transcode (a preset) and are not done. */
+  get transcoding(): number {
+    return [...this.#active.values()].filter((r) => r.transcodes && r.state !== 'done' && r.state !== 'failed').length;
   }
 
   start(): void {
@@ -117,7 +134,8 @@ export class RecorderManager extends TypedEmitter<ManagerEvents> {
   /** A record finished by start-up recovery: listed and hooked like any other. */
   adoptRecovered(record: RecordInfo): void {
     this.emit('recorded', record, 'recovered');
-    this.#track(this.pool.run(() => this.hooks.run(record.streamName, record.path, { stream: record.streamName, mediaSessionId: record.mediaSessionId })));
+    // hooks run in their own queue (HookRunner): finishing files never waits for them
+    this.#track(this.hooks.run(record.streamName, record.path, { stream: record.streamName, mediaSessionId: record.mediaSessionId }));
   }
 
   /** Recordings in progress, as /recorder/find_all lists them. */
@@ -143,6 +161,20 @@ export class RecorderManager extends TypedEmitter<ManagerEvents> {
       if (current && (current.state === 'starting' || current.state === 'recording') && this.#settingsOf.get(current) === settingsKey) {
         this.log.info({ stream: stream.name, mediaSessionId }, 'Recording requested by REST is already running with these settings; kept');
         return current;
+      }
+      const options = overrides.options ?? {};
+      // codecs known (media arrived): options that do not fit them are refused now (RecordOptionsError), not at the first keyframe
+      if (stream.media.videoCodec !== '' || stream.media.audioCodec !== '') {
+        planWithOptions(stream.media.videoCodec, stream.media.audioCodec, this.settings.formats, options);
+      }
+      if (options.preset) {
+        const others = [...this.#active.values()].filter((r) => r !== current && r.transcodes && r.state !== 'done' && r.state !== 'failed').length;
+        if (others >= this.limits.transcodeMaxConcurrent) {
+          this.log.warn({ stream: stream.name, mediaSessionId, preset: options.preset.name, transcoding: others }, 'Transcoding recording refused: record_transcode_max_concurrent reached');
+          throw new TranscodeLimitError(
+            `${others} recordings are already transcoding (record_transcode_max_concurrent=${this.limits.transcodeMaxConcurrent}); try again when one ends, or record without a preset`,
+          );
+        }
       }
       if (!(await this.disk.check())) {
         this.log.error({ stream: stream.name, mediaSessionId }, `${NOT_ENOUGH_SPACE}; recording not started`);
@@ -219,20 +251,17 @@ export class RecorderManager extends TypedEmitter<ManagerEvents> {
       ...this.settings,
       naming: { ...this.settings.naming, template: overrides.fileTemplate ?? this.settings.naming.template },
       rotation: overrides.rotation ?? this.settings.rotation,
+      ...(overrides.options ? { options: overrides.options } : {}),
     };
     const recorder = new Recorder(stream, settings, this.pool, this.log, ++this.#sequence);
     this.#active.set(stream.mediaSessionId, recorder);
     stream.recording = true;
-    // hooks of one recording run one after the other, in part order
-    let hookChain: Promise<unknown> = Promise.resolve();
     recorder.on('partStarted', (part) => this.emit('partStarted', part));
     recorder.on('partFailed', (tmpFile) => this.emit('partFailed', tmpFile));
     recorder.on('recorded', (record) => {
       this.emit('recorded', record, 'live');
-      hookChain = hookChain.then(() =>
-        this.pool.run(() => this.hooks.run(record.streamName, record.path, { stream: stream.name, mediaSessionId: stream.mediaSessionId })),
-      );
-      this.#track(hookChain);
+      // queued in the hook queue (its own, bounded; hooks of one mediaSessionId in part order): the next file never waits for it
+      this.#track(this.hooks.run(record.streamName, record.path, { stream: stream.name, mediaSessionId: stream.mediaSessionId }));
     });
     this.#track(
       new Promise<void>((resolve) => {
