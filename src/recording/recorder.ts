@@ -391,6 +391,8 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
           kind: 'ffmpeg',
           binary: this.settings.ffmpeg,
           args: liveMuxerArgs(plan, this.stream.source.feedFormat, this.settings.audio, this.settings.matroska, reserved > 0 ? 'pipe:3' : tmpFile, creationTime),
+          // SVT-AV1 prints its banner and settings at info level straight to stderr: warnings and errors only
+          ...(plan.preset?.codec === 'av1' ? { env: { SVT_LOG: '2' } } : {}),
         };
     const part = new RecordingPart(index, tmpFile, muxer, this.log, (line) => this.#noteError(`muxer: ${line}`), reserved, creationTime.getTime());
     this.#part = part;
