@@ -97,6 +97,8 @@ export class RecorderManager extends TypedEmitter<ManagerEvents> {
   readonly #pending = new Set<Promise<unknown>>();
   #sequence = 0;
   #closed = false;
+  /** Transcoding startups that passed the limit and have no recorder in #active yet (they await the disk check). */
+  #transcodeReserved = 0;
 
   constructor(
     private readonly registry: StreamRegistry,
@@ -167,28 +169,38 @@ export class RecorderManager extends TypedEmitter<ManagerEvents> {
       if (stream.media.videoCodec !== '' || stream.media.audioCodec !== '') {
         planWithOptions(stream.media.videoCodec, stream.media.audioCodec, this.settings.formats, options);
       }
+      // startups of other streams run in parallel: a slot is reserved now, before the awaits below
+      const reserved = options.preset !== undefined;
       if (options.preset) {
-        const others = [...this.#active.values()].filter((r) => r !== current && r.transcodes && r.state !== 'done' && r.state !== 'failed').length;
+        const others =
+          [...this.#active.values()].filter((r) => r !== current && r.transcodes && r.state !== 'done' && r.state !== 'failed').length +
+          this.#transcodeReserved;
         if (others >= this.limits.transcodeMaxConcurrent) {
           this.log.warn({ stream: stream.name, mediaSessionId, preset: options.preset.name, transcoding: others }, 'Transcoding recording refused: record_transcode_max_concurrent reached');
           throw new TranscodeLimitError(
             `${others} recordings are already transcoding (record_transcode_max_concurrent=${this.limits.transcodeMaxConcurrent}); try again when one ends, or record without a preset`,
           );
         }
+        this.#transcodeReserved++;
       }
-      if (!(await this.disk.check())) {
-        this.log.error({ stream: stream.name, mediaSessionId }, `${NOT_ENOUGH_SPACE}; recording not started`);
-        this.emit('startFailed', 'disk_space');
-        throw new DiskSpaceError(NOT_ENOUGH_SPACE);
+      try {
+        if (!(await this.disk.check())) {
+          this.log.error({ stream: stream.name, mediaSessionId }, `${NOT_ENOUGH_SPACE}; recording not started`);
+          this.emit('startFailed', 'disk_space');
+          throw new DiskSpaceError(NOT_ENOUGH_SPACE);
+        }
+        if (current) {
+          this.log.info({ stream: stream.name, mediaSessionId }, 'Recording restarted by REST with other settings: finishing the current one first');
+          await current.finish('restarted by REST');
+        }
+        this.#publishing(mediaSessionId, 'stopped publishing');
+        // the recorder is in #active from here on (synchronously), where it counts against the limit
+        const recorder = await this.#startRecorder(stream, overrides);
+        this.#settingsOf.set(recorder, settingsKey);
+        return recorder;
+      } finally {
+        if (reserved) this.#transcodeReserved--;
       }
-      if (current) {
-        this.log.info({ stream: stream.name, mediaSessionId }, 'Recording restarted by REST with other settings: finishing the current one first');
-        await current.finish('restarted by REST');
-      }
-      this.#publishing(mediaSessionId, 'stopped publishing');
-      const recorder = await this.#startRecorder(stream, overrides);
-      this.#settingsOf.set(recorder, settingsKey);
-      return recorder;
     });
   }
 
