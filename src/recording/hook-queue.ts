@@ -6,8 +6,15 @@
  * recording's mediaSessionId) run one after the other, in the order they
  * were queued; jobs of other keys may pass a key that is busy.
  */
+interface Waiting {
+  readonly key: string;
+  readonly owner: unknown;
+  readonly start: () => void;
+  readonly cancel: () => void;
+}
+
 export class HookQueue {
-  readonly #waiting: { key: string; start: () => void; cancel: () => void }[] = [];
+  readonly #waiting: Waiting[] = [];
   readonly #busyKeys = new Set<string>();
   #running = 0;
   #dropped = 0;
@@ -40,7 +47,7 @@ export class HookQueue {
    * maxQueued jobs already wait. A job removed by clearWaiting() resolves
    * with `cancelled` without running.
    */
-  run<T>(key: string, job: () => Promise<T>, cancelled: T): Promise<T> | null {
+  run<T>(key: string, job: () => Promise<T>, cancelled: T, owner?: unknown): Promise<T> | null {
     if (this.#waiting.length >= this.maxQueued) {
       this.#dropped++;
       return null;
@@ -48,6 +55,7 @@ export class HookQueue {
     return new Promise<T>((resolve, reject) => {
       this.#waiting.push({
         key,
+        owner,
         cancel: () => resolve(cancelled),
         start: () => {
           this.#running++;
@@ -65,9 +73,21 @@ export class HookQueue {
     });
   }
 
-  /** Removes the jobs not started yet; returns how many (they never run). */
-  clearWaiting(): number {
-    const removed = this.#waiting.splice(0);
+  /** Jobs waiting that were queued by `owner`. */
+  queuedOf(owner: unknown): number {
+    return this.#waiting.filter((w) => w.owner === owner).length;
+  }
+
+  /**
+   * Removes the jobs not started yet (of `owner` only, when given; a queue
+   * shared by several hook runners); returns how many (they never run).
+   */
+  clearWaiting(owner?: unknown): number {
+    const removed: Waiting[] = [];
+    for (let i = this.#waiting.length - 1; i >= 0; i--) {
+      const w = this.#waiting[i]!;
+      if (owner === undefined || w.owner === owner) removed.unshift(...this.#waiting.splice(i, 1));
+    }
     for (const w of removed) w.cancel();
     return removed.length;
   }

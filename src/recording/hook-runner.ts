@@ -103,6 +103,7 @@ export class HookRunner extends TypedEmitter<HookRunnerEvents> {
         return result;
       },
       dropped,
+      this,
     );
     if (queued === null) {
       this.#dropped++;
@@ -237,10 +238,11 @@ export class HookRunner extends TypedEmitter<HookRunnerEvents> {
    */
   async close(graceMs: number): Promise<void> {
     const deadline = Date.now() + graceMs;
-    while ((this.#running.size > 0 || this.#queue.running > 0) && Date.now() < deadline) {
+    // this runner's hooks only: the queue may be shared with the other hook kinds
+    while ((this.#running.size > 0 || this.#queue.queuedOf(this) > 0) && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 50));
     }
-    const left = this.#queue.clearWaiting();
+    const left = this.#queue.clearWaiting(this);
     if (left > 0) this.log.warn({ hooks: left }, 'Hooks still queued at shutdown are not run');
     for (const child of this.#running) this.#endGroup(child);
   }

@@ -79,3 +79,20 @@ describe('HookQueue', () => {
     expect(await next).toBe('next');
   });
 });
+
+describe('HookQueue shared by several owners', () => {
+  it('clearWaiting(owner) removes only that owner\'s waiting jobs', async () => {
+    const q = new HookQueue(1, 5);
+    const gate = deferred();
+    const a = {};
+    const b = {};
+    void q.run('k0', () => gate.promise, '', a);
+    const fromA = q.run('k1', async () => 'a', 'cancelled', a)!;
+    const fromB = q.run('k2', async () => 'b', 'cancelled', b)!;
+    expect(q.queuedOf(a)).toBe(1);
+    expect(q.clearWaiting(a)).toBe(1);
+    expect(await fromA).toBe('cancelled');
+    gate.resolve('');
+    expect(await fromB).toBe('b');
+  });
+});
