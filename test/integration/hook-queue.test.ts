@@ -70,7 +70,10 @@ describe('hooks in their own queue', () => {
     // the gate1 hook now holds on (until the gate file exists); the next stream records and finishes
     const second = publish(clip, daemon.rtmpUrl('next'));
     expect(await second.exited).toBe(0);
+    const publisherEnded = Date.now();
     await waitFor(() => logLines(daemon, 'Recording done', '"stream":"next"').length === 1, 30_000, "next's record to be finished");
+    // a figure for the notes, not asserted: before, this waited for the gate1 hook's pool slot
+    console.log(`[figures] next's file finished ${Date.now() - publisherEnded} ms after its publisher ended, while the gate1 hook still ran`);
     await waitFor(() => hookEvents().includes('end next'), 30_000, "next's hook to run");
     // the first hook is still waiting: nothing of the next stream waited for it
     expect(hookEvents()).not.toContain('end gate1');
