@@ -16,6 +16,9 @@ import { WebRtcIngest } from './ingest/webrtc/webrtc-ingest.js';
 import type { FfmpegBinaries } from './recording/ffmpeg/locate-ffmpeg.js';
 import { DiskGuard, statfsProbe } from './recording/disk-guard.js';
 import { HookRunner } from './recording/hook-runner.js';
+import { HookQueue } from './recording/hook-queue.js';
+import { loadPresets } from './recording/preset-file.js';
+import type { Preset } from './recording/presets.js';
 import { recoverInterruptedParts } from './recording/recovery.js';
 import { MultiRecorderManager } from './recording/multi/multi-recorder-manager.js';
 import { RecorderManager } from './recording/recorder-manager.js';
@@ -86,6 +89,10 @@ export class Daemon {
   readonly retention: RetentionService;
   readonly http: HttpServer;
   readonly pool: WorkPool;
+  /** Where every hook waits (on_record_hook_max_concurrent, on_record_hook_max_queued). */
+  readonly hookQueue: HookQueue;
+  /** Transcoding presets: built-in + conf/recording_presets.json. */
+  readonly presets: readonly Preset[];
   readonly disk: DiskGuard;
   readonly eventLoop = new EventLoopMonitor();
   /** Prometheus metrics (/metrics) and the console's figures (metrics.snapshot()). */
@@ -98,7 +105,11 @@ export class Daemon {
     readonly binaries: FfmpegBinaries,
     private readonly log: Logger,
   ) {
-    this.hooks = new HookRunner(config.onRecordHookScriptAbs, config.home, log.child({ component: 'hook' }));
+    // one queue for every hook kind, apart from the finishing pool: a slow hook delays no file
+    this.hookQueue = new HookQueue(config.onRecordHookMaxConcurrent, config.onRecordHookMaxQueued);
+    const hookOptions = { queue: this.hookQueue, timeoutMs: config.onRecordHookTimeout * 1000 };
+    this.hooks = new HookRunner(config.onRecordHookScriptAbs, config.home, log.child({ component: 'hook' }), hookOptions);
+    this.presets = loadPresets(path.join(config.home, 'conf', 'recording_presets.json'), log.child({ component: 'presets' }));
     this.pool = new WorkPool(config.fileRecorderThreadPoolMaxSize);
     this.disk = new DiskGuard([...new Set([config.recordDirAbs, config.recordTmpDirAbs, config.multiRecordDirAbs])], config.fileRecorderMinSpace);
     this.recorders = new RecorderManager(
@@ -145,10 +156,12 @@ export class Daemon {
       this.pool,
       this.disk,
       log.child({ component: 'recorder' }),
+      { transcodeMaxConcurrent: config.recordTranscodeMaxConcurrent },
     );
     // the shipped hook finds tools/offline_mixer_tool.sh through WCS_RECORDER_DIR when WCS_HOME has no tools/
     this.multiHooks = new HookRunner(config.onMultipleRecordHookScriptAbs, config.home, log.child({ component: 'multi-hook' }), {
-      WCS_RECORDER_DIR: INSTALL_DIR,
+      ...hookOptions,
+      env: { WCS_RECORDER_DIR: INSTALL_DIR },
     });
     this.multi = new MultiRecorderManager(
       this.registry,
@@ -284,7 +297,7 @@ export class Daemon {
     this.multi.on('started', (uri, workDir, startTimeMillis) => this.catalogService.multiStarted(uri, workDir, startTimeMillis));
     this.multi.on('recorded', (info) => this.catalogService.multiRecorded(info));
     this.multi.on('empty', (uri) => this.catalogService.multiEmpty(uri));
-    this.deleteHooks = new HookRunner(config.onRecordDeleteHookScriptAbs, config.home, log.child({ component: 'delete-hook' }));
+    this.deleteHooks = new HookRunner(config.onRecordDeleteHookScriptAbs, config.home, log.child({ component: 'delete-hook' }), hookOptions);
     this.deleter = new RecordDeleter(
       this.catalog,
       config.onRecordDeleteHookScriptAbs === null ? null : this.deleteHooks,
@@ -331,7 +344,7 @@ export class Daemon {
         whip: { service: this.webrtc, token: config.whipToken },
         ...(config.metricsEnabled ? { metrics: { source: this.metrics, token: config.metricsToken } } : {}),
         streams: new StreamControl(this.registry, this.recorders, log.child({ component: 'rest' })),
-        recording: new RecordingControl(this.registry, this.recorders, records, log.child({ component: 'rest' })),
+        recording: new RecordingControl(this.registry, this.recorders, records, log.child({ component: 'rest' }), this.presets),
         records,
         rtsp: new RtspControl(this.rtsp, this.recorders, log.child({ component: 'rest' })),
         cutter: this.cutter,

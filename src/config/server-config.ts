@@ -206,7 +206,7 @@ export const PROPERTIES = {
     'file_recorder_thread_pool_max_size',
     '4',
     integerValue(1, 256),
-    'Finishing jobs (remux, move, hook) run at once',
+    'Finishing jobs (remux, move) run at once; hooks have their own queue (on_record_hook_max_concurrent)',
   ),
   streamRecordPolicyTemplate: def(
     'stream_record_policy_template',
@@ -424,6 +424,26 @@ export const PROPERTIES = {
     '600',
     integerValue(1, 3600),
     'Seconds a signed media URL (/rest-api/records/sign) stays valid: 1 to 3600',
+  ),
+  // --- issue 18 items 5, 8, 9: hooks in their own queue, per-recording options, presets (docs/presets.md) ---
+  onRecordHookTimeout: def(
+    'on_record_hook_timeout',
+    '60',
+    integerValue(1, 86400),
+    'Seconds a hook script may run; then its process group gets SIGTERM, 5 s later SIGKILL (record, multiple-record and delete hooks)',
+  ),
+  onRecordHookMaxConcurrent: def('on_record_hook_max_concurrent', '2', integerValue(1, 64), 'Hook scripts run at once (their own queue, apart from the finishing pool)'),
+  onRecordHookMaxQueued: def(
+    'on_record_hook_max_queued',
+    '1000',
+    integerValue(1, 100000),
+    'Hook runs that may wait in the hook queue; beyond, a hook is not run (logged, counted in wcs_hook_runs_total{result="dropped"})',
+  ),
+  recordTranscodeMaxConcurrent: def(
+    'record_transcode_max_concurrent',
+    '2',
+    integerValue(0, 64),
+    'Recordings with a transcoding preset at once; beyond, /recorder/startup with a preset answers 503 (0 = presets refused)',
   ),
 } as const;
 

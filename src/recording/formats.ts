@@ -10,6 +10,7 @@
  *     containers are final as they are.
  */
 import type { FeedFormat } from '../streams/media-tap.js';
+import { presetVideoArgs, type Preset } from './presets.js';
 
 export type Container = 'mp4' | 'mkv' | 'webm' | 'ts';
 export type AudioAction = 'none' | 'copy' | 'aac' | 'opus';
@@ -51,19 +52,22 @@ export function parseRecordFormats(raw: string, h264ToTs: boolean): RecordFormat
 export interface RecordPlan {
   readonly container: Container;
   readonly extension: string;
-  readonly video: 'copy' | 'none';
+  /** 'encode': transcoded with `preset` (only ever asked for by a recording's options). */
+  readonly video: 'copy' | 'none' | 'encode';
   readonly audio: AudioAction;
+  /** The transcoding preset of video 'encode' (its audio bitrate applies to encoded audio). */
+  readonly preset?: Preset;
 }
 
 /** Audio codecs each container takes by copy (registry names). */
-const AUDIO_COPY: Record<Container, ReadonlySet<string>> = {
+export const AUDIO_COPY: Record<Container, ReadonlySet<string>> = {
   mp4: new Set(['AAC', 'MP3']),
   ts: new Set(['AAC', 'MP3']),
   mkv: new Set(['AAC', 'MP3', 'OPUS', 'VORBIS']),
   webm: new Set(['OPUS', 'VORBIS']),
 };
 
-const WEBM_VIDEO = new Set(['VP8', 'VP9', 'AV1']);
+export const WEBM_VIDEO: ReadonlySet<string> = new Set(['VP8', 'VP9', 'AV1']);
 
 /**
  * Chooses the container and the audio action for a stream's codecs.
@@ -110,18 +114,18 @@ export function aacBitrateKbps(mode: number, channels: number): number {
 
 const OPUS_RATES = [48000, 24000, 16000, 12000, 8000];
 
-export function audioEncodeArgs(action: AudioAction, enc: AudioEncoding): string[] {
+export function audioEncodeArgs(action: AudioAction, enc: AudioEncoding, bitrateKbps?: number): string[] {
   switch (action) {
     case 'none':
       return ['-an'];
     case 'copy':
       return ['-c:a', 'copy'];
     case 'aac':
-      return ['-c:a', 'aac', '-ar', String(enc.sampleRate), '-ac', String(enc.channels), '-b:a', `${aacBitrateKbps(enc.fdkAacBitrateMode, enc.channels)}k`];
+      return ['-c:a', 'aac', '-ar', String(enc.sampleRate), '-ac', String(enc.channels), '-b:a', `${bitrateKbps ?? aacBitrateKbps(enc.fdkAacBitrateMode, enc.channels)}k`];
     case 'opus': {
       // Opus has fixed rates; record_audio_codec_sample_rate applies when it is one of them
       const rate = OPUS_RATES.includes(enc.sampleRate) ? enc.sampleRate : 48000;
-      return ['-c:a', 'libopus', '-ar', String(rate), '-ac', String(enc.channels), '-b:a', enc.channels >= 2 ? '96k' : '64k'];
+      return ['-c:a', 'libopus', '-ar', String(rate), '-ac', String(enc.channels), '-b:a', bitrateKbps !== undefined ? `${bitrateKbps}k` : enc.channels >= 2 ? '96k' : '64k'];
     }
   }
 }
@@ -142,6 +146,10 @@ const FEED_DEMUXER: Record<FeedFormat, string> = { flv: 'flv', webm: 'matroska' 
  */
 export function inProcessMp4Fits(plan: RecordPlan, feed: FeedFormat, videoCodec: string, audioCodec: string): boolean {
   if (plan.container !== 'mp4' || feed !== 'flv') return false;
+  // the in-process writer only copies: a preset always goes through ffmpeg
+  if (plan.video === 'encode') return false;
+  // a track the stream has but the recording leaves out (options audio/video false): ffmpeg drops it
+  if ((plan.video === 'none' && videoCodec !== '') || (plan.audio === 'none' && audioCodec !== '')) return false;
   if (plan.video === 'copy' && videoCodec !== 'H264') return false;
   if (plan.audio === 'copy' && audioCodec !== 'AAC') return false;
   if (plan.audio !== 'copy' && plan.audio !== 'none') return false;
@@ -161,8 +169,9 @@ export function liveMuxerArgs(
   // level+ prefixes each line with its level, so errors can be counted (file_recorder_max_errors_per_interval)
   const args = ['-hide_banner', '-nostdin', '-loglevel', 'level+warning', '-f', FEED_DEMUXER[feed], '-i', 'pipe:0'];
   args.push('-map', '0:v?', '-map', '0:a?');
-  args.push(...(plan.video === 'copy' ? ['-c:v', 'copy'] : ['-vn']));
-  args.push(...audioEncodeArgs(plan.audio, audio));
+  if (plan.video === 'encode' && plan.preset) args.push(...presetVideoArgs(plan.preset));
+  else args.push(...(plan.video === 'copy' ? ['-c:v', 'copy'] : ['-vn']));
+  args.push(...audioEncodeArgs(plan.audio, audio, plan.video === 'encode' ? plan.preset?.audioBitrateKbps : undefined));
   switch (plan.container) {
     case 'mp4':
       // fragmented, flushed per packet: a killed muxer leaves a readable file;

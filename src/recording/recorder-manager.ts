@@ -6,6 +6,7 @@ import { TypedEmitter } from '../util/typed-emitter.js';
 import type { DiskGuard } from './disk-guard.js';
 import type { HookRunner } from './hook-runner.js';
 import { Recorder, type PartStartInfo, type RecordInfo, type RecorderSettings } from './recorder.js';
+import { planWithOptions, type RecordOptions } from './record-options.js';
 import type { Rotation } from './rotation.js';
 import type { WorkPool } from './work-pool.js';
 
@@ -23,6 +24,14 @@ export interface RecordingOverrides {
   readonly fileTemplate?: string;
   /** Parsed with parseRotation (src/recording/rotation.ts). */
   readonly rotation?: Rotation;
+  /** format, audio/video, maxLength, preset (src/recording/record-options.ts). */
+  readonly options?: RecordOptions;
+}
+
+/** Limits of the manager beyond those of each recorder. */
+export interface ManagerLimits {
+  /** record_transcode_max_concurrent: recordings with a preset at once. */
+  readonly transcodeMaxConcurrent: number;
 }
 
 export interface RecordingInProgress {
@@ -48,6 +57,8 @@ interface ManagerEvents {
 const CONTROL_CALLS_PER_STREAM = 32;
 
 export class NotPublishingError extends Error {}
+/** record_transcode_max_concurrent recordings already transcode (503). */
+export class TranscodeLimitError extends Error {}
 export class DiskSpaceError extends Error {}
 
 export const NOT_ENOUGH_SPACE = 'Not enough available disk space';
@@ -86,6 +97,8 @@ export class RecorderManager extends TypedEmitter<ManagerEvents> {
   readonly #pending = new Set<Promise<unknown>>();
   #sequence = 0;
   #closed = false;
+  /** Transcoding startups that passed the limit and have no recorder in #active yet (they await the disk check). */
+  #transcodeReserved = 0;
 
   constructor(
     private readonly registry: StreamRegistry,
@@ -95,8 +108,14 @@ export class RecorderManager extends TypedEmitter<ManagerEvents> {
     private readonly pool: WorkPool,
     private readonly disk: DiskGuard,
     private readonly log: Logger,
+    private readonly limits: ManagerLimits = { transcodeMaxConcurrent: Number.POSITIVE_INFINITY },
   ) {
     super();
+  }
+
+  /** Recordings that transcode (a preset) and are not done. */
+  get transcoding(): number {
+    return [...this.#active.values()].filter((r) => r.transcodes && r.state !== 'done' && r.state !== 'failed').length;
   }
 
   start(): void {
@@ -117,7 +136,8 @@ export class RecorderManager extends TypedEmitter<ManagerEvents> {
   /** A record finished by start-up recovery: listed and hooked like any other. */
   adoptRecovered(record: RecordInfo): void {
     this.emit('recorded', record, 'recovered');
-    this.#track(this.pool.run(() => this.hooks.run(record.streamName, record.path, { stream: record.streamName, mediaSessionId: record.mediaSessionId })));
+    // hooks run in their own queue (HookRunner): finishing files never waits for them
+    this.#track(this.hooks.run(record.streamName, record.path, { stream: record.streamName, mediaSessionId: record.mediaSessionId }));
   }
 
   /** Recordings in progress, as /recorder/find_all lists them. */
@@ -144,19 +164,43 @@ export class RecorderManager extends TypedEmitter<ManagerEvents> {
         this.log.info({ stream: stream.name, mediaSessionId }, 'Recording requested by REST is already running with these settings; kept');
         return current;
       }
-      if (!(await this.disk.check())) {
-        this.log.error({ stream: stream.name, mediaSessionId }, `${NOT_ENOUGH_SPACE}; recording not started`);
-        this.emit('startFailed', 'disk_space');
-        throw new DiskSpaceError(NOT_ENOUGH_SPACE);
+      const options = overrides.options ?? {};
+      // codecs known (media arrived): options that do not fit them are refused now (RecordOptionsError), not at the first keyframe
+      if (stream.media.videoCodec !== '' || stream.media.audioCodec !== '') {
+        planWithOptions(stream.media.videoCodec, stream.media.audioCodec, this.settings.formats, options);
       }
-      if (current) {
-        this.log.info({ stream: stream.name, mediaSessionId }, 'Recording restarted by REST with other settings: finishing the current one first');
-        await current.finish('restarted by REST');
+      // startups of other streams run in parallel: a slot is reserved now, before the awaits below
+      const reserved = options.preset !== undefined;
+      if (options.preset) {
+        const others =
+          [...this.#active.values()].filter((r) => r !== current && r.transcodes && r.state !== 'done' && r.state !== 'failed').length +
+          this.#transcodeReserved;
+        if (others >= this.limits.transcodeMaxConcurrent) {
+          this.log.warn({ stream: stream.name, mediaSessionId, preset: options.preset.name, transcoding: others }, 'Transcoding recording refused: record_transcode_max_concurrent reached');
+          throw new TranscodeLimitError(
+            `${others} recordings are already transcoding (record_transcode_max_concurrent=${this.limits.transcodeMaxConcurrent}); try again when one ends, or record without a preset`,
+          );
+        }
+        this.#transcodeReserved++;
       }
-      this.#publishing(mediaSessionId, 'stopped publishing');
-      const recorder = await this.#startRecorder(stream, overrides);
-      this.#settingsOf.set(recorder, settingsKey);
-      return recorder;
+      try {
+        if (!(await this.disk.check())) {
+          this.log.error({ stream: stream.name, mediaSessionId }, `${NOT_ENOUGH_SPACE}; recording not started`);
+          this.emit('startFailed', 'disk_space');
+          throw new DiskSpaceError(NOT_ENOUGH_SPACE);
+        }
+        if (current) {
+          this.log.info({ stream: stream.name, mediaSessionId }, 'Recording restarted by REST with other settings: finishing the current one first');
+          await current.finish('restarted by REST');
+        }
+        this.#publishing(mediaSessionId, 'stopped publishing');
+        // the recorder is in #active from here on (synchronously), where it counts against the limit
+        const recorder = await this.#startRecorder(stream, overrides);
+        this.#settingsOf.set(recorder, settingsKey);
+        return recorder;
+      } finally {
+        if (reserved) this.#transcodeReserved--;
+      }
     });
   }
 
@@ -219,20 +263,17 @@ export class RecorderManager extends TypedEmitter<ManagerEvents> {
       ...this.settings,
       naming: { ...this.settings.naming, template: overrides.fileTemplate ?? this.settings.naming.template },
       rotation: overrides.rotation ?? this.settings.rotation,
+      ...(overrides.options ? { options: overrides.options } : {}),
     };
     const recorder = new Recorder(stream, settings, this.pool, this.log, ++this.#sequence);
     this.#active.set(stream.mediaSessionId, recorder);
     stream.recording = true;
-    // hooks of one recording run one after the other, in part order
-    let hookChain: Promise<unknown> = Promise.resolve();
     recorder.on('partStarted', (part) => this.emit('partStarted', part));
     recorder.on('partFailed', (tmpFile) => this.emit('partFailed', tmpFile));
     recorder.on('recorded', (record) => {
       this.emit('recorded', record, 'live');
-      hookChain = hookChain.then(() =>
-        this.pool.run(() => this.hooks.run(record.streamName, record.path, { stream: stream.name, mediaSessionId: stream.mediaSessionId })),
-      );
-      this.#track(hookChain);
+      // queued in the hook queue (its own, bounded; hooks of one mediaSessionId in part order): the next file never waits for it
+      this.#track(this.hooks.run(record.streamName, record.path, { stream: stream.name, mediaSessionId: stream.mediaSessionId }));
     });
     this.#track(
       new Promise<void>((resolve) => {

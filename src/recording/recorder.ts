@@ -16,6 +16,8 @@ import {
   type RecordPlan,
 } from './formats.js';
 import { moveFile } from './move-file.js';
+import { PRESET_VIDEO_CODEC } from './presets.js';
+import { planWithOptions, RecordOptionsError, type RecordOptions } from './record-options.js';
 import { nameRecord, type NamingRules, type TemplateValues } from './naming.js';
 import { type MuxerSpec, RecordingPart } from './recording-part.js';
 import { ErrorBudget } from './error-budget.js';
@@ -43,6 +45,8 @@ export interface RecorderSettings {
   /** Bytes of input ffmpeg may fall behind by before the recording is stopped. */
   readonly maxPendingInput: number;
   readonly limits: RecordingLimits;
+  /** Options of this recording given by REST (format, tracks, maxLength, preset); none = the server's. */
+  readonly options?: RecordOptions;
 }
 
 export interface RecordingLimits {
@@ -170,7 +174,36 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
 
   /** The plan this recording follows (known once media arrives). */
   get plan(): RecordPlan {
-    return this.#plan ?? planRecording(this.stream.media.videoCodec, this.stream.media.audioCodec, this.settings.formats);
+    if (this.#plan) return this.#plan;
+    try {
+      return this.#makePlan();
+    } catch {
+      return planRecording(this.stream.media.videoCodec, this.stream.media.audioCodec, this.settings.formats);
+    }
+  }
+
+  /** The plan for the stream's codecs and this recording's options; throws RecordOptionsError when they do not fit. */
+  #makePlan(): RecordPlan {
+    return planWithOptions(this.stream.media.videoCodec, this.stream.media.audioCodec, this.settings.formats, this.settings.options ?? {});
+  }
+
+  /** Whether this recording transcodes (a preset): it counts against record_transcode_max_concurrent. */
+  get transcodes(): boolean {
+    return this.settings.options?.preset !== undefined;
+  }
+
+  /**
+   * Recorded media time so far, ms: the parts already ended plus the one
+   * being written. maxLength counts this; when pause/resume comes, a paused
+   * span is not in it (switch here).
+   */
+  #recordedMs(part: RecordingPart | null): number {
+    return this.#endedPartsMs + (part?.durationMs ?? 0);
+  }
+
+  /** The longest recorded length, ms (0 = none): the recording's maxLength, else record_max_length. */
+  get maxLengthMs(): number {
+    return this.settings.options?.maxLengthMs ?? this.settings.limits.maxLengthMs;
   }
 
   /** The file the current part is being written to (hidden .rec- name), and when it started; null between parts. */
@@ -193,7 +226,10 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
     // (a publisher whose data waited in the socket while the daemon was busy) before the tap exists,
     // and the source's GOP cache then only holds the latest GOP
     fs.mkdirSync(this.settings.tmpDir, { recursive: true });
-    this.log.info({ template: this.settings.naming.template, rotation: this.settings.rotation }, 'Recording starting; waiting for a keyframe');
+    this.log.info(
+      { template: this.settings.naming.template, rotation: this.settings.rotation, ...this.#optionsForLog() },
+      'Recording starting; waiting for a keyframe',
+    );
     this.#tap = this.stream.source.openTap({
       data: (chunk) => this.#onChunk(chunk),
       end: () => void this.finish('publisher gone'),
@@ -205,6 +241,24 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
       if (Date.now() - this.#lastChunkAt > idle) void this.finish(`no media for ${Math.round(idle / 1000)} s`);
     }, Math.min(1000, idle));
     this.#idleTimer.unref();
+  }
+
+  /** The video (and audio) the record holds: the preset's output when transcoding, no codec for a track left out. */
+  #recordedMedia(plan: RecordPlan): { videoCodec: string; audioCodec: string; width: number; height: number } {
+    const m = this.stream.media;
+    const audioCodec = plan.audio === 'none' ? '' : m.audioCodec;
+    if (plan.video === 'encode' && plan.preset) {
+      return { videoCodec: PRESET_VIDEO_CODEC[plan.preset.codec], audioCodec, width: plan.preset.width, height: plan.preset.height };
+    }
+    if (plan.video === 'none') return { videoCodec: '', audioCodec, width: 0, height: 0 };
+    return { videoCodec: m.videoCodec, audioCodec, width: m.width, height: m.height };
+  }
+
+  #optionsForLog(): Record<string, unknown> {
+    const o = this.settings.options;
+    if (!o) return {};
+    const { preset, ...rest } = o;
+    return { options: { ...rest, ...(preset ? { preset: preset.name } : {}) } };
   }
 
   /** Counts an error; past file_recorder_max_errors_per_interval the recording stops. */
@@ -289,12 +343,23 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
     }
     if (!part) {
       if (!chunk.keyframe) return;
+      if (!this.#plan) {
+        try {
+          this.#plan = this.#makePlan();
+        } catch (err) {
+          if (!(err instanceof RecordOptionsError)) throw err;
+          this.log.error({ err: err.message, videoCodec: this.stream.media.videoCodec, audioCodec: this.stream.media.audioCodec }, 'Recording options do not fit the stream; recording stopped');
+          void this.finish(`options do not fit the stream: ${err.message}`);
+          return;
+        }
+      }
       part = this.#startPart();
     }
     part.write(chunk);
-    const maxLength = this.settings.limits.maxLengthMs;
-    if (maxLength > 0 && this.#endedPartsMs + part.durationMs >= maxLength) {
-      void this.finish(`record_max_length of ${Math.round(maxLength / 1000)} s reached`);
+    const maxLength = this.maxLengthMs;
+    if (maxLength > 0 && this.#recordedMs(part) >= maxLength) {
+      const what = this.settings.options?.maxLengthMs !== undefined ? 'maxLength' : 'record_max_length';
+      void this.finish(`${what} of ${maxLength / 1000} s reached`);
       return;
     }
     if (part.ffmpeg.pendingInput > this.settings.maxPendingInput) {
@@ -309,7 +374,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
   }
 
   #startPart(): RecordingPart {
-    const plan = (this.#plan ??= planRecording(this.stream.media.videoCodec, this.stream.media.audioCodec, this.settings.formats));
+    const plan = (this.#plan ??= this.#makePlan());
     const index = ++this.#partCount;
     const tmpFile = path.join(this.settings.tmpDir, `${TEMP_PREFIX}${this.stream.mediaSessionId}-${this.sequence}-${index}.${plan.extension}`);
     // moov first into reserved space: the temp file starts with that space and the muxer writes behind it
@@ -326,6 +391,8 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
           kind: 'ffmpeg',
           binary: this.settings.ffmpeg,
           args: liveMuxerArgs(plan, this.stream.source.feedFormat, this.settings.audio, this.settings.matroska, reserved > 0 ? 'pipe:3' : tmpFile, creationTime),
+          // SVT-AV1 prints its banner and settings at info level straight to stderr: warnings and errors only
+          ...(plan.preset?.codec === 'av1' ? { env: { SVT_LOG: '2' } } : {}),
         };
     const part = new RecordingPart(index, tmpFile, muxer, this.log, (line) => this.#noteError(`muxer: ${line}`), reserved, creationTime.getTime());
     this.#part = part;
@@ -353,12 +420,12 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
       part: index,
       startTimeMillis: part.startTimeMillis,
       container: plan.container,
-      videoCodec: media.videoCodec,
-      audioCodec: media.audioCodec,
-      width: media.width,
-      height: media.height,
+      ...this.#recordedMedia(plan),
     });
-    this.log.info({ part: index, pid: part.ffmpeg.pid, muxer: muxer.kind, tmpFile, container: plan.container, audio: plan.audio }, 'Recording started');
+    this.log.info(
+      { part: index, pid: part.ffmpeg.pid, muxer: muxer.kind, tmpFile, container: plan.container, video: plan.video, audio: plan.audio, ...(plan.preset ? { preset: plan.preset.name } : {}) },
+      'Recording started',
+    );
     if (this.#state === 'starting') this.#setState('recording');
     void part.ffmpeg.exited.then((exit) => {
       if (this.#part === part && !this.#finishing) {
@@ -454,10 +521,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
       tmpFile: part.tmpFile,
       mediaProvider: this.stream.mediaProvider,
       login: this.stream.login,
-      videoCodec: this.stream.media.videoCodec,
-      audioCodec: this.stream.media.audioCodec,
-      width: this.stream.media.width,
-      height: this.stream.media.height,
+      ...this.#recordedMedia(plan),
     };
     this.log.info({ part: part.index, file: dest, size: recordSize, durationMs: part.durationMs, ...finish }, 'Recording done');
     return record;

@@ -8,7 +8,9 @@ import type { Fmp4WriterOptions } from './mp4/fmp4-writer.js';
 import { InProcessMp4Muxer } from './mp4/in-process-mp4-muxer.js';
 
 /** Which muxer writes a part: an ffmpeg with these arguments, or the in-process MP4 writer. */
-export type MuxerSpec = { readonly kind: 'ffmpeg'; readonly binary: string; readonly args: string[] } | { readonly kind: 'in-process'; readonly mp4: Fmp4WriterOptions };
+export type MuxerSpec =
+  | { readonly kind: 'ffmpeg'; readonly binary: string; readonly args: string[]; readonly env?: Readonly<Record<string, string>> }
+  | { readonly kind: 'in-process'; readonly mp4: Fmp4WriterOptions };
 
 /**
  * One file of a recording (the whole recording, or one rotated part): an
@@ -55,7 +57,7 @@ export class RecordingPart {
       );
       return;
     }
-    const { binary: ffmpegBinary, args } = muxer;
+    const { binary: ffmpegBinary, args, env } = muxer;
     let fd: number | undefined;
     if (reservedBytes > 0) {
       const reserve = Buffer.alloc(reservedBytes);
@@ -71,7 +73,7 @@ export class RecordingPart {
           log.warn({ ffmpeg: line, part: index }, 'Muxer message');
           if (/^\[(error|fatal|panic)\]/.test(line) || /^\[[^\]]+\] \[(error|fatal|panic)\]/.test(line)) onError(line);
         },
-        { fd },
+        { fd, ...(env ? { env } : {}) },
       );
     } finally {
       // the child holds its own copy of the descriptor

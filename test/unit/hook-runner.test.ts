@@ -51,3 +51,67 @@ describe('HookRunner never throws', () => {
     expect(runner.failed).toBe(1);
   });
 });
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function until(check: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 400; i++) {
+    if (check()) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+describe('on_record_hook_timeout and the hook queue', () => {
+  it('a hook past the timeout is ended with its whole process group (a child it started too), logged as timedOut', async () => {
+    const pidFile = path.join(dir, 'grandchild.pid');
+    // the script starts a background sleep (same process group), records its pid and waits
+    const s = script('slow.sh', `#!/bin/sh\nsleep 300 &\necho $! > ${pidFile}\nwait\n`);
+    const runner = new HookRunner(s, dir, log, { timeoutMs: 300, killGraceMs: 200 });
+    const outcomes: string[] = [];
+    runner.on('done', (o) => outcomes.push(o));
+    const r = await runner.run('s', '/rec/slow.mp4', { stream: 's', mediaSessionId: 'm1' });
+    expect(r.ran).toBe(true);
+    expect(r.timedOut).toBe(true);
+    expect(runner.timedOut).toBe(1);
+    expect(runner.failed).toBe(1);
+    expect(outcomes).toEqual(['timeout']);
+    const grandchild = Number(fs.readFileSync(pidFile, 'utf8').trim());
+    await until(() => !alive(grandchild), 'the hook child to be gone');
+  });
+
+  it('a hook that ignores SIGTERM gets SIGKILL after the grace', async () => {
+    const s = script('stubborn.sh', `#!/bin/sh\ntrap '' TERM\nwhile true; do sleep 0.1; done\n`);
+    const runner = new HookRunner(s, dir, log, { timeoutMs: 200, killGraceMs: 200 });
+    const r = await runner.run('s', '/rec/x.mp4', { mediaSessionId: 'm2' });
+    expect(r.timedOut).toBe(true);
+    expect(r.code).toBeNull();
+  });
+
+  it('a full queue: the hook is not run, the result says dropped, counted', async () => {
+    const { HookQueue } = await import('../../src/recording/hook-queue.js');
+    const queue = new HookQueue(1, 1);
+    const marker = path.join(dir, 'gate');
+    const s = script('gate.sh', `#!/bin/sh\nwhile [ ! -e ${marker} ]; do sleep 0.05; done\necho "$2" >> ${dir}/ran.txt\n`);
+    const runner = new HookRunner(s, dir, log, { queue });
+    const outcomes: string[] = [];
+    runner.on('done', (o) => outcomes.push(o));
+    const a = runner.run('s', 'a', { mediaSessionId: 'a' });
+    const b = runner.run('s', 'b', { mediaSessionId: 'b' });
+    const c = await runner.run('s', 'c', { mediaSessionId: 'c' });
+    expect(c).toEqual({ ran: false, code: null, dropped: true });
+    expect(runner.dropped).toBe(1);
+    fs.writeFileSync(marker, '');
+    expect((await a).code).toBe(0);
+    expect((await b).code).toBe(0);
+    expect(fs.readFileSync(path.join(dir, 'ran.txt'), 'utf8').split('\n').filter(Boolean).sort()).toEqual(['a', 'b']);
+    expect(outcomes).toEqual(['dropped', 'ok', 'ok']);
+  });
+});

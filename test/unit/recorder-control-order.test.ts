@@ -138,3 +138,44 @@ describe('RecorderManager: control of one stream runs in order', () => {
     expect(manager.inProgress()).toHaveLength(0);
   });
 });
+
+describe('RecorderManager: record_transcode_max_concurrent', () => {
+  it('parallel startups with a preset on different streams: exactly the limit start, the others get TranscodeLimitError', async () => {
+    const { BUILT_IN_PRESETS } = await import('../../src/recording/presets.js');
+    const { TranscodeLimitError } = await import('../../src/recording/recorder-manager.js');
+    const log = pino({ level: 'silent' });
+    const registry = new StreamRegistry();
+    // the free-space check takes a while: every startup is past the limit check before any recorder exists
+    const disk = new DiskGuard([dir], 1, () => new Promise((r) => setTimeout(() => r(1e12), 20)));
+    const manager = new RecorderManager(
+      registry,
+      settings,
+      { recordStreams: false, recordFlashPublishedStreams: true, recordRtspStreams: true },
+      new HookRunner(null, dir, log),
+      new WorkPool(1),
+      disk,
+      log,
+      { transcodeMaxConcurrent: 2 },
+    );
+    manager.start();
+    const streams = Array.from({ length: 6 }, (_, i) => {
+      const stream = new Stream({ name: `t${i}`, app: 'live', mediaProvider: 'RTMP', login: '', recordRequested: null, source: new CountingSource() });
+      registry.publish(stream);
+      return stream;
+    });
+    const preset = BUILT_IN_PRESETS[2]!;
+    const results = await Promise.allSettled(streams.map((s) => manager.startRecording(s.mediaSessionId, { options: { preset } })));
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(2);
+    const refused = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    expect(refused).toHaveLength(4);
+    for (const r of refused) expect(r.reason).toBeInstanceOf(TranscodeLimitError);
+    expect(manager.transcoding).toBe(2);
+    // without a preset nothing is limited
+    const plain = await Promise.allSettled(streams.slice(2).map((s) => manager.startRecording(s.mediaSessionId)));
+    expect(plain.every((r) => r.status === 'fulfilled')).toBe(true);
+    // one transcoding recording ends: a slot is free again
+    await manager.stopRecording(streams[0]!.mediaSessionId);
+    await expect(manager.startRecording(streams[5]!.mediaSessionId, { options: { preset } })).resolves.toBeDefined();
+    await manager.close();
+  });
+});

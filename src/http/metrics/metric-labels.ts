@@ -14,8 +14,11 @@ export type RecordFailure = (typeof RECORD_FAILURES)[number];
 /** Which hook script ran: on_record_hook_script, on_multiple_record_hook_script, on_record_delete_hook_script. */
 export const HOOKS = ['record', 'multi', 'delete'] as const;
 export type HookKind = (typeof HOOKS)[number];
-/** ok: exit 0; failed: non-zero exit or signal; skipped: missing, not executable or could not be started. */
-export const HOOK_RESULTS = ['ok', 'failed', 'skipped'] as const;
+/**
+ * ok: exit 0; failed: non-zero exit or signal; skipped: missing, not executable or could not be started;
+ * timeout: ended by on_record_hook_timeout; dropped: never ran (hook queue full, or shutdown while queued).
+ */
+export const HOOK_RESULTS = ['ok', 'failed', 'skipped', 'timeout', 'dropped'] as const;
 
 export const RETENTION_REASONS = ['max_age', 'max_size', 'min_free_space', 'source_deleted'] as const;
 export const RETENTION_KINDS = ['record', 'cut'] as const;

@@ -201,7 +201,7 @@ export class Metrics {
     });
     this.#hookRuns = new Counter({
       name: 'wcs_hook_runs_total',
-      help: 'Hook script runs, by hook (record, multi, delete) and result (ok, failed = non-zero exit, skipped = missing or could not start)',
+      help: 'Hook script runs, by hook (record, multi, delete) and result (ok, failed = non-zero exit, skipped = missing or could not start, timeout = ended by on_record_hook_timeout, dropped = not run: hook queue full)',
       labelNames: ['hook', 'result'],
       registers,
     });
@@ -261,7 +261,7 @@ export class Metrics {
 
   hookRan(hook: HookKind, result: (typeof HOOK_RESULTS)[number], seconds: number): void {
     this.#hookRuns.inc({ hook, result });
-    if (result !== 'skipped') this.#hookSeconds.observe({ hook }, seconds);
+    if (result !== 'skipped' && result !== 'dropped') this.#hookSeconds.observe({ hook }, seconds);
   }
 
   /** One retention pass ended with these deletions (none is fine). */

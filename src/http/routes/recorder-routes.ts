@@ -6,13 +6,16 @@ import { MAX_FILE_NAME_BYTES } from '../../recording/naming.js';
 import { downloadUrlOf } from '../download-url.js';
 import { TimeBoundError } from '../time-bound.js';
 import { recordFilterProperties } from './records-routes.js';
-import type { StartupConfig } from '../recording-config.js';
+import { MAX_LENGTH_SECONDS, type StartupConfig } from '../recording-config.js';
 import { emptyAnswerSchema, emptyBodySchema, errorResponses, mediaSessionIdSchema } from '../schemas.js';
 import { DiskSpaceError } from '../../recording/recorder-manager.js';
+import { PRESET_CONTAINERS } from '../../recording/presets.js';
 import {
   NotPublishingError,
   NotRecordingError,
   RecordingConfigError,
+  RecordOptionsError,
+  TranscodeLimitError,
   UnknownSessionError,
   type RecordFilter,
   type RecordingControl,
@@ -36,6 +39,16 @@ const startupSchema = {
       properties: {
         fileTemplate: { type: 'string', minLength: 1, maxLength: 255, description: 'as stream_record_policy_template' },
         rotation: { type: 'string', maxLength: 16, description: "as record_rotation: '20' (seconds), '10M' (megabytes), 'disabled'" },
+        format: { type: 'string', enum: ['mp4', 'mkv', 'webm', 'ts'], description: "container; checked against the stream's codecs (H.264 into webm only with a VP9/AV1 preset)" },
+        audio: { type: 'boolean', description: 'false leaves the audio track out' },
+        video: { type: 'boolean', description: 'false leaves the video track out (not with audio false too)' },
+        maxLength: {
+          type: 'number',
+          exclusiveMinimum: 0,
+          maximum: MAX_LENGTH_SECONDS,
+          description: 'seconds of recorded media; the recording stops there (file finished, hook run), as record_max_length',
+        },
+        preset: { type: 'string', minLength: 1, maxLength: 64, description: 'transcoding preset name (GET /rest-api/recorder/presets); none = nothing transcoded' },
       },
     },
   },
@@ -85,7 +98,8 @@ export function registerRecorderRoutes(app: FastifyInstance, recording: Recordin
     try {
       await recording.startup(body.mediaSessionId, body.config);
     } catch (err) {
-      if (err instanceof RecordingConfigError) throw new HttpError(400, err.message);
+      if (err instanceof RecordingConfigError || err instanceof RecordOptionsError) throw new HttpError(400, err.message);
+      if (err instanceof TranscodeLimitError) throw new HttpError(503, err.message);
       if (err instanceof UnknownSessionError) throw new HttpError(404, err.message);
       if (err instanceof NotPublishingError) throw new HttpError(409, err.message);
       if (err instanceof DiskSpaceError) throw new HttpError(507, err.message);
@@ -109,7 +123,7 @@ export function registerRecorderRoutes(app: FastifyInstance, recording: Recordin
         schema: {
           summary: 'Starts recording a published stream (its current recording is finished first)',
           body: startupSchema,
-          response: { 200: emptyAnswerSchema, ...errorResponses(400, 401, 404, 409, 413) },
+          response: { 200: emptyAnswerSchema, ...errorResponses(400, 401, 404, 409, 413, 503, 507) },
         },
       },
       async (req) => startup(req.body),
@@ -128,6 +142,36 @@ export function registerRecorderRoutes(app: FastifyInstance, recording: Recordin
       async (req) => terminate(req.body),
     );
   }
+  app.get(
+    '/rest-api/recorder/presets',
+    {
+      schema: {
+        summary: 'Transcoding presets a recording may name in config.preset (built-in, and conf/recording_presets.json)',
+        response: {
+          200: {
+            type: 'array',
+            items: {
+              type: 'object',
+              properties: {
+                name: { type: 'string' },
+                codec: { type: 'string', enum: ['h264', 'vp9', 'av1'] },
+                width: { type: 'integer' },
+                height: { type: 'integer' },
+                frameRate: { type: 'number' },
+                videoBitrateKbps: { type: 'integer' },
+                keyframeIntervalSeconds: { type: 'number' },
+                audioBitrateKbps: { type: 'integer', description: 'when the audio is encoded for the container (AAC, or Opus in WebM)' },
+                containers: { type: 'array', items: { type: 'string' }, description: 'formats that hold its video' },
+                source: { type: 'string', enum: ['built-in', 'file'] },
+              },
+            },
+          },
+          ...errorResponses(401),
+        },
+      },
+    },
+    async () => recording.presets.map((p) => ({ ...p, containers: [...PRESET_CONTAINERS[p.codec]] })),
+  );
   app.post(
     '/rest-api/recorder/find_all',
     {

@@ -1,5 +1,7 @@
 import type { Logger } from 'pino';
-import { NotPublishingError, type RecorderManager, type RecordingInProgress } from '../../recording/recorder-manager.js';
+import { NotPublishingError, TranscodeLimitError, type RecorderManager, type RecordingInProgress } from '../../recording/recorder-manager.js';
+import { RecordOptionsError } from '../../recording/record-options.js';
+import type { Preset } from '../../recording/presets.js';
 import type { FinishedRecord, RecordsFindBody } from './records-control.js';
 import type { StreamRegistry } from '../../streams/stream-registry.js';
 import { recordingOverridesOf, type StartupConfig } from '../recording-config.js';
@@ -8,7 +10,7 @@ import { recordingOverridesOf, type StartupConfig } from '../recording-config.js
 export class UnknownSessionError extends Error {}
 /** Nothing is being recorded for this mediaSessionId (404). */
 export class NotRecordingError extends Error {}
-export { NotPublishingError };
+export { NotPublishingError, RecordOptionsError, TranscodeLimitError };
 export { RecordingConfigError } from '../recording-config.js';
 
 /** The filters of /recorder/find_records: those of /records/find (every field given must match). */
@@ -26,15 +28,19 @@ export class RecordingControl {
     private readonly recorders: RecorderManager,
     private readonly catalog: FinishedRecordSource,
     private readonly log: Logger,
+    /** The transcoding presets (built-in + conf/recording_presets.json). */
+    readonly presets: readonly Preset[] = [],
   ) {}
 
   /**
    * Starts recording a published stream with the given settings over the
    * server's; its current recording, if any, is finished first.
-   * Throws UnknownSessionError, RecordingConfigError or NotPublishingError.
+   * Throws UnknownSessionError, RecordingConfigError, RecordOptionsError
+   * (options that do not fit the stream's codecs), TranscodeLimitError or
+   * NotPublishingError.
    */
   async startup(mediaSessionId: string, config: StartupConfig | undefined): Promise<void> {
-    const overrides = recordingOverridesOf(config);
+    const overrides = recordingOverridesOf(config, this.presets);
     const stream = this.registry.byMediaSessionId(mediaSessionId);
     if (!stream) throw new UnknownSessionError(`No published stream with mediaSessionId ${mediaSessionId}`);
     this.log.info({ stream: stream.name, mediaSessionId, config: config ?? {} }, 'Recording requested by REST');

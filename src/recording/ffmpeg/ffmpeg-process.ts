@@ -26,11 +26,20 @@ export class FfmpegProcess {
   /**
    * `output.fd`: a file descriptor the child gets as fd 3 (`pipe:3`), e.g. a
    * file opened for appending; `output.stdout`: ffmpeg writes its output to
-   * stdout (`pipe:1`), read through `stdout`.
+   * stdout (`pipe:1`), read through `stdout`; `output.env`: variables
+   * added to the environment.
    */
-  constructor(binary: string, args: readonly string[], onStderrLine?: (line: string) => void, output: { fd?: number; stdout?: boolean } = {}) {
+  constructor(
+    binary: string,
+    args: readonly string[],
+    onStderrLine?: (line: string) => void,
+    output: { fd?: number; stdout?: boolean; env?: Readonly<Record<string, string>> } = {},
+  ) {
     const stdout = output.stdout ? 'pipe' : 'ignore';
-    this.#child = spawn(binary, args, { stdio: output.fd === undefined ? ['pipe', stdout, 'pipe'] : ['pipe', stdout, 'pipe', output.fd] }) as ChildProcessByStdio<
+    this.#child = spawn(binary, args, {
+      stdio: output.fd === undefined ? ['pipe', stdout, 'pipe'] : ['pipe', stdout, 'pipe', output.fd],
+      ...(output.env ? { env: { ...process.env, ...output.env } } : {}),
+    }) as ChildProcessByStdio<
       Writable,
       Readable | null,
       Readable
