@@ -18,6 +18,7 @@ import { DiskGuard, statfsProbe } from './recording/disk-guard.js';
 import { HookRunner } from './recording/hook-runner.js';
 import { recoverInterruptedParts } from './recording/recovery.js';
 import { MultiRecorderManager } from './recording/multi/multi-recorder-manager.js';
+import { DEFAULT_VIDEO_ENCODING } from './recording/multi/participant-plan.js';
 import { RecorderManager } from './recording/recorder-manager.js';
 import { TEMP_PREFIX } from './recording/recorder.js';
 import { WorkPool } from './recording/work-pool.js';
@@ -158,6 +159,8 @@ export class Daemon {
         stopTimeoutMs: config.recordStopTimeout * 1000,
         naming: { template: config.streamRecordPolicyTemplate, encoding: config.encodeRecordName, exclude: config.excludeRecordNameCharacters },
         dir: config.multiRecordDirAbs,
+        video: { ...DEFAULT_VIDEO_ENCODING, preset: config.multiRecorderTranscodePreset },
+        maxTranscodedParticipants: config.multiRecorderMaxTranscodedParticipants,
       },
       this.multiHooks,
       this.disk,
