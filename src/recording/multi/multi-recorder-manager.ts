@@ -130,6 +130,12 @@ export class MultiRecorderManager extends TypedEmitter<MultiRecorderManagerEvent
     }
     if (plan?.video === 'h264' && !recorder.has(mediaSessionId)) {
       const max = this.settings.maxTranscodedParticipants;
+      if (max === 0) {
+        this.log.warn({ uri, stream: stream.name, mediaSessionId, videoCodec: stream.media.videoCodec }, 'Stream refused by the multiple recorder: transcoding is off (multi_recorder_max_transcoded_participants=0)');
+        throw new UnsupportedStreamError(
+          `Stream ${stream.name} (${stream.media.videoCodec}) needs its video encoded to H.264, which this server does not do (multi_recorder_max_transcoded_participants=0)`,
+        );
+      }
       const now = this.transcodingNow;
       if (now >= max) {
         this.log.warn({ uri, stream: stream.name, mediaSessionId, transcoding: now, max }, 'Stream refused by the multiple recorder: every transcoding place is taken (multi_recorder_max_transcoded_participants)');

@@ -126,8 +126,10 @@ export class Participant {
       this.#part?.writeRaw(chunk.data);
       return;
     }
-    const now = Date.now();
-    this.#clock.note(chunk.timestampMs, now);
+    // the cluster's first frame, not its last: in a WebRTC feed audio may run ahead of video until both
+    // tracks' RTCP sender reports are in (its clusters then end up to seconds 'in the future'); a WebM
+    // cluster leaves the feed only once complete, so WebRTC tracks sit up to about a cluster late
+    this.#clock.note(chunk.timestampMs, Date.now());
     let part = this.#part;
     if (!part) {
       if (!chunk.keyframe) return;
