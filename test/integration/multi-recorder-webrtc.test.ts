@@ -139,7 +139,6 @@ describe('multipleRecorder with WebRTC participants', () => {
     );
     expect(videoOf).toEqual({ alice: 'copy', vp1: 'h264', chr: 'copy', vp2: 'h264' });
 
-    if (process.env.DEBUG_MULTI) console.log(daemon.output.split('\n').filter((l) => l.includes('"vp2"') || l.includes('vp2')).map((l) => l.slice(0, 400)).join('\n'));
     const files = fs.readdirSync(daemon.recordDir).filter((f) => f.startsWith('multi-recorder__webrtc-room'));
     expect(files).toHaveLength(1);
     const file = path.join(daemon.recordDir, files[0]!);
