@@ -195,3 +195,39 @@ describe('multipleRecorder with WebRTC participants', () => {
     expect(decodeErrors(mixed)).toBe('');
   }, 180_000);
 });
+
+describe('shutdown with a transcoded WebRTC participant', () => {
+  it('SIGTERM: the encoder finishes, the multiple recording is assembled (H.264 + AAC, decodes cleanly), no ffmpeg is left', async () => {
+    const own = await startDaemon({
+      record_streams: false,
+      stream_record_policy_template: '{streamName}-{startTimeMillis}',
+      on_multiple_record_hook_script: '',
+      media_port_from: portBase + 40,
+      media_port_to: portBase + 79,
+    });
+    const proc = spawn(process.execPath, [path.join(REPO, 'test', 'helpers', 'wrtc-publishers.mjs'), own.url(''), 'down', '1', '120'], { stdio: 'ignore' });
+    try {
+      const down = await streamNamed(own, 'down1', 30_000);
+      const rest = (what: string, body: unknown) => postJson<ErrorJson>(own, `/rest-api/multipleRecorder/${what}`, body);
+      expect((await rest('startup', { uri: 'multi-recorder://closing' })).status).toBe(200);
+      expect((await rest('add', { uri: 'multi-recorder://closing', mediaSessionId: down.mediaSessionId })).status).toBe(200);
+      await own.waitForOutput(/"video":"h264".*"msg":"Participant recording started"/, 30_000);
+      const encoder = Number(JSON.parse(logLines(own, 'Participant recording started')[0]!).pid);
+      await sleep(3000);
+      const exit = await own.stop('SIGTERM');
+      expect(exit.code).toBe(0);
+      expect(isAlive(encoder)).toBe(false);
+      const files = fs.readdirSync(own.recordDir).filter((f) => f.startsWith('multi-recorder__closing'));
+      expect(files).toHaveLength(1);
+      const file = path.join(own.recordDir, files[0]!);
+      const probe = ffprobe(file);
+      expect(probe.streams.map((s) => s.codec_name)).toEqual(['h264', 'aac']);
+      expect(Number(probe.format.duration)).toBeGreaterThan(1.5);
+      expect(decodeErrors(file)).toBe('');
+      expect(fs.readdirSync(own.recordDir).filter((f) => f.startsWith('.multi-'))).toEqual([]);
+    } finally {
+      if (proc.exitCode === null) proc.kill('SIGKILL');
+      await own.stop();
+    }
+  }, 120_000);
+});
