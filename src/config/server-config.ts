@@ -426,7 +426,7 @@ export const PROPERTIES = {
     integerValue(1, 3600),
     'Seconds a signed media URL (/rest-api/records/sign) stays valid: 1 to 3600',
   ),
-  // --- issue 18 item 1: WebRTC participants in multiple recordings (docs/records.md) ---
+  // --- issue 18 item 1: WebRTC participants in multiple recordings (docs/rest-api.md) ---
   multiRecorderMaxTranscodedParticipants: def(
     'multi_recorder_max_transcoded_participants',
     '4',

@@ -52,11 +52,6 @@ export class StreamClock {
   }
 }
 
-/**
- * One stream's session in a multiple recorder (from add to remove, or to
- * the end of its publish): the stream's tap fed to a live muxer writing a
- * crash-safe fragmented MP4 (H.264 + AAC), from the first keyframe.
- */
 /** Bytes of feed a participant's muxer may leave unread before the session is ended (as a single recording's). */
 export const MAX_PENDING_INPUT = 64 * 1024 * 1024;
 
@@ -65,6 +60,12 @@ export function participantDescriptionPath(file: string): string {
   return `${file}.json`;
 }
 
+/**
+ * One stream's session in a multiple recorder (from add to remove, or to
+ * the end of its publish): the stream's tap fed to a live muxer writing a
+ * crash-safe fragmented MP4 (H.264 + AAC), from the first keyframe (asked
+ * of a WebRTC publisher at the add); VP8 is encoded to H.264 on the way.
+ */
 export class Participant {
   #tap: MediaTap | null = null;
   #part: RecordingPart | null = null;
