@@ -158,9 +158,11 @@ describe('multipleRecorder with WebRTC participants', () => {
     expect(info[3]).toMatchObject({ channels: '2' });
     expect(Number(info[4]!.width)).toBeGreaterThan(0);
 
-    // one timeline: each session's media starts at its join and ends at its leave, relative to alice's first
-    // media (which may come from the GOP of 0.5 s before her add); a WebRTC session starts on the keyframe asked
-    // for at its add (up to a few seconds on a busy machine), and its last media arrived before the leave
+    // one timeline: each session's media sits where it happened, relative to alice's first media (which may
+    // come from the GOP of 0.5 s before her add). The WebRTC feed hands media on in clusters of up to 1 s, so
+    // a WebRTC session may begin with the cluster under way at its add (up to about a second before it, more
+    // when the machine is slow to deliver it) and lose the one under way at its remove; or begin later, on the
+    // keyframe asked for at its add (up to a few seconds on a busy machine)
     const origin = mediaSpan(info[0]!)[0];
     console.log(
       'multi-recorder-webrtc spans (ms from alice):',
@@ -174,10 +176,10 @@ describe('multipleRecorder with WebRTC participants', () => {
     for (const t of info.slice(2)) {
       const e = expected[t.streamName]!;
       const [start, end] = mediaSpan(t).map((ms) => ms - origin) as [number, number];
-      expect(start, `${t.streamName} ${t.trackType} start`).toBeGreaterThan(e.join - 700);
+      expect(start, `${t.streamName} ${t.trackType} start`).toBeGreaterThan(e.join - 2000);
       expect(start, `${t.streamName} ${t.trackType} start`).toBeLessThan(e.join + e.lateStart);
       if (e.leave !== null) {
-        expect(end, `${t.streamName} ${t.trackType} end`).toBeGreaterThan(e.leave - 1500);
+        expect(end, `${t.streamName} ${t.trackType} end`).toBeGreaterThan(e.leave - 2500);
         expect(end, `${t.streamName} ${t.trackType} end`).toBeLessThan(e.leave + 1500);
       }
       // a late track begins with a pause

@@ -127,10 +127,13 @@ export class Participant {
       this.#part?.writeRaw(chunk.data);
       return;
     }
-    // the cluster's first frame, not its last: in a WebRTC feed audio may run ahead of video until both
-    // tracks' RTCP sender reports are in (its clusters then end up to seconds 'in the future'); a WebM
-    // cluster leaves the feed only once complete, so WebRTC tracks sit up to about a cluster late
-    this.#clock.note(chunk.timestampMs, Date.now());
+    // a chunk leaves the feed once its last frame is in, so that frame's time is what its arrival tells
+    // about: a WebM cluster of a WebRTC feed holds up to 1 s of frames (placed by its first frame, a session
+    // sat up to a second late); of a cluster, its last video frame (the feed may write audio ahead of the video
+    // of the same instant; a cluster without video is not used when the feed has video); an FLV tag is one frame
+    const clustered = this.stream.source.feedFormat === 'webm';
+    const placedBy = chunk.videoEndTimestampMs ?? (clustered && chunk.track !== 'audio' ? null : chunk.endTimestampMs);
+    if (placedBy !== null) this.#clock.note(placedBy, Date.now());
     let part = this.#part;
     if (!part) {
       if (!chunk.keyframe) return;
