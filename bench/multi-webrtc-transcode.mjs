@@ -11,7 +11,8 @@
 // like a browser's camera); then for each preset it is fed to the muxer once
 // as fast as it goes, and the muxer's CPU (user + system, from /usr/bin/time)
 // is divided by the clip's length: the share of one core a live participant
-// takes. The real-time factor is media seconds / wall seconds of that run.
+// takes. The real-time factor is media seconds / wall seconds of that run;
+// memory is the muxer's peak resident set (its own, shared libraries counted).
 // Needs a built tree (npx tsc -p tsconfig.json), ffmpeg with libvpx, libopus,
 // libx264, and /usr/bin/time.
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -36,8 +37,8 @@ const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-multi-webrtc-'));
 const audio = { sampleRate: 44100, channels: 2, fdkAacBitrateMode: 5 };
 console.log(`machine: ${os.cpus().length} x ${os.cpus()[0]?.model}, load ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}, node ${process.version}`);
 console.log(`clip: ${SECONDS} s VP8 + Opus at 30 fps; muxer: ${participantMuxerArgs({ video: 'h264', audio: 'aac' }, 'webm', audio, DEFAULT_VIDEO_ENCODING, 'out.mp4').join(' ')}`);
-console.log('| picture | x264 preset | CPU per live participant (% of one core) | real-time factor | H.264 bitrate | participants per 2 cores at 80 % |');
-console.log('|---|---|---|---|---|---|');
+console.log('| picture | x264 preset | CPU per live participant (% of one core) | real-time factor | peak memory | H.264 bitrate | participants per 2 cores at 80 % |');
+console.log('|---|---|---|---|---|---|---|');
 try {
   for (const size of SIZES) {
     const clip = path.join(dir, `vp8-${size}.webm`);
@@ -50,15 +51,15 @@ try {
       const out = path.join(dir, `out-${size}-${preset}.mp4`);
       const args = participantMuxerArgs({ video: 'h264', audio: 'aac' }, 'webm', audio, { ...DEFAULT_VIDEO_ENCODING, preset }, out);
       const input = fs.openSync(clip, 'r');
-      const run = spawnSync('/usr/bin/time', ['-f', 'TIME %U %S %e', 'ffmpeg', ...args], { stdio: [input, 'ignore', 'pipe'], encoding: 'utf8' });
+      const run = spawnSync('/usr/bin/time', ['-f', 'TIME %U %S %e %M', 'ffmpeg', ...args], { stdio: [input, 'ignore', 'pipe'], encoding: 'utf8' });
       fs.closeSync(input);
       const line = run.stderr.split('\n').find((l) => l.startsWith('TIME '));
       if (run.status !== 0 || !line) throw new Error(`ffmpeg failed: ${run.stderr.slice(-500)}`);
-      const [user, sys, wall] = line.slice(5).split(' ').map(Number);
+      const [user, sys, wall, maxKb] = line.slice(5).split(' ').map(Number);
       const cpu = (user + sys) / SECONDS;
       const kbps = (fs.statSync(out).size * 8) / SECONDS / 1000;
       const fit = Math.floor((2 * 0.8) / cpu);
-      console.log(`| ${size} | ${preset} | ${(cpu * 100).toFixed(1)} % | ${(SECONDS / wall).toFixed(1)}x | ${Math.round(kbps)} kbit/s | ${fit} |`);
+      console.log(`| ${size} | ${preset} | ${(cpu * 100).toFixed(1)} % | ${(SECONDS / wall).toFixed(1)}x | ${Math.round(maxKb / 1024)} MiB | ${Math.round(kbps)} kbit/s | ${fit} |`);
     }
   }
 } finally {
