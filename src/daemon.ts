@@ -21,6 +21,7 @@ import { loadPresets } from './recording/preset-file.js';
 import type { Preset } from './recording/presets.js';
 import { recoverInterruptedParts } from './recording/recovery.js';
 import { MultiRecorderManager } from './recording/multi/multi-recorder-manager.js';
+import { DEFAULT_VIDEO_ENCODING } from './recording/multi/participant-plan.js';
 import { RecorderManager } from './recording/recorder-manager.js';
 import { TEMP_PREFIX } from './recording/recorder.js';
 import { WorkPool } from './recording/work-pool.js';
@@ -171,6 +172,8 @@ export class Daemon {
         stopTimeoutMs: config.recordStopTimeout * 1000,
         naming: { template: config.streamRecordPolicyTemplate, encoding: config.encodeRecordName, exclude: config.excludeRecordNameCharacters },
         dir: config.multiRecordDirAbs,
+        video: { ...DEFAULT_VIDEO_ENCODING, preset: config.multiRecorderTranscodePreset },
+        maxTranscodedParticipants: config.multiRecorderMaxTranscodedParticipants,
       },
       this.multiHooks,
       this.disk,

@@ -18,6 +18,7 @@ import { parseRecordFormats, RecordFormatsError, type RecordFormats } from '../r
 import { parseNameEncoding, type NameEncoding } from '../recording/naming.js';
 import { parseRotation, ROTATION_ALLOWED, RotationError, type Rotation } from '../recording/rotation.js';
 import { LOG_LEVELS } from '../util/log-output.js';
+import { X264_PRESETS } from '../recording/multi/participant-plan.js';
 import { maskCredentials, parsePullList, RTSP_TRANSPORTS, RtspUriError, type PullEntry } from '../ingest/rtsp/rtsp-uri.js';
 
 const pullListValue: ValueParser<PullEntry[]> = (raw) => {
@@ -444,6 +445,19 @@ export const PROPERTIES = {
     '2',
     integerValue(0, 64),
     'Recordings with a transcoding preset at once; beyond, /recorder/startup with a preset answers 503 (0 = presets refused)',
+  ),
+  // --- issue 18 item 1: WebRTC participants in multiple recordings (docs/rest-api.md) ---
+  multiRecorderMaxTranscodedParticipants: def(
+    'multi_recorder_max_transcoded_participants',
+    '4',
+    integerValue(0, 64),
+    'Multiple-recording participants whose VP8 is encoded to H.264 at once, over every recorder (0 to 64; 0 = VP8 refused); beyond: 503',
+  ),
+  multiRecorderTranscodePreset: def(
+    'multi_recorder_transcode_preset',
+    'veryfast',
+    enumValue(X264_PRESETS),
+    'x264 preset of VP8 participants encoded to H.264: ultrafast, superfast, veryfast, faster, fast, medium',
   ),
 } as const;
 

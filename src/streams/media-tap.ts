@@ -25,6 +25,13 @@ export interface MediaChunk {
   readonly timestampMs: number;
   /** For media: the stream's own timestamp of the chunk's last frame, in ms (same as timestampMs for one frame). */
   readonly endTimestampMs: number;
+  /**
+   * For media of several frames of both tracks (a WebM cluster): the
+   * timestamp of its last video frame, in ms. A WebRTC feed may write audio
+   * ahead of the video of the same instant (until the tracks' sender reports
+   * line them up), so this is the one to place the chunk on a wall clock by.
+   */
+  readonly videoEndTimestampMs?: number;
 }
 
 export interface TapConsumer {

@@ -3,7 +3,8 @@ import { assembleArgs } from '../../src/recording/multi/assemble.js';
 import { decodeTrackIdentity, editsOf, encodeTrackIdentity, parseMoov, readBoxes, tracksInfoJson } from '../../src/recording/multi/mp4-tracks.js';
 import { multiNameValues } from '../../src/recording/multi/multi-recorder.js';
 import { MultiRecorderUriError, multiRecorderStreamName, parseMultiRecorderUri } from '../../src/recording/multi/multi-uri.js';
-import { participantPlan, StreamClock } from '../../src/recording/multi/participant.js';
+import { StreamClock } from '../../src/recording/multi/participant.js';
+import { DEFAULT_VIDEO_ENCODING, participantMuxerArgs, participantPlan } from '../../src/recording/multi/participant-plan.js';
 import { nameRecord } from '../../src/recording/naming.js';
 
 const ID = '32c7edd7-37bf-4bf2-a58d-955679c5287e';
@@ -59,15 +60,53 @@ describe('participant files', () => {
     ['H264', 'AAC', { video: 'copy', audio: 'copy' }],
     ['H264', 'MP3', { video: 'copy', audio: 'aac' }],
     ['H264', 'SPEEX', { video: 'copy', audio: 'aac' }],
+    ['H264', 'OPUS', { video: 'copy', audio: 'aac' }],
     ['H264', '', { video: 'copy', audio: 'none' }],
     ['', 'PCMA', { video: 'none', audio: 'aac' }],
+    ['', 'OPUS', { video: 'none', audio: 'aac' }],
+    ['VP8', 'OPUS', { video: 'h264', audio: 'aac' }],
+    ['VP9', 'OPUS', { video: 'h264', audio: 'aac' }],
+    ['AV1', '', { video: 'h264', audio: 'none' }],
   ])('%s + %s', (v, a, plan) => {
-    expect(participantPlan(v, a)).toMatchObject({ container: 'mp4', ...plan });
+    expect(participantPlan(v, a)).toEqual(plan);
   });
 
-  it('refuses video that is not H.264', () => {
-    expect(participantPlan('VP8', 'OPUS')).toBeNull();
+  it('refuses video that is neither H.264 nor encodable to it', () => {
     expect(participantPlan('H265', 'AAC')).toBeNull();
+    expect(participantPlan('MPEG4', 'AAC')).toBeNull();
+  });
+
+  const audio = { sampleRate: 44100, channels: 2, fdkAacBitrateMode: 5 };
+  it('muxer of a copied participant: FLV in, H.264 and AAC copied into a flushed fragmented MP4', () => {
+    expect(participantMuxerArgs({ video: 'copy', audio: 'copy' }, 'flv', audio, DEFAULT_VIDEO_ENCODING, '/w/p-1.mp4')).toEqual([
+      '-hide_banner', '-nostdin', '-loglevel', 'level+warning', '-f', 'flv', '-i', 'pipe:0', '-map', '0:v?', '-map', '0:a?',
+      '-c:v', 'copy', '-c:a', 'copy',
+      '-movflags', '+frag_keyframe+delay_moov+default_base_moof', '-frag_duration', '500000', '-f', 'mp4', '-flush_packets', '1', '-y', '/w/p-1.mp4',
+    ]);
+  });
+
+  it('muxer of a WebRTC VP8 participant: WebM in, VP8 to H.264 (keyframes every 2 s, own frame times), Opus to AAC', () => {
+    const args = participantMuxerArgs({ video: 'h264', audio: 'aac' }, 'webm', audio, { preset: 'superfast', crf: 23, keyframeIntervalSeconds: 2 }, '/w/p-2.mp4');
+    expect(args.slice(0, 8)).toEqual(['-hide_banner', '-nostdin', '-loglevel', 'level+warning', '-f', 'matroska', '-i', 'pipe:0']);
+    const after = (flag: string) => args[args.indexOf(flag) + 1];
+    expect(after('-c:v')).toBe('libx264');
+    expect(after('-preset')).toBe('superfast');
+    expect(after('-tune')).toBe('zerolatency');
+    expect(after('-pix_fmt')).toBe('yuv420p');
+    expect(after('-force_key_frames')).toBe('expr:gte(t,n_forced*2)');
+    expect(after('-fps_mode')).toBe('vfr');
+    expect(after('-c:a')).toBe('aac');
+    expect(after('-ar')).toBe('44100');
+    expect(after('-b:a')).toBe('112k');
+    expect(args.slice(-2)).toEqual(['-y', '/w/p-2.mp4']);
+    expect(args).toContain('+frag_keyframe+delay_moov+default_base_moof');
+  });
+
+  it('muxer of an H.264 WebRTC participant copies its video out of the WebM/Matroska feed', () => {
+    const args = participantMuxerArgs({ video: 'copy', audio: 'aac' }, 'webm', audio, DEFAULT_VIDEO_ENCODING, '/w/p-3.mp4');
+    expect(args).toContain('matroska');
+    expect(args[args.indexOf('-c:v') + 1]).toBe('copy');
+    expect(args).not.toContain('libx264');
   });
 
   it('maps stream timestamps to the server clock by the earliest arrival (GOP cache replays arrive late)', () => {

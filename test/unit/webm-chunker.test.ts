@@ -52,6 +52,18 @@ describe('parseTracks / parseCluster', () => {
     expect(info.endTimestampMs).toBe(1060);
     expect(info.firstBlockKey.get(1)).toBe(true);
     expect(info.firstBlockKey.get(2)).toBe(true);
+    // each track's last block: the video of this cluster ends at 1038, its audio (written ahead) at 1060
+    expect([...info.trackEndMs]).toEqual([
+      [2, 1060],
+      [1, 1038],
+    ]);
+  });
+
+  it("a chunk carries its last video frame's time (what a WebRTC session is placed by)", () => {
+    const chunker = new WebmChunker();
+    const out = chunker.push(Buffer.concat([ebml, segmentUnknown, tracks, cluster(1000, [simpleBlock(1, 0, true), simpleBlock(1, 33, false), simpleBlock(2, 90, true)]), cluster(2000, [])]));
+    const media = out.filter((c) => c.kind === 'media');
+    expect(media[0]).toMatchObject({ timestampMs: 1000, endTimestampMs: 1090, videoEndTimestampMs: 1033 });
   });
 });
 

@@ -8,6 +8,7 @@ import {
   MultiRecorderUriError,
   NotAddedError,
   RecorderExistsError,
+  TranscodingLimitError,
   UnknownRecorderError,
   UnknownStreamError,
   UnsupportedStreamError,
@@ -36,6 +37,7 @@ function httpError(err: unknown): unknown {
   if (err instanceof UnknownRecorderError || err instanceof UnknownStreamError || err instanceof NotAddedError) return new HttpError(404, err.message);
   if (err instanceof RecorderExistsError || err instanceof AlreadyAddedError) return new HttpError(409, err.message);
   if (err instanceof DiskSpaceError) return new HttpError(507, err.message);
+  if (err instanceof TranscodingLimitError) return new HttpError(503, err.message);
   return err;
 }
 
@@ -69,12 +71,21 @@ export function registerMultiRecorderRoutes(app: FastifyInstance, multi: MultiRe
     '/rest-api/multipleRecorder/add',
     {
       schema: {
-        summary: 'Adds a published stream to a recorder (new tracks from now on); 404 unknown recorder or stream, 409 already added',
+        summary:
+          'Adds a published stream to a recorder (new tracks from now on; H.264 copied, VP8 encoded to H.264, audio to AAC); 404 unknown recorder or stream, 409 already added, 503 (Retry-After) every transcoding place taken',
         body: memberBodySchema,
-        response: { 200: emptyAnswerSchema, ...errorResponses(400, 401, 404, 409, 413) },
+        response: { 200: emptyAnswerSchema, ...errorResponses(400, 401, 404, 409, 413, 503) },
       },
     },
-    async (req) => answer(req.body.uri, () => multi.add(req.body.uri, req.body.mediaSessionId)),
+    async (req, reply) =>
+      answer(req.body.uri, () => {
+        try {
+          multi.add(req.body.uri, req.body.mediaSessionId);
+        } catch (err) {
+          if (err instanceof TranscodingLimitError) void reply.header('Retry-After', String(err.retryAfterSeconds));
+          throw err;
+        }
+      }),
   );
   app.post<{ Body: { uri: string; mediaSessionId: string } }>(
     '/rest-api/multipleRecorder/remove',

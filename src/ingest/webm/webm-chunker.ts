@@ -132,6 +132,8 @@ export function parseTracks(body: Buffer): WebmTrack[] {
 interface ClusterInfo {
   readonly timestampMs: number;
   readonly endTimestampMs: number;
+  /** Per track number: the timestamp (ms) of that track's last block in the cluster. */
+  readonly trackEndMs: ReadonlyMap<number, number>;
   /** Per track number: whether that track's first block in the cluster is a keyframe. */
   readonly firstBlockKey: ReadonlyMap<number, boolean>;
 }
@@ -152,10 +154,12 @@ export function parseCluster(body: Buffer): ClusterInfo {
   let timestamp = 0;
   let maxRelative = 0;
   const firstBlockKey = new Map<number, boolean>();
+  const trackMaxRelative = new Map<number, number>();
   const note = (block: Buffer, key: (flags: number) => boolean): void => {
     const head = blockHead(block);
     if (!head) return;
     maxRelative = Math.max(maxRelative, head.relative);
+    trackMaxRelative.set(head.track, Math.max(trackMaxRelative.get(head.track) ?? -Infinity, head.relative));
     if (!firstBlockKey.has(head.track)) firstBlockKey.set(head.track, key(head.flags));
   };
   for (const [id, value] of children(body)) {
@@ -169,7 +173,9 @@ export function parseCluster(body: Buffer): ClusterInfo {
       if (block) note(block, () => isKey);
     }
   }
-  return { timestampMs: timestamp, endTimestampMs: timestamp + maxRelative, firstBlockKey };
+  const trackEndMs = new Map<number, number>();
+  for (const [track, relative] of trackMaxRelative) trackEndMs.set(track, timestamp + relative);
+  return { timestampMs: timestamp, endTimestampMs: timestamp + maxRelative, trackEndMs, firstBlockKey };
 }
 
 export interface WebmChunkerOptions {
@@ -242,6 +248,15 @@ export class WebmChunker {
     const keyframe = video ? info.firstBlockKey.get(video.number) === true : info.firstBlockKey.size > 0;
     const kinds = new Set(this.#tracks.map((t) => t.kind));
     const track = kinds.has('video') && kinds.has('audio') ? 'av' : kinds.has('video') ? 'video' : 'audio';
-    return { kind: 'media', data, track, keyframe, timestampMs: info.timestampMs, endTimestampMs: info.endTimestampMs };
+    const videoEnd = video ? info.trackEndMs.get(video.number) : undefined;
+    return {
+      kind: 'media',
+      data,
+      track,
+      keyframe,
+      timestampMs: info.timestampMs,
+      endTimestampMs: info.endTimestampMs,
+      ...(videoEnd !== undefined ? { videoEndTimestampMs: videoEnd } : {}),
+    };
   }
 }

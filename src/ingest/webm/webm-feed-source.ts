@@ -59,7 +59,12 @@ export class WebmFeedSource implements StreamSource {
       if (chunk.kind === 'media' && this.options.timestampOffsetMs) {
         this.#offsetMs ??= Math.round(this.options.timestampOffsetMs());
         const offset = this.#offsetMs;
-        chunk = { ...chunk, timestampMs: chunk.timestampMs + offset, endTimestampMs: chunk.endTimestampMs + offset };
+        chunk = {
+          ...chunk,
+          timestampMs: chunk.timestampMs + offset,
+          endTimestampMs: chunk.endTimestampMs + offset,
+          ...(chunk.videoEndTimestampMs !== undefined ? { videoEndTimestampMs: chunk.videoEndTimestampMs + offset } : {}),
+        };
       }
       this.options.onChunk?.(chunk);
       if (chunk.kind === 'header') {

@@ -20,6 +20,18 @@ export class UnknownRecorderError extends Error {}
 export class UnknownStreamError extends Error {}
 /** The stream's codecs cannot go into the multiple recording's MP4 (400). */
 export class UnsupportedStreamError extends Error {}
+/** Every transcoding place of the node is taken (503, Retry-After). */
+export class TranscodingLimitError extends Error {
+  readonly retryAfterSeconds = TRANSCODING_RETRY_AFTER_SECONDS;
+}
+
+/** Seconds a client refused for lack of a transcoding place is told to wait. */
+export const TRANSCODING_RETRY_AFTER_SECONDS = 10;
+
+export interface MultiRecorderManagerSettings extends MultiRecorderSettings {
+  /** multi_recorder_max_transcoded_participants: participants whose video is encoded to H.264 at once, over all recorders; 0 = none. */
+  readonly maxTranscodedParticipants: number;
+}
 
 export interface MultiRecorderJson {
   uri: string;
@@ -44,12 +56,14 @@ interface MultiRecorderManagerEvents {
 
 export class MultiRecorderManager extends TypedEmitter<MultiRecorderManagerEvents> {
   readonly #recorders = new Map<string, MultiRecorder>();
+  /** Every recorder whose processes may still run, terminating ones included (they hold transcoding places until their muxers exit). */
+  readonly #live = new Set<MultiRecorder>();
   readonly #pending = new Set<Promise<unknown>>();
   #closed = false;
 
   constructor(
     private readonly registry: StreamRegistry,
-    private readonly settings: MultiRecorderSettings,
+    private readonly settings: MultiRecorderManagerSettings,
     private readonly hooks: HookRunner,
     private readonly disk: DiskGuard,
     private readonly log: Logger,
@@ -84,10 +98,12 @@ export class MultiRecorderManager extends TypedEmitter<MultiRecorderManagerEvent
     if (this.#recorders.has(uri)) throw new RecorderExistsError(`Multiple recorder ${uri} already exists`);
     const recorder = new MultiRecorder(uri, this.settings, this.log);
     this.#recorders.set(uri, recorder);
+    this.#live.add(recorder);
     try {
       await recorder.start();
     } catch (err) {
       this.#recorders.delete(uri);
+      this.#live.delete(recorder);
       throw err;
     }
     this.emit('started', uri, recorder.workDir, recorder.startTimeMillis);
@@ -105,12 +121,37 @@ export class MultiRecorderManager extends TypedEmitter<MultiRecorderManagerEvent
     const stream = this.registry.byMediaSessionId(mediaSessionId);
     if (!stream || stream.status !== 'PUBLISHING') throw new UnknownStreamError(`No published stream with mediaSessionId ${mediaSessionId}`);
     const known = stream.media.videoCodec !== '' || stream.media.audioCodec !== '';
-    if (stream.source.feedFormat !== 'flv' || (known && participantPlan(stream.media.videoCodec, stream.media.audioCodec) === null)) {
+    const plan = known ? participantPlan(stream.media.videoCodec, stream.media.audioCodec) : null;
+    if (known && plan === null) {
+      this.log.warn({ uri, stream: stream.name, mediaSessionId, videoCodec: stream.media.videoCodec }, 'Stream refused by the multiple recorder: its video codec cannot go into H.264');
       throw new UnsupportedStreamError(
-        `Stream ${stream.name} (${stream.media.videoCodec || stream.source.feedFormat}) cannot join a multiple recording: H.264 video only (MP4, H.264 + AAC)`,
+        `Stream ${stream.name} (${stream.media.videoCodec}) cannot join a multiple recording: H.264 video is copied, VP8/VP9/AV1 encoded to H.264; nothing else`,
       );
     }
+    if (plan?.video === 'h264' && !recorder.has(mediaSessionId)) {
+      const max = this.settings.maxTranscodedParticipants;
+      if (max === 0) {
+        this.log.warn({ uri, stream: stream.name, mediaSessionId, videoCodec: stream.media.videoCodec }, 'Stream refused by the multiple recorder: transcoding is off (multi_recorder_max_transcoded_participants=0)');
+        throw new UnsupportedStreamError(
+          `Stream ${stream.name} (${stream.media.videoCodec}) needs its video encoded to H.264, which this server does not do (multi_recorder_max_transcoded_participants=0)`,
+        );
+      }
+      const now = this.transcodingNow;
+      if (now >= max) {
+        this.log.warn({ uri, stream: stream.name, mediaSessionId, transcoding: now, max }, 'Stream refused by the multiple recorder: every transcoding place is taken (multi_recorder_max_transcoded_participants)');
+        throw new TranscodingLimitError(
+          `Stream ${stream.name} (${stream.media.videoCodec}) needs its video encoded to H.264 and ${now} of ${max} transcoded participants are recording (multi_recorder_max_transcoded_participants); try again when one leaves`,
+        );
+      }
+    }
     recorder.add(stream);
+  }
+
+  /** Participants whose video is being encoded to H.264 now, over every recorder. */
+  get transcodingNow(): number {
+    let n = 0;
+    for (const r of this.#live) n += r.transcodingNow;
+    return n;
   }
 
   async remove(uri: string, mediaSessionId: string): Promise<void> {
@@ -125,7 +166,12 @@ export class MultiRecorderManager extends TypedEmitter<MultiRecorderManagerEvent
   async terminate(uri: string, reason = 'terminated by REST'): Promise<MultiRecordInfo | null> {
     const recorder = this.#recorder(uri);
     this.#recorders.delete(uri);
-    const info = await recorder.terminate(reason);
+    let info: MultiRecordInfo | null;
+    try {
+      info = await recorder.terminate(reason);
+    } finally {
+      this.#live.delete(recorder);
+    }
     if (info) this.#runHook(info);
     else this.emit('empty', uri);
     return info;

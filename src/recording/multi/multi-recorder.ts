@@ -104,7 +104,12 @@ export class MultiRecorder {
 
   /** mediaSessionIds of the streams being recorded now, in join order. */
   get mediaSessionIds(): string[] {
-    return [...this.#active.keys()];
+    return [...this.#active.values()].filter((p) => !p.finished).map((p) => p.mediaSessionId);
+  }
+
+  /** Sessions whose video is being encoded to H.264 now (until their muxer has exited). */
+  get transcodingNow(): number {
+    return this.#sessions.filter((p) => p.transcodes && !p.done).length;
   }
 
   /**
@@ -117,10 +122,12 @@ export class MultiRecorder {
   }
 
   has(mediaSessionId: string): boolean {
-    return this.#active.has(mediaSessionId);
+    return this.#active.get(mediaSessionId)?.finished === false;
   }
 
   add(stream: Stream): void {
+    // a session that ended on its own (muxer too slow, codec refused) no longer holds the stream
+    if (this.#active.get(stream.mediaSessionId)?.finished) this.#active.delete(stream.mediaSessionId);
     if (this.#active.has(stream.mediaSessionId)) {
       throw new AlreadyAddedError(`Stream ${stream.mediaSessionId} is already added to ${this.uri}`);
     }
@@ -132,12 +139,15 @@ export class MultiRecorder {
     this.#active.set(stream.mediaSessionId, participant);
     this.#sessions.push(participant);
     participant.start();
-    this.log.info({ stream: stream.name, mediaSessionId: stream.mediaSessionId, participant: number }, 'Stream added to the multiple recorder');
+    this.log.info(
+      { stream: stream.name, mediaSessionId: stream.mediaSessionId, participant: number, videoCodec: stream.media.videoCodec, transcodes: participant.transcodes },
+      'Stream added to the multiple recorder',
+    );
   }
 
   async remove(mediaSessionId: string): Promise<void> {
     const participant = this.#active.get(mediaSessionId);
-    if (!participant) throw new NotAddedError(`Stream ${mediaSessionId} is not in ${this.uri}`);
+    if (!participant || participant.finished) throw new NotAddedError(`Stream ${mediaSessionId} is not in ${this.uri}`);
     this.#active.delete(mediaSessionId);
     await participant.finish('removed by REST');
   }

@@ -2,13 +2,18 @@ import fs from 'node:fs';
 import type { Logger } from 'pino';
 import type { MediaChunk, MediaTap } from '../../streams/media-tap.js';
 import type { Stream } from '../../streams/stream.js';
-import { liveMuxerArgs, type AudioEncoding, type RecordPlan } from '../formats.js';
+import type { AudioEncoding } from '../formats.js';
 import { RecordingPart } from '../recording-part.js';
 import type { FfmpegExit } from '../ffmpeg/ffmpeg-process.js';
+import { participantMuxerArgs, participantPlan, type ParticipantPlan, type VideoEncoding } from './participant-plan.js';
+
+export { participantPlan } from './participant-plan.js';
 
 export interface ParticipantSettings {
   readonly ffmpeg: string;
   readonly audio: AudioEncoding;
+  /** How VP8 (WebRTC) participants are encoded to H.264. */
+  readonly video: VideoEncoding;
   readonly stopTimeoutMs: number;
 }
 
@@ -23,17 +28,6 @@ export interface ParticipantRecord {
   readonly endWallMs: number;
   readonly hasVideo: boolean;
   readonly hasAudio: boolean;
-}
-
-/**
- * The plan of a participant's file: H.264 copied, AAC copied, any other
- * audio encoded to AAC (pure). Null when the video cannot go into the
- * multiple recording's MP4.
- */
-export function participantPlan(videoCodec: string, audioCodec: string): RecordPlan | null {
-  if (videoCodec !== '' && videoCodec !== 'H264') return null;
-  const audio = audioCodec === '' ? 'none' : audioCodec === 'AAC' ? 'copy' : 'aac';
-  return { container: 'mp4', extension: 'mp4', video: videoCodec === '' ? 'none' : 'copy', audio };
 }
 
 /**
@@ -58,16 +52,20 @@ export class StreamClock {
   }
 }
 
-/**
- * One stream's session in a multiple recorder (from add to remove, or to
- * the end of its publish): the stream's tap fed to a live muxer writing a
- * crash-safe fragmented MP4 (H.264 + AAC), from the first keyframe.
- */
+/** Bytes of feed a participant's muxer may leave unread before the session is ended (as a single recording's). */
+export const MAX_PENDING_INPUT = 64 * 1024 * 1024;
+
 /** The description file beside a participant's media file. */
 export function participantDescriptionPath(file: string): string {
   return `${file}.json`;
 }
 
+/**
+ * One stream's session in a multiple recorder (from add to remove, or to
+ * the end of its publish): the stream's tap fed to a live muxer writing a
+ * crash-safe fragmented MP4 (H.264 + AAC), from the first keyframe (asked
+ * of a WebRTC publisher at the add); VP8 is encoded to H.264 on the way.
+ */
 export class Participant {
   #tap: MediaTap | null = null;
   #part: RecordingPart | null = null;
@@ -76,7 +74,10 @@ export class Participant {
   readonly #clock = new StreamClock();
   #firstTs = Infinity;
   #lastTs = -Infinity;
-  #plan: RecordPlan | null = null;
+  #plan: ParticipantPlan | null = null;
+  #done = false;
+  /** Whether this session encodes its video (decided at add, from the stream's codecs): it holds one of the node's transcoding places. */
+  readonly transcodes: boolean;
   #finishing: Promise<ParticipantRecord | null> | null = null;
   readonly log: Logger;
 
@@ -90,6 +91,12 @@ export class Participant {
     private readonly onStreamEnd: (p: Participant) => void,
   ) {
     this.log = log.child({ participant, stream: stream.name, mediaSessionId: stream.mediaSessionId });
+    this.transcodes = participantPlan(stream.media.videoCodec, stream.media.audioCodec)?.video === 'h264';
+  }
+
+  /** True once the session's muxer has exited (its CPU and memory are free again). */
+  get done(): boolean {
+    return this.#done;
   }
 
   get mediaSessionId(): string {
@@ -105,6 +112,8 @@ export class Participant {
       data: (chunk) => this.#onChunk(chunk),
       end: () => this.onStreamEnd(this),
     });
+    // a WebRTC publisher sends keyframes only when asked: the session starts on the next one
+    this.stream.source.requestKeyframe?.();
   }
 
   #onChunk(chunk: MediaChunk): void {
@@ -118,8 +127,13 @@ export class Participant {
       this.#part?.writeRaw(chunk.data);
       return;
     }
-    const now = Date.now();
-    this.#clock.note(chunk.timestampMs, now);
+    // a chunk leaves the feed once its last frame is in, so that frame's time is what its arrival tells
+    // about: a WebM cluster of a WebRTC feed holds up to 1 s of frames (placed by its first frame, a session
+    // sat up to a second late); of a cluster, its last video frame (the feed may write audio ahead of the video
+    // of the same instant; a cluster without video is not used when the feed has video); an FLV tag is one frame
+    const clustered = this.stream.source.feedFormat === 'webm';
+    const placedBy = chunk.videoEndTimestampMs ?? (clustered && chunk.track !== 'audio' ? null : chunk.endTimestampMs);
+    if (placedBy !== null) this.#clock.note(placedBy, Date.now());
     let part = this.#part;
     if (!part) {
       if (!chunk.keyframe) return;
@@ -131,22 +145,28 @@ export class Participant {
     if (chunk.endTimestampMs > this.#lastTs) this.#lastTs = chunk.endTimestampMs;
     part.write(chunk);
     if (first) this.#describe(this.#record()!);
+    if (part.ffmpeg.pendingInput > MAX_PENDING_INPUT) {
+      // an encoder starved of CPU: its input would queue without end; the session ends with what it wrote
+      this.log.error({ pending: part.ffmpeg.pendingInput, video: this.#plan?.video }, 'Participant muxer cannot keep up; the stream leaves the multiple recording');
+      void this.finish('muxer too slow');
+    }
   }
 
   #startPart(): RecordingPart | null {
     const plan = participantPlan(this.stream.media.videoCodec, this.stream.media.audioCodec);
-    if (!plan) {
-      this.log.error({ videoCodec: this.stream.media.videoCodec }, 'Only H.264 streams can join a multiple recording; stream skipped');
+    if (!plan || (plan.video === 'h264') !== this.transcodes) {
+      // codecs that came after the add and differ from what it was admitted with (no transcoding place was taken)
+      this.log.error({ videoCodec: this.stream.media.videoCodec }, 'The stream\'s video cannot join this multiple recording (H.264 is copied, VP8 encoded); stream skipped');
       void this.finish('unsupported codec');
       return null;
     }
     this.#plan = plan;
-    const args = liveMuxerArgs(plan, this.stream.source.feedFormat, this.settings.audio, { clusterDurationLimitMs: 0, clusterSizeLimit: 0 }, this.file);
+    const args = participantMuxerArgs(plan, this.stream.source.feedFormat, this.settings.audio, this.settings.video, this.file);
     const part = new RecordingPart(this.participant, this.file, { kind: 'ffmpeg', binary: this.settings.ffmpeg, args }, this.log, () => undefined);
     if (this.#header) part.writeRaw(this.#header.data);
     for (const c of this.#configs.values()) part.writeRaw(c.data);
     this.#part = part;
-    this.log.info({ pid: part.ffmpeg.pid, file: this.file, audio: plan.audio }, 'Participant recording started');
+    this.log.info({ pid: part.ffmpeg.pid, file: this.file, video: plan.video, audio: plan.audio }, 'Participant recording started');
     return part;
   }
 
@@ -161,7 +181,13 @@ export class Participant {
 
   /** Ends the session: the muxer finishes its file; null when no media was recorded. */
   finish(reason: string): Promise<ParticipantRecord | null> {
-    if (!this.#finishing) this.#finishing = this.#finish(reason);
+    if (!this.#finishing) {
+      this.#finishing = this.#finish(reason);
+      void this.#finishing.then(
+        () => (this.#done = true),
+        () => (this.#done = true),
+      );
+    }
     return this.#finishing;
   }
 
@@ -191,7 +217,7 @@ export class Participant {
       file: this.file,
       startWallMs: this.#clock.toWall(this.#firstTs),
       endWallMs: this.#clock.toWall(this.#lastTs),
-      hasVideo: plan.video === 'copy',
+      hasVideo: plan.video !== 'none',
       hasAudio: plan.audio !== 'none',
     };
   }
