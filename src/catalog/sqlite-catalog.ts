@@ -494,6 +494,11 @@ export class SqliteCatalog implements Catalog {
     this.#db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
   }
 
+  /** The database, for the stores that keep their own tables in the same file (uploads, webhook outbox). */
+  get database(): Database.Database {
+    return this.#db;
+  }
+
   async close(): Promise<void> {
     if (this.#db.open) this.#db.close();
   }
