@@ -10,10 +10,15 @@ export interface StorageRoutesSource {
   readonly outbox: WebhookOutbox | null;
 }
 
+/** Query strings are not coerced by this server's schemas: numbers come as digit strings. */
 const pageProperties = {
-  offset: { type: 'integer', minimum: 0, maximum: 1_000_000, default: 0 },
-  limit: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+  offset: { type: 'string', pattern: '^[0-9]{1,7}$', description: 'rows to skip (default 0)' },
+  limit: { type: 'string', pattern: '^[0-9]{1,4}$', description: 'rows to answer, 1 to 1000 (default 100)' },
 } as const;
+
+function pageOf(q: { offset?: string; limit?: string }): { offset: number; limit: number } {
+  return { offset: Number(q.offset ?? 0), limit: Math.min(1000, Math.max(1, Number(q.limit ?? 100))) };
+}
 
 /** An upload row as the API shows it (the bucket, key and state; never credentials or the endpoint). */
 export function uploadJson(u: UploadRow): Record<string, unknown> {
@@ -56,7 +61,7 @@ export const uploadSchema = {
 
 /** GET /rest-api/uploads and GET /rest-api/webhooks/deliveries: the state of the two persisted queues (docs/storage.md, docs/webhooks.md). */
 export function registerStorageRoutes(app: FastifyInstance, source: StorageRoutesSource): void {
-  app.get<{ Querystring: { state?: UploadState; offset: number; limit: number } }>(
+  app.get<{ Querystring: { state?: UploadState; offset?: string; limit?: string } }>(
     '/rest-api/uploads',
     {
       schema: {
@@ -80,11 +85,11 @@ export function registerStorageRoutes(app: FastifyInstance, source: StorageRoute
       const store = source.uploads;
       if (store === null) return { enabled: false, counts: {}, total: 0, uploads: [] };
       const q = req.query;
-      const [counts, page] = await Promise.all([store.counts(), store.list({ ...(q.state ? { states: [q.state] } : {}), offset: q.offset, limit: q.limit })]);
+      const [counts, page] = await Promise.all([store.counts(), store.list({ ...(q.state ? { states: [q.state] } : {}), ...pageOf(q) })]);
       return { enabled: true, counts, total: page.total, uploads: page.rows.map((u) => ({ fileName: u.fileName, ...uploadJson(u) })) };
     },
   );
-  app.get<{ Querystring: { state?: DeliveryState; type?: WebhookEventType; eventId?: string; offset: number; limit: number } }>(
+  app.get<{ Querystring: { state?: DeliveryState; type?: WebhookEventType; eventId?: string; offset?: string; limit?: string } }>(
     '/rest-api/webhooks/deliveries',
     {
       schema: {
@@ -140,8 +145,7 @@ export function registerStorageRoutes(app: FastifyInstance, source: StorageRoute
           ...(q.state ? { states: [q.state] } : {}),
           ...(q.type ? { type: q.type } : {}),
           ...(q.eventId ? { eventId: q.eventId } : {}),
-          offset: q.offset,
-          limit: q.limit,
+          ...pageOf(q),
         }),
       ]);
       return {
