@@ -258,4 +258,57 @@ describe('records to S3-compatible storage and webhooks (issue 19)', () => {
     expect(fs.existsSync(file)).toBe(false);
     expect(done.state).toBe('remote');
   });
+  it('webhook deliveries survive a restart; bucket retention removes bucket copies and says so', async () => {
+    const hooks = await WebhookReceiver.start();
+    closers.push(() => hooks.close());
+    hooks.answer = () => 503;
+    const props = { record_upload_delete_local: true, record_webhook_url: hooks.url, record_webhook_secret: SECRET, record_webhook_retry_min_delay: 1, record_webhook_retry_max_delay: 2 };
+    const d = await start(props);
+    const rec = await recordClip(d, 'keep1', makeClip({ video: true, audio: true, seconds: 3, gop: 1 }));
+    await uploadOf(d, 'keep1', (u) => u.state === 'uploaded' && u.localDeleted, 'upload verified');
+    await waitFor(() => hooks.received.some((r) => JSON.parse(r.body).type === 'record.uploaded'), 30_000, 'record.uploaded tried');
+    await d.stop();
+    daemons.splice(daemons.indexOf(d), 1);
+    const tried = new Set(hooks.received.map((r) => (JSON.parse(r.body) as { id: string }).id));
+    expect(hooks.accepted()).toHaveLength(0);
+
+    // the receiver is back; a new daemon on the same home delivers what the outbox kept
+    hooks.answer = () => 204;
+    const again = await start({ ...props, record_upload_retention_max_size: 1, record_upload_retention_check_interval: 1 }, d.home);
+    await waitFor(() => [...tried].every((id) => hooks.accepted().some((e) => e.id === id)), 60_000, 'every stored event delivered after the restart').catch(async (err: Error) => {
+      const state = await (await fetch(again.url('/rest-api/webhooks/deliveries'))).text();
+      throw new Error(`${err.message}; deliveries: ${state}; received ${hooks.received.length}; log: ${again.output.split('\n').filter((l) => l.includes('ebhook')).slice(-10).join('\n')}`);
+    });
+    const ids = hooks.accepted().map((e) => e.id);
+    expect(new Set(ids).size).toBe(ids.length);
+
+    // bucket retention (at most 1 byte in the bucket): the only copy goes, and the bucket-only record with it
+    await waitFor(async () => !(await s3.exists(`rec/${rec.fileName}`)), 60_000, 'bucket copy deleted by retention');
+    let deleted: RecordJson | undefined;
+    await waitFor(
+      async () => {
+        const res = await postJson<{ records: (RecordJson & { deletedReason: string | null })[] }>(again, '/rest-api/records/find', { streamName: 'keep1', state: 'deleted' });
+        deleted = res.body.records.find((r) => r.fileName === rec.fileName && r.deletedReason === 'bucket_max_size');
+        return deleted !== undefined;
+      },
+      30_000,
+      'the record deleted by bucket retention',
+    );
+    expect((await fetch(again.url(`/client/records/${encodeURIComponent(rec.fileName)}`))).status).toBe(404);
+    await waitFor(() => hooks.accepted().some((e) => e.type === 'record.deleted' && e.data.fileName === rec.fileName), 30_000, 'record.deleted');
+    const gone = hooks.accepted().find((e) => e.type === 'record.deleted' && e.data.fileName === rec.fileName)!;
+    expect(gone.data).toMatchObject({ reason: 'bucket_max_size', bucket: true, local: false, recordDeleted: true });
+  }, 240_000);
+
+  it('a REST delete of a record only in the bucket deletes the bucket copy', async () => {
+    const d = await start({ record_upload_delete_local: true });
+    const rec = await recordClip(d, 'del1', makeClip({ video: true, audio: true, seconds: 3, gop: 1 }));
+    await uploadOf(d, 'del1', (u) => u.state === 'uploaded' && u.localDeleted, 'upload verified');
+    expect(await s3.exists(`rec/${rec.fileName}`)).toBe(true);
+    const res = await postJson(d, '/rest-api/records/delete', { fileName: rec.fileName });
+    expect(res.status).toBe(200);
+    expect(await s3.exists(`rec/${rec.fileName}`)).toBe(false);
+    expect((await records(d, 'del1')).some((r) => r.fileName === rec.fileName)).toBe(false);
+    expect((await fetch(d.url(`/client/records/${encodeURIComponent(rec.fileName)}`))).status).toBe(404);
+  });
 });
