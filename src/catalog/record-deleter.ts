@@ -58,8 +58,8 @@ export class RecordDeleter {
     const inBucket = this.remote !== null && (await this.remote.has(fileName));
     if (options.localOnly && inBucket) {
       if (row.state === 'remote') return 'unknown';
-      await fs.promises.rm(file, { force: true });
       await this.catalog.upsert({ ...row, state: 'remote' });
+      await fs.promises.rm(file, { force: true });
       this.log.info({ file, stream: row.streamName, size: row.size, reason }, 'Local copy of an uploaded record deleted; the record stays in the bucket');
       this.onDeleted?.(row, reason, { local: true, bucket: false, recordDeleted: false });
       return 'deleted';

@@ -181,12 +181,13 @@ export class UploadService extends TypedEmitter<UploadEvents> {
       this.log.warn({ file: row.fileName }, 'Record changed or vanished while uploading; the local copy is not deleted');
       return;
     }
-    await fs.promises.rm(file, { force: true });
-    await this.store.markLocalDeleted(row.fileName, Date.now());
+    // the row turns remote before the file goes: a folder watcher seeing the file vanish then leaves the row alone
     const rec = await this.catalog.get(row.fileName);
     if (rec && rec.state !== 'deleted' && rec.state !== 'gone') {
       await this.catalog.upsert({ ...rec, state: 'remote' });
     }
+    await fs.promises.rm(file, { force: true });
+    await this.store.markLocalDeleted(row.fileName, Date.now());
     this.log.info({ file: row.fileName, key: row.key }, 'Local copy deleted after a verified upload (record_upload_delete_local)');
   }
 

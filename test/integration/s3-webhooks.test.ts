@@ -174,6 +174,7 @@ describe('records to S3-compatible storage and webhooks (issue 19)', () => {
     const queue = (await (await fetch(d.url('/rest-api/uploads'))).json()) as { counts: Record<string, number> };
     expect(queue.counts.uploaded).toBe(1);
     expect(d.output).not.toContain('S3RVER');
+    expect(d.output).not.toContain(SECRET);
   });
 
   it('with the endpoint down, retries until it is back; nothing is deleted before it is verified; then the record downloads, cuts and plays a time range from the bucket', async () => {
