@@ -5,7 +5,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import type { ServerConfig } from './config/server-config.js';
 import { HttpsCertificateError, HttpServer, type HttpsOptions } from './http/http-server.js';
-import { Mp4Cutter } from './http/mp4-cutter.js';
+import { CutterBusyError, Mp4Cutter } from './http/mp4-cutter.js';
 import { PlaybackStitcher } from './http/playback/playback-stitcher.js';
 import { RecordingControl } from './http/services/recording-control.js';
 import { StreamControl } from './http/services/stream-control.js';
@@ -41,7 +41,7 @@ import { LocalClusterLock, type ClusterLock } from './cluster/cluster-lock.js';
 import { deletedData, failedData, finishedData, multiFinishedData, startedData, streamData, uploadedData } from './events/event-payloads.js';
 import { SqliteWebhookOutbox } from './events/sqlite-webhook-outbox.js';
 import { WebhookService } from './events/webhook-service.js';
-import { BucketPartSource, BucketRecords } from './storage/bucket-records.js';
+import { BucketBusyError, BucketPartSource, BucketRecords } from './storage/bucket-records.js';
 import { BucketRetention } from './storage/bucket-retention.js';
 import { S3Bucket, s3ErrorText } from './storage/s3-bucket.js';
 import { SqliteUploadStore } from './storage/sqlite-upload-store.js';
@@ -253,7 +253,15 @@ export class Daemon {
           this.catalogService.cutMade(fileName, dir, source);
           this.metrics.cutMade(seconds);
         },
-        remoteSource: async (name) => (this.bucketRecords ? this.bucketRecords.localCopy(name) : null),
+        remoteSource: async (name) => {
+          if (!this.bucketRecords) return null;
+          try {
+            return await this.bucketRecords.localCopy(name);
+          } catch (err) {
+            if (err instanceof BucketBusyError) throw new CutterBusyError(err.message);
+            throw err;
+          }
+        },
       },
       this.probe,
       log.child({ component: 'cutter' }),

@@ -1,7 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import type { PartSource, RecordedPart } from '../catalog/part-source.js';
+import { PartsBusyError, type PartSource, type RecordedPart } from '../catalog/part-source.js';
+import { BoundedGate, GateFullError } from '../util/bounded-gate.js';
 import { recordPathInside } from '../http/safe-path.js';
 import { s3ErrorText, type S3Bucket } from './s3-bucket.js';
 import type { UploadRow, UploadStore } from './upload-store.js';
@@ -14,6 +15,13 @@ export interface BucketRecordsOptions {
   /** Copies used more recently than this are never evicted (a cut or playback may be reading them). */
   readonly minKeepMs: number;
 }
+
+/** Too many bucket-only records being fetched at once: try again shortly. */
+export class BucketBusyError extends Error {}
+
+/** Fetches running at once, and waiting; beyond, BucketBusyError (a client cannot make the daemon fill its disk with copies). */
+const FETCH_CONCURRENCY = 2;
+const FETCH_WAITING = 8;
 
 interface Cached {
   size: number;
@@ -33,6 +41,7 @@ export class BucketRecords {
   readonly #cached = new Map<string, Cached>();
   readonly #fetching = new Map<string, Promise<string | null>>();
   #started = false;
+  readonly #gate = new BoundedGate(FETCH_CONCURRENCY, FETCH_WAITING);
 
   constructor(
     readonly store: UploadStore,
@@ -68,7 +77,11 @@ export class BucketRecords {
     return row !== null && row.state === 'uploaded' && row.remoteDeletedAt === null && row.bucket === this.bucket.bucket ? row : null;
   }
 
-  /** A local copy of a bucket-only record (fetched once, then reused); null when the record is not in the bucket. */
+  /**
+   * A local copy of a bucket-only record (fetched once, then reused); null
+   * when the record is not in the bucket. BucketBusyError when too many
+   * fetches run and wait.
+   */
   async localCopy(fileName: string): Promise<string | null> {
     if (!this.#started) return null;
     const target = recordPathInside(this.options.cacheDir, fileName);
@@ -89,6 +102,18 @@ export class BucketRecords {
   async #fetch(fileName: string, target: string): Promise<string | null> {
     const row = await this.inBucket(fileName);
     if (row === null) return null;
+    try {
+      return await this.#gate.run(() => this.#fetchRow(fileName, target, row));
+    } catch (err) {
+      if (err instanceof GateFullError) {
+        this.log.warn({ file: fileName, running: this.#gate.held, waiting: this.#gate.waiting }, 'Bucket-only record fetch refused: too many fetches');
+        throw new BucketBusyError('too many records being fetched from the bucket; try again shortly');
+      }
+      throw err;
+    }
+  }
+
+  async #fetchRow(fileName: string, target: string, row: UploadRow): Promise<string | null> {
     await this.#makeRoom(row.size);
     const started = performance.now();
     try {
@@ -142,7 +167,13 @@ export class BucketPartSource implements PartSource {
         out.push(p);
         continue;
       }
-      const copy = await this.bucket.localCopy(p.fileName);
+      let copy: string | null;
+      try {
+        copy = await this.bucket.localCopy(p.fileName);
+      } catch (err) {
+        if (err instanceof BucketBusyError) throw new PartsBusyError(err.message);
+        throw err;
+      }
       out.push(copy === null ? p : { ...p, path: copy });
     }
     return out;
