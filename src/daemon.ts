@@ -534,8 +534,9 @@ export class Daemon {
       track(
         (async () => {
           await this.catalogService.flush();
-          hooks.emit('recording.finished', finishedData(record, await checksum(record.path)));
+          // queued first: the checksum of the webhook takes a read of the file
           await this.uploads?.enqueue({ fileName: record.fileName, dir: path.dirname(record.path), size: record.size, startMs: record.startTimeMillis });
+          hooks.emit('recording.finished', finishedData(record, await checksum(record.path)));
         })(),
       ),
     );
@@ -545,8 +546,8 @@ export class Daemon {
           await this.catalogService.flush();
           const st = await fs.promises.stat(info.path).catch(() => null);
           if (st === null) return;
-          hooks.emit('recording.finished', multiFinishedData(info, st.size, await checksum(info.path), st.mtimeMs));
           await this.uploads?.enqueue({ fileName: info.fileName, dir: path.dirname(info.path), size: st.size, startMs: st.mtimeMs - info.durationMs });
+          hooks.emit('recording.finished', multiFinishedData(info, st.size, await checksum(info.path), st.mtimeMs));
         })(),
       ),
     );

@@ -78,9 +78,38 @@ export class UploadService extends TypedEmitter<UploadEvents> {
   async start(): Promise<void> {
     const reset = await this.store.resetInterrupted(this.options.node, Date.now());
     if (reset > 0) this.log.warn({ count: reset }, 'Uploads interrupted by a stop or crash are queued again');
+    await this.#sweep();
     this.#timer = setInterval(() => this.wake(), this.options.pollMs);
     this.#timer.unref();
     this.wake();
+  }
+
+  /**
+   * Queues the records this daemon finished since uploads were first turned
+   * on that have no upload row: a crash between a record's finish and its
+   * queueing (or a record finished while the store's queue could not be
+   * written) is caught up at the next start. Files the daemon did not
+   * record (provider 'file') are left alone.
+   */
+  async #sweep(): Promise<void> {
+    const key = `uploads_enabled_since:${this.options.target.bucket}/${this.options.target.prefix}`;
+    const since = Number((await this.catalog.getMeta(key)) ?? NaN);
+    if (!Number.isFinite(since)) {
+      await this.catalog.setMeta(key, String(Date.now()));
+      return;
+    }
+    let queued = 0;
+    for (let offset = 0; ; offset += SWEEP_PAGE) {
+      const page = await this.catalog.find({ states: ['finished', 'recovered'], fromMs: since, offset, limit: SWEEP_PAGE, sort: 'start' });
+      const known = await this.store.getMany(page.records.map((r) => r.fileName));
+      for (const r of page.records) {
+        if (r.provider === 'file' || known.has(r.fileName) || (r.endMs ?? 0) < since) continue;
+        await this.enqueue({ fileName: r.fileName, dir: r.dir, size: r.size, startMs: r.startMs });
+        queued++;
+      }
+      if (page.records.length < SWEEP_PAGE) break;
+    }
+    if (queued > 0) this.log.warn({ count: queued }, 'Records finished but never queued for upload (a crash?) are queued now');
   }
 
   get running(): number {
@@ -204,3 +233,6 @@ export class UploadService extends TypedEmitter<UploadEvents> {
 }
 
 class LocalFileGoneError extends Error {}
+
+/** Catalog rows read per page by the start-up sweep. */
+const SWEEP_PAGE = 500;
