@@ -288,6 +288,11 @@ export class Daemon {
     const target = config.recordUploadUrl;
     if (target !== null) {
       const uploadLog = log.child({ component: 'upload' });
+      // the SDK's multi-line warning on stderr becomes one log line (package-lock.json pins SDK versions that run on Node 20)
+      if (Number(process.versions.node.split('.')[0]) < 22 && process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED === undefined) {
+        process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+        uploadLog.info({ node: process.version }, 'AWS SDK versions published from January 2027 need Node 22; the pinned ones run on this Node');
+      }
       const store = new SqliteUploadStore(this.catalog.database);
       const bucketOptions = {
         bucket: target.bucket,
