@@ -70,3 +70,40 @@ describe('UploadService start-up sweep', () => {
     expect((await store.get('missed.mp4'))?.key).toBe('p/missed.mp4');
   });
 });
+
+describe('UploadService verification', () => {
+  it('an object whose HEAD does not match the file is never taken for uploaded, and the local file stays', async () => {
+    const store = new SqliteUploadStore(catalog.database);
+    const file = path.join(dir, 'cam-1.mp4');
+    fs.writeFileSync(file, Buffer.alloc(4096, 7));
+    await catalog.upsert(row('cam-1.mp4', Date.now()));
+    let uploads = 0;
+    // the store accepts the upload but holds something else (a truncated object, another ETag)
+    const lying = {
+      bucket: 'b',
+      upload: async () => {
+        uploads++;
+      },
+      head: async () => ({ size: 4096, etag: '"0123456789abcdef0123456789abcdef"', lastModified: new Date() }),
+      close: () => undefined,
+    } as unknown as S3Bucket;
+    const svc = new UploadService(
+      store,
+      lying,
+      catalog,
+      { node: 'n1', target: { bucket: 'b', prefix: '' }, concurrency: 1, partSize: 5 * 1024 * 1024, deleteLocal: true, verify: 'etag', retryMinMs: 60_000, retryMaxMs: 60_000, maxAttempts: 5, pollMs: 60_000 },
+      pino({ level: 'silent' }),
+    );
+    await svc.start();
+    await svc.enqueue({ fileName: 'cam-1.mp4', dir, size: 4096, startMs: Date.now() - 1000 });
+    const deadline = Date.now() + 10_000;
+    while ((await store.get('cam-1.mp4'))?.attempts !== 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await svc.close();
+    const r = await store.get('cam-1.mp4');
+    expect(uploads).toBe(1);
+    expect(r).toMatchObject({ state: 'pending', attempts: 1, localDeleted: false, uploadedMs: null });
+    expect(r?.lastError).toMatch(/verification failed: the bucket's ETag/);
+    expect(fs.existsSync(file)).toBe(true);
+    expect((await catalog.get('cam-1.mp4'))?.state).toBe('finished');
+  });
+});
