@@ -312,4 +312,27 @@ describe('records to S3-compatible storage and webhooks (issue 19)', () => {
     expect((await records(d, 'del1')).some((r) => r.fileName === rec.fileName)).toBe(false);
     expect((await fetch(d.url(`/client/records/${encodeURIComponent(rec.fileName)}`))).status).toBe(404);
   });
+  it('a daemon killed while recording: after the restart, recovery finishes the record, it is uploaded, and recording.finished says recovered', async () => {
+    const hooks = await WebhookReceiver.start();
+    closers.push(() => hooks.close());
+    const props = { record_webhook_url: hooks.url, record_webhook_secret: SECRET, record_webhook_retry_min_delay: 1, record_webhook_retry_max_delay: 2 };
+    const d = await start(props);
+    const pub = publish(makeClip({ video: true, audio: true, seconds: 8, gop: 1 }), d.rtmpUrl('crash1'), ['-stream_loop', '-1']);
+    publishers.push(pub);
+    await waitFor(() => hooks.accepted().some((e) => e.type === 'recording.started'), 30_000, 'recording.started');
+    await waitFor(() => pub.sentSeconds() > 3, 30_000, '3 s sent');
+    d.proc.kill('SIGKILL');
+    await d.exited;
+    daemons.splice(daemons.indexOf(d), 1);
+    pub.proc.kill('SIGKILL');
+
+    const again = await start(props, d.home);
+    await again.waitForOutput(/Recovered an interrupted recording/, 30_000);
+    const done = await uploadOf(again, 'crash1', (u) => u.state === 'uploaded', 'the recovered record uploaded');
+    const local = path.join(again.recordDir, done.fileName);
+    expect(await s3.sha256(`rec/${done.fileName}`)).toBe(sha256File(local));
+    await waitFor(() => hooks.accepted().some((e) => e.type === 'recording.finished' && e.data.fileName === done.fileName), 30_000, 'recording.finished of the recovered record');
+    const finished = hooks.accepted().find((e) => e.type === 'recording.finished' && e.data.fileName === done.fileName)!;
+    expect(finished.data).toMatchObject({ recovered: true, checksum: { algorithm: 'sha256', value: sha256File(local) } });
+  }, 180_000);
 });
