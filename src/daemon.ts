@@ -1,9 +1,11 @@
+import crypto from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { ServerConfig } from './config/server-config.js';
 import { HttpsCertificateError, HttpServer, type HttpsOptions } from './http/http-server.js';
-import { Mp4Cutter } from './http/mp4-cutter.js';
+import { CutterBusyError, Mp4Cutter } from './http/mp4-cutter.js';
 import { PlaybackStitcher } from './http/playback/playback-stitcher.js';
 import { RecordingControl } from './http/services/recording-control.js';
 import { StreamControl } from './http/services/stream-control.js';
@@ -39,6 +41,15 @@ import { StreamRegistry } from './streams/stream-registry.js';
 import { EventLoopMonitor } from './util/event-loop-monitor.js';
 import { Metrics } from './http/metrics/metrics.js';
 import { packageVersion } from './util/package-version.js';
+import { LocalClusterLock, type ClusterLock } from './cluster/cluster-lock.js';
+import { deletedData, failedData, finishedData, multiFinishedData, startedData, streamData, uploadedData } from './events/event-payloads.js';
+import { SqliteWebhookOutbox } from './events/sqlite-webhook-outbox.js';
+import { WebhookService } from './events/webhook-service.js';
+import { BucketBusyError, BucketPartSource, BucketRecords } from './storage/bucket-records.js';
+import { BucketRetention } from './storage/bucket-retention.js';
+import { S3Bucket, s3ErrorText } from './storage/s3-bucket.js';
+import { SqliteUploadStore } from './storage/sqlite-upload-store.js';
+import { UploadService } from './storage/upload-service.js';
 
 /** The checkout (or installed package) this daemon runs from: dist/.. */
 const INSTALL_DIR = path.resolve(import.meta.dirname, '..');
@@ -99,6 +110,17 @@ export class Daemon {
   /** Prometheus metrics (/metrics) and the console's figures (metrics.snapshot()). */
   readonly metrics: Metrics;
   readonly #startedAt = Date.now();
+  /** Issue 19: this node's name in upload rows and event bodies. */
+  readonly nodeId = os.hostname();
+  /** One holder at a time of work such as bucket retention (in-process here; a PostgreSQL advisory lock with a shared catalog). */
+  readonly clusterLock: ClusterLock = new LocalClusterLock();
+  /** Uploads to S3-compatible storage; null when record_upload_url is empty. */
+  readonly uploads: UploadService | null = null;
+  readonly bucketRecords: BucketRecords | null = null;
+  readonly bucketRetention: BucketRetention | null = null;
+  readonly webhooks: WebhookService;
+  /** Event handlers still running (a checksum being computed): close() waits for them. */
+  readonly #pendingEvents = new Set<Promise<void>>();
   #closing: Promise<void> | null = null;
 
   constructor(
@@ -247,11 +269,96 @@ export class Daemon {
           this.catalogService.cutMade(fileName, dir, source);
           this.metrics.cutMade(seconds);
         },
+        remoteSource: async (name) => {
+          if (!this.bucketRecords) return null;
+          try {
+            return await this.bucketRecords.localCopy(name);
+          } catch (err) {
+            if (err instanceof BucketBusyError) throw new CutterBusyError(err.message);
+            throw err;
+          }
+        },
       },
       this.probe,
       log.child({ component: 'cutter' }),
     );
     this.catalog = SqliteCatalog.open(config.catalogPathAbs);
+    this.webhooks = new WebhookService(
+      new SqliteWebhookOutbox(this.catalog.database),
+      {
+        urls: config.recordWebhookUrl,
+        secret: config.recordWebhookSecret,
+        timeoutMs: config.recordWebhookTimeout * 1000,
+        retryMinMs: config.recordWebhookRetryMinDelay * 1000,
+        retryMaxMs: config.recordWebhookRetryMaxDelay * 1000,
+        maxAttempts: config.recordWebhookMaxAttempts,
+        maxAgeMs: config.recordWebhookMaxAge * 1000,
+        concurrency: 4,
+        pollMs: 1000,
+        maxPending: 100_000,
+        node: this.nodeId,
+        version: packageVersion(),
+      },
+      log.child({ component: 'webhook' }),
+    );
+    const target = config.recordUploadUrl;
+    if (target !== null) {
+      const uploadLog = log.child({ component: 'upload' });
+      // the SDK's multi-line warning on stderr becomes one log line (package-lock.json pins SDK versions that run on Node 20)
+      if (Number(process.versions.node.split('.')[0]) < 22 && process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED === undefined) {
+        process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+        uploadLog.info({ node: process.version }, 'AWS SDK versions published from January 2027 need Node 22; the pinned ones run on this Node');
+      }
+      const store = new SqliteUploadStore(this.catalog.database);
+      const bucketOptions = {
+        bucket: target.bucket,
+        endpoint: config.recordUploadEndpoint,
+        region: config.recordUploadRegion || process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || 'us-east-1',
+        forcePathStyle: config.recordUploadForcePathStyle,
+        partSize: config.recordUploadPartSize,
+        partConcurrency: 2,
+      };
+      this.uploads = new UploadService(
+        store,
+        new S3Bucket(bucketOptions),
+        this.catalog,
+        {
+          node: this.nodeId,
+          target,
+          concurrency: config.recordUploadConcurrency,
+          partSize: config.recordUploadPartSize,
+          deleteLocal: config.recordUploadDeleteLocal,
+          verify: config.recordUploadVerify,
+          retryMinMs: config.recordUploadRetryMinDelay * 1000,
+          retryMaxMs: config.recordUploadRetryMaxDelay * 1000,
+          maxAttempts: config.recordUploadMaxAttempts,
+          pollMs: 1000,
+        },
+        uploadLog,
+      );
+      // reads (downloads, cuts, playback) and bucket retention have a client of their own: closing the uploader never cuts a download
+      const readBucket = new S3Bucket(bucketOptions);
+      this.bucketRecords = new BucketRecords(
+        store,
+        readBucket,
+        { cacheDir: path.join(config.mp4CutterDirAbs, '.bucket'), cacheMaxBytes: config.recordUploadCacheMaxSize, minKeepMs: 60_000 },
+        uploadLog,
+      );
+      this.bucketRetention = new BucketRetention(
+        store,
+        readBucket,
+        this.catalog,
+        this.clusterLock,
+        { maxAgeMs: config.recordUploadRetentionMaxAge * 1000, maxSizeBytes: config.recordUploadRetentionMaxSize },
+        config.recordUploadRetentionCheckInterval * 1000,
+        (row, reason, recordDeleted) => {
+          void this.bucketRecords?.forget(row.fileName);
+          this.webhooks.emit('record.deleted', deletedData({ fileName: row.fileName, streamName: null, mediaSessionId: null }, reason, { local: false, bucket: true, recordDeleted }));
+        },
+        log.child({ component: 'bucket-retention' }),
+      );
+      this.uploads.on('uploaded', (row, _digest, seconds) => this.webhooks.emit('record.uploaded', uploadedData(row, seconds)));
+    }
     const folders: RecordFolder[] = [{ dir: config.recordDirAbs, provider: 'file' }];
     if (config.multiRecordDirAbs !== config.recordDirAbs) folders.push({ dir: config.multiRecordDirAbs, provider: 'multi' });
     const catalogLog = log.child({ component: 'catalog' });
@@ -299,13 +406,34 @@ export class Daemon {
     this.recorders.on('recorded', (record) => this.catalogService.recorded(record));
     this.multi.on('started', (uri, workDir, startTimeMillis) => this.catalogService.multiStarted(uri, workDir, startTimeMillis));
     this.multi.on('recorded', (info) => this.catalogService.multiRecorded(info));
+    this.#wireEvents();
     this.multi.on('empty', (uri) => this.catalogService.multiEmpty(uri));
     this.deleteHooks = new HookRunner(config.onRecordDeleteHookScriptAbs, config.home, log.child({ component: 'delete-hook' }), hookOptions);
+    const bucketRecords = this.bucketRecords;
     this.deleter = new RecordDeleter(
       this.catalog,
       config.onRecordDeleteHookScriptAbs === null ? null : this.deleteHooks,
       (fileName) => this.recorders.inProgress().some((r) => r.fileName === fileName),
       log.child({ component: 'retention' }),
+      bucketRecords === null
+        ? null
+        : {
+            has: async (fileName) => (await bucketRecords.inBucket(fileName)) !== null,
+            remove: async (fileName, reason) => {
+              const row = await bucketRecords.inBucket(fileName);
+              if (row === null) return;
+              try {
+                await bucketRecords.bucket.delete(row.key);
+                await bucketRecords.store.markRemoteDeleted(fileName, Date.now());
+                await bucketRecords.forget(fileName);
+                log.info({ file: fileName, key: row.key, reason }, 'Bucket copy deleted with its record');
+              } catch (err) {
+                // the row stays uploaded: bucket retention deletes the copy later
+                log.warn({ file: fileName, key: row.key, err: s3ErrorText(err) }, 'Bucket copy of a deleted record could not be deleted now');
+              }
+            },
+          },
+      (row, reason, where) => this.webhooks.emit('record.deleted', deletedData(row, reason, where)),
     );
     this.retention = new RetentionService(
       this.catalog,
@@ -327,7 +455,7 @@ export class Daemon {
     // retention acts before file_recorder_min_space stops recordings: a low disk triggers a pass at once
     this.disk.on('low', () => void this.retention.runNow());
     this.metrics = this.#createMetrics();
-    const records = new RecordsControl(this.catalog, this.catalogService, this.deleter, config.recordDirAbs);
+    const records = new RecordsControl(this.catalog, this.catalogService, this.deleter, config.recordDirAbs, this.uploads?.store ?? null);
     this.http = new HttpServer(
       {
         port: config.httpPort,
@@ -351,7 +479,9 @@ export class Daemon {
         records,
         rtsp: new RtspControl(this.rtsp, this.recorders, log.child({ component: 'rest' })),
         cutter: this.cutter,
-        playback: { parts: this.catalog, stitcher: this.playback },
+        playback: { parts: this.bucketRecords ? new BucketPartSource(this.catalog, this.bucketRecords) : this.catalog, stitcher: this.playback },
+        ...(this.bucketRecords ? { bucketRecords: this.bucketRecords } : {}),
+        storage: { uploads: this.uploads?.store ?? null, outbox: this.webhooks.enabled ? this.webhooks.outbox : null },
         multi: this.multi,
         stats: {
           stats: (reset) => {
@@ -395,6 +525,55 @@ export class Daemon {
     );
   }
 
+  /**
+   * Issue 19: what the parts report becomes webhook events, and every
+   * finished record (and part) is queued for upload once its catalog row is
+   * written.
+   */
+  #wireEvents(): void {
+    const hooks = this.webhooks;
+    const track = (p: Promise<void>): void => {
+      const t = p.catch((err: Error) => this.log.error({ err: err.message }, 'Record event handling failed')).finally(() => this.#pendingEvents.delete(t));
+      this.#pendingEvents.add(t);
+    };
+    const checksum = async (file: string): Promise<string | null> => {
+      if (!hooks.enabled) return null;
+      const hash = crypto.createHash('sha256');
+      try {
+        for await (const chunk of fs.createReadStream(file)) hash.update(chunk as Buffer);
+        return hash.digest('hex');
+      } catch {
+        return null;
+      }
+    };
+    this.registry.on('publish', (stream) => hooks.emit('stream.published', streamData(stream)));
+    this.registry.on('unpublish', (stream) => hooks.emit('stream.unpublished', streamData(stream)));
+    this.recorders.on('partStarted', (part) => hooks.emit('recording.started', startedData(part)));
+    this.recorders.on('partFailed', (tmpFile) => hooks.emit('recording.failed', failedData('no_usable_file', tmpFile)));
+    this.recorders.on('startFailed', (reason) => hooks.emit('recording.failed', failedData(reason, null)));
+    this.recorders.on('recorded', (record) =>
+      track(
+        (async () => {
+          await this.catalogService.flush();
+          // queued first: the checksum of the webhook takes a read of the file
+          await this.uploads?.enqueue({ fileName: record.fileName, dir: path.dirname(record.path), size: record.size, startMs: record.startTimeMillis });
+          hooks.emit('recording.finished', finishedData(record, await checksum(record.path)));
+        })(),
+      ),
+    );
+    this.multi.on('recorded', (info) =>
+      track(
+        (async () => {
+          await this.catalogService.flush();
+          const st = await fs.promises.stat(info.path).catch(() => null);
+          if (st === null) return;
+          await this.uploads?.enqueue({ fileName: info.fileName, dir: path.dirname(info.path), size: st.size, startMs: st.mtimeMs - info.durationMs });
+          hooks.emit('recording.finished', multiFinishedData(info, st.size, await checksum(info.path), st.mtimeMs));
+        })(),
+      ),
+    );
+  }
+
   /** The metrics read the parts on scrape, and count the events they emit. */
   #createMetrics(): Metrics {
     const c = this.config;
@@ -433,6 +612,10 @@ export class Daemon {
     await this.catalogService.start();
     await this.#recover();
     await this.catalogService.settleInterrupted();
+    await this.webhooks.start();
+    await this.bucketRecords?.start();
+    await this.uploads?.start();
+    this.bucketRetention?.start();
     this.disk.start();
     await this.disk.check();
     try {
@@ -489,6 +672,11 @@ export class Daemon {
     await this.hooks.close(5000);
     await this.deleter.drain();
     await this.deleteHooks.close(5000);
+    await Promise.allSettled([...this.#pendingEvents]);
+    await this.bucketRetention?.close();
+    await this.uploads?.close();
+    this.bucketRecords?.bucket.close();
+    await this.webhooks.close();
     await this.catalogService.close();
     this.eventLoop.close();
   }

@@ -9,10 +9,13 @@ import type { PartSource } from './part-source.js';
  * implementation, a PostgreSQL one can follow without touching callers.
  */
 
-export type RecordState = 'recording' | 'finished' | 'recovered' | 'broken' | 'deleted' | 'gone';
-export const RECORD_STATES: readonly RecordState[] = ['recording', 'finished', 'recovered', 'broken', 'deleted', 'gone'];
+/** remote: the local file was deleted after a verified upload; the record is served from the bucket (issue 19). */
+export type RecordState = 'recording' | 'finished' | 'recovered' | 'broken' | 'deleted' | 'gone' | 'remote';
+export const RECORD_STATES: readonly RecordState[] = ['recording', 'finished', 'recovered', 'broken', 'deleted', 'gone', 'remote'];
 /** States of a file that is on disk (or being written). */
 export const PRESENT_STATES: readonly RecordState[] = ['recording', 'finished', 'recovered', 'broken'];
+/** What /records/find lists by default: the files on disk and the records only in the bucket. */
+export const FINDABLE_STATES: readonly RecordState[] = [...PRESENT_STATES, 'remote'];
 
 export type RecordProvider = 'RTMP' | 'RTSP' | 'WebRTC' | 'multi' | 'file';
 export const RECORD_PROVIDERS: readonly RecordProvider[] = ['RTMP', 'RTSP', 'WebRTC', 'multi', 'file'];

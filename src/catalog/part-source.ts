@@ -19,3 +19,6 @@ export interface PartSource {
   /** Finished (or recovered) parts of `streamName` whose [startMs, endMs) overlaps [fromMs, toMs), sorted by startMs. */
   partsOverlapping(streamName: string, fromMs: number, toMs: number): Promise<readonly RecordedPart[]>;
 }
+
+/** The parts exist but cannot be made readable now (too many fetched from the bucket at once): try again shortly (503). */
+export class PartsBusyError extends Error {}

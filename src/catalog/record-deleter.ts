@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import type { Catalog } from './catalog.js';
+import type { Catalog, CatalogRecord } from './catalog.js';
 
 /** Runs on_record_delete_hook_script ($1 stream, $2 path, $3 reason): HookRunner.runArgs. */
 export interface DeleteHook {
@@ -9,6 +9,17 @@ export interface DeleteHook {
 }
 
 export type DeleteOutcome = 'deleted' | 'unknown' | 'in-progress' | 'pinned';
+
+/** The records' copies in S3-compatible storage (issue 19). */
+export interface RemoteCopies {
+  /** True when a verified copy of the record is in the bucket. */
+  has(fileName: string): Promise<boolean>;
+  /** Deletes the bucket copy. */
+  remove(fileName: string, reason: string): Promise<void>;
+}
+
+/** Told of each deletion: where the bytes went from (local file, bucket copy, or both). */
+export type DeletedListener = (row: CatalogRecord, reason: string, where: { local: boolean; bucket: boolean; recordDeleted: boolean }) => void;
 
 /** Hooks waiting to run at most; more are skipped (and logged) so a slow script cannot pile up processes. */
 const MAX_QUEUED_HOOKS = 1000;
@@ -28,17 +39,35 @@ export class RecordDeleter {
     /** True for a file name a recorder is writing now (its catalog row, or the name find_all shows). */
     private readonly inProgress: (fileName: string) => boolean,
     private readonly log: Logger,
+    private readonly remote: RemoteCopies | null = null,
+    private readonly onDeleted: DeletedListener | null = null,
   ) {}
 
-  /** Deletes a record unless it is unknown, being written, or (unless `force`) pinned. */
-  async deleteRecord(fileName: string, reason: string, options: { allowPinned?: boolean } = {}): Promise<DeleteOutcome> {
+  /**
+   * Deletes a record unless it is unknown, being written, or (unless `force`)
+   * pinned. With `localOnly` (local retention) a record whose verified copy
+   * is in the bucket only loses its local file: its row turns `remote`.
+   * Otherwise (REST) the bucket copy goes too.
+   */
+  async deleteRecord(fileName: string, reason: string, options: { allowPinned?: boolean; localOnly?: boolean } = {}): Promise<DeleteOutcome> {
     const row = await this.catalog.get(fileName);
     if (this.inProgress(fileName) || row?.state === 'recording') return 'in-progress';
     if (!row || row.state === 'deleted' || row.state === 'gone') return 'unknown';
     if (row.pinned && !options.allowPinned) return 'pinned';
     const file = path.join(row.dir, row.fileName);
+    const inBucket = this.remote !== null && (await this.remote.has(fileName));
+    if (options.localOnly && inBucket) {
+      if (row.state === 'remote') return 'unknown';
+      await this.catalog.upsert({ ...row, state: 'remote' });
+      await fs.promises.rm(file, { force: true });
+      this.log.info({ file, stream: row.streamName, size: row.size, reason }, 'Local copy of an uploaded record deleted; the record stays in the bucket');
+      this.onDeleted?.(row, reason, { local: true, bucket: false, recordDeleted: false });
+      return 'deleted';
+    }
     await fs.promises.rm(file, { force: true });
+    if (inBucket) await this.remote!.remove(fileName, reason);
     await this.catalog.markDeleted(fileName, reason, Date.now());
+    this.onDeleted?.(row, reason, { local: row.state !== 'remote', bucket: inBucket, recordDeleted: true });
     for (const cut of await this.catalog.cutsOf(fileName)) await this.deleteCut(cut.fileName, cut.dir, 'source_deleted');
     this.log.info({ file, stream: row.streamName, size: row.size, reason }, 'Record deleted');
     this.#runHook(row.streamName ?? '', file, reason);

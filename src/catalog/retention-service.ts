@@ -104,7 +104,7 @@ export class RetentionService extends TypedEmitter<RetentionEvents> {
           done.push(d);
           continue;
         }
-        const outcome = await this.deleter.deleteRecord(d.fileName, d.reason);
+        const outcome = await this.deleter.deleteRecord(d.fileName, d.reason, { localOnly: true });
         if (outcome === 'deleted') {
           done.push(d);
           deleted++;

@@ -243,14 +243,14 @@ export class SqliteCatalog implements Catalog {
     );
     this.#overlapping = this.#db.prepare(
       `SELECT file_name, dir, stream_name, start_ms, end_ms, container FROM records
-       WHERE stream_name = @stream AND start_ms < @to AND start_ms >= @lower AND end_ms > @from AND state IN ('finished', 'recovered')
+       WHERE stream_name = @stream AND start_ms < @to AND start_ms >= @lower AND end_ms > @from AND state IN ('finished', 'recovered', 'remote')
        ORDER BY start_ms`,
     );
     // ORDER BY start_ms alone comes straight from the (stream_name, start_ms, state) index (ties in
     // state then rowid order); adding id made SQLite sort tens of thousands of rows in a temp B-tree
     this.#spans = this.#db.prepare(
       `SELECT file_name, start_ms, end_ms FROM records
-       WHERE stream_name = @stream AND start_ms < @to AND start_ms >= @lower AND end_ms > @from AND state IN ('finished', 'recovered')
+       WHERE stream_name = @stream AND start_ms < @to AND start_ms >= @lower AND end_ms > @from AND state IN ('finished', 'recovered', 'remote')
        ORDER BY start_ms`,
     );
     this.#oldestRecording = this.#db.prepare("SELECT MIN(start_ms) AS m FROM records WHERE state = 'recording'");
@@ -492,6 +492,11 @@ export class SqliteCatalog implements Catalog {
 
   async setMeta(key: string, value: string): Promise<void> {
     this.#db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value').run(key, value);
+  }
+
+  /** The database, for the stores that keep their own tables in the same file (uploads, webhook outbox). */
+  get database(): Database.Database {
+    return this.#db;
   }
 
   async close(): Promise<void> {

@@ -12,6 +12,7 @@ import {
   ValueError,
   type ValueParser,
 } from './values.js';
+import { endpointValue, uploadUrlValue, webhookUrlsValue, type UploadVerify } from '../storage/upload-values.js';
 import { retentionDurationValue, retentionIntervalValue, retentionSizeValue } from '../catalog/retention-values.js';
 import { ENGINE_SETTINGS } from '../ingest/webrtc/engine-choice.js';
 import { parseRecordFormats, RecordFormatsError, type RecordFormats } from '../recording/formats.js';
@@ -459,6 +460,29 @@ export const PROPERTIES = {
     enumValue(X264_PRESETS),
     'x264 preset of VP8 participants encoded to H.264: ultrafast, superfast, veryfast, faster, fast, medium',
   ),
+  // --- Issue 19: records to S3-compatible storage, webhooks (docs/storage.md, docs/webhooks.md) ---
+  recordUploadUrl: def('record_upload_url', '', uploadUrlValue, 'Upload every finished record to s3://bucket/prefix/; empty = off'),
+  recordUploadEndpoint: def('record_upload_endpoint', '', endpointValue, 'S3-compatible endpoint URL (MinIO, SeaweedFS, R2, ...); empty = AWS'),
+  recordUploadRegion: def('record_upload_region', '', stringValue, 'S3 region; empty = AWS_REGION from the environment, else us-east-1'),
+  recordUploadForcePathStyle: def('record_upload_force_path_style', 'false', booleanValue, 'Address the bucket as endpoint/bucket/key (MinIO, s3rver) instead of bucket.endpoint'),
+  recordUploadDeleteLocal: def('record_upload_delete_local', 'false', booleanValue, 'Delete the local file once its upload is verified; the record is then served from the bucket'),
+  recordUploadConcurrency: def('record_upload_concurrency', '2', integerValue(1, 16), 'Records uploaded at once: 1 to 16'),
+  recordUploadPartSize: def('record_upload_part_size', '8m', byteSizeValue, 'Multipart upload part size (5m to 512m)'),
+  recordUploadVerify: def('record_upload_verify', 'etag', enumValue<UploadVerify>(['etag', 'size']), 'etag: size and MD5 ETag must match; size: size only (stores whose ETag is no MD5, e.g. SSE-KMS)'),
+  recordUploadRetryMinDelay: def('record_upload_retry_min_delay', '5', integerValue(1, 3600), 'Seconds before the first retry of a failed upload (doubles each time)'),
+  recordUploadRetryMaxDelay: def('record_upload_retry_max_delay', '600', integerValue(1, 86400), 'Longest wait between upload retries, seconds'),
+  recordUploadMaxAttempts: def('record_upload_max_attempts', '100', integerValue(1, 100000), 'Tries of one upload before it is marked failed (the local file is kept)'),
+  recordUploadRetentionMaxAge: def('record_upload_retention_max_age', '0', retentionDurationValue, 'Bucket copies older than this (by record start) are deleted: 30d, 12h; 0 = off'),
+  recordUploadRetentionMaxSize: def('record_upload_retention_max_size', '0', retentionSizeValue, 'Oldest bucket copies are deleted while the uploaded records take more than this: 2T; 0 = off'),
+  recordUploadRetentionCheckInterval: def('record_upload_retention_check_interval', '300', retentionIntervalValue, 'How often bucket retention runs (one node at a time): 300, 5m'),
+  recordUploadCacheMaxSize: def('record_upload_cache_max_size', '2g', byteSizeValue, 'Local copies of bucket-only records kept for cuts and time-range playback (mp4_cutter_dir/.bucket)'),
+  recordWebhookUrl: def('record_webhook_url', '', webhookUrlsValue, 'Comma-separated http(s) URLs that get a signed JSON POST per event; empty = off'),
+  recordWebhookSecret: def('record_webhook_secret', '', stringValue, 'HMAC-SHA256 key of the X-Wcs-Signature header; empty = unsigned'),
+  recordWebhookTimeout: def('record_webhook_timeout', '10', integerValue(1, 300), 'Seconds one webhook POST may take'),
+  recordWebhookRetryMinDelay: def('record_webhook_retry_min_delay', '5', integerValue(1, 3600), 'Seconds before the first redelivery (doubles each time)'),
+  recordWebhookRetryMaxDelay: def('record_webhook_retry_max_delay', '600', integerValue(1, 86400), 'Longest wait between redeliveries, seconds'),
+  recordWebhookMaxAttempts: def('record_webhook_max_attempts', '50', integerValue(1, 10000), 'Tries of one delivery before it is dead'),
+  recordWebhookMaxAge: def('record_webhook_max_age', '2d', retentionDurationValue, 'A delivery not done this long after its event is dead: 2d, 12h'),
 } as const;
 
 type Definitions = typeof PROPERTIES;
@@ -546,6 +570,16 @@ export function parseServerConfig(raw: Readonly<Record<string, string>>, home: s
     throw new ConfigError(
       `Bad value for record_retention_min_free_space: '${parsed.recordRetentionMinFreeSpace}'; allowed: 0 (off) or more than file_recorder_min_space (${parsed.fileRecorderMinSpace} bytes), so that retention frees space before recordings are stopped`,
     );
+  }
+  const partSize = parsed.recordUploadPartSize;
+  if (partSize < 5 * 1024 * 1024 || partSize > 512 * 1024 * 1024) {
+    throw new ConfigError(`Bad value for record_upload_part_size: '${partSize}'; allowed: 5m to 512m (S3's smallest part is 5 MiB)`);
+  }
+  if (parsed.recordUploadRetryMaxDelay < parsed.recordUploadRetryMinDelay) {
+    throw new ConfigError(`Bad value for record_upload_retry_max_delay: '${parsed.recordUploadRetryMaxDelay}'; allowed: at least record_upload_retry_min_delay`);
+  }
+  if (parsed.recordWebhookRetryMaxDelay < parsed.recordWebhookRetryMinDelay) {
+    throw new ConfigError(`Bad value for record_webhook_retry_max_delay: '${parsed.recordWebhookRetryMaxDelay}'; allowed: at least record_webhook_retry_min_delay`);
   }
   const httpsOn = parsed.httpsPort !== null;
   return {

@@ -13,6 +13,8 @@ import { registerStreamPlayback, type StreamPlaybackDeps } from './routes/stream
 import { registerMultiRecorderRoutes } from './routes/multi-recorder-routes.js';
 import { registerRecorderRoutes } from './routes/recorder-routes.js';
 import { registerRecordsRoutes } from './routes/records-routes.js';
+import { registerStorageRoutes, type StorageRoutesSource } from './routes/storage-routes.js';
+import type { BucketRecords } from '../storage/bucket-records.js';
 import { registerServerRoutes, type ServerStatsSource } from './routes/server-routes.js';
 import { registerSignRoutes } from './routes/sign-routes.js';
 import { registerRtspRoutes } from './routes/rtsp-routes.js';
@@ -74,6 +76,10 @@ export interface HttpDependencies {
   readonly whip?: { readonly service: WhipService; readonly token: string };
   /** GET /metrics (Prometheus); absent = not served (metrics_enabled=false). */
   readonly metrics?: { readonly source: MetricsText; readonly token: string };
+  /** Records only in the bucket, served from it (issue 19); absent = upload off. */
+  readonly bucketRecords?: BucketRecords;
+  /** /rest-api/uploads and /rest-api/webhooks/deliveries; absent = not served. */
+  readonly storage?: StorageRoutesSource;
   readonly log: Logger;
 }
 
@@ -162,7 +168,8 @@ export class HttpServer {
     if (deps.metrics) registerMetricsRoute(this.app, deps.metrics.source, { token: deps.metrics.token });
     const whip = deps.whip;
     if (whip) void this.app.register(async (scope) => registerWhipRoutes(scope, whip.service, { token: whip.token }));
-    void this.app.register(async (scope) => registerRecordFiles(scope, options, deps.cutter));
+    if (deps.storage) registerStorageRoutes(this.app, deps.storage);
+    void this.app.register(async (scope) => registerRecordFiles(scope, options, deps.cutter, deps.bucketRecords ?? null));
     const playback = deps.playback;
     if (playback) void this.app.register(async (scope) => registerStreamPlayback(scope, options, playback));
     const webDir = options.webDir;

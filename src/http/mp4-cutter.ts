@@ -36,6 +36,8 @@ export interface Mp4CutterOptions {
   readonly freeSpace: FreeSpaceProbe;
   /** Told of each part made and how long ffmpeg took (the record catalog keeps cuts as cache entries; metrics). */
   readonly onCut?: (fileName: string, dir: string, sourceFileName: string, seconds: number) => void;
+  /** A local copy of a record that is not in record_dir (a bucket-only record, issue 19); null when there is none. */
+  readonly remoteSource?: (recordName: string) => Promise<string | null>;
 }
 
 export interface CutResult {
@@ -173,7 +175,8 @@ export class Mp4Cutter {
   /** Returns the part of record `recordName` (a plain name inside record_dir), making it when needed. */
   async cut(recordName: string, range: CutRange): Promise<CutResult> {
     if (this.#closed) throw new CutterClosedError('server is shutting down');
-    const source = await existingRecordInside(this.options.recordDir, recordName);
+    const local = await existingRecordInside(this.options.recordDir, recordName);
+    const source = local ?? (recordPathInside(this.options.recordDir, recordName) !== null ? ((await this.options.remoteSource?.(recordName)) ?? null) : null);
     if (source === null) throw new CutSourceError(`Record '${recordName}' not found`);
     const facts = await this.probe.probe(source).catch((err: Error) => {
       throw new CutSourceError(`Record '${recordName}' cannot be read as MP4: ${err.message}`);
@@ -181,7 +184,7 @@ export class Mp4Cutter {
     checkRangeInside(range, facts.durationSeconds);
     // a bound that says nothing (0, at or past the end) is dropped before naming: one part answers them all
     const clamped = clampRange(range, facts.durationSeconds);
-    if (clamped === null) return { dir: this.options.recordDir, fileName: path.basename(source), cached: true };
+    if (clamped === null) return { dir: local !== null ? this.options.recordDir : path.dirname(source), fileName: path.basename(source), cached: true };
     const fileName = cutFileName(path.basename(source), clamped);
     const target = recordPathInside(this.options.cutterDir, fileName);
     if (target === null) throw new CutSourceError(`Record '${recordName}' cannot be cut`);

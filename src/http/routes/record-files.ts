@@ -3,10 +3,12 @@ import { containerOf, CONTENT_TYPES, isCuttable } from '../../records/containers
 import { CutRangeError, parseCutRange, type CutRange } from '../cut-range.js';
 import { HttpError } from '../http-error.js';
 import { CutFailedError, CutNoSpaceError, CutSourceError, CutterBusyError, CutterClosedError, type CutResult, type Mp4Cutter } from '../mp4-cutter.js';
-import { openRecordInside, type OpenedRecord } from '../safe-path.js';
+import { openRecordInside, recordPathInside, type OpenedRecord } from '../safe-path.js';
 import { sendOpenedRecord } from '../send-record.js';
 import { errorResponses } from '../schemas.js';
 import { contentDisposition } from '../content-disposition.js';
+import type { BucketRecords } from '../../storage/bucket-records.js';
+import { sendBucketRecord } from '../send-bucket-record.js';
 
 export interface RecordFilesOptions {
   readonly recordDir: string;
@@ -46,11 +48,21 @@ const querySchema = {
  * file directly inside the folder): a symlink swapped in between a check and
  * the open can never serve a file from elsewhere.
  */
-export async function registerRecordFiles(app: FastifyInstance, options: RecordFilesOptions, cutter: Mp4Cutter): Promise<void> {
+export async function registerRecordFiles(app: FastifyInstance, options: RecordFilesOptions, cutter: Mp4Cutter, bucket: BucketRecords | null = null): Promise<void> {
   const open = async (dir: string, fileName: string): Promise<OpenedRecord> => {
     const opened = await openRecordInside(dir, fileName);
     if (opened === null) throw new HttpError(404, `Record '${fileName}' not found`);
     return opened;
+  };
+  /** A whole record: the local file, else (record_upload_url) its verified copy in the bucket, proxied with the byte range. */
+  const sendWhole = async (req: FastifyRequest, reply: FastifyReply, fileName: string): Promise<FastifyReply> => {
+    const opened = await openRecordInside(options.recordDir, fileName);
+    if (opened !== null) return send(req, reply, opened, fileName);
+    const row = bucket !== null && recordPathInside(options.recordDir, fileName) !== null ? await bucket.inBucket(fileName) : null;
+    if (row === null) throw new HttpError(404, `Record '${fileName}' not found`);
+    const container = containerOf(fileName);
+    const type = container === null ? 'application/octet-stream' : CONTENT_TYPES[container];
+    return sendBucketRecord(req, reply, bucket!.bucket, row.key, row.size, type, contentDisposition(options.contentDisposition, fileName));
   };
   const send = (req: FastifyRequest, reply: FastifyReply, opened: OpenedRecord, fileName: string): FastifyReply => {
     const container = containerOf(fileName);
@@ -82,11 +94,11 @@ export async function registerRecordFiles(app: FastifyInstance, options: RecordF
       params: { type: 'object', required: ['file'], properties: { file: { type: 'string', maxLength: 1024 } } },
       querystring: querySchema,
       produces: [...new Set(Object.values(CONTENT_TYPES))],
-      response: { 200: { type: 'string', format: 'binary' }, 206: { type: 'string', format: 'binary' }, ...errorResponses(400, 401, 404, 416, 500, 503, 507) },
+      response: { 200: { type: 'string', format: 'binary' }, 206: { type: 'string', format: 'binary' }, ...errorResponses(400, 401, 404, 416, 500, 502, 503, 507) },
     },
     handler: async (req, reply) => {
       const fileName = req.params.file;
-      if (!isCuttable(containerOf(fileName))) return send(req, reply, await open(options.recordDir, fileName), fileName);
+      if (!isCuttable(containerOf(fileName))) return sendWhole(req, reply, fileName);
       let range;
       try {
         range = parseCutRange(req.query);
@@ -94,7 +106,7 @@ export async function registerRecordFiles(app: FastifyInstance, options: RecordF
         if (err instanceof CutRangeError) throw new HttpError(400, err.message);
         throw err;
       }
-      if (range === null) return send(req, reply, await open(options.recordDir, fileName), fileName);
+      if (range === null) return sendWhole(req, reply, fileName);
       // a stored part may be removed from the cache (mp4_cutter_cache_max_size) between the cut and the open: cut once more
       for (let attempt = 1; ; attempt++) {
         const part = await cutOrAnswer(reply, fileName, range);

@@ -1,5 +1,7 @@
 import path from 'node:path';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { UploadRow } from '../../storage/upload-store.js';
+import { uploadJson, uploadSchema } from './storage-routes.js';
 import { RECORD_PROVIDERS, RECORD_STATES, type CatalogRecord } from '../../catalog/catalog.js';
 import { downloadUrlOf } from '../download-url.js';
 import { HttpError } from '../http-error.js';
@@ -63,6 +65,7 @@ const catalogRecordSchema = {
     deletedAt: { type: ['integer', 'null'] },
     deletedReason: { type: ['string', 'null'] },
     downloadUrl: { type: ['string', 'null'], description: 'null when the file cannot be downloaded (being written, deleted, outside record_dir)' },
+    upload: uploadSchema,
   },
 } as const;
 
@@ -96,8 +99,8 @@ const spanList = {
   items: { type: 'object', properties: { start: { type: 'integer' }, end: { type: 'integer' }, fileName: { type: 'string' } } },
 } as const;
 
-function recordJson(req: FastifyRequest, r: CatalogRecord, recordDir: string, publicBaseUrl: string): Record<string, unknown> {
-  const downloadable = (r.state === 'finished' || r.state === 'recovered' || r.state === 'broken') && path.resolve(r.dir) === path.resolve(recordDir);
+function recordJson(req: FastifyRequest, r: CatalogRecord, recordDir: string, publicBaseUrl: string, upload: UploadRow | undefined): Record<string, unknown> {
+  const downloadable = (r.state === 'finished' || r.state === 'recovered' || r.state === 'broken' || r.state === 'remote') && path.resolve(r.dir) === path.resolve(recordDir);
   return {
     fileName: r.fileName,
     streamName: r.streamName,
@@ -119,6 +122,7 @@ function recordJson(req: FastifyRequest, r: CatalogRecord, recordDir: string, pu
     deletedAt: r.deletedAt,
     deletedReason: r.deletedReason,
     downloadUrl: downloadable ? downloadUrlOf(publicBaseUrl, req.protocol, req.host, r.fileName) : null,
+    upload: upload ? uploadJson(upload) : null,
   };
 }
 
@@ -143,7 +147,8 @@ export function registerRecordsRoutes(app: FastifyInstance, records: RecordsCont
     },
     async (req) => {
       const found = await records.find(req.body ?? {}).catch(badTime);
-      return { total: found.total, records: found.records.map((r) => recordJson(req, r, records.recordDir, options.publicBaseUrl)) };
+      const uploads = await records.uploadsOf(found.records);
+      return { total: found.total, records: found.records.map((r) => recordJson(req, r, records.recordDir, options.publicBaseUrl, uploads.get(r.fileName))) };
     },
   );
   app.post<{ Body: { streamName: string; from?: number | string; to?: number | string } }>(
@@ -192,7 +197,7 @@ export function registerRecordsRoutes(app: FastifyInstance, records: RecordsCont
     async (req) => {
       const row = await records.pin(req.body.fileName, req.body.pinned);
       if (!row) throw new HttpError(404, `Record '${req.body.fileName}' not found`);
-      return recordJson(req, row, records.recordDir, options.publicBaseUrl);
+      return recordJson(req, row, records.recordDir, options.publicBaseUrl, (await records.uploadsOf([row])).get(row.fileName));
     },
   );
 }

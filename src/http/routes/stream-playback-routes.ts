@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import fastifyStatic from '@fastify/static';
-import type { PartSource } from '../../catalog/part-source.js';
+import { PartsBusyError, type PartSource } from '../../catalog/part-source.js';
 import { checkStreamName } from '../../streams/stream-name.js';
 import { HttpError } from '../http-error.js';
 import { formatGaps, parsePlaybackRange, planStitch, PlaybackRangeError, type PlaybackRange } from '../playback/playback-plan.js';
@@ -92,7 +92,15 @@ export async function registerStreamPlayback(app: FastifyInstance, options: Stre
         if (err instanceof PlaybackRangeError) throw new HttpError(400, err.message);
         throw err;
       }
-      const parts = await deps.parts.partsOverlapping(name.value, range.fromMs, range.toMs);
+      let parts;
+      try {
+        parts = await deps.parts.partsOverlapping(name.value, range.fromMs, range.toMs);
+      } catch (err) {
+        if (err instanceof PartsBusyError) {
+          return reply.status(503).header('Retry-After', String(RETRY_AFTER_SECONDS)).send({ error: 503, message: err.message });
+        }
+        throw err;
+      }
       const plan = planStitch(parts, range.fromMs, range.toMs);
       if (plan === null) throw new HttpError(404, `Nothing of stream '${name.value}' is recorded between ${range.fromMs} and ${range.toMs}`);
       try {

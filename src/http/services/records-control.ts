@@ -1,6 +1,7 @@
-import type { Catalog, CatalogRecord, FindQuery, FindSort, RecordProvider, RecordState } from '../../catalog/catalog.js';
+import { FINDABLE_STATES, type Catalog, type CatalogRecord, type FindQuery, type FindSort, type RecordProvider, type RecordState } from '../../catalog/catalog.js';
 import type { CatalogService } from '../../catalog/catalog-service.js';
 import type { DeleteOutcome, RecordDeleter } from '../../catalog/record-deleter.js';
+import type { UploadRow, UploadStore } from '../../storage/upload-store.js';
 import { buildTimeline, type Timeline } from '../../catalog/timeline.js';
 import { parseTimeRange } from '../time-bound.js';
 
@@ -42,7 +43,15 @@ export class RecordsControl {
     private readonly deleter: RecordDeleter,
     /** record_dir: only its files are downloadable from /client/records. */
     readonly recordDir: string,
+    /** The upload queue (record_upload_url); null when uploads are off. */
+    private readonly uploads: UploadStore | null = null,
   ) {}
+
+  /** The upload rows of these records (empty when uploads are off). */
+  async uploadsOf(records: readonly CatalogRecord[]): Promise<Map<string, UploadRow>> {
+    if (this.uploads === null || records.length === 0) return new Map();
+    return this.uploads.getMany(records.map((r) => r.fileName));
+  }
 
   /** Throws TimeBoundError for a bad from/to. */
   query(body: RecordsFindBody): FindQuery {
@@ -54,7 +63,7 @@ export class RecordsControl {
       ...(body.fileName !== undefined ? { fileName: body.fileName } : {}),
       ...(body.provider !== undefined ? { provider: body.provider } : {}),
       ...range,
-      ...(states !== undefined && states.length > 0 ? { states } : {}),
+      states: states !== undefined && states.length > 0 ? states : FINDABLE_STATES,
       offset: body.offset ?? 0,
       limit: body.limit ?? 100,
       sort: body.sort ?? 'start',
