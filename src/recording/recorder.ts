@@ -20,10 +20,27 @@ import { nameRecord, type NamingRules, type TemplateValues } from './naming.js';
 import { type MuxerSpec, RecordingPart } from './recording-part.js';
 import { ErrorBudget } from './error-budget.js';
 import { removeSidecar, writeSidecar } from './part-sidecar.js';
+import { PauseClock, type PauseEntry } from './pause-clock.js';
+import { retimeChunk } from './retime-chunk.js';
 import { rotationDue, type Rotation } from './rotation.js';
 import type { WorkPool } from './work-pool.js';
 
 export type RecorderState = 'starting' | 'recording' | 'finishing' | 'done' | 'failed';
+
+/** What the API shows of a recording in progress (find_all `state`). */
+export type RecordingApiState = 'RECORDING' | 'PAUSED' | 'FINISHING';
+
+/** A pause as listed with a record (and with a recording in progress). */
+export interface RecordPause {
+  /** Wall clock of the pause, epoch ms. */
+  readonly pausedAt: number;
+  /** Wall clock of the resume, epoch ms; null while paused (or when the recording ended paused). */
+  readonly resumedAt: number | null;
+  /** Where the pause is in the record (the part), ms from its start. */
+  readonly positionMs: number;
+  /** Media time of the stream left out, ms (0 until the record continued). */
+  readonly skippedMs: number;
+}
 
 export interface RecorderSettings {
   readonly ffmpeg: string;
@@ -82,6 +99,8 @@ export interface RecordInfo {
   readonly audioCodec?: string;
   readonly width?: number;
   readonly height?: number;
+  /** The pauses inside this part (absent when none). */
+  readonly pauses?: readonly RecordPause[];
 }
 
 /** A part whose muxer has just been started: it exists on disk (under its temp name) from now on. */
@@ -142,6 +161,10 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
   #endedPartsMs = 0;
   #lastChunkAt = Date.now();
   #idleTimer: NodeJS.Timeout | null = null;
+  /** Pause/resume: what is written, and the shift that keeps the record's timestamps continuous. */
+  readonly #clock = new PauseClock();
+  /** Codec configuration that arrived while paused: written before the keyframe the record continues at. */
+  #configWhilePaused = false;
   readonly log: Logger;
 
   constructor(
@@ -188,6 +211,56 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
     return nameRecord(this.settings.naming, values, 'keep', this.plan.extension, this.#indexOf(part?.index ?? 1));
   }
 
+  /** Paused, or resumed and waiting for the keyframe to continue at (nothing is written). */
+  get paused(): boolean {
+    return this.#clock.paused;
+  }
+
+  get apiState(): RecordingApiState {
+    if (this.#state === 'finishing' || this.#state === 'done' || this.#state === 'failed') return 'FINISHING';
+    return this.#clock.paused ? 'PAUSED' : 'RECORDING';
+  }
+
+  /**
+   * Media time recorded so far, ms: the sum of the recorded spans of every
+   * part (pauses left out). Rotation, record_max_length and the idle timeout
+   * count this time.
+   */
+  get recordedMs(): number {
+    return this.#endedPartsMs + (this.#part?.durationMs ?? 0);
+  }
+
+  /** The stream's own timestamp of the last media seen (written or not), ms; -1 before any. */
+  get lastStreamTimestampMs(): number {
+    return this.#clock.lastStreamTimestampMs;
+  }
+
+  /** Every pause of this recording so far, on the recording's own timeline (positionMs from its first media). */
+  get pauses(): RecordPause[] {
+    return this.#clock.pauses.map((p) => this.#pauseOf(p, 0));
+  }
+
+  #pauseOf(p: PauseEntry, partStartMs: number): RecordPause {
+    return { pausedAt: p.pausedAt, resumedAt: p.resumedAt, positionMs: Math.max(0, p.atMs - partStartMs), skippedMs: p.skippedMs };
+  }
+
+  /** Stops writing media until resume(); false when already paused or finishing. */
+  pause(): boolean {
+    if (this.#finishing || !this.#clock.pause(Date.now())) return false;
+    this.log.info({ recordedMs: this.recordedMs, streamTimestampMs: this.#clock.lastStreamTimestampMs }, 'Recording paused');
+    return true;
+  }
+
+  /** Writes media again from the next keyframe (asked of a WebRTC publisher); false when not paused or finishing. */
+  resume(): boolean {
+    if (this.#finishing || !this.#clock.resume(Date.now())) return false;
+    // the time spent paused is no idle time
+    this.#lastChunkAt = Date.now();
+    this.stream.source.requestKeyframe?.();
+    this.log.info({ recordedMs: this.recordedMs, keyframeRequested: this.stream.source.requestKeyframe !== undefined }, 'Recording resuming at the next keyframe');
+    return true;
+  }
+
   async start(): Promise<void> {
     // synchronous up to the tap: an await here would let the ingest take in a burst of queued media
     // (a publisher whose data waited in the socket while the daemon was busy) before the tap exists,
@@ -202,7 +275,8 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
     this.stream.source.requestKeyframe?.();
     const idle = this.settings.limits.idleTimeoutMs;
     this.#idleTimer = setInterval(() => {
-      if (Date.now() - this.#lastChunkAt > idle) void this.finish(`no media for ${Math.round(idle / 1000)} s`);
+      // a paused recording is not idle: the idle timeout counts recorded time only
+      if (this.#clock.mode !== 'paused' && Date.now() - this.#lastChunkAt > idle) void this.finish(`no media for ${Math.round(idle / 1000)} s`);
     }, Math.min(1000, idle));
     this.#idleTimer.unref();
   }
@@ -264,11 +338,25 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
       this.#header = chunk;
       return;
     }
+    const feed = this.stream.source.feedFormat;
     if (chunk.kind === 'config') {
       this.#configs.set(chunk.track, chunk);
-      this.#part?.writeRaw(chunk.data);
+      if (this.#clock.paused) this.#configWhilePaused = true;
+      else this.#part?.writeRaw(retimeChunk(chunk, feed, this.#clock.offsetMs).data);
       return;
     }
+    // the one gate of pause/resume: left out while paused, shifted back by the time left out after
+    const resuming = this.#clock.mode === 'resuming';
+    const admitted = this.#clock.admit(chunk);
+    if (!admitted) return;
+    if (resuming) {
+      this.log.info({ streamTimestampMs: chunk.timestampMs, recordTimestampMs: admitted.timestampMs, skippedMs: this.#clock.pauses.at(-1)?.skippedMs ?? 0 }, 'Recording resumed at a keyframe');
+      if (this.#configWhilePaused && this.#part) {
+        for (const c of this.#configs.values()) this.#part.writeRaw(retimeChunk(c, feed, admitted.offsetMs).data);
+      }
+      this.#configWhilePaused = false;
+    }
+    chunk = retimeChunk(chunk, feed, admitted.offsetMs);
     if (this.#skipUntilKeyframe) {
       if (!chunk.keyframe) return;
       this.#skipUntilKeyframe = false;
@@ -292,6 +380,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
       part = this.#startPart();
     }
     part.write(chunk);
+    this.#clock.written(chunk.track, chunk.endTimestampMs);
     const maxLength = this.settings.limits.maxLengthMs;
     if (maxLength > 0 && this.#endedPartsMs + part.durationMs >= maxLength) {
       void this.finish(`record_max_length of ${Math.round(maxLength / 1000)} s reached`);
@@ -343,7 +432,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
       this.log.warn({ err: (err as Error).message }, 'Cannot write the part description used for crash recovery');
     }
     if (this.#header) part.writeRaw(this.#header.data);
-    for (const c of this.#configs.values()) part.writeRaw(c.data);
+    for (const c of this.#configs.values()) part.writeRaw(retimeChunk(c, this.stream.source.feedFormat, this.#clock.offsetMs).data);
     this.emit('partStarted', {
       tmpFile,
       mediaSessionId: this.stream.mediaSessionId,
@@ -458,9 +547,17 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
       audioCodec: this.stream.media.audioCodec,
       width: this.stream.media.width,
       height: this.stream.media.height,
+      ...this.#pausesOfPart(part),
     };
     this.log.info({ part: part.index, file: dest, size: recordSize, durationMs: part.durationMs, ...finish }, 'Recording done');
     return record;
+  }
+
+  /** The pauses inside a part: those between its first and last media (positions from its start). */
+  #pausesOfPart(part: RecordingPart): { pauses?: RecordPause[] } {
+    const first = part.firstTimestampMs;
+    const inside = this.#clock.pauses.filter((p) => p.atMs >= first && p.atMs <= part.lastTimestampMs);
+    return inside.length > 0 ? { pauses: inside.map((p) => this.#pauseOf(p, first)) } : {};
   }
 
   async #finish(reason: string): Promise<RecordInfo[]> {

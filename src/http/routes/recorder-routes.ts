@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { HttpError } from '../http-error.js';
 import { requireStreamName, requireText } from '../name-guard.js';
@@ -12,6 +13,7 @@ import { DiskSpaceError } from '../../recording/recorder-manager.js';
 import {
   NotPublishingError,
   NotRecordingError,
+  PauseStateError,
   RecordingConfigError,
   UnknownSessionError,
   type RecordFilter,
@@ -66,6 +68,31 @@ const finishedRecordSchema = {
     endTimeMillis: { type: 'integer' },
     duration: { type: ['integer', 'null'], description: 'ms' },
     downloadUrl: { type: 'string' },
+  },
+} as const;
+
+/** A pause as listed with a recording in progress (find_all) and with a finished record. */
+export const pauseSchema = {
+  type: 'object',
+  properties: {
+    pausedAt: { type: 'integer', description: 'server clock of the pause, ms since the epoch' },
+    resumedAt: { type: ['integer', 'null'], description: 'server clock of the resume; null while paused' },
+    positionMs: { type: 'integer', description: 'where the pause is in the record, ms from its first media' },
+    skippedMs: { type: 'integer', description: "the stream's media time left out, ms (0 until the record continued)" },
+  },
+} as const;
+
+const inProgressSchema = {
+  type: 'object',
+  properties: {
+    fileName: { type: 'string' },
+    mediaSessionId: { type: 'string' },
+    state: { type: 'string', enum: ['RECORDING', 'PAUSED', 'FINISHING'], description: 'PAUSED also while a resumed recording waits for its keyframe' },
+    file: { type: ['string', 'null'], description: 'the hidden temp file being written (in record_tmp_dir); null between parts' },
+    size: { type: ['integer', 'null'], description: 'bytes of that file so far (MP4: its moov reserve included)' },
+    durationMs: { type: 'integer', description: 'media time recorded so far, ms: every part, pauses left out' },
+    streamTimestampMs: { type: 'integer', description: "the stream's own timestamp of the last media seen, ms (-1 before any)" },
+    pauses: { type: 'array', items: pauseSchema },
   },
 } as const;
 
@@ -137,7 +164,7 @@ export function registerRecorderRoutes(app: FastifyInstance, recording: Recordin
         response: {
           200: {
             type: 'array',
-            items: { type: 'object', properties: { fileName: { type: 'string' }, mediaSessionId: { type: 'string' } } },
+            items: inProgressSchema,
           },
           ...errorResponses(400, 401, 404, 413),
         },
@@ -146,8 +173,46 @@ export function registerRecorderRoutes(app: FastifyInstance, recording: Recordin
     async () => {
       const list = recording.inProgress();
       if (list.length === 0) throw new HttpError(404, 'No recordings in progress');
-      return list;
+      return Promise.all(
+        list.map(async ({ part, ...r }) => ({
+          ...r,
+          file: part ? path.basename(part.tmpFile) : null,
+          size: part ? await fs.promises.stat(part.tmpFile).then((st) => st.size, () => null) : null,
+        })),
+      );
     },
+  );
+  const pauseOrResume = async (what: 'pause' | 'resume', body: { mediaSessionId: string }): Promise<Record<string, never>> => {
+    try {
+      await recording[what](body.mediaSessionId);
+    } catch (err) {
+      if (err instanceof NotRecordingError) throw new HttpError(404, err.message);
+      if (err instanceof PauseStateError) throw new HttpError(409, err.message);
+      throw err;
+    }
+    return {};
+  };
+  app.post<{ Body: { mediaSessionId: string } }>(
+    '/rest-api/recorder/pause',
+    {
+      schema: {
+        summary: 'Pauses a recording: nothing is written until resumed (not in WCS); 409 when already paused or finishing',
+        body: sessionSchema,
+        response: { 200: emptyAnswerSchema, ...errorResponses(400, 401, 404, 409, 413) },
+      },
+    },
+    async (req) => pauseOrResume('pause', req.body),
+  );
+  app.post<{ Body: { mediaSessionId: string } }>(
+    '/rest-api/recorder/resume',
+    {
+      schema: {
+        summary: 'Resumes a paused recording into the same file at the next keyframe, timestamps continuous (not in WCS); 409 when not paused',
+        body: sessionSchema,
+        response: { 200: emptyAnswerSchema, ...errorResponses(400, 401, 404, 409, 413) },
+      },
+    },
+    async (req) => pauseOrResume('resume', req.body),
   );
   app.post(
     '/rest-api/recorder/progress',
