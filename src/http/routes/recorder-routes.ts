@@ -8,7 +8,7 @@ import { downloadUrlOf } from '../download-url.js';
 import { TimeBoundError } from '../time-bound.js';
 import { recordFilterProperties } from './records-routes.js';
 import type { StartupConfig } from '../recording-config.js';
-import { emptyAnswerSchema, emptyBodySchema, errorResponses, mediaSessionIdSchema } from '../schemas.js';
+import { emptyAnswerSchema, emptyBodySchema, errorResponses, mediaSessionIdSchema, pauseSchema } from '../schemas.js';
 import { DiskSpaceError } from '../../recording/recorder-manager.js';
 import {
   NotPublishingError,
@@ -67,18 +67,8 @@ const finishedRecordSchema = {
     startTimeMillis: { type: 'integer', description: 'server clock, ms since the epoch' },
     endTimeMillis: { type: 'integer' },
     duration: { type: ['integer', 'null'], description: 'ms' },
+    pauses: { type: 'array', items: pauseSchema, description: 'pauses inside the record (absent when none)' },
     downloadUrl: { type: 'string' },
-  },
-} as const;
-
-/** A pause as listed with a recording in progress (find_all) and with a finished record. */
-export const pauseSchema = {
-  type: 'object',
-  properties: {
-    pausedAt: { type: 'integer', description: 'server clock of the pause, ms since the epoch' },
-    resumedAt: { type: ['integer', 'null'], description: 'server clock of the resume; null while paused' },
-    positionMs: { type: 'integer', description: 'where the pause is in the record, ms from its first media' },
-    skippedMs: { type: 'integer', description: "the stream's media time left out, ms (0 until the record continued)" },
   },
 } as const;
 

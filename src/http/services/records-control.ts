@@ -1,4 +1,4 @@
-import type { Catalog, CatalogRecord, FindQuery, FindSort, RecordProvider, RecordState } from '../../catalog/catalog.js';
+import type { Catalog, CatalogPause, CatalogRecord, FindQuery, FindSort, RecordProvider, RecordState } from '../../catalog/catalog.js';
 import type { CatalogService } from '../../catalog/catalog-service.js';
 import type { DeleteOutcome, RecordDeleter } from '../../catalog/record-deleter.js';
 import { buildTimeline, type Timeline } from '../../catalog/timeline.js';
@@ -27,6 +27,7 @@ export interface FinishedRecord {
   readonly startTimeMillis: number;
   readonly endTimeMillis: number;
   readonly duration: number | null;
+  readonly pauses?: readonly CatalogPause[];
 }
 
 /** Parts closer than this are one continuous recording on the timeline. */
@@ -87,6 +88,7 @@ export class RecordsControl {
         startTimeMillis: r.startMs,
         endTimeMillis: r.endMs ?? r.startMs,
         duration: r.durationMs,
+        ...(r.pauses ? { pauses: r.pauses } : {}),
       }))
       .sort((a, b) => a.endTimeMillis - b.endTimeMillis || a.fileName.localeCompare(b.fileName));
   }
