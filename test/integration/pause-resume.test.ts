@@ -7,6 +7,7 @@ import { launchChromium, whipPublishFromPage, type Browser } from '../helpers/ch
 import { startDaemon, waitFor, type DaemonHandle } from '../helpers/daemon.js';
 import { decodeErrors, ffprobe, firstVideoFrameIsKey, makeClip, publish } from '../helpers/media.js';
 import { hookLines, logLines, postJson, streamNamed } from '../helpers/rest.js';
+import { agentInStatus, FakeCamera, requireGstRtspServer } from '../helpers/rtsp-camera.js';
 
 /**
  * Pause and resume of a recording (issue 18 items 7 and 10), with real
@@ -248,6 +249,31 @@ describe('pause and resume over RTMP', () => {
       publisher.proc.kill('SIGINT');
       await publisher.exited;
       expect((await daemon.stop()).code).toBe(0);
+    }
+  });
+});
+
+describe('pause and resume over RTSP (GStreamer camera)', () => {
+  it('a camera pull (H.264 + AAC, 25 fps, a keyframe a second) into MP4: the pause is left out, no timestamp jump, plays', async () => {
+    requireGstRtspServer();
+    const GOP_S = 1;
+    const cam = await FakeCamera.start({ audio: 'aac' });
+    const daemon = await startDaemon({ stream_record_policy_template: '{streamName}' });
+    try {
+      expect((await daemon.post('/rest-api/rtsp/startup', { uri: cam.url(), toStream: 'pause_cam' })).status).toBe(200);
+      const id = (await agentInStatus(daemon, 'pause_cam', 'PLAYING')).mediaSessionId!;
+      const { beforeStop } = await pauseResumeStop(daemon, id);
+      const record = await finishedRecord(daemon, id);
+      const file = path.join(daemon.recordDir, record.fileName);
+      expect(path.extname(file)).toBe('.mp4');
+      checkRecord(file, record, beforeStop, 2.5);
+      const duration = Number(ffprobe(file).format.duration);
+      const seenS = beforeStop.streamTimestampMs / 1000;
+      expect(duration).toBeLessThanOrEqual(seenS - PAUSE_MEDIA_MS / 1000 + GOP_S);
+      console.log(`[figures] pause rtsp: record ${duration.toFixed(3)} s, stream seen ${seenS.toFixed(3)} s, skipped ${(beforeStop.pauses[0]!.skippedMs / 1000).toFixed(3)} s`);
+    } finally {
+      expect((await daemon.stop()).code).toBe(0);
+      await cam.kill();
     }
   });
 });
