@@ -220,6 +220,8 @@ export function registerRecorderRoutes(app: FastifyInstance, recording: Recordin
                 mediaSessionId: { type: 'string' },
                 size: { type: ['integer', 'null'], description: 'bytes written so far to the current part (MP4: its moov reserve included); null between parts' },
                 startTimeMillis: { type: ['integer', 'null'], description: 'when the current part started, ms since the epoch' },
+                state: { type: 'string', enum: ['RECORDING', 'PAUSED', 'FINISHING'] },
+                durationMs: { type: 'integer', description: 'media time recorded so far, ms (pauses left out)' },
               },
             },
           },
