@@ -278,12 +278,36 @@ describe('pause and resume over RTSP (GStreamer camera)', () => {
   });
 });
 
-describe('pause and resume over WebRTC (Chromium, WHIP)', () => {
+describe('pause and resume in Chromium: the console, and WebRTC publishers over WHIP', () => {
   let browser: Browser | undefined;
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'wcs-pause-'));
   afterAll(async () => {
     await browser?.close();
     fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it('the console: Pause and Resume buttons on a recorded stream, the badge follows the state', async () => {
+    const daemon = await startDaemon({ stream_record_policy_template: '{streamName}' });
+    const publisher = publish(makeClip({ video: true, audio: true, seconds: 30, gop: 1 }), daemon.rtmpUrl('pause_console'));
+    try {
+      const id = (await streamNamed(daemon, 'pause_console')).mediaSessionId;
+      browser ??= await launchChromium();
+      const page = await browser.context.newPage();
+      await page.goto(daemon.url('/'));
+      const card = '.card.stream[data-stream="pause_console"]';
+      await page.locator(`${card} button[data-action="pause"]`).click({ timeout: 20_000 });
+      await page.locator(`${card} .badge`, { hasText: 'PAUSED' }).waitFor({ timeout: 10_000 });
+      expect((await recording(daemon, id))!.state).toBe('PAUSED');
+      await page.locator(`${card} button[data-action="resume"]`).click({ timeout: 10_000 });
+      await page.locator(`${card} button[data-action="pause"]`).waitFor({ timeout: 20_000 });
+      expect((await recording(daemon, id))!.state).toBe('RECORDING');
+      expect(await page.locator(`${card} .badge`, { hasText: 'PAUSED' }).count()).toBe(0);
+      await page.close();
+    } finally {
+      publisher.proc.kill('SIGINT');
+      await publisher.exited;
+      expect((await daemon.stop()).code).toBe(0);
+    }
   });
 
   it.each([
