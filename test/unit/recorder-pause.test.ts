@@ -67,4 +67,22 @@ describe('Recorder pause/resume state (find_all state)', () => {
     expect(recorder.resume()).toBe(false);
     expect(await finishing).toEqual([]);
   });
+
+  it('the idle timeout does not run while paused, and starts again at resume', async () => {
+    const source = new KeyframeSource();
+    const stream = new Stream({ name: 'idle', app: 'live', mediaProvider: 'WebRTC', login: '', recordRequested: null, source });
+    const idle = { ...settings, limits: { ...settings.limits, idleTimeoutMs: 200 } };
+    const recorder = new Recorder(stream, idle, new WorkPool(1), pino({ level: 'silent' }), 2);
+    await recorder.start();
+    expect(recorder.pause()).toBe(true);
+    // no media for several idle timeouts: a paused recording stays
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(recorder.apiState).toBe('PAUSED');
+    expect(recorder.state).not.toBe('finishing');
+    const finished = new Promise((resolve) => recorder.once('finished', resolve));
+    expect(recorder.resume()).toBe(true);
+    // resumed and still no media: the idle timeout ends it
+    await finished;
+    expect(recorder.state).toBe('done');
+  });
 });
