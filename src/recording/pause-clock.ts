@@ -6,6 +6,13 @@
  * frame interval after the last media written, and every later chunk is
  * shifted by the same offset (the media time left out). The record's
  * duration is then the sum of its recorded spans.
+ *
+ * Video with B-frames (frames sent before the ones they are shown after):
+ * a pause takes effect at the next video frame shown after every frame
+ * written (a new reference frame), so the B-frames of the last group are
+ * written and no picture is missing before the cut; the continuation is
+ * also placed after the last picture shown, not only after the last one
+ * decoded.
  */
 
 /** One pause of a recording, as the API lists it. */
@@ -15,9 +22,9 @@ export interface PauseEntry {
   /** Wall clock of resume(), epoch ms; null while paused. */
   resumedAt: number | null;
   /** Where the pause is on the record's timeline: end of the last media written before it, ms (0 when nothing was written yet). */
-  readonly atMs: number;
+  atMs: number;
   /** The stream's own timestamp of the last media seen before the pause, ms (-1 when none). */
-  readonly pausedAtStreamMs: number;
+  pausedAtStreamMs: number;
   /** The stream's timestamp of the keyframe the record continued at, ms; null until it came. */
   resumedAtStreamMs: number | null;
   /** Stream media time left out of the record by this pause, ms. */
@@ -27,6 +34,8 @@ export interface PauseEntry {
 export type PauseMode =
   /** Media passes (shifted by the offset). */
   | 'recording'
+  /** Paused, the B-frames of the last group still pass: the cut comes at the next reference frame. */
+  | 'pausing'
   /** Nothing passes. */
   | 'paused'
   /** Resumed: nothing passes until a keyframe. */
@@ -38,6 +47,8 @@ export interface TimedChunk {
   readonly keyframe: boolean;
   readonly timestampMs: number;
   readonly endTimestampMs: number;
+  /** When the chunk's (last) frame is shown, stream time, ms; default endTimestampMs (FLV video: + composition offset). */
+  readonly ptsMs?: number;
 }
 
 export interface Admitted {
@@ -45,6 +56,8 @@ export interface Admitted {
   readonly offsetMs: number;
   readonly timestampMs: number;
   readonly endTimestampMs: number;
+  /** When the chunk's (last) frame is shown, record timeline, ms. */
+  readonly ptsMs: number;
 }
 
 /** Frame interval assumed before two frames of a track were seen, ms (30 fps). */
@@ -58,6 +71,9 @@ export class PauseClock {
   /** End of the last media written, record timeline, per track and overall (-1 = none). */
   readonly #lastOut = new Map<string, number>();
   #lastOutAll = -1;
+  /** Latest presentation time written per track (record timeline), and that of video ('video' chunks: FLV, video-only WebM). */
+  readonly #maxPtsOut = new Map<string, number>();
+  #maxVideoPtsOut = -1;
   /** End of the previous chunk of each track seen while recording (stream time). */
   readonly #lastIn = new Map<string, number>();
   readonly #interval = new Map<string, number>();
@@ -92,8 +108,8 @@ export class PauseClock {
   /** Stops letting media through; false when already paused (or waiting to resume). */
   pause(nowMs: number): boolean {
     if (this.#mode !== 'recording') return false;
-    this.#mode = 'paused';
-    this.#lastIn.clear();
+    // video written: wait for the next reference frame (with B-frames the last ones of the group are still to come)
+    this.#mode = this.#maxVideoPtsOut >= 0 ? 'pausing' : 'paused';
     this.#pauses.push({
       pausedAt: nowMs,
       resumedAt: null,
@@ -107,11 +123,31 @@ export class PauseClock {
 
   /** Lets media through again from the next keyframe; false when not paused. */
   resume(nowMs: number): boolean {
-    if (this.#mode !== 'paused') return false;
-    this.#mode = 'resuming';
+    if (this.#mode !== 'paused' && this.#mode !== 'pausing') return false;
     const last = this.#pauses[this.#pauses.length - 1];
     if (last) last.resumedAt = nowMs;
+    if (this.#mode === 'pausing') {
+      // the cut had not come yet: nothing was left out
+      this.#mode = 'recording';
+      if (last) {
+        last.atMs = Math.max(this.#lastOutAll, 0);
+        last.resumedAtStreamMs = this.#lastSeenStreamMs;
+      }
+      return true;
+    }
+    this.#mode = 'resuming';
     return true;
+  }
+
+  /** The pause takes effect here: what was written so far is all the record holds before it. */
+  #cut(): void {
+    this.#mode = 'paused';
+    this.#lastIn.clear();
+    const last = this.#pauses[this.#pauses.length - 1];
+    if (last) {
+      last.atMs = Math.max(this.#lastOutAll, 0);
+      last.pausedAtStreamMs = this.#lastSeenStreamMs;
+    }
   }
 
   /**
@@ -119,6 +155,7 @@ export class PauseClock {
    * null = leave it out. Call written() once it is written.
    */
   admit(chunk: TimedChunk): Admitted | null {
+    if (this.#mode === 'pausing' && chunk.track === 'video' && (chunk.ptsMs ?? chunk.endTimestampMs) - this.#offset > this.#maxVideoPtsOut) this.#cut();
     if (chunk.endTimestampMs > this.#lastSeenStreamMs) this.#lastSeenStreamMs = chunk.endTimestampMs;
     if (this.#mode === 'paused') return null;
     if (this.#mode === 'resuming') {
@@ -131,13 +168,20 @@ export class PauseClock {
       if (gap > 0 && gap <= MAX_FRAME_INTERVAL_MS) this.#interval.set(chunk.track, gap);
     }
     this.#lastIn.set(chunk.track, chunk.endTimestampMs);
-    return { offsetMs: this.#offset, timestampMs: chunk.timestampMs - this.#offset, endTimestampMs: chunk.endTimestampMs - this.#offset };
+    return {
+      offsetMs: this.#offset,
+      timestampMs: chunk.timestampMs - this.#offset,
+      endTimestampMs: chunk.endTimestampMs - this.#offset,
+      ptsMs: (chunk.ptsMs ?? chunk.endTimestampMs) - this.#offset,
+    };
   }
 
-  /** Notes that an admitted chunk was written (its end on the record's timeline). */
-  written(track: string, endTimestampMs: number): void {
+  /** Notes that an admitted chunk was written (on the record's timeline: its end, and when its last frame is shown). */
+  written(track: string, endTimestampMs: number, ptsMs = endTimestampMs): void {
     this.#lastOut.set(track, Math.max(this.#lastOut.get(track) ?? -1, endTimestampMs));
     if (endTimestampMs > this.#lastOutAll) this.#lastOutAll = endTimestampMs;
+    if (ptsMs > (this.#maxPtsOut.get(track) ?? -1)) this.#maxPtsOut.set(track, ptsMs);
+    if (track === 'video' && ptsMs > this.#maxVideoPtsOut) this.#maxVideoPtsOut = ptsMs;
   }
 
   /** Resumes at this keyframe: one frame interval after what was written (nothing written yet: no shift). */
@@ -148,7 +192,10 @@ export class PauseClock {
     if (this.#lastOutAll >= 0) {
       const interval = this.#interval.get(key.track) ?? DEFAULT_FRAME_INTERVAL_MS;
       const trackEnd = this.#lastOut.get(key.track) ?? this.#lastOutAll;
-      const start = Math.max(trackEnd + interval, this.#lastOutAll + 1);
+      // shown after the last picture written too (a keyframe is shown its composition offset after it is decoded)
+      const keyShownAfter = key.ptsMs === undefined ? 0 : key.ptsMs - key.timestampMs;
+      const trackShown = this.#maxPtsOut.get(key.track) ?? trackEnd;
+      const start = Math.max(trackEnd + interval, this.#lastOutAll + 1, trackShown + interval - keyShownAfter);
       const offset = key.timestampMs - start;
       // (a stream whose timestamps went back meanwhile gets a smaller, even negative, offset: no overlap either way)
       if (pause) pause.skippedMs = Math.max(0, offset - this.#offset);

@@ -21,7 +21,7 @@ import { type MuxerSpec, RecordingPart } from './recording-part.js';
 import { ErrorBudget } from './error-budget.js';
 import { removeSidecar, writeSidecar } from './part-sidecar.js';
 import { PauseClock, type PauseEntry } from './pause-clock.js';
-import { retimeChunk } from './retime-chunk.js';
+import { flvCompositionOffsetMs, retimeChunk } from './retime-chunk.js';
 import { rotationDue, type Rotation } from './rotation.js';
 import type { WorkPool } from './work-pool.js';
 
@@ -165,6 +165,8 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
   readonly #clock = new PauseClock();
   /** Codec configuration that arrived while paused: written before the keyframe the record continues at. */
   #configWhilePaused = false;
+  /** Record timeline timestamp of the first media written (-1 before any): live pause positions count from it. */
+  #firstMediaMs = -1;
   readonly log: Logger;
 
   constructor(
@@ -237,7 +239,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
 
   /** Every pause of this recording so far, on the recording's own timeline (positionMs from its first media). */
   get pauses(): RecordPause[] {
-    return this.#clock.pauses.map((p) => this.#pauseOf(p, 0));
+    return this.#clock.pauses.map((p) => this.#pauseOf(p, Math.max(this.#firstMediaMs, 0)));
   }
 
   #pauseOf(p: PauseEntry, partStartMs: number): RecordPause {
@@ -347,7 +349,8 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
     }
     // the one gate of pause/resume: left out while paused, shifted back by the time left out after
     const resuming = this.#clock.mode === 'resuming';
-    const admitted = this.#clock.admit(chunk);
+    const cto = feed === 'flv' && chunk.track === 'video' ? flvCompositionOffsetMs(chunk.data) : 0;
+    const admitted = this.#clock.admit(cto === 0 ? chunk : { ...chunk, ptsMs: chunk.timestampMs + cto });
     if (!admitted) return;
     if (resuming) {
       this.log.info({ streamTimestampMs: chunk.timestampMs, recordTimestampMs: admitted.timestampMs, skippedMs: this.#clock.pauses.at(-1)?.skippedMs ?? 0 }, 'Recording resumed at a keyframe');
@@ -380,7 +383,8 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
       part = this.#startPart();
     }
     part.write(chunk);
-    this.#clock.written(chunk.track, chunk.endTimestampMs);
+    if (this.#firstMediaMs < 0) this.#firstMediaMs = chunk.timestampMs;
+    this.#clock.written(chunk.track, chunk.endTimestampMs, admitted.ptsMs);
     const maxLength = this.settings.limits.maxLengthMs;
     if (maxLength > 0 && this.#endedPartsMs + part.durationMs >= maxLength) {
       void this.finish(`record_max_length of ${Math.round(maxLength / 1000)} s reached`);

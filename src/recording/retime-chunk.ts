@@ -25,6 +25,18 @@ export function flvTagTimestamp(tag: Buffer): number {
   return ((tag[7]! << 24) | tag.readUIntBE(4, 3)) >>> 0;
 }
 
+/**
+ * The composition time offset of an FLV video tag (H.264/H.265 NAL units:
+ * how long after it is decoded a frame is shown; > 0 with B-frames), ms;
+ * 0 for anything else.
+ */
+export function flvCompositionOffsetMs(tag: Buffer): number {
+  if (tag.length < 16 || (tag[0]! & 0x1f) !== 9) return 0;
+  const codec = tag[11]! & 0x0f;
+  if ((codec !== 7 && codec !== 12) || tag[12] !== 1) return 0;
+  return tag.readIntBE(13, 3);
+}
+
 /** A copy of an FLV tag with its timestamp moved back by `offsetMs`. */
 export function retimeFlvTag(tag: Buffer, offsetMs: number): Buffer {
   if (tag.length < 11) return tag;

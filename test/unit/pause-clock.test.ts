@@ -33,9 +33,11 @@ describe('PauseClock', () => {
     // 25 fps video, GOP of 1 s
     feed(clock, [0, 40, 80, 120].map((t, i) => video(t, i === 0)));
     expect(clock.pause(5000)).toBe(true);
-    expect(clock.mode).toBe('paused');
+    // the cut comes at the next video frame (no B-frames here: any next frame)
+    expect(clock.mode).toBe('pausing');
     // paused: nothing passes, keyframes neither
     expect(feed(clock, [video(160), video(1000, true), video(1040)])).toEqual([null, null, null]);
+    expect(clock.mode).toBe('paused');
     expect(clock.resume(8000)).toBe(true);
     expect(clock.mode).toBe('resuming');
     // resumed: waits for a keyframe
@@ -53,6 +55,7 @@ describe('PauseClock', () => {
     const clock = new PauseClock();
     feed(clock, [video(0, true), audio(10), video(40), audio(33), video(80), audio(56)]);
     clock.pause(0);
+    expect(feed(clock, [video(120)])).toEqual([null]);
     clock.resume(0);
     // audio of 1990 arrives after the keyframe of 2000: left out; audio after it shifts with the video
     const out = feed(clock, [audio(1980), video(2000, true), audio(1990), audio(2013), video(2040)]);
@@ -64,6 +67,7 @@ describe('PauseClock', () => {
     // audio ran ahead of video before the pause
     feed(clock, [video(0, true), video(40), audio(300)]);
     clock.pause(0);
+    feed(clock, [video(80)]);
     clock.resume(0);
     const [key] = feed(clock, [video(5000, true)]);
     expect(key).toBe(301);
@@ -73,9 +77,11 @@ describe('PauseClock', () => {
     const clock = new PauseClock();
     feed(clock, [video(0, true), video(40)]);
     clock.pause(1);
+    feed(clock, [video(80)]);
     clock.resume(2);
     expect(feed(clock, [video(1000, true), video(1040)])).toEqual([80, 120]);
     clock.pause(3);
+    feed(clock, [video(1080)]);
     clock.resume(4);
     expect(feed(clock, [video(3000, true), video(3040)])).toEqual([160, 200]);
     expect(clock.pauses.map((p) => p.skippedMs)).toEqual([920, 1920]);
@@ -106,11 +112,13 @@ describe('PauseClock', () => {
     const clock = new PauseClock();
     feed(clock, [video(0, true)]);
     clock.pause(0);
+    feed(clock, [video(40)]);
     clock.resume(0);
     expect(feed(clock, [video(9000, true)])).toEqual([DEFAULT_FRAME_INTERVAL_MS]);
     const holes = new PauseClock();
     feed(holes, [video(0, true), video(40), video(5040)]);
     holes.pause(0);
+    feed(holes, [video(5080)]);
     holes.resume(0);
     expect(feed(holes, [video(9000, true)])).toEqual([5080]);
   });
@@ -132,7 +140,40 @@ describe('PauseClock', () => {
     clock.resume(0);
     const a = clock.admit(cluster(6000, 6960));
     // interval between clusters: 1000 - 960 = 40
-    expect(a).toEqual({ offsetMs: 4000, timestampMs: 2000, endTimestampMs: 2960 });
+    expect(a).toEqual({ offsetMs: 4000, timestampMs: 2000, endTimestampMs: 2960, ptsMs: 2960 });
+  });
+
+  it('B-frames: the pause cuts at the next reference frame (the B-frames of the group are written), the continuation is shown after every picture written', () => {
+    const clock = new PauseClock();
+    /** A video frame sent at dts, shown at pts (B-frames: shown before frames sent earlier). */
+    const frame = (dts: number, pts: number, keyframe = false): TimedChunk => ({ track: 'video', keyframe, timestampMs: dts, endTimestampMs: dts, ptsMs: pts });
+    const fed = (chunks: TimedChunk[]): (number | null)[] =>
+      chunks.map((c) => {
+        const a = clock.admit(c);
+        if (a) clock.written(c.track, a.endTimestampMs, a.ptsMs);
+        return a ? a.ptsMs : null;
+      });
+    // decode order I P B B P: shown 67 167 100 133 267
+    expect(fed([frame(0, 67, true), frame(33, 167), frame(67, 100), frame(100, 133), frame(133, 267)])).toEqual([67, 167, 100, 133, 267]);
+    clock.pause(0);
+    // the B-frames shown before 267 still pass; the next P (shown at 367) is where the pause takes effect
+    expect(fed([frame(167, 200), frame(200, 233), audio(210), frame(233, 367), frame(267, 300)])).toEqual([200, 233, 210, null, null]);
+    expect(clock.mode).toBe('paused');
+    expect(clock.pauses[0]!.atMs).toBe(210);
+    clock.resume(0);
+    // the keyframe sent at 3000 and shown at 3067 comes right after the last picture (267): shown at 300, sent at 233
+    const key = clock.admit(frame(3000, 3067, true));
+    expect(key).toEqual({ offsetMs: 2767, timestampMs: 233, endTimestampMs: 233, ptsMs: 300 });
+  });
+
+  it('resume before the cut came: nothing is left out', () => {
+    const clock = new PauseClock();
+    feed(clock, [video(0, true), video(40)]);
+    clock.pause(10);
+    expect(clock.resume(20)).toBe(true);
+    expect(clock.mode).toBe('recording');
+    expect(feed(clock, [video(80), video(120)])).toEqual([80, 120]);
+    expect(clock.pauses).toEqual([{ pausedAt: 10, resumedAt: 20, atMs: 40, pausedAtStreamMs: 40, resumedAtStreamMs: 40, skippedMs: 0 }]);
   });
 });
 
