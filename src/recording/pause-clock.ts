@@ -105,8 +105,15 @@ export class PauseClock {
     return this.#pauses;
   }
 
-  /** Stops letting media through; false when already paused (or waiting to resume). */
+  /** Stops letting media through; false when already paused. A resume still waiting for its keyframe is taken back. */
   pause(nowMs: number): boolean {
+    if (this.#mode === 'resuming') {
+      // nothing was written since the last pause: it goes on
+      this.#mode = 'paused';
+      const last = this.#pauses[this.#pauses.length - 1];
+      if (last) last.resumedAt = null;
+      return true;
+    }
     if (this.#mode !== 'recording') return false;
     // video written: wait for the next reference frame (with B-frames the last ones of the group are still to come)
     this.#mode = this.#maxVideoPtsOut >= 0 ? 'pausing' : 'paused';

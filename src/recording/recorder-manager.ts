@@ -30,7 +30,7 @@ export interface RecordingInProgress {
   readonly mediaSessionId: string;
   /** The file being written and when its part started (not in WCS's answer; the route turns it into size). */
   readonly part?: { readonly tmpFile: string; readonly startTimeMillis: number } | null;
-  /** RECORDING, PAUSED (also while waiting for the keyframe to continue at) or FINISHING. */
+  /** RECORDING (also while a resumed recording waits for its keyframe), PAUSED or FINISHING. */
   readonly state: RecordingApiState;
   /** Media time recorded so far, ms (pauses left out; every part). */
   readonly durationMs: number;

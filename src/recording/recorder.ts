@@ -213,14 +213,11 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
     return nameRecord(this.settings.naming, values, 'keep', this.plan.extension, this.#indexOf(part?.index ?? 1));
   }
 
-  /** Paused, or resumed and waiting for the keyframe to continue at (nothing is written). */
-  get paused(): boolean {
-    return this.#clock.paused;
-  }
-
   get apiState(): RecordingApiState {
     if (this.#state === 'finishing' || this.#state === 'done' || this.#state === 'failed') return 'FINISHING';
-    return this.#clock.paused ? 'PAUSED' : 'RECORDING';
+    // resumed and waiting for the keyframe to continue at: RECORDING (as a recording waiting for its first keyframe)
+    const mode = this.#clock.mode;
+    return mode === 'paused' || mode === 'pausing' ? 'PAUSED' : 'RECORDING';
   }
 
   /**
@@ -246,7 +243,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
     return { pausedAt: p.pausedAt, resumedAt: p.resumedAt, positionMs: Math.max(0, p.atMs - partStartMs), skippedMs: p.skippedMs };
   }
 
-  /** Stops writing media until resume(); false when already paused or finishing. */
+  /** Stops writing media until resume(); false when already paused or finishing (a resume waiting for its keyframe is taken back). */
   pause(): boolean {
     if (this.#finishing || !this.#clock.pause(Date.now())) return false;
     this.log.info({ recordedMs: this.recordedMs, streamTimestampMs: this.#clock.lastStreamTimestampMs }, 'Recording paused');

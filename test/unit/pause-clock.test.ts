@@ -95,9 +95,12 @@ describe('PauseClock', () => {
     expect(clock.pause(0)).toBe(true);
     expect(clock.pause(0)).toBe(false);
     expect(clock.resume(0)).toBe(true);
-    // waiting for the keyframe: still not pausable twice, not resumable twice
+    // waiting for the keyframe: not resumable twice; a pause takes the resume back (the same pause goes on)
     expect(clock.resume(0)).toBe(false);
-    expect(clock.pause(0)).toBe(false);
+    expect(clock.pause(5)).toBe(true);
+    expect(clock.mode).toBe('paused');
+    expect(clock.pauses).toHaveLength(1);
+    expect(clock.pauses[0]!.resumedAt).toBeNull();
   });
 
   it('a pause before anything was written shifts nothing', () => {

@@ -42,7 +42,7 @@ const settings: RecorderSettings = {
 };
 
 describe('Recorder pause/resume state (find_all state)', () => {
-  it('RECORDING, PAUSED (also while waiting for the keyframe), FINISHING; a keyframe is asked for at resume; no pause while finishing', async () => {
+  it('RECORDING, PAUSED, RECORDING again once resumed (waiting for the keyframe), FINISHING; a keyframe is asked for at resume; no pause while finishing', async () => {
     const source = new KeyframeSource();
     const stream = new Stream({ name: 's', app: 'live', mediaProvider: 'WebRTC', login: '', recordRequested: null, source });
     const recorder = new Recorder(stream, settings, new WorkPool(1), pino({ level: 'silent' }), 1);
@@ -57,10 +57,16 @@ describe('Recorder pause/resume state (find_all state)', () => {
     expect(recorder.pauses[0]!.resumedAt).toBeNull();
     expect(recorder.resume()).toBe(true);
     expect(source.keyframeRequests).toBe(atStart + 1);
-    // resumed, no keyframe yet: still nothing written
-    expect(recorder.apiState).toBe('PAUSED');
+    // resumed, no keyframe yet (nothing written until it comes): RECORDING, as a recording waiting for its first keyframe
+    expect(recorder.apiState).toBe('RECORDING');
     expect(recorder.resume()).toBe(false);
     expect(recorder.pauses[0]!.resumedAt).not.toBeNull();
+    // a pause now takes the resume back
+    expect(recorder.pause()).toBe(true);
+    expect(recorder.apiState).toBe('PAUSED');
+    expect(recorder.pauses).toHaveLength(1);
+    expect(recorder.resume()).toBe(true);
+    expect(source.keyframeRequests).toBe(atStart + 2);
     const finishing = recorder.finish('test over');
     expect(recorder.apiState).toBe('FINISHING');
     expect(recorder.pause()).toBe(false);

@@ -77,7 +77,7 @@ const inProgressSchema = {
   properties: {
     fileName: { type: 'string' },
     mediaSessionId: { type: 'string' },
-    state: { type: 'string', enum: ['RECORDING', 'PAUSED', 'FINISHING'], description: 'PAUSED also while a resumed recording waits for its keyframe' },
+    state: { type: 'string', enum: ['RECORDING', 'PAUSED', 'FINISHING'], description: 'RECORDING also while a resumed recording waits for the keyframe it continues at' },
     file: { type: ['string', 'null'], description: 'the hidden temp file being written (in record_tmp_dir); null between parts' },
     size: { type: ['integer', 'null'], description: 'bytes of that file so far (MP4: its moov reserve included)' },
     durationMs: { type: 'integer', description: 'media time recorded so far, ms: every part, pauses left out' },
