@@ -19,7 +19,7 @@ import { moveFile } from './move-file.js';
 import { nameRecord, type NamingRules, type TemplateValues } from './naming.js';
 import { type MuxerSpec, RecordingPart } from './recording-part.js';
 import { ErrorBudget } from './error-budget.js';
-import { removeSidecar, writeSidecar } from './part-sidecar.js';
+import { removeSidecar, writeSidecar, type PartSidecar } from './part-sidecar.js';
 import { PauseClock, type PauseEntry } from './pause-clock.js';
 import { flvCompositionOffsetMs, retimeChunk } from './retime-chunk.js';
 import { rotationDue, type Rotation } from './rotation.js';
@@ -167,6 +167,8 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
   #configWhilePaused = false;
   /** Record timeline timestamp of the first media written (-1 before any): live pause positions count from it. */
   #firstMediaMs = -1;
+  /** The crash-recovery description of the current part (rewritten with its pauses). */
+  #sidecar: PartSidecar | null = null;
   readonly log: Logger;
 
   constructor(
@@ -246,6 +248,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
   /** Stops writing media until resume(); false when already paused or finishing (a resume waiting for its keyframe is taken back). */
   pause(): boolean {
     if (this.#finishing || !this.#clock.pause(Date.now())) return false;
+    this.#notePausesForRecovery();
     this.log.info({ recordedMs: this.recordedMs, streamTimestampMs: this.#clock.lastStreamTimestampMs }, 'Recording paused');
     return true;
   }
@@ -253,6 +256,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
   /** Writes media again from the next keyframe (asked of a WebRTC publisher); false when not paused or finishing. */
   resume(): boolean {
     if (this.#finishing || !this.#clock.resume(Date.now())) return false;
+    this.#notePausesForRecovery();
     // the time spent paused is no idle time
     this.#lastChunkAt = Date.now();
     this.stream.source.requestKeyframe?.();
@@ -382,6 +386,8 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
     part.write(chunk);
     if (this.#firstMediaMs < 0) this.#firstMediaMs = chunk.timestampMs;
     this.#clock.written(chunk.track, chunk.endTimestampMs, admitted.ptsMs);
+    // the media time the pause left out is known now
+    if (resuming) this.#notePausesForRecovery();
     const maxLength = this.settings.limits.maxLengthMs;
     if (maxLength > 0 && this.#endedPartsMs + part.durationMs >= maxLength) {
       void this.finish(`record_max_length of ${Math.round(maxLength / 1000)} s reached`);
@@ -420,7 +426,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
     const part = new RecordingPart(index, tmpFile, muxer, this.log, (line) => this.#noteError(`muxer: ${line}`), reserved, creationTime.getTime());
     this.#part = part;
     try {
-      writeSidecar(tmpFile, {
+      this.#sidecar = {
         version: 1,
         ...this.#identity(),
         naming: this.settings.naming,
@@ -428,7 +434,8 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
         plan,
         startTimeMillis: part.startTimeMillis,
         firstTimestampMs: -1,
-      });
+      };
+      writeSidecar(tmpFile, this.#sidecar);
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'Cannot write the part description used for crash recovery');
     }
@@ -552,6 +559,21 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
     };
     this.log.info({ part: part.index, file: dest, size: recordSize, durationMs: part.durationMs, ...finish }, 'Recording done');
     return record;
+  }
+
+  /**
+   * Keeps the current part's pauses in its crash-recovery description, so a
+   * part finished by recovery after a crash lists them too (a pause whose cut
+   * is still to come is noted where it was asked for).
+   */
+  #notePausesForRecovery(): void {
+    const part = this.#part;
+    if (!part || !this.#sidecar || part.firstTimestampMs < 0) return;
+    try {
+      writeSidecar(part.tmpFile, { ...this.#sidecar, ...this.#pausesOfPart(part) });
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'Cannot note the pauses in the part description used for crash recovery');
+    }
   }
 
   /** The pauses inside a part: those between its first and last media (positions from its start). */

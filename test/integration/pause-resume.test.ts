@@ -285,6 +285,43 @@ describe('pause and resume over RTMP', () => {
   });
 });
 
+describe('pause and resume across a crash', () => {
+  it('a paused-and-resumed part left by a SIGKILLed daemon is recovered with its pause listed; it plays without a jump', async () => {
+    const props = { stream_record_policy_template: '{streamName}' };
+    const daemon = await startDaemon(props);
+    const publisher = publish(makeClip({ video: true, audio: true, seconds: 30, gop: 1 }), daemon.rtmpUrl('pause_crash'));
+    let again: DaemonHandle | undefined;
+    try {
+      const id = (await streamNamed(daemon, 'pause_crash')).mediaSessionId;
+      await waitRecording(daemon, id, 'two seconds recorded', (r) => r.durationMs >= 2000);
+      expect((await postJson(daemon, '/rest-api/recorder/pause', { mediaSessionId: id })).status).toBe(200);
+      const paused = (await recording(daemon, id))!;
+      await waitRecording(daemon, id, '2 s of stream time while paused', (r) => r.streamTimestampMs >= paused.streamTimestampMs + 2000);
+      expect((await postJson(daemon, '/rest-api/recorder/resume', { mediaSessionId: id })).status).toBe(200);
+      const before = await waitRecording(daemon, id, 'recording again', (r) => r.state === 'RECORDING' && r.durationMs >= paused.durationMs + 1500);
+      daemon.proc.kill('SIGKILL');
+      await daemon.exited;
+      publisher.proc.kill('SIGKILL');
+      // the next start finishes the part left behind
+      again = await startDaemon(props, daemon.home);
+      const record = await finishedRecord(again, id);
+      const file = path.join(again.recordDir, record.fileName);
+      expect(record.pauses).toHaveLength(1);
+      expect(record.pauses![0]!.skippedMs).toBe(before.pauses[0]!.skippedMs);
+      expect(record.pauses![0]!.skippedMs).toBeGreaterThanOrEqual(2000);
+      expect(decodeErrors(file)).toBe('');
+      const times = packetTimes(file, 'v');
+      const steps = gaps(times);
+      expect(steps.max, `largest video step ${steps.max} s at ${steps.at} s`).toBeLessThanOrEqual(steps.median * 4.5 + 0.005);
+    } finally {
+      publisher.proc.kill('SIGKILL');
+      await publisher.exited;
+      if (daemon.proc.exitCode === null && daemon.proc.signalCode === null) await daemon.stop();
+      if (again) expect((await again.stop()).code).toBe(0);
+    }
+  });
+});
+
 describe('pause and resume over RTSP (GStreamer camera)', () => {
   it('a camera pull (H.264 + AAC, 25 fps, a keyframe a second) into MP4: the pause is left out, no timestamp jump, plays', async () => {
     requireGstRtspServer();
