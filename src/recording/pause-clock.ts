@@ -66,6 +66,9 @@ export const DEFAULT_FRAME_INTERVAL_MS = 33;
 const MAX_FRAME_INTERVAL_MS = 1000;
 
 export class PauseClock {
+  /** `maxPauses`: pauses kept at most; a further pause() is refused (atPauseLimit). */
+  constructor(readonly maxPauses = Number.POSITIVE_INFINITY) {}
+
   #mode: PauseMode = 'recording';
   #offset = 0;
   /** End of the last media written, record timeline, per track and overall (-1 = none). */
@@ -105,6 +108,11 @@ export class PauseClock {
     return this.#pauses;
   }
 
+  /** A new pause would be one too many (a resume waiting for its keyframe can still be taken back). */
+  get atPauseLimit(): boolean {
+    return this.#mode === 'recording' && this.#pauses.length >= this.maxPauses;
+  }
+
   /** Stops letting media through; false when already paused. A resume still waiting for its keyframe is taken back. */
   pause(nowMs: number): boolean {
     if (this.#mode === 'resuming') {
@@ -114,7 +122,7 @@ export class PauseClock {
       if (last) last.resumedAt = null;
       return true;
     }
-    if (this.#mode !== 'recording') return false;
+    if (this.#mode !== 'recording' || this.atPauseLimit) return false;
     // video written: wait for the next reference frame (with B-frames the last ones of the group are still to come)
     this.#mode = this.#maxVideoPtsOut >= 0 ? 'pausing' : 'paused';
     this.#pauses.push({

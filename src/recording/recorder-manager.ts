@@ -5,7 +5,7 @@ import { KeyedQueue } from '../util/keyed-queue.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
 import type { DiskGuard } from './disk-guard.js';
 import type { HookRunner } from './hook-runner.js';
-import { Recorder, type PartStartInfo, type RecordInfo, type RecorderSettings, type RecordingApiState, type RecordPause } from './recorder.js';
+import { MAX_PAUSES_PER_RECORDING, Recorder, type PartStartInfo, type RecordInfo, type RecorderSettings, type RecordingApiState, type RecordPause } from './recorder.js';
 import type { Rotation } from './rotation.js';
 import type { WorkPool } from './work-pool.js';
 
@@ -152,7 +152,12 @@ export class RecorderManager extends TypedEmitter<ManagerEvents> {
       const recorder = this.#active.get(mediaSessionId);
       if (!recorder) return undefined;
       if (recorder.apiState === 'FINISHING') throw new PauseStateError(`The recording of mediaSessionId ${mediaSessionId} is finishing`);
-      if (!recorder.pause()) throw new PauseStateError(`The recording of mediaSessionId ${mediaSessionId} is already paused`);
+      const outcome = recorder.pause();
+      if (outcome === 'already') throw new PauseStateError(`The recording of mediaSessionId ${mediaSessionId} is already paused`);
+      if (outcome === 'limit') {
+        this.log.warn({ stream: recorder.stream.name, mediaSessionId, max: MAX_PAUSES_PER_RECORDING }, 'Pause refused: the recording has had the most pauses one may have');
+        throw new PauseStateError(`The recording of mediaSessionId ${mediaSessionId} has had ${MAX_PAUSES_PER_RECORDING} pauses, the most one recording may have`);
+      }
       return recorder;
     });
   }

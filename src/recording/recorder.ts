@@ -133,6 +133,13 @@ interface RecorderEvents {
 /** How long before a rotation is due its keyframe is asked for (sources that send keyframes on request), ms. */
 const KEYFRAME_LEAD_MS = 500;
 
+/**
+ * Pauses one recording may have: each is kept in memory, in the part's
+ * recovery description and in the catalog row, so a client toggling pause
+ * cannot grow them without bound.
+ */
+export const MAX_PAUSES_PER_RECORDING = 1000;
+
 /** Hidden temp names: never served, never listed, found again by recovery. */
 export const TEMP_PREFIX = '.rec-';
 
@@ -162,7 +169,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
   #lastChunkAt = Date.now();
   #idleTimer: NodeJS.Timeout | null = null;
   /** Pause/resume: what is written, and the shift that keeps the record's timestamps continuous. */
-  readonly #clock = new PauseClock();
+  readonly #clock = new PauseClock(MAX_PAUSES_PER_RECORDING);
   /** Codec configuration that arrived while paused: written before the keyframe the record continues at. */
   #configWhilePaused = false;
   /** Record timeline timestamp of the first media written (-1 before any): live pause positions count from it. */
@@ -245,12 +252,18 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
     return { pausedAt: p.pausedAt, resumedAt: p.resumedAt, positionMs: Math.max(0, p.atMs - partStartMs), skippedMs: p.skippedMs };
   }
 
-  /** Stops writing media until resume(); false when already paused or finishing (a resume waiting for its keyframe is taken back). */
-  pause(): boolean {
-    if (this.#finishing || !this.#clock.pause(Date.now())) return false;
+  /**
+   * Stops writing media until resume() (a resume waiting for its keyframe is
+   * taken back); 'already' when paused or finishing, 'limit' after
+   * MAX_PAUSES_PER_RECORDING pauses.
+   */
+  pause(): 'paused' | 'already' | 'limit' {
+    if (this.#finishing) return 'already';
+    if (this.#clock.atPauseLimit) return 'limit';
+    if (!this.#clock.pause(Date.now())) return 'already';
     this.#notePausesForRecovery();
-    this.log.info({ recordedMs: this.recordedMs, streamTimestampMs: this.#clock.lastStreamTimestampMs }, 'Recording paused');
-    return true;
+    this.log.info({ recordedMs: this.recordedMs, streamTimestampMs: this.#clock.lastStreamTimestampMs, pauses: this.#clock.pauses.length }, 'Recording paused');
+    return 'paused';
   }
 
   /** Writes media again from the next keyframe (asked of a WebRTC publisher); false when not paused or finishing. */

@@ -169,6 +169,24 @@ describe('PauseClock', () => {
     expect(key).toEqual({ offsetMs: 2767, timestampMs: 233, endTimestampMs: 233, ptsMs: 300 });
   });
 
+  it('keeps at most maxPauses pauses: the next pause is refused, the recording goes on', () => {
+    const clock = new PauseClock(3);
+    let t = 0;
+    feed(clock, [video(t, true)]);
+    for (let i = 0; i < 3; i++) {
+      expect(clock.atPauseLimit).toBe(false);
+      expect(clock.pause(i)).toBe(true);
+      feed(clock, [video((t += 40))]);
+      expect(clock.resume(i)).toBe(true);
+      expect(feed(clock, [video((t += 1000), true)])[0]).not.toBeNull();
+    }
+    expect(clock.atPauseLimit).toBe(true);
+    expect(clock.pause(9)).toBe(false);
+    expect(clock.mode).toBe('recording');
+    expect(feed(clock, [video((t += 40))])[0]).not.toBeNull();
+    expect(clock.pauses).toHaveLength(3);
+  });
+
   it('resume before the cut came: nothing is left out', () => {
     const clock = new PauseClock();
     feed(clock, [video(0, true), video(40)]);

@@ -50,9 +50,9 @@ describe('Recorder pause/resume state (find_all state)', () => {
     const atStart = source.keyframeRequests;
     expect(recorder.apiState).toBe('RECORDING');
     expect(recorder.recordedMs).toBe(0);
-    expect(recorder.pause()).toBe(true);
+    expect(recorder.pause()).toBe('paused');
     expect(recorder.apiState).toBe('PAUSED');
-    expect(recorder.pause()).toBe(false);
+    expect(recorder.pause()).toBe('already');
     expect(recorder.pauses).toHaveLength(1);
     expect(recorder.pauses[0]!.resumedAt).toBeNull();
     expect(recorder.resume()).toBe(true);
@@ -62,14 +62,14 @@ describe('Recorder pause/resume state (find_all state)', () => {
     expect(recorder.resume()).toBe(false);
     expect(recorder.pauses[0]!.resumedAt).not.toBeNull();
     // a pause now takes the resume back
-    expect(recorder.pause()).toBe(true);
+    expect(recorder.pause()).toBe('paused');
     expect(recorder.apiState).toBe('PAUSED');
     expect(recorder.pauses).toHaveLength(1);
     expect(recorder.resume()).toBe(true);
     expect(source.keyframeRequests).toBe(atStart + 2);
     const finishing = recorder.finish('test over');
     expect(recorder.apiState).toBe('FINISHING');
-    expect(recorder.pause()).toBe(false);
+    expect(recorder.pause()).toBe('already');
     expect(recorder.resume()).toBe(false);
     expect(await finishing).toEqual([]);
   });
@@ -80,7 +80,7 @@ describe('Recorder pause/resume state (find_all state)', () => {
     const idle = { ...settings, limits: { ...settings.limits, idleTimeoutMs: 200 } };
     const recorder = new Recorder(stream, idle, new WorkPool(1), pino({ level: 'silent' }), 2);
     await recorder.start();
-    expect(recorder.pause()).toBe(true);
+    expect(recorder.pause()).toBe('paused');
     // no media for several idle timeouts: a paused recording stays
     await new Promise((r) => setTimeout(r, 1000));
     expect(recorder.apiState).toBe('PAUSED');
