@@ -243,6 +243,30 @@ describe('pause and resume over RTMP', () => {
     }
   });
 
+  it('a recording stopped while paused (ffmpeg muxer, MKV) ends at the pause and lists it, not resumed', async () => {
+    const daemon = await startDaemon({ stream_record_policy_template: '{streamName}', record_formats: 'h264-mkv, vp8-webm' });
+    const publisher = publish(clip, daemon.rtmpUrl('pause_stop'));
+    try {
+      const id = (await streamNamed(daemon, 'pause_stop')).mediaSessionId;
+      await waitRecording(daemon, id, 'two seconds recorded', (r) => r.durationMs >= 2000);
+      expect((await postJson(daemon, '/rest-api/recorder/pause', { mediaSessionId: id })).status).toBe(200);
+      const paused = (await recording(daemon, id))!;
+      const settled = await waitRecording(daemon, id, '2 s of stream time while paused', (r) => r.streamTimestampMs >= paused.streamTimestampMs + 2000);
+      expect((await postJson(daemon, '/rest-api/recorder/terminate', { mediaSessionId: id })).status).toBe(200);
+      const record = await finishedRecord(daemon, id);
+      const file = path.join(daemon.recordDir, record.fileName);
+      expect(decodeErrors(file)).toBe('');
+      expect(record.duration).toBe(settled.durationMs);
+      expect(Math.abs(Number(ffprobe(file).format.duration) - settled.durationMs / 1000)).toBeLessThanOrEqual(0.25);
+      expect(record.pauses).toEqual([{ pausedAt: settled.pauses[0]!.pausedAt, resumedAt: null, positionMs: settled.durationMs, skippedMs: 0 }]);
+      expect(logLines(daemon, 'Muxer did not end cleanly; finishing what it wrote')).toHaveLength(0);
+    } finally {
+      publisher.proc.kill('SIGINT');
+      await publisher.exited;
+      expect((await daemon.stop()).code).toBe(0);
+    }
+  });
+
   it('rotation and record_max_length count recorded time only; bad calls answer 400/404, never 500', async () => {
     // parts of 3 s of recorded time; the recording ends after 7 s recorded
     const daemon = await startDaemon({ stream_record_policy_template: '{streamName}', record_rotation: 3, record_max_length: 7 });
