@@ -355,14 +355,17 @@ describe('pause and resume over RTSP (GStreamer camera)', () => {
     try {
       expect((await daemon.post('/rest-api/rtsp/startup', { uri: cam.url(), toStream: 'pause_cam' })).status).toBe(200);
       const id = (await agentInStatus(daemon, 'pause_cam', 'PLAYING')).mediaSessionId!;
-      const { beforeStop } = await pauseResumeStop(daemon, id);
+      const { running, beforeStop } = await pauseResumeStop(daemon, id);
       const record = await finishedRecord(daemon, id);
       const file = path.join(daemon.recordDir, record.fileName);
       expect(path.extname(file)).toBe('.mp4');
       checkRecord(file, record, beforeStop, { atPause: 1.6, anywhere: 4.5 });
       const duration = Number(ffprobe(file).format.duration);
-      const seenS = beforeStop.streamTimestampMs / 1000;
+      // the camera's stream time the recording spanned (from its first frame to the stop), less what the pause left out
+      const seenS = (beforeStop.streamTimestampMs - (running.streamTimestampMs - running.durationMs)) / 1000;
+      const skippedS = beforeStop.pauses[0]!.skippedMs / 1000;
       expect(duration).toBeLessThanOrEqual(seenS - PAUSE_MEDIA_MS / 1000 + GOP_S);
+      expect(Math.abs(duration - (seenS - skippedS)), `record ${duration} s, stream ${seenS} s less ${skippedS} s paused`).toBeLessThanOrEqual(GOP_S + 0.1);
       console.log(`[figures] pause rtsp: record ${duration.toFixed(3)} s, stream seen ${seenS.toFixed(3)} s, skipped ${(beforeStop.pauses[0]!.skippedMs / 1000).toFixed(3)} s`);
     } finally {
       expect((await daemon.stop()).code).toBe(0);
