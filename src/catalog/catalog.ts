@@ -20,6 +20,14 @@ export const FINDABLE_STATES: readonly RecordState[] = [...PRESENT_STATES, 'remo
 export type RecordProvider = 'RTMP' | 'RTSP' | 'WebRTC' | 'multi' | 'file';
 export const RECORD_PROVIDERS: readonly RecordProvider[] = ['RTMP', 'RTSP', 'WebRTC', 'multi', 'file'];
 
+/** A pause inside a record (issue 18): positions from the record's first media. */
+export interface CatalogPause {
+  readonly pausedAt: number;
+  readonly resumedAt: number | null;
+  readonly positionMs: number;
+  readonly skippedMs: number;
+}
+
 export interface CatalogRecord {
   readonly fileName: string;
   /** Absolute folder holding the file. */
@@ -50,6 +58,8 @@ export interface CatalogRecord {
   readonly mtimeMs: number;
   readonly deletedAt: number | null;
   readonly deletedReason: string | null;
+  /** The pauses of a paused-and-resumed record (absent when none). */
+  readonly pauses?: readonly CatalogPause[];
 }
 
 /** A row as written: everything but the bookkeeping the catalog keeps itself. */

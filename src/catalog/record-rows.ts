@@ -67,6 +67,7 @@ export function finishedPart(r: RecordInfo, mtimeMs: number): FinishedPart {
       part: r.part,
       state: r.recovered ? 'recovered' : 'finished',
       mtimeMs,
+      ...(r.pauses && r.pauses.length > 0 ? { pauses: r.pauses } : {}),
     },
   };
 }

@@ -5,6 +5,7 @@ import Database from 'better-sqlite3';
 import {
   PRESENT_STATES,
   type Catalog,
+  type CatalogPause,
   type CatalogRecord,
   type CutEntry,
   type FindQuery,
@@ -42,7 +43,8 @@ CREATE TABLE IF NOT EXISTS records (
   pinned INTEGER NOT NULL DEFAULT 0,
   mtime_ms INTEGER NOT NULL DEFAULT 0,
   deleted_at INTEGER,
-  deleted_reason TEXT
+  deleted_reason TEXT,
+  pauses TEXT
 );
 CREATE INDEX IF NOT EXISTS records_stream_start ON records (stream_name, start_ms, state);
 CREATE INDEX IF NOT EXISTS records_start ON records (start_ms, state);
@@ -93,6 +95,7 @@ interface RecordDbRow {
   mtime_ms: number;
   deleted_at: number | null;
   deleted_reason: string | null;
+  pauses: string | null;
 }
 
 interface CutDbRow {
@@ -104,7 +107,7 @@ interface CutDbRow {
 }
 
 const COLUMNS =
-  'file_name, dir, stream_name, media_session_id, provider, login, start_ms, end_ms, duration_ms, size, container, video_codec, audio_codec, width, height, part, state, pinned, mtime_ms, deleted_at, deleted_reason';
+  'file_name, dir, stream_name, media_session_id, provider, login, start_ms, end_ms, duration_ms, size, container, video_codec, audio_codec, width, height, part, state, pinned, mtime_ms, deleted_at, deleted_reason, pauses';
 
 /** Far enough in the future to stand for "still recording" in overlap tests. */
 const OPEN_END = 8.64e15;
@@ -132,6 +135,7 @@ function toRecord(r: RecordDbRow): CatalogRecord {
     mtimeMs: r.mtime_ms,
     deletedAt: r.deleted_at,
     deletedReason: r.deleted_reason,
+    ...(r.pauses ? { pauses: parsePauses(r.pauses) } : {}),
   };
 }
 
@@ -155,7 +159,17 @@ function rowParams(row: RecordRow): Record<string, string | number | null> {
     part: row.part,
     state: row.state,
     mtime_ms: Math.round(row.mtimeMs),
+    pauses: row.pauses && row.pauses.length > 0 ? JSON.stringify(row.pauses) : null,
   };
+}
+
+function parsePauses(json: string): CatalogPause[] {
+  try {
+    const v: unknown = JSON.parse(json);
+    return Array.isArray(v) ? (v as CatalogPause[]) : [];
+  } catch {
+    return [];
+  }
 }
 
 /** Ties broken by rowid: the (start_ms) and (stream_name, start_ms) indexes then give the order without a sort. */
@@ -207,6 +221,9 @@ export class SqliteCatalog implements Catalog {
     this.#db.pragma(`cache_size = ${Math.trunc(options.cacheSize ?? -8000)}`);
     this.#db.pragma('foreign_keys = OFF');
     this.#db.exec(SCHEMA);
+    // catalogs made before pause/resume (issue 18) have no pauses column
+    const columns0 = this.#db.prepare('PRAGMA table_info(records)').all() as { name: string }[];
+    if (!columns0.some((c) => c.name === 'pauses')) this.#db.exec('ALTER TABLE records ADD COLUMN pauses TEXT');
     this.#db.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)').run('schema_version', SCHEMA_VERSION);
     if (this.#db.prepare("SELECT value FROM meta WHERE key = 'state_counts'").get() === undefined) {
       // counts per state, kept by triggers from now on: the total of an unfiltered find without a scan

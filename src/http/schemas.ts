@@ -58,3 +58,14 @@ export const streamFilterSchema = {
 export function errorResponses(...codes: number[]): Record<number, typeof errorSchema> {
   return Object.fromEntries(codes.map((c) => [c, errorSchema]));
 }
+
+/** A pause as listed with a recording in progress (find_all) and with a finished record. */
+export const pauseSchema = {
+  type: 'object',
+  properties: {
+    pausedAt: { type: 'integer', description: 'server clock of the pause, ms since the epoch' },
+    resumedAt: { type: ['integer', 'null'], description: 'server clock of the resume; null while paused' },
+    positionMs: { type: 'integer', description: 'where the pause is in the record, ms from its first media' },
+    skippedMs: { type: 'integer', description: "the stream's media time left out, ms (0 until the record continued)" },
+  },
+} as const;

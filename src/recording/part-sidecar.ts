@@ -21,6 +21,15 @@ export interface PartSidecar {
   readonly plan: RecordPlan;
   readonly startTimeMillis: number;
   readonly firstTimestampMs: number;
+  /** The pauses inside the part so far (rewritten at each pause and resume), positions from its first media. */
+  readonly pauses?: readonly SidecarPause[];
+}
+
+export interface SidecarPause {
+  readonly pausedAt: number;
+  readonly resumedAt: number | null;
+  readonly positionMs: number;
+  readonly skippedMs: number;
 }
 
 export function sidecarPath(tmpFile: string): string {

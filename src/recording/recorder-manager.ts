@@ -5,7 +5,7 @@ import { KeyedQueue } from '../util/keyed-queue.js';
 import { TypedEmitter } from '../util/typed-emitter.js';
 import type { DiskGuard } from './disk-guard.js';
 import type { HookRunner } from './hook-runner.js';
-import { Recorder, type PartStartInfo, type RecordInfo, type RecorderSettings } from './recorder.js';
+import { MAX_PAUSES_PER_RECORDING, Recorder, type PartStartInfo, type RecordInfo, type RecorderSettings, type RecordingApiState, type RecordPause } from './recorder.js';
 import { planWithOptions, type RecordOptions } from './record-options.js';
 import type { Rotation } from './rotation.js';
 import type { WorkPool } from './work-pool.js';
@@ -39,6 +39,13 @@ export interface RecordingInProgress {
   readonly mediaSessionId: string;
   /** The file being written and when its part started (not in WCS's answer; the route turns it into size). */
   readonly part?: { readonly tmpFile: string; readonly startTimeMillis: number } | null;
+  /** RECORDING (also while a resumed recording waits for its keyframe), PAUSED or FINISHING. */
+  readonly state: RecordingApiState;
+  /** Media time recorded so far, ms (pauses left out; every part). */
+  readonly durationMs: number;
+  /** The stream's own timestamp of the last media seen, ms (-1 before any). */
+  readonly streamTimestampMs: number;
+  readonly pauses: RecordPause[];
 }
 
 /** Why a recording did not start: refused for file_recorder_min_space, or it failed. */
@@ -59,6 +66,9 @@ const CONTROL_CALLS_PER_STREAM = 32;
 export class NotPublishingError extends Error {}
 /** record_transcode_max_concurrent recordings already transcode (503). */
 export class TranscodeLimitError extends Error {}
+
+/** Pause of a paused recording, resume of one that is not paused, either while it finishes (409). */
+export class PauseStateError extends Error {}
 export class DiskSpaceError extends Error {}
 
 export const NOT_ENOUGH_SPACE = 'Not enough available disk space';
@@ -142,7 +152,46 @@ export class RecorderManager extends TypedEmitter<ManagerEvents> {
 
   /** Recordings in progress, as /recorder/find_all lists them. */
   inProgress(): RecordingInProgress[] {
-    return [...this.#active.values()].map((r) => ({ fileName: r.currentFileName, mediaSessionId: r.stream.mediaSessionId, part: r.currentPart }));
+    return [...this.#active.values()].map((r) => ({
+      fileName: r.currentFileName,
+      mediaSessionId: r.stream.mediaSessionId,
+      part: r.currentPart,
+      state: r.apiState,
+      durationMs: r.recordedMs,
+      streamTimestampMs: r.lastStreamTimestampMs,
+      pauses: r.pauses,
+    }));
+  }
+
+  /**
+   * Pauses the recording of a stream (nothing written until resumed);
+   * undefined when it is not recording, PauseStateError when it is already
+   * paused or finishing. Queued behind the stream's other control calls.
+   */
+  pauseRecording(mediaSessionId: string): Promise<Recorder | undefined> {
+    return this.#control.run(mediaSessionId, () => {
+      const recorder = this.#active.get(mediaSessionId);
+      if (!recorder) return undefined;
+      if (recorder.apiState === 'FINISHING') throw new PauseStateError(`The recording of mediaSessionId ${mediaSessionId} is finishing`);
+      const outcome = recorder.pause();
+      if (outcome === 'already') throw new PauseStateError(`The recording of mediaSessionId ${mediaSessionId} is already paused`);
+      if (outcome === 'limit') {
+        this.log.warn({ stream: recorder.stream.name, mediaSessionId, max: MAX_PAUSES_PER_RECORDING }, 'Pause refused: the recording has had the most pauses one may have');
+        throw new PauseStateError(`The recording of mediaSessionId ${mediaSessionId} has had ${MAX_PAUSES_PER_RECORDING} pauses, the most one recording may have`);
+      }
+      return recorder;
+    });
+  }
+
+  /** Resumes a paused recording at the stream's next keyframe; as pauseRecording() for the rest. */
+  resumeRecording(mediaSessionId: string): Promise<Recorder | undefined> {
+    return this.#control.run(mediaSessionId, () => {
+      const recorder = this.#active.get(mediaSessionId);
+      if (!recorder) return undefined;
+      if (recorder.apiState === 'FINISHING') throw new PauseStateError(`The recording of mediaSessionId ${mediaSessionId} is finishing`);
+      if (!recorder.resume()) throw new PauseStateError(`The recording of mediaSessionId ${mediaSessionId} is not paused`);
+      return recorder;
+    });
   }
 
   recorderOf(mediaSessionId: string): Recorder | undefined {

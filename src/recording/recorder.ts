@@ -21,11 +21,28 @@ import { planWithOptions, RecordOptionsError, type RecordOptions } from './recor
 import { nameRecord, type NamingRules, type TemplateValues } from './naming.js';
 import { type MuxerSpec, RecordingPart } from './recording-part.js';
 import { ErrorBudget } from './error-budget.js';
-import { removeSidecar, writeSidecar } from './part-sidecar.js';
+import { removeSidecar, writeSidecar, type PartSidecar } from './part-sidecar.js';
+import { PauseClock, type PauseEntry } from './pause-clock.js';
+import { flvCompositionOffsetMs, retimeChunk } from './retime-chunk.js';
 import { rotationDue, type Rotation } from './rotation.js';
 import type { WorkPool } from './work-pool.js';
 
 export type RecorderState = 'starting' | 'recording' | 'finishing' | 'done' | 'failed';
+
+/** What the API shows of a recording in progress (find_all `state`). */
+export type RecordingApiState = 'RECORDING' | 'PAUSED' | 'FINISHING';
+
+/** A pause as listed with a record (and with a recording in progress). */
+export interface RecordPause {
+  /** Wall clock of the pause, epoch ms. */
+  readonly pausedAt: number;
+  /** Wall clock of the resume, epoch ms; null while paused (or when the recording ended paused). */
+  readonly resumedAt: number | null;
+  /** Where the pause is in the record (the part), ms from its start. */
+  readonly positionMs: number;
+  /** Media time of the stream left out, ms (0 until the record continued). */
+  readonly skippedMs: number;
+}
 
 export interface RecorderSettings {
   readonly ffmpeg: string;
@@ -86,6 +103,8 @@ export interface RecordInfo {
   readonly audioCodec?: string;
   readonly width?: number;
   readonly height?: number;
+  /** The pauses inside this part (absent when none). */
+  readonly pauses?: readonly RecordPause[];
 }
 
 /** A part whose muxer has just been started: it exists on disk (under its temp name) from now on. */
@@ -118,6 +137,13 @@ interface RecorderEvents {
 /** How long before a rotation is due its keyframe is asked for (sources that send keyframes on request), ms. */
 const KEYFRAME_LEAD_MS = 500;
 
+/**
+ * Pauses one recording may have: each is kept in memory, in the part's
+ * recovery description and in the catalog row, so a client toggling pause
+ * cannot grow them without bound.
+ */
+export const MAX_PAUSES_PER_RECORDING = 1000;
+
 /** Hidden temp names: never served, never listed, found again by recovery. */
 export const TEMP_PREFIX = '.rec-';
 
@@ -146,6 +172,14 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
   #endedPartsMs = 0;
   #lastChunkAt = Date.now();
   #idleTimer: NodeJS.Timeout | null = null;
+  /** Pause/resume: what is written, and the shift that keeps the record's timestamps continuous. */
+  readonly #clock = new PauseClock(MAX_PAUSES_PER_RECORDING);
+  /** Codec configuration that arrived while paused: written before the keyframe the record continues at. */
+  #configWhilePaused = false;
+  /** Record timeline timestamp of the first media written (-1 before any): live pause positions count from it. */
+  #firstMediaMs = -1;
+  /** The crash-recovery description of the current part (rewritten with its pauses). */
+  #sidecar: PartSidecar | null = null;
   readonly log: Logger;
 
   constructor(
@@ -221,6 +255,61 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
     return nameRecord(this.settings.naming, values, 'keep', this.plan.extension, this.#indexOf(part?.index ?? 1));
   }
 
+  get apiState(): RecordingApiState {
+    if (this.#state === 'finishing' || this.#state === 'done' || this.#state === 'failed') return 'FINISHING';
+    // resumed and waiting for the keyframe to continue at: RECORDING (as a recording waiting for its first keyframe)
+    const mode = this.#clock.mode;
+    return mode === 'paused' || mode === 'pausing' ? 'PAUSED' : 'RECORDING';
+  }
+
+  /**
+   * Media time recorded so far, ms: the sum of the recorded spans of every
+   * part (pauses left out). Rotation, record_max_length and the idle timeout
+   * count this time.
+   */
+  get recordedMs(): number {
+    return this.#endedPartsMs + (this.#part?.durationMs ?? 0);
+  }
+
+  /** The stream's own timestamp of the last media seen (written or not), ms; -1 before any. */
+  get lastStreamTimestampMs(): number {
+    return this.#clock.lastStreamTimestampMs;
+  }
+
+  /** Every pause of this recording so far, on the recording's own timeline (positionMs from its first media). */
+  get pauses(): RecordPause[] {
+    return this.#clock.pauses.map((p) => this.#pauseOf(p, Math.max(this.#firstMediaMs, 0)));
+  }
+
+  #pauseOf(p: PauseEntry, partStartMs: number): RecordPause {
+    return { pausedAt: p.pausedAt, resumedAt: p.resumedAt, positionMs: Math.max(0, p.atMs - partStartMs), skippedMs: p.skippedMs };
+  }
+
+  /**
+   * Stops writing media until resume() (a resume waiting for its keyframe is
+   * taken back); 'already' when paused or finishing, 'limit' after
+   * MAX_PAUSES_PER_RECORDING pauses.
+   */
+  pause(): 'paused' | 'already' | 'limit' {
+    if (this.#finishing) return 'already';
+    if (this.#clock.atPauseLimit) return 'limit';
+    if (!this.#clock.pause(Date.now())) return 'already';
+    this.#notePausesForRecovery();
+    this.log.info({ recordedMs: this.recordedMs, streamTimestampMs: this.#clock.lastStreamTimestampMs, pauses: this.#clock.pauses.length }, 'Recording paused');
+    return 'paused';
+  }
+
+  /** Writes media again from the next keyframe (asked of a WebRTC publisher); false when not paused or finishing. */
+  resume(): boolean {
+    if (this.#finishing || !this.#clock.resume(Date.now())) return false;
+    this.#notePausesForRecovery();
+    // the time spent paused is no idle time
+    this.#lastChunkAt = Date.now();
+    this.stream.source.requestKeyframe?.();
+    this.log.info({ recordedMs: this.recordedMs, keyframeRequested: this.stream.source.requestKeyframe !== undefined }, 'Recording resuming at the next keyframe');
+    return true;
+  }
+
   async start(): Promise<void> {
     // synchronous up to the tap: an await here would let the ingest take in a burst of queued media
     // (a publisher whose data waited in the socket while the daemon was busy) before the tap exists,
@@ -238,7 +327,8 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
     this.stream.source.requestKeyframe?.();
     const idle = this.settings.limits.idleTimeoutMs;
     this.#idleTimer = setInterval(() => {
-      if (Date.now() - this.#lastChunkAt > idle) void this.finish(`no media for ${Math.round(idle / 1000)} s`);
+      // a paused recording is not idle: the idle timeout counts recorded time only
+      if (this.#clock.mode !== 'paused' && Date.now() - this.#lastChunkAt > idle) void this.finish(`no media for ${Math.round(idle / 1000)} s`);
     }, Math.min(1000, idle));
     this.#idleTimer.unref();
   }
@@ -318,11 +408,26 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
       this.#header = chunk;
       return;
     }
+    const feed = this.stream.source.feedFormat;
     if (chunk.kind === 'config') {
       this.#configs.set(chunk.track, chunk);
-      this.#part?.writeRaw(chunk.data);
+      if (this.#clock.paused) this.#configWhilePaused = true;
+      else this.#part?.writeRaw(retimeChunk(chunk, feed, this.#clock.offsetMs).data);
       return;
     }
+    // the one gate of pause/resume: left out while paused, shifted back by the time left out after
+    const resuming = this.#clock.mode === 'resuming';
+    const cto = feed === 'flv' && chunk.track === 'video' ? flvCompositionOffsetMs(chunk.data) : 0;
+    const admitted = this.#clock.admit(cto === 0 ? chunk : { ...chunk, ptsMs: chunk.timestampMs + cto });
+    if (!admitted) return;
+    if (resuming) {
+      this.log.info({ streamTimestampMs: chunk.timestampMs, recordTimestampMs: admitted.timestampMs, skippedMs: this.#clock.pauses.at(-1)?.skippedMs ?? 0 }, 'Recording resumed at a keyframe');
+      if (this.#configWhilePaused && this.#part) {
+        for (const c of this.#configs.values()) this.#part.writeRaw(retimeChunk(c, feed, admitted.offsetMs).data);
+      }
+      this.#configWhilePaused = false;
+    }
+    chunk = retimeChunk(chunk, feed, admitted.offsetMs);
     if (this.#skipUntilKeyframe) {
       if (!chunk.keyframe) return;
       this.#skipUntilKeyframe = false;
@@ -356,6 +461,10 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
       part = this.#startPart();
     }
     part.write(chunk);
+    if (this.#firstMediaMs < 0) this.#firstMediaMs = chunk.timestampMs;
+    this.#clock.written(chunk.track, chunk.endTimestampMs, admitted.ptsMs);
+    // the media time the pause left out is known now
+    if (resuming) this.#notePausesForRecovery();
     const maxLength = this.maxLengthMs;
     if (maxLength > 0 && this.#recordedMs(part) >= maxLength) {
       const what = this.settings.options?.maxLengthMs !== undefined ? 'maxLength' : 'record_max_length';
@@ -397,7 +506,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
     const part = new RecordingPart(index, tmpFile, muxer, this.log, (line) => this.#noteError(`muxer: ${line}`), reserved, creationTime.getTime());
     this.#part = part;
     try {
-      writeSidecar(tmpFile, {
+      this.#sidecar = {
         version: 1,
         ...this.#identity(),
         naming: this.settings.naming,
@@ -405,12 +514,13 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
         plan,
         startTimeMillis: part.startTimeMillis,
         firstTimestampMs: -1,
-      });
+      };
+      writeSidecar(tmpFile, this.#sidecar);
     } catch (err) {
       this.log.warn({ err: (err as Error).message }, 'Cannot write the part description used for crash recovery');
     }
     if (this.#header) part.writeRaw(this.#header.data);
-    for (const c of this.#configs.values()) part.writeRaw(c.data);
+    for (const c of this.#configs.values()) part.writeRaw(retimeChunk(c, this.stream.source.feedFormat, this.#clock.offsetMs).data);
     this.emit('partStarted', {
       tmpFile,
       mediaSessionId: this.stream.mediaSessionId,
@@ -522,9 +632,32 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
       mediaProvider: this.stream.mediaProvider,
       login: this.stream.login,
       ...this.#recordedMedia(plan),
+      ...this.#pausesOfPart(part),
     };
     this.log.info({ part: part.index, file: dest, size: recordSize, durationMs: part.durationMs, ...finish }, 'Recording done');
     return record;
+  }
+
+  /**
+   * Keeps the current part's pauses in its crash-recovery description, so a
+   * part finished by recovery after a crash lists them too (a pause whose cut
+   * is still to come is noted where it was asked for).
+   */
+  #notePausesForRecovery(): void {
+    const part = this.#part;
+    if (!part || !this.#sidecar || part.firstTimestampMs < 0) return;
+    try {
+      writeSidecar(part.tmpFile, { ...this.#sidecar, ...this.#pausesOfPart(part) });
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'Cannot note the pauses in the part description used for crash recovery');
+    }
+  }
+
+  /** The pauses inside a part: those between its first and last media (positions from its start). */
+  #pausesOfPart(part: RecordingPart): { pauses?: RecordPause[] } {
+    const first = part.firstTimestampMs;
+    const inside = this.#clock.pauses.filter((p) => p.atMs >= first && p.atMs <= part.lastTimestampMs);
+    return inside.length > 0 ? { pauses: inside.map((p) => this.#pauseOf(p, first)) } : {};
   }
 
   async #finish(reason: string): Promise<RecordInfo[]> {

@@ -119,6 +119,7 @@ export async function recoverInterruptedParts(options: RecoveryOptions): Promise
       tmpFile,
       recovered: true,
       ...(sidecar ? { login: sidecar.login, videoCodec: sidecar.videoCodec, audioCodec: sidecar.audioCodec } : {}),
+      ...(sidecar?.pauses && sidecar.pauses.length > 0 ? { pauses: sidecar.pauses } : {}),
     });
   }
   return records;

@@ -98,7 +98,7 @@ describe('RTMP publish recorded to MP4 (default config)', () => {
     });
     const recorders = await daemon.post<{ fileName: string; mediaSessionId: string }[]>('/rest-api/recorder/find_all');
     expect(recorders.status).toBe(200);
-    expect(recorders.body).toContainEqual({ fileName: `stream-${stream.mediaSessionId}-alice.mp4`, mediaSessionId: stream.mediaSessionId });
+    expect(recorders.body).toContainEqual(expect.objectContaining({ fileName: `stream-${stream.mediaSessionId}-alice.mp4`, mediaSessionId: stream.mediaSessionId, state: 'RECORDING' }));
     for (const pid of daemon.children()) childPids.add(pid);
     // H.264 + AAC into MP4: written by the daemon itself, no ffmpeg for this recording
     expect(daemon.output).toMatch(/"muxer":"in-process"[^\n]*"Recording started"/);
@@ -258,7 +258,7 @@ describe('recording started while the stream is live', () => {
     const sentAfter = publisher.sentSeconds();
     expect(started.status).toBe(200);
     const list = await daemon.post<{ fileName: string }[]>('/rest-api/recorder/find_all');
-    expect(list.body).toEqual([{ fileName: 'late-late-.mp4', mediaSessionId: stream.mediaSessionId }]);
+    expect(list.body).toMatchObject([{ fileName: 'late-late-.mp4', mediaSessionId: stream.mediaSessionId, state: 'RECORDING' }]);
     expect(await publisher.exited).toBe(0);
     const file = await waitForHook(daemon, 'late');
     expect(path.basename(file)).toBe('late-late-.mp4');

@@ -57,7 +57,7 @@ describe('RTSP cameras recorded (real GStreamer RTSP server as the camera)', () 
       height: 240,
     });
     const recording = await daemon.post<{ fileName: string; mediaSessionId: string }[]>('/rest-api/recorder/find_all');
-    expect(recording.body).toContainEqual({ fileName: `cam_tcp-${playing.mediaSessionId}.mp4`, mediaSessionId: playing.mediaSessionId });
+    expect(recording.body).toContainEqual(expect.objectContaining({ fileName: `cam_tcp-${playing.mediaSessionId}.mp4`, mediaSessionId: playing.mediaSessionId, state: 'RECORDING' }));
     await sleep(10_000);
     const stop = await daemon.post('/rest-api/rtsp/terminate', { uri: cam.url() });
     expect(stop.status).toBe(200);

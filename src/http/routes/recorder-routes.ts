@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { HttpError } from '../http-error.js';
 import { requireStreamName, requireText } from '../name-guard.js';
@@ -7,12 +8,13 @@ import { downloadUrlOf } from '../download-url.js';
 import { TimeBoundError } from '../time-bound.js';
 import { recordFilterProperties } from './records-routes.js';
 import { MAX_LENGTH_SECONDS, type StartupConfig } from '../recording-config.js';
-import { emptyAnswerSchema, emptyBodySchema, errorResponses, mediaSessionIdSchema } from '../schemas.js';
+import { emptyAnswerSchema, emptyBodySchema, errorResponses, mediaSessionIdSchema, pauseSchema } from '../schemas.js';
 import { DiskSpaceError } from '../../recording/recorder-manager.js';
 import { PRESET_CONTAINERS } from '../../recording/presets.js';
 import {
   NotPublishingError,
   NotRecordingError,
+  PauseStateError,
   RecordingConfigError,
   RecordOptionsError,
   TranscodeLimitError,
@@ -78,7 +80,22 @@ const finishedRecordSchema = {
     startTimeMillis: { type: 'integer', description: 'server clock, ms since the epoch' },
     endTimeMillis: { type: 'integer' },
     duration: { type: ['integer', 'null'], description: 'ms' },
+    pauses: { type: 'array', items: pauseSchema, description: 'pauses inside the record (absent when none)' },
     downloadUrl: { type: 'string' },
+  },
+} as const;
+
+const inProgressSchema = {
+  type: 'object',
+  properties: {
+    fileName: { type: 'string' },
+    mediaSessionId: { type: 'string' },
+    state: { type: 'string', enum: ['RECORDING', 'PAUSED', 'FINISHING'], description: 'RECORDING also while a resumed recording waits for the keyframe it continues at' },
+    file: { type: ['string', 'null'], description: 'the hidden temp file being written (in record_tmp_dir); null between parts' },
+    size: { type: ['integer', 'null'], description: 'bytes of that file so far (MP4: its moov reserve included)' },
+    durationMs: { type: 'integer', description: 'media time recorded so far, ms: every part, pauses left out' },
+    streamTimestampMs: { type: 'integer', description: "the stream's own timestamp of the last media seen, ms (-1 before any)" },
+    pauses: { type: 'array', items: pauseSchema },
   },
 } as const;
 
@@ -181,7 +198,7 @@ export function registerRecorderRoutes(app: FastifyInstance, recording: Recordin
         response: {
           200: {
             type: 'array',
-            items: { type: 'object', properties: { fileName: { type: 'string' }, mediaSessionId: { type: 'string' } } },
+            items: inProgressSchema,
           },
           ...errorResponses(400, 401, 404, 413),
         },
@@ -190,8 +207,46 @@ export function registerRecorderRoutes(app: FastifyInstance, recording: Recordin
     async () => {
       const list = recording.inProgress();
       if (list.length === 0) throw new HttpError(404, 'No recordings in progress');
-      return list;
+      return Promise.all(
+        list.map(async ({ part, ...r }) => ({
+          ...r,
+          file: part ? path.basename(part.tmpFile) : null,
+          size: part ? await fs.promises.stat(part.tmpFile).then((st) => st.size, () => null) : null,
+        })),
+      );
     },
+  );
+  const pauseOrResume = async (what: 'pause' | 'resume', body: { mediaSessionId: string }): Promise<Record<string, never>> => {
+    try {
+      await recording[what](body.mediaSessionId);
+    } catch (err) {
+      if (err instanceof NotRecordingError) throw new HttpError(404, err.message);
+      if (err instanceof PauseStateError) throw new HttpError(409, err.message);
+      throw err;
+    }
+    return {};
+  };
+  app.post<{ Body: { mediaSessionId: string } }>(
+    '/rest-api/recorder/pause',
+    {
+      schema: {
+        summary: 'Pauses a recording: nothing is written until resumed (not in WCS); 409 when already paused or finishing',
+        body: sessionSchema,
+        response: { 200: emptyAnswerSchema, ...errorResponses(400, 401, 404, 409, 413) },
+      },
+    },
+    async (req) => pauseOrResume('pause', req.body),
+  );
+  app.post<{ Body: { mediaSessionId: string } }>(
+    '/rest-api/recorder/resume',
+    {
+      schema: {
+        summary: 'Resumes a paused recording into the same file at the next keyframe, timestamps continuous (not in WCS); 409 when not paused',
+        body: sessionSchema,
+        response: { 200: emptyAnswerSchema, ...errorResponses(400, 401, 404, 409, 413) },
+      },
+    },
+    async (req) => pauseOrResume('resume', req.body),
   );
   app.post(
     '/rest-api/recorder/progress',
@@ -209,6 +264,8 @@ export function registerRecorderRoutes(app: FastifyInstance, recording: Recordin
                 mediaSessionId: { type: 'string' },
                 size: { type: ['integer', 'null'], description: 'bytes written so far to the current part (MP4: its moov reserve included); null between parts' },
                 startTimeMillis: { type: ['integer', 'null'], description: 'when the current part started, ms since the epoch' },
+                state: { type: 'string', enum: ['RECORDING', 'PAUSED', 'FINISHING'] },
+                durationMs: { type: 'integer', description: 'media time recorded so far, ms (pauses left out)' },
               },
             },
           },

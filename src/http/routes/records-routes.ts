@@ -5,7 +5,7 @@ import { uploadJson, uploadSchema } from './storage-routes.js';
 import { RECORD_PROVIDERS, RECORD_STATES, type CatalogRecord } from '../../catalog/catalog.js';
 import { downloadUrlOf } from '../download-url.js';
 import { HttpError } from '../http-error.js';
-import { errorResponses, mediaSessionIdSchema } from '../schemas.js';
+import { errorResponses, mediaSessionIdSchema, pauseSchema } from '../schemas.js';
 import type { RecordsControl, RecordsFindBody } from '../services/records-control.js';
 import { TimeBoundError } from '../time-bound.js';
 
@@ -64,6 +64,7 @@ const catalogRecordSchema = {
     pinned: { type: 'boolean' },
     deletedAt: { type: ['integer', 'null'] },
     deletedReason: { type: ['string', 'null'] },
+    pauses: { type: 'array', items: pauseSchema, description: 'pauses inside the record (absent when none)' },
     downloadUrl: { type: ['string', 'null'], description: 'null when the file cannot be downloaded (being written, deleted, outside record_dir)' },
     upload: uploadSchema,
   },
@@ -121,6 +122,7 @@ function recordJson(req: FastifyRequest, r: CatalogRecord, recordDir: string, pu
     pinned: r.pinned,
     deletedAt: r.deletedAt,
     deletedReason: r.deletedReason,
+    ...(r.pauses ? { pauses: r.pauses } : {}),
     downloadUrl: downloadable ? downloadUrlOf(publicBaseUrl, req.protocol, req.host, r.fileName) : null,
     upload: upload ? uploadJson(upload) : null,
   };

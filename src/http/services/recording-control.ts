@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { NotPublishingError, TranscodeLimitError, type RecorderManager, type RecordingInProgress } from '../../recording/recorder-manager.js';
+import { NotPublishingError, PauseStateError, TranscodeLimitError, type RecorderManager, type RecordingInProgress } from '../../recording/recorder-manager.js';
 import { RecordOptionsError } from '../../recording/record-options.js';
 import type { Preset } from '../../recording/presets.js';
 import type { FinishedRecord, RecordsFindBody } from './records-control.js';
@@ -10,7 +10,7 @@ import { recordingOverridesOf, type StartupConfig } from '../recording-config.js
 export class UnknownSessionError extends Error {}
 /** Nothing is being recorded for this mediaSessionId (404). */
 export class NotRecordingError extends Error {}
-export { NotPublishingError, RecordOptionsError, TranscodeLimitError };
+export { NotPublishingError, PauseStateError, RecordOptionsError, TranscodeLimitError };
 export { RecordingConfigError } from '../recording-config.js';
 
 /** The filters of /recorder/find_records: those of /records/find (every field given must match). */
@@ -51,6 +51,18 @@ export class RecordingControl {
   async terminate(mediaSessionId: string): Promise<void> {
     const result = await this.recorders.stopRecording(mediaSessionId);
     if (result === undefined) throw new NotRecordingError(`No recording in progress for mediaSessionId ${mediaSessionId}`);
+  }
+
+  /** Pauses a recording. Throws NotRecordingError (404) or PauseStateError (409: already paused, finishing). */
+  async pause(mediaSessionId: string): Promise<void> {
+    const recorder = await this.recorders.pauseRecording(mediaSessionId);
+    if (!recorder) throw new NotRecordingError(`No recording in progress for mediaSessionId ${mediaSessionId}`);
+  }
+
+  /** Resumes a paused recording at the next keyframe. Throws NotRecordingError (404) or PauseStateError (409: not paused, finishing). */
+  async resume(mediaSessionId: string): Promise<void> {
+    const recorder = await this.recorders.resumeRecording(mediaSessionId);
+    if (!recorder) throw new NotRecordingError(`No recording in progress for mediaSessionId ${mediaSessionId}`);
   }
 
   inProgress(): RecordingInProgress[] {

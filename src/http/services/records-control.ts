@@ -1,4 +1,4 @@
-import { FINDABLE_STATES, type Catalog, type CatalogRecord, type FindQuery, type FindSort, type RecordProvider, type RecordState } from '../../catalog/catalog.js';
+import { FINDABLE_STATES, type Catalog, type CatalogPause, type CatalogRecord, type FindQuery, type FindSort, type RecordProvider, type RecordState } from '../../catalog/catalog.js';
 import type { CatalogService } from '../../catalog/catalog-service.js';
 import type { DeleteOutcome, RecordDeleter } from '../../catalog/record-deleter.js';
 import type { UploadRow, UploadStore } from '../../storage/upload-store.js';
@@ -28,6 +28,7 @@ export interface FinishedRecord {
   readonly startTimeMillis: number;
   readonly endTimeMillis: number;
   readonly duration: number | null;
+  readonly pauses?: readonly CatalogPause[];
 }
 
 /** Parts closer than this are one continuous recording on the timeline. */
@@ -96,6 +97,7 @@ export class RecordsControl {
         startTimeMillis: r.startMs,
         endTimeMillis: r.endMs ?? r.startMs,
         duration: r.durationMs,
+        ...(r.pauses ? { pauses: r.pauses } : {}),
       }))
       .sort((a, b) => a.endTimeMillis - b.endTimeMillis || a.fileName.localeCompare(b.fileName));
   }

@@ -157,7 +157,8 @@
         el('div', { className: 'card stream', 'data-stream': s.name, 'data-recording': recording ? 'yes' : 'no' },
           el('div', { className: 'title' }, s.name,
             el('span', { className: 'badge', title: `mediaProvider ${s.mediaProvider}` }, s.mediaProvider === 'Flash' ? 'RTMP' : s.mediaProvider),
-            recording ? el('span', { className: 'badge rec' }, '● REC') : el('span', { className: 'badge' }, s.status)),
+            rec && rec.state === 'PAUSED' ? el('span', { className: 'badge' }, '❚❚ PAUSED')
+              : recording ? el('span', { className: 'badge rec' }, '● REC') : el('span', { className: 'badge' }, s.status)),
           el('div', { className: 'meta' },
             [s.videoCodec, s.audioCodec].filter(Boolean).join(' + ') || 'codecs unknown',
             s.width && s.height ? ` · ${s.width}×${s.height}` : '',
@@ -171,6 +172,8 @@
             recording
               ? el('button', { className: 'danger', 'data-action': 'stop', onclick: () => control('/rest-api/recorder/terminate', s, 'Stopping') }, 'Stop recording')
               : el('button', { className: 'primary', 'data-action': 'start', onclick: () => control('/rest-api/recorder/startup', s, 'Starting') }, 'Start recording'),
+            rec && rec.state === 'RECORDING' ? el('button', { 'data-action': 'pause', onclick: () => control('/rest-api/recorder/pause', s, 'Pausing') }, 'Pause') : null,
+            rec && rec.state === 'PAUSED' ? el('button', { 'data-action': 'resume', onclick: () => control('/rest-api/recorder/resume', s, 'Resuming') }, 'Resume') : null,
             el('button', { onclick: () => { $('tl-stream').value = s.name; $('rf-stream').value = s.name; show('records'); } }, 'Records'))));
     }
     const cams = $('cameras');
@@ -191,7 +194,8 @@
     setStatus(`${what} recording of ${stream.name}…`);
     try {
       await api(path, { mediaSessionId: stream.mediaSessionId });
-      setStatus(`${what === 'Starting' ? 'Started' : 'Stopped'} recording of ${stream.name}`);
+      const done = { Starting: 'Started', Pausing: 'Paused', Resuming: 'Resumed' }[what] ?? 'Stopped';
+      setStatus(`${done} recording of ${stream.name}`);
     } catch (err) { report(err); }
     await refreshLive().catch(report);
   }
