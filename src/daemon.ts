@@ -470,6 +470,8 @@ export class Daemon {
         webDir: path.join(INSTALL_DIR, 'src', 'web'),
         consoleEnabled: config.consoleEnabled,
         signedUrlTtlSeconds: config.recordsSignedUrlTtl,
+        maxConnections: config.httpMaxConnections,
+        keepAliveTimeoutSeconds: config.httpKeepAliveTimeout,
       },
       {
         whip: { service: this.webrtc, token: config.whipToken },

@@ -483,6 +483,9 @@ export const PROPERTIES = {
   recordWebhookRetryMaxDelay: def('record_webhook_retry_max_delay', '600', integerValue(1, 86400), 'Longest wait between redeliveries, seconds'),
   recordWebhookMaxAttempts: def('record_webhook_max_attempts', '50', integerValue(1, 10000), 'Tries of one delivery before it is dead'),
   recordWebhookMaxAge: def('record_webhook_max_age', '2d', retentionDurationValue, 'A delivery not done this long after its event is dead: 2d, 12h'),
+  // --- HTTP connection limits (docs/limits.md) ---
+  httpMaxConnections: def('http_max_connections', '1000', integerValue(1, 100000), 'Open HTTP connections at once, per server (HTTP and HTTPS each); beyond, a new one is closed at once'),
+  httpKeepAliveTimeout: def('http_keep_alive_timeout', '72', integerValue(1, 3600), 'Seconds an idle keep-alive HTTP connection stays open (Fastify\'s default; Node\'s own 5 s races clients reusing a pooled connection)'),
 } as const;
 
 type Definitions = typeof PROPERTIES;

@@ -56,6 +56,24 @@ export interface HttpServerOptions {
   readonly consoleEnabled?: boolean;
   /** records_signed_url_ttl, seconds; default 600. */
   readonly signedUrlTtlSeconds?: number;
+  /** http_max_connections: open HTTP(S) connections at once (each server); beyond, new ones are closed at once. Default 1000. */
+  readonly maxConnections?: number;
+  /** http_keep_alive_timeout, seconds an idle keep-alive connection stays open; default 72. */
+  readonly keepAliveTimeoutSeconds?: number;
+}
+
+/**
+ * Connection limits of a Node HTTP(S) server. Node's 5 s keep-alive races
+ * clients that reuse a pooled connection just as the server closes it
+ * ("other side closed"); 72 s is Fastify's own default, longer than the
+ * 60 s idle timeout of common load balancers. The cap bounds what idle
+ * connections can hold.
+ */
+function limitConnections(server: http.Server, options: HttpServerOptions): void {
+  server.maxConnections = options.maxConnections ?? 1000;
+  server.keepAliveTimeout = (options.keepAliveTimeoutSeconds ?? 72) * 1000;
+  // a request's headers must arrive within this, longer than keep-alive as Node requires
+  server.headersTimeout = server.keepAliveTimeout + 1000;
 }
 
 export interface HttpDependencies {
@@ -116,11 +134,14 @@ export class HttpServer {
         if (options.https) {
           try {
             secure = https.createServer({ cert: options.https.cert, key: options.https.key }, handler);
+            limitConnections(secure, options);
           } catch (err) {
             throw new HttpsCertificateError(`https.cert / https.key cannot be used: ${(err as Error).message}`);
           }
         }
-        return http.createServer(handler);
+        const plain = http.createServer(handler);
+        limitConnections(plain, options);
+        return plain;
       },
     });
     this.#https = secure;
