@@ -425,6 +425,13 @@ export const PROPERTIES = {
     integerValue(1, 3600),
     'Seconds a signed media URL (/rest-api/records/sign) stays valid: 1 to 3600',
   ),
+  // --- issue 20: performance round 2 ---
+  mp4FinishInsertRange: def(
+    'mp4_finish_insert_range',
+    'true',
+    booleanValue,
+    'MP4 moov first without reserved space: let the file system insert room for the moov in front of the media (Linux fallocate insert-range, ext4/xfs) instead of copying the media; false = always copy',
+  ),
 } as const;
 
 type Definitions = typeof PROPERTIES;

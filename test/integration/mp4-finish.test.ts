@@ -6,12 +6,29 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BoxFormatError, freeBoxHeader } from '../../src/recording/mp4/box-tree.js';
 import { finishFragmentedMp4 } from '../../src/recording/mp4/finish-fragmented.js';
+import { fallocateInsertRange, InsertRangeError, repairInsertedZeros } from '../../src/recording/mp4/insert-range.js';
 import { decodeErrors, durationOf, makeClip, mp4TopLevelBoxes } from '../helpers/media.js';
 
 // The live muxer's fragmented MP4 (same flags as the recorder), finished in
 // process, must hold exactly the packets the fragments held.
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wcs-mp4-finish-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+const insertRange = fallocateInsertRange();
+
+/** Whether the file system of `d` inserts ranges (ext4, xfs do; tmpfs does not): asked of the file system itself. */
+function insertsRanges(d: string): boolean {
+  const probe = path.join(d, `probe-${process.pid}`);
+  fs.writeFileSync(probe, Buffer.alloc(2 * 65536, 1));
+  try {
+    execFileSync('fallocate', ['--insert-range', '--offset', '0', '--length', String(fs.statSync(probe).blksize), probe], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  } finally {
+    fs.rmSync(probe, { force: true });
+  }
+}
+const dirInserts = insertsRanges(dir);
 
 let n = 0;
 function fragmented(clip: string, reserveBytes = 0): string {
@@ -84,7 +101,7 @@ const clips = {
 
 describe('finishing a fragmented MP4 in process', () => {
   for (const [label, clip] of Object.entries(clips)) {
-    it(`${label}: moov-last, faststart and reserved layouts hold exactly the recorded packets`, async () => {
+    it(`${label}: moov-last, faststart, reserved and inserted layouts hold exactly the recorded packets`, async () => {
       const src = fragmented(clip);
       const expected = packets(src);
       expect(expected.split('\n').length).toBeGreaterThan(50);
@@ -97,7 +114,7 @@ describe('finishing a fragmented MP4 in process', () => {
       expect(types(last)).not.toContain('moof');
 
       const fast = fragmented(clip);
-      const b = await finishFragmentedMp4(fast, { moovFirst: true, stagedPath: `${fast}.staged` });
+      const b = await finishFragmentedMp4(fast, { moovFirst: true, stagedPath: `${fast}.staged`, insertRange: null });
       expect(b).toEqual({ layout: 'faststart', file: `${fast}.staged` });
       expect(types(b.file)).toEqual(['ftyp', 'moov', 'mdat']);
 
@@ -108,7 +125,26 @@ describe('finishing a fragmented MP4 in process', () => {
       expect(types(reserved)).not.toContain('moof');
       expect(fs.existsSync(`${reserved}.staged`)).toBe(false);
 
-      for (const f of [last, b.file, reserved]) {
+      const ins = fragmented(clip);
+      const insSize = fs.statSync(ins).size;
+      const d = await finishFragmentedMp4(ins, { moovFirst: true, stagedPath: `${ins}.staged`, insertRange });
+      expect(d.layout).toBe(dirInserts ? 'inserted' : 'faststart');
+      expect(types(d.file).slice(0, 2)).toEqual(['ftyp', 'moov']);
+      expect(types(d.file)).not.toContain('moof');
+      if (d.layout === 'inserted') {
+        // same file, grown by whole blocks in front; nothing staged
+        expect(d.file).toBe(ins);
+        const grown = fs.statSync(ins).size - insSize;
+        expect(grown % fs.statSync(ins).blksize).toBe(0);
+        expect(grown).toBeGreaterThan(0);
+        expect(fs.existsSync(`${ins}.staged`)).toBe(false);
+        const boxes = mp4TopLevelBoxes(ins);
+        const moov = boxes.find((x) => x.type === 'moov')!;
+        expect(boxes.findIndex((x) => x.type === 'moov')).toBeLessThan(boxes.findIndex((x) => x.type === 'mdat'));
+        expect(moov.offset + moov.size).toBeLessThanOrEqual(grown);
+      }
+
+      for (const f of [last, b.file, reserved, d.file]) {
         expect(packets(f)).toBe(expected);
         expect(discarded(f)).toBe(hidden);
         expect(decodeErrors(f)).toBe('');
@@ -121,7 +157,7 @@ describe('finishing a fragmented MP4 in process', () => {
     const clip = clips['H.264 with B-frames + AAC'];
     const src = fragmented(clip, 1024);
     const before = md5(src);
-    const r = await finishFragmentedMp4(src, { moovFirst: true, stagedPath: `${src}.staged` });
+    const r = await finishFragmentedMp4(src, { moovFirst: true, stagedPath: `${src}.staged`, insertRange: null });
     expect(r.layout).toBe('faststart');
     expect(md5(src)).toBe(before);
     expect(packets(r.file)).toBe(packets(src));
@@ -138,5 +174,46 @@ describe('finishing a fragmented MP4 in process', () => {
     fs.copyFileSync(clip, plain);
     await expect(finishFragmentedMp4(plain, { moovFirst: true, stagedPath: `${plain}.staged` })).rejects.toThrow(/not a fragmented MP4/);
     expect(md5(plain)).toBe(md5(clip));
+  });
+
+  it('a file system that refuses to insert a range (tmpfs) gets the copy, and the temp file stays as it was', async () => {
+    const clip = clips['H.264 with B-frames + AAC'];
+    const shm = fs.existsSync('/dev/shm') ? fs.mkdtempSync('/dev/shm/wcs-mp4-finish-') : null;
+    const refusing = [
+      // the kernel's own refusal where there is a tmpfs (/dev/shm), else a refusal handed in
+      shm && !insertsRanges(shm) ? { d: shm, insert: insertRange } : null,
+      { d: dir, insert: () => Promise.reject(new InsertRangeError('fallocate --insert-range exit 1: Operation not supported')) },
+    ].filter((x) => x !== null);
+    try {
+      for (const { d, insert } of refusing) {
+        const src = path.join(d, `refused-${++n}.mp4`);
+        fs.copyFileSync(fragmented(clip), src);
+        const before = md5(src);
+        const r = await finishFragmentedMp4(src, { moovFirst: true, stagedPath: `${src}.staged`, insertRange: insert });
+        expect(r.layout).toBe('faststart');
+        expect(r.insertRefused).toMatch(/not supported/i);
+        expect(md5(src)).toBe(before);
+        expect(types(r.file)).toEqual(['ftyp', 'moov', 'mdat']);
+        expect(packets(r.file)).toBe(packets(src));
+      }
+    } finally {
+      if (shm) fs.rmSync(shm, { recursive: true, force: true });
+    }
+  });
+
+  it.runIf(dirInserts)('zeros left in front by a crash between the insert and the first write are covered, and the file finishes', async () => {
+    const clip = clips['H.264 with B-frames + AAC'];
+    const src = fragmented(clip);
+    const expected = packets(src);
+    expect(await repairInsertedZeros(src)).toBe(false); // an intact file is left alone
+    await insertRange(src, 0, 64 * fs.statSync(src).blksize);
+    expect(fs.readFileSync(src).subarray(0, 8).every((b) => b === 0)).toBe(true);
+    expect(await repairInsertedZeros(src)).toBe(true);
+    expect(types(src).slice(0, 2)).toEqual(['free', 'ftyp']);
+    expect(packets(src)).toBe(expected);
+    const r = await finishFragmentedMp4(src, { moovFirst: true, stagedPath: `${src}.staged`, insertRange });
+    expect(r.layout).toBe('reserved');
+    expect(packets(r.file)).toBe(expected);
+    expect(decodeErrors(r.file)).toBe('');
   });
 });

@@ -2,6 +2,8 @@ import fs from 'node:fs';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { BoxFormatError, type BoxHeader, type BoxNode, boxSize, freeBoxHeader, parseBoxes, readBoxHeader, serializeBox } from './box-tree.js';
 import { addFragment, fragmentedTracks, TrackSamples } from './fragment-index.js';
+import type { InsertRange } from './insert-range.js';
+import { insertLength } from './insert-range.js';
 import { buildMoov } from './moov-builder.js';
 
 /**
@@ -9,23 +11,34 @@ import { buildMoov } from './moov-builder.js';
  * - `reserved`: ftyp + moov written into the space reserved at the start of
  *   the temp file (moov first, nothing copied);
  * - `moov-last`: moov appended to the temp file (nothing copied);
+ * - `inserted`: room for ftyp + moov inserted in front of the temp file by
+ *   the file system (FALLOC_FL_INSERT_RANGE: extents shifted, no media
+ *   copied), then filled as for `reserved`;
  * - `faststart`: a new file, ftyp + moov + one mdat with the media copied once.
  * In every case the fragment headers of the temp file are not part of the
  * result (turned into `free` boxes in place, or left behind by the copy).
  */
-export type FinishLayout = 'reserved' | 'moov-last' | 'faststart';
+export type FinishLayout = 'reserved' | 'moov-last' | 'inserted' | 'faststart';
 
 export interface FinishOptions {
   /** mp4_container_moov_first */
   readonly moovFirst: boolean;
   /** Where the `faststart` layout writes its new file. */
   readonly stagedPath: string;
+  /**
+   * Moov first without (enough) reserved space: make room in front of the
+   * media without copying it. Null, or a rejection (file system without
+   * insert-range), means the copy (`faststart`).
+   */
+  readonly insertRange?: InsertRange | null;
 }
 
 export interface FinishResult {
   readonly layout: FinishLayout;
   /** The finished MP4: the temp file itself, or `stagedPath`. */
   readonly file: string;
+  /** Why the insert-range layout was not used, when it was tried and the media was copied. */
+  readonly insertRefused?: string;
 }
 
 const U32 = 0xffffffff;
@@ -142,6 +155,20 @@ function maxChunkEnd(tables: Map<number, TrackSamples>): number {
   return end;
 }
 
+/**
+ * Writes ftyp + moov into the `free` box at the start of the file (the
+ * reserve) and hides the fragment structures: the moov inside the free box
+ * first (readers still skip it), the rest of the reserve as a free box, the
+ * old boxes turned into free boxes, the ftyp at offset 0 last.
+ */
+async function fillReserve(handle: fs.promises.FileHandle, s: Scan, moov: Buffer, room: number, hide: readonly BoxHeader[]): Promise<void> {
+  const ftypSize = s.ftyp.size;
+  await handle.write(moov, 0, moov.length, ftypSize);
+  if (room > moov.length) await handle.write(freeBoxHeader(room - moov.length), 0, 8, ftypSize + moov.length);
+  await hideBoxes(handle.fd, hide);
+  await handle.write(s.ftypBytes, 0, ftypSize, 0);
+}
+
 interface Range {
   readonly from: number;
   readonly to: number;
@@ -206,12 +233,38 @@ export async function finishFragmentedMp4(file: string, options: FinishOptions):
         return { layout: 'moov-last', file };
       }
       if (s.reserve && fits) {
-        // inside the reserved free box first (readers still skip it), the free box's own header last
-        await handle.write(moov, 0, moov.length, ftypSize);
-        if (room > moov.length) await handle.write(freeBoxHeader(room - moov.length), 0, 8, ftypSize + moov.length);
-        await hideBoxes(handle.fd, [s.ftyp, s.moov, ...s.fragmentBoxes]);
-        await handle.write(s.ftypBytes, 0, ftypSize, 0);
+        await fillReserve(handle, s, moov, room, [s.ftyp, s.moov, ...s.fragmentBoxes]);
         return { layout: 'reserved', file };
+      }
+    }
+
+    let insertRefused: string | undefined;
+    if (options.insertRange) {
+      const { blksize } = await handle.stat();
+      const block = blksize > 0 ? blksize : 4096;
+      // the moov's chunk offsets move by the inserted length, which depends on the moov's size (co64 or not)
+      const chunkEnd = maxChunkEnd(s.tables);
+      const build = (shift: number, co64: boolean): Buffer => serializeBox(buildMoov(s.moovTree, s.tables, { mapOffset: (o) => o + shift, co64 }));
+      let co64 = false;
+      let length = insertLength(ftypSize + build(0, false).length, block);
+      if (chunkEnd + length > U32) {
+        co64 = true;
+        length = insertLength(ftypSize + build(0, true).length, block);
+      }
+      const moov = build(length, co64);
+      let inserted = false;
+      try {
+        await options.insertRange(file, 0, length);
+        inserted = true;
+      } catch (err) {
+        insertRefused = (err as Error).message;
+      }
+      if (inserted) {
+        // zeros in front of the file as it was: one free box over them makes it a temp file with reserved space
+        await handle.write(freeBoxHeader(length), 0, 8, 0);
+        const shifted = (b: BoxHeader): BoxHeader => ({ ...b, offset: b.offset + length });
+        await fillReserve(handle, s, moov, length - ftypSize, [s.ftyp, s.moov, ...s.fragmentBoxes].map(shifted));
+        return { layout: 'inserted', file };
       }
     }
 
@@ -263,7 +316,7 @@ export async function finishFragmentedMp4(file: string, options: FinishOptions):
       throw err;
     }
     await out.close();
-    return { layout: 'faststart', file: options.stagedPath };
+    return { layout: 'faststart', file: options.stagedPath, ...(insertRefused ? { insertRefused } : {}) };
   } finally {
     await handle.close();
   }
