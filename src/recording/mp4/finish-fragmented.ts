@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { BoxFormatError, type BoxHeader, type BoxNode, boxSize, freeBoxHeader, parseBoxes, readBoxHeader, serializeBox } from './box-tree.js';
 import { addFragment, fragmentedTracks, TrackSamples } from './fragment-index.js';
@@ -27,8 +28,8 @@ export interface FinishOptions {
   readonly stagedPath: string;
   /**
    * Moov first without (enough) reserved space: make room in front of the
-   * media without copying it. Null, or a rejection (file system without
-   * insert-range), means the copy (`faststart`).
+   * media without copying it. Null, or a file system that refuses, means
+   * the copy (`faststart`).
    */
   readonly insertRange?: InsertRange | null;
 }
@@ -75,11 +76,20 @@ async function scan(fd: number, fileSize: number): Promise<Scan> {
   const fragmentBoxes: BoxHeader[] = [];
   const mdats: BoxHeader[] = [];
   const head = Buffer.alloc(16);
+  /** The header of the box at `nextAt`, read along with the box before it (one read per fragment instead of three). */
+  let next: Buffer | null = null;
+  let nextAt = -1;
   let offset = 0;
   let n = 0;
   while (offset < fileSize) {
     if (++n % YIELD_EVERY === 0) await yieldToLoop();
-    const got = fs.readSync(fd, head, 0, 16, offset);
+    let got: number;
+    if (next !== null && nextAt === offset) {
+      got = next.copy(head, 0, 0, 16);
+    } else {
+      got = fs.readSync(fd, head, 0, 16, offset);
+    }
+    next = null;
     const h = readBoxHeader(head.subarray(0, got), 0, got);
     if (!h) throw new BoxFormatError(`truncated box header at ${offset}`);
     const box: BoxHeader = { ...h, offset, size: head.readUInt32BE(0) === 0 ? fileSize - offset : h.size };
@@ -104,7 +114,12 @@ async function scan(fd: number, fileSize: number): Promise<Scan> {
       }
       case 'moof': {
         if (!tables) throw new BoxFormatError('moof before moov');
-        const tree = parseBoxes(readAt(fd, offset, box.size))[0];
+        const withNext = readAt(fd, offset, Math.min(box.size + 16, fileSize - offset));
+        if (withNext.length > box.size) {
+          next = withNext.subarray(box.size);
+          nextAt = offset + box.size;
+        }
+        const tree = parseBoxes(withNext.subarray(0, box.size))[0];
         if (!tree) throw new BoxFormatError('empty moof');
         const dataEnd = addFragment(tree, offset, tables);
         if (dataEnd > fileSize) throw new BoxFormatError(`fragment at ${offset} refers to media past the end of the file`);
@@ -206,6 +221,62 @@ async function copyRanges(src: fs.promises.FileHandle, dst: fs.promises.FileHand
 }
 
 /**
+ * The `inserted` layout, in an order that leaves a readable file (or one
+ * recovery restores: repairInterruptedInsert) at every step:
+ * 1. the moov-last layout (moov appended, fragment headers hidden) while
+ *    the file's pages are still in the page cache: an insert-range drops
+ *    them, and hiding each fragment afterwards read its page back from
+ *    disk (0.4 s for an hour, under load);
+ * 2. insert whole blocks at offset 0 (the file system shifts its extents);
+ * 3. moov with offsets shifted at the end of the room, a `free` box in
+ *    front of it, ftyp at offset 0 last (two moovs now: readers take the
+ *    first);
+ * 4. the appended moov cut off.
+ * Returns true, or why the file system refused (nothing changed then,
+ * unless the probe said yes and the insert still failed: the file is then
+ * in the moov-last layout, which the copy reads as well).
+ */
+async function finishByInsert(handle: fs.promises.FileHandle, file: string, s: Scan, ranges: InsertRange): Promise<true | string> {
+  if (!(await ranges.supported(path.dirname(file)))) return `the file system of ${path.dirname(file)} does not insert ranges`;
+  const ftypSize = s.ftyp.size;
+  const { blksize } = await handle.stat();
+  const block = blksize > 0 ? blksize : 4096;
+  const chunkEnd = maxChunkEnd(s.tables);
+  const build = (shift: number, co64: boolean): Buffer => serializeBox(buildMoov(s.moovTree, s.tables, { mapOffset: (o) => o + shift, co64 }));
+  // the chunk offsets move by the inserted length, which depends on the moov's size (co64 or not)
+  // (building a moov of an hour takes about 0.1 s: each is built once)
+  let co64 = false;
+  const plain = build(0, false);
+  let length = insertLength(ftypSize + plain.length, block);
+  let wide: Buffer | null = null;
+  if (chunkEnd + length > U32) {
+    co64 = true;
+    wide = build(0, true);
+    length = insertLength(ftypSize + wide.length, block);
+  }
+  const last = chunkEnd > U32 ? (wide ?? build(0, true)) : plain;
+  await handle.write(last, 0, last.length, s.end);
+  await handle.truncate(s.end + last.length);
+  await hideBoxes(handle.fd, [s.moov, ...s.fragmentBoxes]);
+  try {
+    await ranges.insert(file, 0, length);
+  } catch (err) {
+    return (err as Error).message;
+  }
+  // moov at the end of the room, the gap in front of it a free box: the only box header a
+  // crash can leave at a block boundary of the room is then the file as it was (recovery looks for it)
+  const moov = build(length, co64);
+  const gap = length - ftypSize - moov.length;
+  await handle.write(moov, 0, moov.length, length - moov.length);
+  if (gap > 0) await handle.write(freeBoxHeader(gap), 0, 8, ftypSize);
+  await handle.write(s.ftypBytes, 0, ftypSize, 0);
+  // the old ftyp (now a free box's worth of bytes behind the room) and the appended moov
+  await hideBoxes(handle.fd, [{ ...s.ftyp, offset: s.ftyp.offset + length }]);
+  await handle.truncate(length + s.end);
+  return true;
+}
+
+/**
  * Finishes a fragmented MP4 written by the live muxer into an ordinary MP4
  * without ffmpeg: the sample tables are built from the fragment headers and
  * the media stays where it is (`reserved`, `moov-last`) or is copied once
@@ -240,32 +311,9 @@ export async function finishFragmentedMp4(file: string, options: FinishOptions):
 
     let insertRefused: string | undefined;
     if (options.insertRange) {
-      const { blksize } = await handle.stat();
-      const block = blksize > 0 ? blksize : 4096;
-      // the moov's chunk offsets move by the inserted length, which depends on the moov's size (co64 or not)
-      const chunkEnd = maxChunkEnd(s.tables);
-      const build = (shift: number, co64: boolean): Buffer => serializeBox(buildMoov(s.moovTree, s.tables, { mapOffset: (o) => o + shift, co64 }));
-      let co64 = false;
-      let length = insertLength(ftypSize + build(0, false).length, block);
-      if (chunkEnd + length > U32) {
-        co64 = true;
-        length = insertLength(ftypSize + build(0, true).length, block);
-      }
-      const moov = build(length, co64);
-      let inserted = false;
-      try {
-        await options.insertRange(file, 0, length);
-        inserted = true;
-      } catch (err) {
-        insertRefused = (err as Error).message;
-      }
-      if (inserted) {
-        // zeros in front of the file as it was: one free box over them makes it a temp file with reserved space
-        await handle.write(freeBoxHeader(length), 0, 8, 0);
-        const shifted = (b: BoxHeader): BoxHeader => ({ ...b, offset: b.offset + length });
-        await fillReserve(handle, s, moov, length - ftypSize, [s.ftyp, s.moov, ...s.fragmentBoxes].map(shifted));
-        return { layout: 'inserted', file };
-      }
+      const done = await finishByInsert(handle, file, s, options.insertRange);
+      if (done === true) return { layout: 'inserted', file };
+      insertRefused = done;
     }
 
     // moov first without (enough) reserved space: ftyp + moov + one mdat holding the media, copied once
