@@ -227,11 +227,11 @@ async function startWcs(dir, muxer, opts) {
   fs.copyFileSync(path.join(REPO, 'bin', 'on_record_hook.sh'), hook);
   fs.chmodSync(hook, 0o755);
   const env = { ...process.env, WCS_HOME: dir };
-  if (opts.profile) {
-    fs.mkdirSync(opts.profile, { recursive: true });
-    env.NODE_OPTIONS = `${env.NODE_OPTIONS ?? ''} --cpu-prof --cpu-prof-dir=${opts.profile}`.trim();
-  }
-  const cp = run(DAEMON, [], { env });
+  // --cpu-prof is refused in NODE_OPTIONS: node itself, as bin/wcs-recorder runs it
+  if (opts.profile) fs.mkdirSync(opts.profile, { recursive: true });
+  const cp = opts.profile
+    ? run(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${opts.profile}`, path.join(REPO, 'dist', 'main.js')], { env })
+    : run(DAEMON, [], { env });
   for (let i = 0; i < 200; i++) {
     try {
       if ((await rest(httpPort, 'server/stats')).status === 200) break;

@@ -21,6 +21,7 @@ import { MultiRecorderManager } from './recording/multi/multi-recorder-manager.j
 import { RecorderManager } from './recording/recorder-manager.js';
 import { TEMP_PREFIX } from './recording/recorder.js';
 import { WorkPool } from './recording/work-pool.js';
+import { sharedInsertRange } from './recording/mp4/insert-range.js';
 import { MediaProbe } from './records/media-probe.js';
 import { CatalogService } from './catalog/catalog-service.js';
 import { mp4DurationSeconds } from './catalog/mp4-duration.js';
@@ -468,6 +469,8 @@ export class Daemon {
     // WebRTC publishes end first: their feeds flush the last media into the recordings
     await this.webrtc.close();
     await Promise.all([this.recorders.close(), this.multi.close()]);
+    // the fallocate helper of insert-range finishes (issue 20): every record is finished now
+    await sharedInsertRange.close?.();
     await Promise.all([this.rtmp.close(), this.rtsp.close()]);
     await this.multiHooks.close(5000);
     await this.http.close();

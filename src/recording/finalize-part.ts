@@ -6,7 +6,7 @@ import { moveFile } from './move-file.js';
 import { isCompleteMp4 } from './mp4-boxes.js';
 import { BoxFormatError } from './mp4/box-tree.js';
 import { finishFragmentedMp4, type FinishLayout } from './mp4/finish-fragmented.js';
-import { fallocateInsertRange, type InsertRange } from './mp4/insert-range.js';
+import { type InsertRange, sharedInsertRange } from './mp4/insert-range.js';
 
 export class FinalizeError extends Error {}
 
@@ -35,8 +35,6 @@ export interface FinalizeResult {
   readonly insertRefused?: string;
 }
 
-const defaultInsertRange = fallocateInsertRange();
-
 /**
  * Turns a finished temp file into the record at `dest`. A fragmented MP4
  * from the live muxer is finished in process (sample tables from its
@@ -52,7 +50,7 @@ export async function finalizePart(tmpFile: string, dest: string, options: Final
   let fallbackReason: string | undefined;
   if (options.plan.container === 'mp4' && !options.repair) {
     try {
-      const insertRange = options.layout.insertRange === false ? null : options.insertRange === undefined ? defaultInsertRange : options.insertRange;
+      const insertRange = options.layout.insertRange === false ? null : options.insertRange === undefined ? sharedInsertRange : options.insertRange;
       const done = await finishFragmentedMp4(tmpFile, { moovFirst: options.layout.moovFirst, stagedPath: staged, insertRange });
       await moveFile(done.file, dest);
       if (done.file !== tmpFile) await fs.promises.rm(tmpFile, { force: true });
