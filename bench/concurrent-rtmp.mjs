@@ -5,6 +5,11 @@
 // that a user needs to get what wcs-recorder writes.
 //
 //   node bench/concurrent-rtmp.mjs [--n 1,10,50,100] [--seconds 60] [--servers wcs,wcs-ffmpeg,nginx]
+//                                  [--profile DIR] [--props key=value,key=value]
+//
+// --profile DIR: the daemon runs with node --cpu-prof, one .cpuprofile per run
+// into DIR (read it with bench/cpuprofile-top.mjs, or Chrome DevTools / speedscope).
+// --props: extra lines for the daemon's conf/server.properties (both wcs servers).
 //
 // wcs = the default configuration (H.264 + AAC written by the in-process muxer);
 // wcs-ffmpeg = record_muxer=ffmpeg (one ffmpeg -c copy per recording, as before).
@@ -39,7 +44,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // ------------------------------------------------------------------ arguments
 function parseArgs(argv) {
-  const o = { n: [1, 10, 50, 100], seconds: 60, servers: ['wcs', 'wcs-ffmpeg', 'nginx'] };
+  const o = { n: [1, 10, 50, 100], seconds: 60, servers: ['wcs', 'wcs-ffmpeg', 'nginx'], profile: null, props: [] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const v = () => {
@@ -50,8 +55,10 @@ function parseArgs(argv) {
     if (a === '--n') o.n = v().split(',').map((s) => Number(s.trim()));
     else if (a === '--seconds') o.seconds = Number(v());
     else if (a === '--servers') o.servers = v().split(',').map((s) => s.trim());
+    else if (a === '--profile') o.profile = path.resolve(v());
+    else if (a === '--props') o.props = v().split(',').map((s) => s.trim()).filter(Boolean);
     else if (a === '-h' || a === '--help') {
-      console.log('usage: node bench/concurrent-rtmp.mjs [--n 1,10,50,100] [--seconds 60] [--servers wcs,wcs-ffmpeg,nginx]');
+      console.log('usage: node bench/concurrent-rtmp.mjs [--n 1,10,50,100] [--seconds 60] [--servers wcs,wcs-ffmpeg,nginx] [--profile DIR] [--props k=v,k=v]');
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
@@ -204,7 +211,7 @@ async function rest(port, route, body = {}) {
   return { status: r.status, body: r.status === 200 ? await r.json() : null };
 }
 
-async function startWcs(dir, muxer) {
+async function startWcs(dir, muxer, opts) {
   const httpPort = await freePort();
   const rtmpPort = await freePort();
   for (const d of ['conf', 'bin']) fs.mkdirSync(path.join(dir, d), { recursive: true });
@@ -213,12 +220,18 @@ async function startWcs(dir, muxer) {
   // rtmp_publisher_idle_timeout (10 s) would take for a dead publisher (nginx-rtmp has no such timeout on)
   fs.writeFileSync(
     path.join(dir, 'conf', 'server.properties'),
-    `http.port=${httpPort}\nrtmp.port=${rtmpPort}\nip_local=127.0.0.1\nrecord_muxer=${muxer}\nrtmp_publisher_idle_timeout=120\nrecord_idle_timeout=120\nrtmp_max_connections_per_ip=10000\nrtmp_max_connections=10000\n`,
+    `http.port=${httpPort}\nrtmp.port=${rtmpPort}\nip_local=127.0.0.1\nrecord_muxer=${muxer}\nrtmp_publisher_idle_timeout=120\nrecord_idle_timeout=120\nrtmp_max_connections_per_ip=10000\nrtmp_max_connections=10000\n` +
+      opts.props.map((l) => `${l}\n`).join(''),
   );
   const hook = path.join(dir, 'bin', 'on_record_hook.sh');
   fs.copyFileSync(path.join(REPO, 'bin', 'on_record_hook.sh'), hook);
   fs.chmodSync(hook, 0o755);
-  const cp = run(DAEMON, [], { env: { ...process.env, WCS_HOME: dir } });
+  const env = { ...process.env, WCS_HOME: dir };
+  // --cpu-prof is refused in NODE_OPTIONS: node itself, as bin/wcs-recorder runs it
+  if (opts.profile) fs.mkdirSync(opts.profile, { recursive: true });
+  const cp = opts.profile
+    ? run(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${opts.profile}`, path.join(REPO, 'dist', 'main.js')], { env })
+    : run(DAEMON, [], { env });
   for (let i = 0; i < 200; i++) {
     try {
       if ((await rest(httpPort, 'server/stats')).status === 200) break;
@@ -340,9 +353,9 @@ async function startNginx(dir) {
 }
 
 // ------------------------------------------------------------------ one run
-async function measure(serverName, n, clip, expected, seconds) {
+async function measure(serverName, n, clip, expected, seconds, opts) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), `wcs-bench-${serverName}-${n}-`));
-  const server = serverName === 'nginx' ? await startNginx(dir) : await startWcs(dir, serverName === 'wcs-ffmpeg' ? 'ffmpeg' : 'in-process');
+  const server = serverName === 'nginx' ? await startNginx(dir) : await startWcs(dir, serverName === 'wcs-ffmpeg' ? 'ffmpeg' : 'in-process', opts);
   try {
     await sleep(2000);
     const idle = treePssMiB(server.root);
@@ -454,7 +467,7 @@ async function main() {
   const results = [];
   for (const n of opts.n) {
     for (const s of servers) {
-      const r = await measure(s, n, clip.file, expected, opts.seconds);
+      const r = await measure(s, n, clip.file, expected, opts.seconds, opts);
       results.push(r);
       console.log(row(r));
     }

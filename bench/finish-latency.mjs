@@ -3,11 +3,12 @@
 //   - the record appearing in record_dir, and
 //   - the on_record_hook script starting (it writes its own clock),
 // for a 1-minute and a 1-hour 720p H.264 + AAC record, with and without
-// mp4_container_moov_first_reserve_space. The publisher sends a generated
+// mp4_container_moov_first_reserve_space (and without it, with mp4_finish_insert_range
+// true and false: issue 20). The publisher sends a generated
 // 10-minute clip (3 Mbit/s, GOP 2 s) with -c copy at 40x real time (-readrate),
 // looped for the 1-hour record, so an hour of media arrives in 90 s.
 //
-//   node bench/finish-latency.mjs [--minutes 1,60] [--runs 2] [--rate 40]
+//   node bench/finish-latency.mjs [--minutes 1,60] [--runs 2] [--rate 40] [--insert both|true|false]
 //
 // Needs ffmpeg/ffprobe on PATH and the built daemon (npm run setup).
 import { execFileSync, spawn } from 'node:child_process';
@@ -25,6 +26,13 @@ const arg = (name, def) => {
 const MINUTES = arg('minutes', '1,60').split(',').map(Number);
 const RUNS = Number(arg('runs', '2'));
 const RATE = Number(arg('rate', '40'));
+// mp4_finish_insert_range for the cases without reserved space: both (insert, then copy), true or false
+const INSERT = arg('insert', 'both');
+const CASES = [
+  ...(INSERT === 'false' ? [] : [{ reserve: false, insert: true }]),
+  ...(INSERT === 'true' ? [] : [{ reserve: false, insert: false }]),
+  { reserve: true, insert: true },
+];
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function machine() {
@@ -65,7 +73,7 @@ function freePort() {
   });
 }
 
-async function startDaemon(home, reserve) {
+async function startDaemon(home, reserve, insert) {
   const httpPort = await freePort();
   const rtmpPort = await freePort();
   fs.mkdirSync(path.join(home, 'conf'), { recursive: true });
@@ -80,6 +88,7 @@ async function startDaemon(home, reserve) {
       `http.port=${httpPort}`, `rtmp.port=${rtmpPort}`, 'ip_local=127.0.0.1',
       `on_record_hook_script=${hook}`,
       `mp4_container_moov_first_reserve_space=${reserve}`,
+      `mp4_finish_insert_range=${insert}`,
       // an hour of 720p H.264 + AAC needs a moov of about 1.3 MB; the default 2048 KB holds it
       'record_stop_timeout=600',
     ].join('\n') + '\n',
@@ -110,9 +119,9 @@ function publish(src, minutes, url) {
   });
 }
 
-async function oneRun(src, minutes, reserve) {
+async function oneRun(src, minutes, reserve, insert) {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'wcs-bench-finish-'));
-  const daemon = await startDaemon(home, reserve);
+  const daemon = await startDaemon(home, reserve, insert);
   const records = path.join(home, 'records');
   try {
     const t0 = Date.now();
@@ -150,6 +159,7 @@ async function oneRun(src, minutes, reserve) {
     return {
       minutes,
       reserve,
+      insert,
       publishSeconds,
       recordMs: appeared - exited,
       hookMs: hookAt - exited,
@@ -168,12 +178,12 @@ console.log(`machine: ${machine()}`);
 const src = clip();
 const rows = [];
 for (const minutes of MINUTES) {
-  for (const reserve of [false, true]) {
+  for (const { reserve, insert } of CASES) {
     for (let i = 0; i < RUNS; i++) {
-      const r = await oneRun(src, minutes, reserve);
+      const r = await oneRun(src, minutes, reserve, insert);
       rows.push(r);
       console.log(
-        `${String(minutes).padStart(3)} min  reserve=${String(reserve).padEnd(5)}  published in ${r.publishSeconds.toFixed(1)} s  ` +
+        `${String(minutes).padStart(3)} min  reserve=${String(reserve).padEnd(5)} insert=${String(insert).padEnd(5)}  published in ${r.publishSeconds.toFixed(1)} s  ` +
           `disconnect->record ${r.recordMs} ms  disconnect->hook ${r.hookMs} ms  record ${r.duration.toFixed(1)} s ${r.sizeMB.toFixed(0)} MB, finished by: ${r.how}`,
       );
     }
@@ -182,7 +192,7 @@ for (const minutes of MINUTES) {
 console.log('\nmedian per case (ms from the publisher\'s exit):');
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 for (const minutes of MINUTES)
-  for (const reserve of [false, true]) {
-    const rs = rows.filter((r) => r.minutes === minutes && r.reserve === reserve);
-    console.log(`  ${minutes} min, reserve_space=${reserve}: record ${median(rs.map((r) => r.recordMs))} ms, hook ${median(rs.map((r) => r.hookMs))} ms (${rs.length} runs)`);
+  for (const { reserve, insert } of CASES) {
+    const rs = rows.filter((r) => r.minutes === minutes && r.reserve === reserve && r.insert === insert);
+    console.log(`  ${minutes} min, reserve_space=${reserve}, insert_range=${insert}: record ${median(rs.map((r) => r.recordMs))} ms, hook ${median(rs.map((r) => r.hookMs))} ms (${rs.length} runs)`);
   }

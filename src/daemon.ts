@@ -27,6 +27,7 @@ import { DEFAULT_VIDEO_ENCODING } from './recording/multi/participant-plan.js';
 import { RecorderManager } from './recording/recorder-manager.js';
 import { TEMP_PREFIX } from './recording/recorder.js';
 import { WorkPool } from './recording/work-pool.js';
+import { sharedInsertRange } from './recording/mp4/insert-range.js';
 import { MediaProbe } from './records/media-probe.js';
 import { CatalogService } from './catalog/catalog-service.js';
 import { mp4DurationSeconds } from './catalog/mp4-duration.js';
@@ -160,6 +161,7 @@ export class Daemon {
           moovFirst: config.mp4ContainerMoovFirst,
           reserveSpace: config.mp4ContainerMoovFirstReserveSpace,
           reservedBytes: config.mp4ContainerMoovReservedSpaceSize * 1024,
+          insertRange: config.mp4FinishInsertRange,
         },
         muxer: config.recordMuxer,
         maxPendingInput: 64 * 1024 * 1024,
@@ -642,7 +644,7 @@ export class Daemon {
       recordDir: c.recordDirAbs,
       ffmpeg: this.binaries.ffmpeg,
       ffprobe: this.binaries.ffprobe,
-      mp4: { moovFirst: c.mp4ContainerMoovFirst, reserveSpace: c.mp4ContainerMoovFirstReserveSpace, reservedBytes: c.mp4ContainerMoovReservedSpaceSize * 1024 },
+      mp4: { moovFirst: c.mp4ContainerMoovFirst, reserveSpace: c.mp4ContainerMoovFirstReserveSpace, reservedBytes: c.mp4ContainerMoovReservedSpaceSize * 1024, insertRange: c.mp4FinishInsertRange },
       formats: c.recordH264ToTs ? { ...c.recordFormats, h264: 'ts' } : c.recordFormats,
       naming: { template: c.streamRecordPolicyTemplate, encoding: c.encodeRecordName, exclude: c.excludeRecordNameCharacters },
       timeoutMs: c.recordStopTimeout * 4000,
@@ -668,6 +670,8 @@ export class Daemon {
     // WebRTC publishes end first: their feeds flush the last media into the recordings
     await this.webrtc.close();
     await Promise.all([this.recorders.close(), this.multi.close()]);
+    // the fallocate helper of insert-range finishes (issue 20): every record is finished now
+    await sharedInsertRange.close?.();
     await Promise.all([this.rtmp.close(), this.rtsp.close()]);
     await this.multiHooks.close(5000);
     await this.http.close();

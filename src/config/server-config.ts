@@ -486,6 +486,13 @@ export const PROPERTIES = {
   // --- HTTP connection limits (docs/limits.md) ---
   httpMaxConnections: def('http_max_connections', '1000', integerValue(1, 100000), 'Open HTTP connections at once, per server (HTTP and HTTPS each); beyond, a new one is closed at once'),
   httpKeepAliveTimeout: def('http_keep_alive_timeout', '72', integerValue(1, 3600), 'Seconds an idle keep-alive HTTP connection stays open (Fastify\'s default; Node\'s own 5 s races clients reusing a pooled connection)'),
+  // --- issue 20: performance round 2 ---
+  mp4FinishInsertRange: def(
+    'mp4_finish_insert_range',
+    'true',
+    booleanValue,
+    'MP4 moov first without reserved space: let the file system insert room for the moov in front of the media (Linux fallocate insert-range, ext4/xfs) instead of copying the media; false = always copy',
+  ),
 } as const;
 
 type Definitions = typeof PROPERTIES;

@@ -6,6 +6,7 @@ import { moveFile } from './move-file.js';
 import { isCompleteMp4 } from './mp4-boxes.js';
 import { BoxFormatError } from './mp4/box-tree.js';
 import { finishFragmentedMp4, type FinishLayout } from './mp4/finish-fragmented.js';
+import { type InsertRange, sharedInsertRange } from './mp4/insert-range.js';
 
 export class FinalizeError extends Error {}
 
@@ -18,6 +19,8 @@ export interface FinalizeOptions {
   readonly repair?: boolean;
   /** The record's wall-clock start: creation_time of a file remuxed by ffmpeg (the in-process finish keeps the temp file's). */
   readonly creationTime?: Date;
+  /** Room for the moov in front of the media without copying it (default: `fallocate --insert-range`; null: always copy). */
+  readonly insertRange?: InsertRange | null;
 }
 
 export interface FinalizeResult {
@@ -28,13 +31,16 @@ export interface FinalizeResult {
   readonly method: FinishLayout | 'ffmpeg' | 'as-is';
   /** Why the in-process finish was not used, when ffmpeg was. */
   readonly fallbackReason?: string;
+  /** Why the media was copied behind the moov instead of the room being inserted in front of it. */
+  readonly insertRefused?: string;
 }
 
 /**
  * Turns a finished temp file into the record at `dest`. A fragmented MP4
  * from the live muxer is finished in process (sample tables from its
  * fragment headers, moov into the reserved space or at the end with no
- * copy, or ftyp+moov+media copied once for moov first without reserve);
+ * copy, or into room the file system inserts in front of the media, or
+ * ftyp+moov+media copied once where it cannot);
  * a file it cannot read that way, and crash recovery, go through an ffmpeg
  * remux with moov first (into reserved space when configured, faststart
  * otherwise). Other containers are moved as they are.
@@ -44,11 +50,12 @@ export async function finalizePart(tmpFile: string, dest: string, options: Final
   let fallbackReason: string | undefined;
   if (options.plan.container === 'mp4' && !options.repair) {
     try {
-      const done = await finishFragmentedMp4(tmpFile, { moovFirst: options.layout.moovFirst, stagedPath: staged });
+      const insertRange = options.layout.insertRange === false ? null : options.insertRange === undefined ? sharedInsertRange : options.insertRange;
+      const done = await finishFragmentedMp4(tmpFile, { moovFirst: options.layout.moovFirst, stagedPath: staged, insertRange });
       await moveFile(done.file, dest);
       if (done.file !== tmpFile) await fs.promises.rm(tmpFile, { force: true });
       const size = (await fs.promises.stat(dest)).size;
-      return { size, usedReserve: done.layout === 'reserved', method: done.layout };
+      return { size, usedReserve: done.layout === 'reserved', method: done.layout, ...(done.insertRefused ? { insertRefused: done.insertRefused } : {}) };
     } catch (err) {
       // a structure it does not know is left untouched: ffmpeg remuxes it
       if (!(err instanceof BoxFormatError)) throw err;

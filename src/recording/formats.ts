@@ -203,6 +203,8 @@ export interface Mp4Layout {
   readonly reserveSpace: boolean;
   /** mp4_container_moov_reserved_space_size, in bytes */
   readonly reservedBytes: number;
+  /** mp4_finish_insert_range (default true): room for the moov inserted in front of the media by the file system instead of a copy */
+  readonly insertRange?: boolean;
 }
 
 /**

@@ -603,7 +603,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
           creationTime: new Date(part.startTimeMillis),
         });
       recordSize = done.size;
-      finish = { finish: done.method, usedReserve: done.usedReserve, ...(done.fallbackReason ? { fallbackReason: done.fallbackReason } : {}) };
+      finish = { finish: done.method, usedReserve: done.usedReserve, ...(done.fallbackReason ? { fallbackReason: done.fallbackReason } : {}), ...(done.insertRefused ? { insertRefused: done.insertRefused } : {}) };
     } catch (err) {
       // keep what was recorded: the crash-safe temp file is playable as it is
       this.log.error({ part: part.index, err: (err as Error).message }, 'Finishing the container failed; keeping the recorded file as written');

@@ -5,6 +5,7 @@ import { probeDuration } from './ffmpeg/probe-duration.js';
 import { finalizePart, FinalizeError } from './finalize-part.js';
 import { planRecording, type Mp4Layout, type RecordFormats } from './formats.js';
 import { moveFile } from './move-file.js';
+import { repairInterruptedInsert, sharedInsertRange } from './mp4/insert-range.js';
 import { nameRecord, type NamingRules } from './naming.js';
 import { readSidecar, removeSidecar, type PartSidecar } from './part-sidecar.js';
 import type { RecordInfo } from './recorder.js';
@@ -53,6 +54,10 @@ export async function recoverInterruptedParts(options: RecoveryOptions): Promise
     const tmpFile = path.join(options.tmpDir, name);
     const m = TEMP_NAME.exec(name)!;
     const sidecar = await readSidecar(tmpFile);
+    // a crash inside an insert-range finish can leave zeros in front of the fragmented file
+    if (m[4] === 'mp4' && (await repairInterruptedInsert(tmpFile, sharedInsertRange).catch(() => false))) {
+      log.warn({ tmpFile }, 'Interrupted insert-range finish: the inserted room taken out again');
+    }
     const seconds = await probeDuration(options.ffprobe, tmpFile);
     // a crash can leave the description without the part's first timestamp
     if (seconds === null) {

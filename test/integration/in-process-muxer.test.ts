@@ -106,4 +106,21 @@ describe('in-process MP4 muxer (record_muxer=in-process)', () => {
     expect(count(ours.file, 'video')).toBe(count(good.file, 'video'));
     expect(count(ours.file, 'audio')).toBe(count(good.file, 'audio'));
   });
+
+  it('syncing the temp file to disk as it grows (fdatasync every N bytes) writes the same bytes', async () => {
+    const clip = makeClip({ video: true, audio: true, seconds: 6, gop: 1 });
+    const tags = tagsOf(flvOf(clip));
+    const write = async (name: string, writebackBytes: number): Promise<Buffer> => {
+      const tmp = path.join(dir, `${name}.frag.mp4`);
+      const muxer = new InProcessMp4Muxer(tmp, { hasVideo: true, hasAudio: true, width: 640, height: 360 }, () => undefined, 0, writebackBytes);
+      for (const t of tags) muxer.write(t);
+      expect((await muxer.finish(5000)).code).toBe(0);
+      return fs.readFileSync(tmp);
+    };
+    const never = await write('sync-never', 0);
+    const always = await write('sync-each-fragment', 1);
+    expect(always.length).toBeGreaterThan(100_000);
+    expect(always.equals(never)).toBe(true);
+  });
 });
+

@@ -155,13 +155,14 @@ describe('rotation', () => {
 describe('MP4 layout and names', () => {
   const clip = makeClip({ video: true, audio: true, seconds: 4, gop: 2 });
 
-  it('mp4_container_moov_first_reserve_space writes the moov into reserved space; too small falls back to faststart; moov_first=false puts it last', async () => {
+  it('mp4_container_moov_first_reserve_space writes the moov into reserved space; too small falls back to room inserted in front (or faststart); moov_first=false puts it last', async () => {
     const [reserved, tooSmall, last] = await Promise.all([
       recordOnce({ stream_record_policy_template: '{streamName}', mp4_container_moov_first_reserve_space: true, mp4_container_moov_reserved_space_size: 512 }, 'res', clip),
       recordOnce({ stream_record_policy_template: '{streamName}', mp4_container_moov_first_reserve_space: true, mp4_container_moov_reserved_space_size: 1 }, 'small', clip),
       recordOnce({ stream_record_policy_template: '{streamName}', mp4_container_moov_first: false }, 'last', clip),
     ]);
-    const boxes = (f: string): Record<string, number> => Object.fromEntries(mp4TopLevelBoxes(f).map((b) => [b.type, b.offset]));
+    // offset of the first box of each type (the inserted layout keeps one mdat per fragment)
+    const boxes = (f: string): Record<string, number> => Object.fromEntries(mp4TopLevelBoxes(f).reverse().map((b) => [b.type, b.offset]));
     const r = boxes(reserved.files[0]!);
     expect(r.moov).toBeLessThan(r.mdat!);
     expect(r.mdat).toBeGreaterThanOrEqual(512 * 1024);

@@ -13,6 +13,7 @@
 import { createRequire } from 'node:module';
 import type { EventEmitter } from 'node:events';
 import type net from 'node:net';
+import { claimFlvTag } from './tag-slab.js';
 
 const require = createRequire(import.meta.url);
 
@@ -268,7 +269,8 @@ export function skipUnplayedRtmpMessages(broadcast: NmsBroadcast): void {
       packet.pts += dtsOffset;
     }
     b._lastDts[packet.codec_type] = packet.dts;
-    const flvMessage = Flv.createMessage(packet);
+    // read straight into its tag by the guard (tag-slab.ts), or copied into a new one
+    const flvMessage = claimFlvTag(packet.data, packet.codec_type, packet.size, packet.dts) ?? Flv.createMessage(packet);
     // the RTMP GOP cache would miss these packets: drop it; the next keyframe with a player starts a new one
     b.rtmpGopCache = null;
     if (packet.flags === 3) {

@@ -14,10 +14,16 @@
  * 2. The session's socket 'data' handler wrapped in a try/catch: whatever
  *    still throws (the parse, node-media-server's broadcast, our own
  *    subscribers called from it) ends this connection only.
+ *
+ * And one economy (issue 20): audio and video messages are read into
+ * regions of a per-connection slab shaped as the FLV tags the taps get
+ * (tag-slab.ts), instead of node-media-server's reused buffer that its
+ * broadcast then copies into a new tag per message.
  */
 import { sameSecret } from '../../util/same-secret.js';
 import { checkConnect, checkMessage, checkMessageHeader, checkStreamTarget, checkTimestampJump, IGNORED_TYPES, MAX_CHUNK_STREAMS, RTMP_TYPE, STREAM_TYPES } from './rtmp-checks.js';
-import type { NmsInvokeMessage, NmsRtmpSession } from './nms-internals.js';
+import type { NmsInvokeMessage, NmsRtmpPacket, NmsRtmpSession } from './nms-internals.js';
+import { bodyOf, offerTag, TagSlab, withdrawTag } from './tag-slab.js';
 
 /** A check refused the input: the reason is ours, in words. */
 export class RtmpRefusal extends Error {}
@@ -53,6 +59,8 @@ export function describeThrow(err: unknown): string {
   return `${err.name}: ${err.message.slice(0, 200)}${frame ? ` ${frame}` : ''}`;
 }
 
+const EMPTY = Buffer.alloc(0);
+
 /** Installs the guard on a session created but not yet run(). */
 export function guardRtmpSession(session: NmsRtmpSession, policy: RtmpGuardPolicy, events: RtmpGuardEvents): void {
   const rtmp = session.rtmp;
@@ -63,6 +71,9 @@ export function guardRtmpSession(session: NmsRtmpSession, policy: RtmpGuardPolic
   let streamName = '';
   /** Clock of the last audio (8) and video (9) message handed on. */
   const lastClock = new Map<number, number>();
+  const slab = new TagSlab();
+  /** Packets whose payload is a slab region (the message being read on that chunk stream). */
+  const inSlab = new Map<NmsRtmpPacket, Buffer>();
 
   const refuse = (reason: string): never => {
     throw new RtmpRefusal(reason);
@@ -85,14 +96,25 @@ export function guardRtmpSession(session: NmsRtmpSession, policy: RtmpGuardPolic
   const packetAlloc = rtmp.packetAlloc.bind(rtmp);
   rtmp.packetAlloc = (): void => {
     const packet = rtmp.parserPacket;
-    const length = packet.header.length;
-    if (packet.capacity < length) {
-      // node-media-server allocates length + 1024 per chunk stream and keeps it
+    const { length, type } = packet.header;
+    const media = type === RTMP_TYPE.audio || type === RTMP_TYPE.video;
+    // a slab region is never reused for the next message: it may be a tag somebody holds
+    inSlab.delete(packet);
+    if (media || packet.capacity < length) {
+      // node-media-server allocates length + 1024 per chunk stream and keeps it; a slab region is the length
+      const wanted = media ? length : length + 1024;
       let held = 0;
       for (const p of rtmp.inPackets.values()) if (p !== packet) held += p.capacity;
-      if (held + length + 1024 > budget) {
-        refuse(`message buffers would hold ${held + length + 1024} bytes; at most ${budget} (2 x rtmp_max_message_size)`);
+      if (held + wanted > budget) {
+        refuse(`message buffers would hold ${held + wanted} bytes; at most ${budget} (2 x rtmp_max_message_size)`);
       }
+    }
+    if (media) {
+      const region = slab.take(length);
+      packet.payload = bodyOf(region);
+      packet.capacity = length;
+      inSlab.set(packet, region);
+      return;
     }
     packetAlloc();
   };
@@ -117,7 +139,19 @@ export function guardRtmpSession(session: NmsRtmpSession, policy: RtmpGuardPolic
       lastClock.set(type, packet.clock);
     }
     if (IGNORED_TYPES.has(type)) return;
-    packetHandler();
+    const region = inSlab.get(packet);
+    if (region === undefined) return packetHandler();
+    // the message is complete: its region goes to the broadcast as an FLV tag (or is dropped); the
+    // next message on this chunk stream gets a region of its own
+    inSlab.delete(packet);
+    offerTag(packet.payload, region);
+    try {
+      packetHandler();
+    } finally {
+      withdrawTag();
+      packet.payload = EMPTY;
+      packet.capacity = 0;
+    }
   };
 
   const onConnect = rtmp.onConnect.bind(rtmp);

@@ -1,7 +1,10 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { BoxFormatError, type BoxHeader, type BoxNode, boxSize, freeBoxHeader, parseBoxes, readBoxHeader, serializeBox } from './box-tree.js';
 import { addFragment, fragmentedTracks, TrackSamples } from './fragment-index.js';
+import type { InsertRange } from './insert-range.js';
+import { insertLength } from './insert-range.js';
 import { buildMoov } from './moov-builder.js';
 
 /**
@@ -9,23 +12,34 @@ import { buildMoov } from './moov-builder.js';
  * - `reserved`: ftyp + moov written into the space reserved at the start of
  *   the temp file (moov first, nothing copied);
  * - `moov-last`: moov appended to the temp file (nothing copied);
+ * - `inserted`: room for ftyp + moov inserted in front of the temp file by
+ *   the file system (FALLOC_FL_INSERT_RANGE: extents shifted, no media
+ *   copied), then filled as for `reserved`;
  * - `faststart`: a new file, ftyp + moov + one mdat with the media copied once.
  * In every case the fragment headers of the temp file are not part of the
  * result (turned into `free` boxes in place, or left behind by the copy).
  */
-export type FinishLayout = 'reserved' | 'moov-last' | 'faststart';
+export type FinishLayout = 'reserved' | 'moov-last' | 'inserted' | 'faststart';
 
 export interface FinishOptions {
   /** mp4_container_moov_first */
   readonly moovFirst: boolean;
   /** Where the `faststart` layout writes its new file. */
   readonly stagedPath: string;
+  /**
+   * Moov first without (enough) reserved space: make room in front of the
+   * media without copying it. Null, or a file system that refuses, means
+   * the copy (`faststart`).
+   */
+  readonly insertRange?: InsertRange | null;
 }
 
 export interface FinishResult {
   readonly layout: FinishLayout;
   /** The finished MP4: the temp file itself, or `stagedPath`. */
   readonly file: string;
+  /** Why the insert-range layout was not used, when it was tried and the media was copied. */
+  readonly insertRefused?: string;
 }
 
 const U32 = 0xffffffff;
@@ -62,11 +76,20 @@ async function scan(fd: number, fileSize: number): Promise<Scan> {
   const fragmentBoxes: BoxHeader[] = [];
   const mdats: BoxHeader[] = [];
   const head = Buffer.alloc(16);
+  /** The header of the box at `nextAt`, read along with the box before it (one read per fragment instead of three). */
+  let next: Buffer | null = null;
+  let nextAt = -1;
   let offset = 0;
   let n = 0;
   while (offset < fileSize) {
     if (++n % YIELD_EVERY === 0) await yieldToLoop();
-    const got = fs.readSync(fd, head, 0, 16, offset);
+    let got: number;
+    if (next !== null && nextAt === offset) {
+      got = next.copy(head, 0, 0, 16);
+    } else {
+      got = fs.readSync(fd, head, 0, 16, offset);
+    }
+    next = null;
     const h = readBoxHeader(head.subarray(0, got), 0, got);
     if (!h) throw new BoxFormatError(`truncated box header at ${offset}`);
     const box: BoxHeader = { ...h, offset, size: head.readUInt32BE(0) === 0 ? fileSize - offset : h.size };
@@ -91,7 +114,12 @@ async function scan(fd: number, fileSize: number): Promise<Scan> {
       }
       case 'moof': {
         if (!tables) throw new BoxFormatError('moof before moov');
-        const tree = parseBoxes(readAt(fd, offset, box.size))[0];
+        const withNext = readAt(fd, offset, Math.min(box.size + 16, fileSize - offset));
+        if (withNext.length > box.size) {
+          next = withNext.subarray(box.size);
+          nextAt = offset + box.size;
+        }
+        const tree = parseBoxes(withNext.subarray(0, box.size))[0];
         if (!tree) throw new BoxFormatError('empty moof');
         const dataEnd = addFragment(tree, offset, tables);
         if (dataEnd > fileSize) throw new BoxFormatError(`fragment at ${offset} refers to media past the end of the file`);
@@ -142,6 +170,20 @@ function maxChunkEnd(tables: Map<number, TrackSamples>): number {
   return end;
 }
 
+/**
+ * Writes ftyp + moov into the `free` box at the start of the file (the
+ * reserve) and hides the fragment structures: the moov inside the free box
+ * first (readers still skip it), the rest of the reserve as a free box, the
+ * old boxes turned into free boxes, the ftyp at offset 0 last.
+ */
+async function fillReserve(handle: fs.promises.FileHandle, s: Scan, moov: Buffer, room: number, hide: readonly BoxHeader[]): Promise<void> {
+  const ftypSize = s.ftyp.size;
+  await handle.write(moov, 0, moov.length, ftypSize);
+  if (room > moov.length) await handle.write(freeBoxHeader(room - moov.length), 0, 8, ftypSize + moov.length);
+  await hideBoxes(handle.fd, hide);
+  await handle.write(s.ftypBytes, 0, ftypSize, 0);
+}
+
 interface Range {
   readonly from: number;
   readonly to: number;
@@ -179,6 +221,62 @@ async function copyRanges(src: fs.promises.FileHandle, dst: fs.promises.FileHand
 }
 
 /**
+ * The `inserted` layout, in an order that leaves a readable file (or one
+ * recovery restores: repairInterruptedInsert) at every step:
+ * 1. the moov-last layout (moov appended, fragment headers hidden) while
+ *    the file's pages are still in the page cache: an insert-range drops
+ *    them, and hiding each fragment afterwards read its page back from
+ *    disk (0.4 s for an hour, under load);
+ * 2. insert whole blocks at offset 0 (the file system shifts its extents);
+ * 3. moov with offsets shifted at the end of the room, a `free` box in
+ *    front of it, ftyp at offset 0 last (two moovs now: readers take the
+ *    first);
+ * 4. the appended moov cut off.
+ * Returns true, or why the file system refused (nothing changed then,
+ * unless the probe said yes and the insert still failed: the file is then
+ * in the moov-last layout, which the copy reads as well).
+ */
+async function finishByInsert(handle: fs.promises.FileHandle, file: string, s: Scan, ranges: InsertRange): Promise<true | string> {
+  if (!(await ranges.supported(path.dirname(file)))) return `the file system of ${path.dirname(file)} does not insert ranges`;
+  const ftypSize = s.ftyp.size;
+  const { blksize } = await handle.stat();
+  const block = blksize > 0 ? blksize : 4096;
+  const chunkEnd = maxChunkEnd(s.tables);
+  const build = (shift: number, co64: boolean): Buffer => serializeBox(buildMoov(s.moovTree, s.tables, { mapOffset: (o) => o + shift, co64 }));
+  // the chunk offsets move by the inserted length, which depends on the moov's size (co64 or not)
+  // (building a moov of an hour takes about 0.1 s: each is built once)
+  let co64 = false;
+  const plain = build(0, false);
+  let length = insertLength(ftypSize + plain.length, block);
+  let wide: Buffer | null = null;
+  if (chunkEnd + length > U32) {
+    co64 = true;
+    wide = build(0, true);
+    length = insertLength(ftypSize + wide.length, block);
+  }
+  const last = chunkEnd > U32 ? (wide ?? build(0, true)) : plain;
+  await handle.write(last, 0, last.length, s.end);
+  await handle.truncate(s.end + last.length);
+  await hideBoxes(handle.fd, [s.moov, ...s.fragmentBoxes]);
+  try {
+    await ranges.insert(file, 0, length);
+  } catch (err) {
+    return (err as Error).message;
+  }
+  // moov at the end of the room, the gap in front of it a free box: the only box header a
+  // crash can leave at a block boundary of the room is then the file as it was (recovery looks for it)
+  const moov = build(length, co64);
+  const gap = length - ftypSize - moov.length;
+  await handle.write(moov, 0, moov.length, length - moov.length);
+  if (gap > 0) await handle.write(freeBoxHeader(gap), 0, 8, ftypSize);
+  await handle.write(s.ftypBytes, 0, ftypSize, 0);
+  // the old ftyp (now a free box's worth of bytes behind the room) and the appended moov
+  await hideBoxes(handle.fd, [{ ...s.ftyp, offset: s.ftyp.offset + length }]);
+  await handle.truncate(length + s.end);
+  return true;
+}
+
+/**
  * Finishes a fragmented MP4 written by the live muxer into an ordinary MP4
  * without ffmpeg: the sample tables are built from the fragment headers and
  * the media stays where it is (`reserved`, `moov-last`) or is copied once
@@ -206,13 +304,16 @@ export async function finishFragmentedMp4(file: string, options: FinishOptions):
         return { layout: 'moov-last', file };
       }
       if (s.reserve && fits) {
-        // inside the reserved free box first (readers still skip it), the free box's own header last
-        await handle.write(moov, 0, moov.length, ftypSize);
-        if (room > moov.length) await handle.write(freeBoxHeader(room - moov.length), 0, 8, ftypSize + moov.length);
-        await hideBoxes(handle.fd, [s.ftyp, s.moov, ...s.fragmentBoxes]);
-        await handle.write(s.ftypBytes, 0, ftypSize, 0);
+        await fillReserve(handle, s, moov, room, [s.ftyp, s.moov, ...s.fragmentBoxes]);
         return { layout: 'reserved', file };
       }
+    }
+
+    let insertRefused: string | undefined;
+    if (options.insertRange) {
+      const done = await finishByInsert(handle, file, s, options.insertRange);
+      if (done === true) return { layout: 'inserted', file };
+      insertRefused = done;
     }
 
     // moov first without (enough) reserved space: ftyp + moov + one mdat holding the media, copied once
@@ -263,7 +364,7 @@ export async function finishFragmentedMp4(file: string, options: FinishOptions):
       throw err;
     }
     await out.close();
-    return { layout: 'faststart', file: options.stagedPath };
+    return { layout: 'faststart', file: options.stagedPath, ...(insertRefused ? { insertRefused } : {}) };
   } finally {
     await handle.close();
   }

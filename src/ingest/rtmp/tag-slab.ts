@@ -1,0 +1,99 @@
+/**
+ * RTMP audio and video messages read straight into the FLV tags the taps
+ * get (issue 20).
+ *
+ * node-media-server reads each message into a buffer it reuses per chunk
+ * stream, then builds an FLV tag per message with Buffer.alloc (a new,
+ * zero-filled ArrayBuffer) and copies the message into it. Instead, the
+ * guard hands its parser, for each audio/video message, a view into a
+ * shared slab with room for the 11-byte FLV tag header in front and the
+ * 4-byte previous-tag-size behind: the message lands where the tag will be,
+ * and the tag is finished in place (header and trailer written) when the
+ * broadcast hands it on. One copy (socket buffer to slab) and no
+ * ArrayBuffer per message; the garbage collector sees small views only.
+ *
+ * A slab is kept alive by any tag still referenced (the GOP cache, a
+ * fragment being built): slabs are per connection, so one publisher's
+ * long GOP never pins another's memory.
+ */
+
+export const FLV_TAG_HEADER_SIZE = 11;
+export const FLV_PREVIOUS_TAG_SIZE = 4;
+
+/** Bytes of one slab. */
+export const SLAB_SIZE = 256 * 1024;
+/** Messages above this get a buffer of their own (a slab holds at least four of the largest). */
+export const SLAB_MAX_TAG = SLAB_SIZE / 4;
+
+/** Carves FLV tag regions (header room, message, trailer room) out of slabs. Not zeroed: every byte is written before a tag is handed on. */
+export class TagSlab {
+  #slab: Buffer | null = null;
+  #used = 0;
+
+  constructor(
+    private readonly slabSize = SLAB_SIZE,
+    private readonly maxTag = SLAB_MAX_TAG,
+  ) {}
+
+  /** A region for the tag of a message of `bodyLength` bytes: header room, body, trailer room. */
+  take(bodyLength: number): Buffer {
+    const need = FLV_TAG_HEADER_SIZE + bodyLength + FLV_PREVIOUS_TAG_SIZE;
+    if (need > this.maxTag) return Buffer.allocUnsafeSlow(need);
+    if (this.#slab === null || this.#used + need > this.slabSize) {
+      this.#slab = Buffer.allocUnsafeSlow(this.slabSize);
+      this.#used = 0;
+    }
+    const region = this.#slab.subarray(this.#used, this.#used + need);
+    // 8-byte steps keep the next region aligned (cheaper copies)
+    this.#used += (need + 7) & ~7;
+    return region;
+  }
+}
+
+/** The body view of a tag region: where the parser writes the message. */
+export function bodyOf(region: Buffer): Buffer {
+  return region.subarray(FLV_TAG_HEADER_SIZE, region.length - FLV_PREVIOUS_TAG_SIZE);
+}
+
+/**
+ * The message the parser completed and is handing on right now (the
+ * handler runs synchronously, down to the broadcast): its body view and
+ * the tag region around it.
+ */
+let offered: { body: Buffer; region: Buffer } | null = null;
+
+/** Called by the guard around node-media-server's handler of a complete message read into `region`. */
+export function offerTag(body: Buffer, region: Buffer): void {
+  offered = { body, region };
+}
+
+export function withdrawTag(): void {
+  offered = null;
+}
+
+/**
+ * The FLV tag of a media packet, finished in place, when its data is the
+ * body of the region on offer (the same bytes Flv.createMessage of
+ * node-media-server 4.4.3 builds: type, size, timestamp with its high
+ * byte after, stream id 0, body, previous-tag-size); null otherwise (the
+ * caller builds one by copying). A region is claimed once.
+ */
+export function claimFlvTag(data: Buffer, type: number, size: number, dts: number): Buffer | null {
+  const o = offered;
+  if (o === null || o.body !== data || size !== data.length) return null;
+  offered = null;
+  const tag = o.region;
+  tag[0] = type;
+  tag[1] = (size >> 16) & 0xff;
+  tag[2] = (size >> 8) & 0xff;
+  tag[3] = size & 0xff;
+  tag[4] = (dts >> 16) & 0xff;
+  tag[5] = (dts >> 8) & 0xff;
+  tag[6] = dts & 0xff;
+  tag[7] = (dts >> 24) & 0xff;
+  tag[8] = 0;
+  tag[9] = 0;
+  tag[10] = 0;
+  tag.writeUInt32BE(FLV_TAG_HEADER_SIZE + size, FLV_TAG_HEADER_SIZE + size);
+  return tag;
+}
