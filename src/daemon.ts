@@ -28,7 +28,14 @@ import { RecordDeleter } from './catalog/record-deleter.js';
 import { containerOf } from './records/containers.js';
 import { Reconciler, type RecordFolder } from './catalog/reconciler.js';
 import { RetentionService } from './catalog/retention-service.js';
-import { SqliteCatalog } from './catalog/sqlite-catalog.js';
+import type { Catalog } from './catalog/catalog.js';
+import { openCatalog, resolveNodeId, resolvePublicUrl } from './cluster/open-catalog.js';
+import type { ClusterLock } from './cluster/cluster-lock.js';
+import { ClusterView } from './cluster/cluster-view.js';
+import { NodeHeartbeat } from './cluster/heartbeat.js';
+import { RecordLocator } from './cluster/record-locator.js';
+import { ClusterReads } from './http/cluster-reads.js';
+import { PeerProxy } from './http/peer-proxy.js';
 import { RecordsControl } from './http/services/records-control.js';
 import { recordNameOfCut } from './http/cut-range.js';
 import { StreamRegistry } from './streams/stream-registry.js';
@@ -79,7 +86,13 @@ export class Daemon {
   readonly probe: MediaProbe;
   readonly cutter: Mp4Cutter;
   readonly playback: PlaybackStitcher;
-  readonly catalog: SqliteCatalog;
+  readonly catalog: Catalog;
+  /** Cluster-wide tasks one node at a time (a PostgreSQL advisory lock on a shared catalog). */
+  readonly clusterLock: ClusterLock;
+  /** This node's heartbeat in a shared catalog; null on the embedded one. */
+  readonly heartbeat: NodeHeartbeat | null;
+  /** Where a record's bytes can be read from (this disk, another node, the bucket). */
+  readonly locator: RecordLocator;
   readonly catalogService: CatalogService;
   readonly deleteHooks: HookRunner;
   readonly deleter: RecordDeleter;
@@ -235,7 +248,13 @@ export class Daemon {
       this.probe,
       log.child({ component: 'cutter' }),
     );
-    this.catalog = SqliteCatalog.open(config.catalogPathAbs);
+    const nodeId = resolveNodeId(config.nodeId);
+    const publicUrl = resolvePublicUrl(config.nodePublicUrl, config.ip, config.httpPort);
+    const opened = openCatalog({ catalogUrl: config.catalogUrl, catalogPathAbs: config.catalogPathAbs, nodeId });
+    this.catalog = opened.catalog;
+    this.clusterLock = opened.lock;
+    const nodeTimeoutMs = config.clusterNodeTimeout * 1000;
+    this.locator = new RecordLocator({ selfId: nodeId, nodeTimeoutMs }, opened.nodes);
     const folders: RecordFolder[] = [{ dir: config.recordDirAbs, provider: 'file' }];
     if (config.multiRecordDirAbs !== config.recordDirAbs) folders.push({ dir: config.multiRecordDirAbs, provider: 'multi' });
     const catalogLog = log.child({ component: 'catalog' });
@@ -312,6 +331,26 @@ export class Daemon {
     this.disk.on('low', () => void this.retention.runNow());
     this.metrics = this.#createMetrics();
     const records = new RecordsControl(this.catalog, this.catalogService, this.deleter, config.recordDirAbs);
+    const streamControl = new StreamControl(this.registry, this.recorders, log.child({ component: 'rest' }));
+    const clusterLog = log.child({ component: 'cluster', nodeId });
+    const selfBeat = () => ({
+      nodeId,
+      publicUrl,
+      startedMs: this.#startedAt,
+      version: packageVersion(),
+      streams: streamControl.find({}).map((s) => s.toJSON() as unknown as Record<string, unknown>),
+    });
+    this.heartbeat = opened.nodes
+      ? new NodeHeartbeat(opened.nodes, { intervalMs: config.clusterHeartbeatInterval * 1000, beat: selfBeat }, clusterLog)
+      : null;
+    const clusterReads = opened.nodes
+      ? new ClusterReads(
+          this.catalog,
+          this.locator,
+          new PeerProxy({ selfId: nodeId, timeoutMs: config.clusterProxyTimeout * 1000, maxConcurrent: config.clusterProxyMaxConcurrent }, clusterLog),
+          clusterLog,
+        )
+      : null;
     this.http = new HttpServer(
       {
         port: config.httpPort,
@@ -330,7 +369,8 @@ export class Daemon {
       {
         whip: { service: this.webrtc, token: config.whipToken },
         ...(config.metricsEnabled ? { metrics: { source: this.metrics, token: config.metricsToken } } : {}),
-        streams: new StreamControl(this.registry, this.recorders, log.child({ component: 'rest' })),
+        streams: streamControl,
+        cluster: { view: new ClusterView(opened.nodes, selfBeat, nodeTimeoutMs), reads: clusterReads },
         recording: new RecordingControl(this.registry, this.recorders, records, log.child({ component: 'rest' })),
         records,
         rtsp: new RtspControl(this.rtsp, this.recorders, log.child({ component: 'rest' })),
@@ -414,6 +454,7 @@ export class Daemon {
     this.eventLoop.start();
     this.recorders.start();
     // the catalog first: recovery reports the records it finishes to it
+    await this.catalog.ready();
     await this.catalogService.start();
     await this.#recover();
     await this.catalogService.settleInterrupted();
@@ -427,6 +468,8 @@ export class Daemon {
       await this.http.start();
       await this.rtmp.start();
       this.rtsp.start();
+      // listed in the cluster once it serves: the other nodes may proxy to it from then on
+      await this.heartbeat?.start();
     } catch (err) {
       await this.close();
       throw err;
@@ -473,6 +516,7 @@ export class Daemon {
     await this.hooks.close(5000);
     await this.deleter.drain();
     await this.deleteHooks.close(5000);
+    await this.heartbeat?.close();
     await this.catalogService.close();
     this.eventLoop.close();
   }

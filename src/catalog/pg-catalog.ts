@@ -75,7 +75,8 @@ CREATE TABLE nodes (
   started_ms BIGINT NOT NULL,
   last_seen_ms BIGINT NOT NULL,
   version TEXT NOT NULL DEFAULT '',
-  streams JSONB NOT NULL DEFAULT '[]'::jsonb
+  streams JSONB NOT NULL DEFAULT '[]'::jsonb,
+  stopped_ms BIGINT
 );
 `,
   },

@@ -8,7 +8,8 @@ export interface DeleteHook {
   runArgs(args: readonly string[], file: string, context: Record<string, string>): Promise<unknown>;
 }
 
-export type DeleteOutcome = 'deleted' | 'unknown' | 'in-progress' | 'pinned';
+/** `otherNode`: the file is on another node's disk (shared catalog); only that node deletes it. */
+export type DeleteOutcome = 'deleted' | 'unknown' | 'in-progress' | 'pinned' | { readonly otherNode: string };
 
 /** Hooks waiting to run at most; more are skipped (and logged) so a slow script cannot pile up processes. */
 const MAX_QUEUED_HOOKS = 1000;
@@ -35,6 +36,7 @@ export class RecordDeleter {
     const row = await this.catalog.get(fileName);
     if (this.inProgress(fileName) || row?.state === 'recording') return 'in-progress';
     if (!row || row.state === 'deleted' || row.state === 'gone') return 'unknown';
+    if (row.nodeId !== this.catalog.nodeId) return { otherNode: row.nodeId };
     if (row.pinned && !options.allowPinned) return 'pinned';
     const file = path.join(row.dir, row.fileName);
     await fs.promises.rm(file, { force: true });

@@ -25,6 +25,9 @@ import type { RecordsControl } from './services/records-control.js';
 import type { RtspControl } from './services/rtsp-control.js';
 import type { StreamControl } from './services/stream-control.js';
 import type { MultiRecorderManager } from '../recording/multi/multi-recorder-manager.js';
+import type { ClusterView } from '../cluster/cluster-view.js';
+import type { ClusterReads } from './cluster-reads.js';
+import { registerClusterRoutes } from './routes/cluster-routes.js';
 
 export interface HttpsOptions {
   readonly port: number;
@@ -74,6 +77,8 @@ export interface HttpDependencies {
   readonly whip?: { readonly service: WhipService; readonly token: string };
   /** GET /metrics (Prometheus); absent = not served (metrics_enabled=false). */
   readonly metrics?: { readonly source: MetricsText; readonly token: string };
+  /** /rest-api/cluster/nodes, stream/find_all {"cluster": true}; reads: records of other nodes (shared catalog only). */
+  readonly cluster?: { readonly view: ClusterView; readonly reads: ClusterReads | null };
   readonly log: Logger;
 }
 
@@ -148,7 +153,9 @@ export class HttpServer {
       restApiToken: options.restApiToken !== '',
       recordsAccessToken: options.recordsAccessToken !== '',
     });
-    registerStreamRoutes(this.app, deps.streams);
+    registerStreamRoutes(this.app, deps.streams, deps.cluster?.view);
+    if (deps.cluster) registerClusterRoutes(this.app, deps.cluster.view);
+    const clusterReads = deps.cluster?.reads ?? undefined;
     registerRecorderRoutes(this.app, deps.recording, { publicBaseUrl: options.publicBaseUrl ?? '' });
     if (deps.records) registerRecordsRoutes(this.app, deps.records, { publicBaseUrl: options.publicBaseUrl ?? '' });
     registerSignRoutes(this.app, {
@@ -162,9 +169,9 @@ export class HttpServer {
     if (deps.metrics) registerMetricsRoute(this.app, deps.metrics.source, { token: deps.metrics.token });
     const whip = deps.whip;
     if (whip) void this.app.register(async (scope) => registerWhipRoutes(scope, whip.service, { token: whip.token }));
-    void this.app.register(async (scope) => registerRecordFiles(scope, options, deps.cutter));
+    void this.app.register(async (scope) => registerRecordFiles(scope, options, deps.cutter, clusterReads));
     const playback = deps.playback;
-    if (playback) void this.app.register(async (scope) => registerStreamPlayback(scope, options, playback));
+    if (playback) void this.app.register(async (scope) => registerStreamPlayback(scope, options, clusterReads ? { ...playback, cluster: clusterReads } : playback));
     const webDir = options.webDir;
     if (webDir) void this.app.register(async (scope) => registerWebPages(scope, webDir, options.consoleEnabled ?? true));
   }

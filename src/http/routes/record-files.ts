@@ -7,6 +7,7 @@ import { openRecordInside, type OpenedRecord } from '../safe-path.js';
 import { sendOpenedRecord } from '../send-record.js';
 import { errorResponses } from '../schemas.js';
 import { contentDisposition } from '../content-disposition.js';
+import type { ClusterReads } from '../cluster-reads.js';
 
 export interface RecordFilesOptions {
   readonly recordDir: string;
@@ -46,7 +47,7 @@ const querySchema = {
  * file directly inside the folder): a symlink swapped in between a check and
  * the open can never serve a file from elsewhere.
  */
-export async function registerRecordFiles(app: FastifyInstance, options: RecordFilesOptions, cutter: Mp4Cutter): Promise<void> {
+export async function registerRecordFiles(app: FastifyInstance, options: RecordFilesOptions, cutter: Mp4Cutter, cluster?: ClusterReads): Promise<void> {
   const open = async (dir: string, fileName: string): Promise<OpenedRecord> => {
     const opened = await openRecordInside(dir, fileName);
     if (opened === null) throw new HttpError(404, `Record '${fileName}' not found`);
@@ -82,10 +83,16 @@ export async function registerRecordFiles(app: FastifyInstance, options: RecordF
       params: { type: 'object', required: ['file'], properties: { file: { type: 'string', maxLength: 1024 } } },
       querystring: querySchema,
       produces: [...new Set(Object.values(CONTENT_TYPES))],
-      response: { 200: { type: 'string', format: 'binary' }, 206: { type: 'string', format: 'binary' }, ...errorResponses(400, 401, 404, 416, 500, 503, 507) },
+      response: {
+        200: { type: 'string', format: 'binary' },
+        206: { type: 'string', format: 'binary' },
+        ...errorResponses(400, 401, 404, 416, 500, 502, 503, 504, 507),
+      },
     },
     handler: async (req, reply) => {
       const fileName = req.params.file;
+      // a record another node holds (shared catalog): proxied to it, or 503 saying why not
+      if (cluster && (await cluster.serveRecord(req, reply, fileName))) return reply;
       if (!isCuttable(containerOf(fileName))) return send(req, reply, await open(options.recordDir, fileName), fileName);
       let range;
       try {

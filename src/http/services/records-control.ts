@@ -44,6 +44,11 @@ export class RecordsControl {
     readonly recordDir: string,
   ) {}
 
+  /** This node (node_id): the records it holds are served from its own disk. */
+  get nodeId(): string {
+    return this.catalog.nodeId;
+  }
+
   /** Throws TimeBoundError for a bad from/to. */
   query(body: RecordsFindBody): FindQuery {
     const range = parseTimeRange(body.from, body.to);

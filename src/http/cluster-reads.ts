@@ -1,0 +1,80 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import type { Catalog } from '../catalog/catalog.js';
+import type { RecordedPart } from '../catalog/part-source.js';
+import type { RecordLocator } from '../cluster/record-locator.js';
+import { PROXIED_BY_HEADER, type PeerProxy } from './peer-proxy.js';
+
+/** States of a record whose file exists on its node. */
+const SERVABLE = new Set(['finished', 'recovered', 'broken']);
+
+/**
+ * Downloads and time-range playback of records other nodes hold (a shared
+ * PostgreSQL catalog): proxied to the node with the file, or refused with
+ * 503 and the reason (node not alive, no bucket copy). A request another
+ * node forwarded here is never forwarded again: this node answers with
+ * what it holds.
+ */
+export class ClusterReads {
+  constructor(
+    private readonly catalog: Catalog,
+    private readonly locator: RecordLocator,
+    private readonly proxy: PeerProxy,
+    private readonly log: Logger,
+  ) {}
+
+  static forwarded(req: FastifyRequest): boolean {
+    return typeof req.headers[PROXIED_BY_HEADER] === 'string';
+  }
+
+  /** /client/records/<file>: true when answered here (another node's record); false = serve from this node's disk as usual. */
+  async serveRecord(req: FastifyRequest, reply: FastifyReply, fileName: string): Promise<boolean> {
+    if (ClusterReads.forwarded(req)) return false;
+    const row = await this.catalog.get(fileName);
+    if (row === null || row.nodeId === this.catalog.nodeId || !SERVABLE.has(row.state)) return false;
+    const where = await this.locator.locate(row);
+    switch (where.kind) {
+      case 'local':
+        return false;
+      case 'node':
+        await this.proxy.forward(req, reply, { nodeId: where.nodeId, baseUrl: where.baseUrl, what: `Record '${fileName}'` });
+        return true;
+      case 'bucket':
+        // the upload store (issue 19 part 1) reads it from the bucket here; without one this node cannot
+        this.log.warn({ file: fileName, node: row.nodeId, key: where.key }, 'Record is in the bucket but this node reads no bucket');
+        void reply.status(503).send({ error: 503, message: `Record '${fileName}' is held by node '${row.nodeId}' and in the bucket, which this node is not configured to read` });
+        return true;
+      case 'unavailable':
+        this.log.warn({ file: fileName, node: row.nodeId, stream: row.streamName, mediaSessionId: row.mediaSessionId, reason: where.reason }, 'Record of another node cannot be served');
+        void reply.status(503).send({ error: 503, message: where.reason });
+        return true;
+    }
+  }
+
+  /**
+   * /client/streams/<name>.mp4: the parts this node joins, or null when the
+   * request was answered here (all parts on one other node: proxied; or why
+   * not). A forwarded request gets this node's share only.
+   */
+  async playbackParts(req: FastifyRequest, reply: FastifyReply, streamName: string, parts: readonly RecordedPart[]): Promise<readonly RecordedPart[] | null> {
+    const self = this.catalog.nodeId;
+    const remote = parts.filter((p) => p.nodeId !== self);
+    if (remote.length === 0) return parts;
+    if (ClusterReads.forwarded(req)) return parts.filter((p) => p.nodeId === self);
+    const nodes = [...new Set(parts.map((p) => p.nodeId))].sort();
+    if (nodes.length > 1) {
+      const message = `The range of stream '${streamName}' spans parts held by several nodes (${nodes.join(', ')}); one answer joins the parts of one node: ask shorter ranges (records/timeline shows which)`;
+      this.log.info({ stream: streamName, nodes }, 'Time-range playback over several nodes refused');
+      void reply.status(409).send({ error: 409, message });
+      return null;
+    }
+    const target = await this.locator.node(nodes[0]!, `The recording of stream '${streamName}' in this range`);
+    if ('reason' in target) {
+      this.log.warn({ stream: streamName, node: nodes[0], reason: target.reason }, 'Time-range playback from another node cannot be served');
+      void reply.status(503).send({ error: 503, message: target.reason });
+      return null;
+    }
+    await this.proxy.forward(req, reply, { ...target, what: `The recording of stream '${streamName}' in this range` });
+    return null;
+  }
+}
