@@ -197,7 +197,7 @@ describe.skipIf(missing !== null)('several recorders on one PostgreSQL catalog',
     expect(b.output).toMatch(/Record of another node cannot be served/);
   });
 
-  it('A back: alive again and served again; A killed: 502 while it is still listed, then not alive and 503', async () => {
+  it('A back: alive again and served again', async () => {
     a = await startDaemon(aProps, a.home);
     await waitFor(async () => (await nodesOf(b)).find((n) => n.nodeId === 'node-a')?.alive === true, 15_000, 'node-a alive again');
     const again = await get(b, withToken(`/client/records/${encodeURIComponent(record.fileName)}`));
@@ -205,7 +205,48 @@ describe.skipIf(missing !== null)('several recorders on one PostgreSQL catalog',
     expect(again.body.length).toBe(fs.statSync(path.join(a.recordDir, record.fileName)).size);
     // A's rows are A's after its restart: the same record, not a second one
     expect((await post<{ total: number }>(b, '/rest-api/records/find', { streamName: 'camA' })).body.total).toBe(1);
+  }, 60_000);
 
+  it('A killed mid-recording: B sees its row still recording on node-a; A back: recovery finishes it and B serves it', async () => {
+    const clip = makeClip({ video: true, audio: true, seconds: 30, gop: 1 });
+    const p = publish(clip, a.rtmpUrl('camK'));
+    try {
+      await waitFor(
+        async () => {
+          const found = await post<{ records: RecordJson[] }>(b, '/rest-api/records/find', { streamName: 'camK', state: 'recording' });
+          return found.body.records.length === 1 && p.sentSeconds() > 4;
+        },
+        30_000,
+        "camK recording on A, seen from B",
+      );
+      await a.stop('SIGKILL');
+    } finally {
+      p.proc.kill('SIGKILL');
+      await p.exited;
+    }
+    const during = await post<{ records: RecordJson[] }>(b, '/rest-api/records/find', { streamName: 'camK', state: ['recording', 'finished', 'recovered'] });
+    expect(during.body.records.map((r) => [r.nodeId, r.state])).toEqual([['node-a', 'recording']]);
+    a = await startDaemon(aProps, a.home);
+    let recovered: RecordJson | undefined;
+    await waitFor(
+      async () => {
+        const found = await post<{ records: RecordJson[] }>(b, '/rest-api/records/find', { streamName: 'camK', state: ['recording', 'finished', 'recovered'] });
+        recovered = found.body.records.find((r) => r.state === 'recovered' || r.state === 'finished');
+        return found.body.records.length === 1 && recovered !== undefined;
+      },
+      30_000,
+      "camK's record finished by A's recovery, seen from B",
+    );
+    expect(recovered?.nodeId).toBe('node-a');
+    await waitFor(async () => (await nodesOf(b)).find((n) => n.nodeId === 'node-a')?.alive === true, 15_000, 'node-a alive again');
+    const dl = await get(b, withToken(`/client/records/${encodeURIComponent(recovered!.fileName)}`));
+    expect(dl.status).toBe(200);
+    const file = path.join(b.home, 'recovered.mp4');
+    fs.writeFileSync(file, dl.body);
+    expect(Number(ffprobe(file).format.duration)).toBeGreaterThan(2);
+  }, 120_000);
+
+  it('A killed: 502 while it is still listed alive, then not alive (no stoppedAt) and 503', async () => {
     await a.stop('SIGKILL');
     // until its heartbeat is old, A is listed alive: B tries it and answers 502 (refused), or already 503
     const soon = await get(b, withToken(`/client/records/${encodeURIComponent(record.fileName)}`));
