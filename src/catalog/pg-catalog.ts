@@ -295,16 +295,23 @@ export class PgCatalog implements Catalog {
   async #transaction<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     await this.#ready;
     const client = await this.pool.connect();
+    // a connection that breaks between two statements emits 'error': the statement after it fails instead
+    let broken = false;
+    const onError = (): void => {
+      broken = true;
+    };
+    client.on('error', onError);
     try {
       await client.query('BEGIN');
       const result = await fn(client);
       await client.query('COMMIT');
       return result;
     } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
+      await client.query('ROLLBACK').catch(() => (broken = true));
       throw err;
     } finally {
-      client.release();
+      client.off('error', onError);
+      client.release(broken);
     }
   }
 

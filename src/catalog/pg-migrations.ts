@@ -20,6 +20,11 @@ const MIGRATION_LOCK = 0x77637331; // 'wcs1'
 export async function migrate(pool: pg.Pool, migrations: readonly Migration[]): Promise<number> {
   const newest = migrations.reduce((m, s) => Math.max(m, s.version), 0);
   const client = await pool.connect();
+  let broken = false;
+  const onError = (): void => {
+    broken = true;
+  };
+  client.on('error', onError);
   try {
     await client.query('BEGIN');
     await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
@@ -36,9 +41,10 @@ export async function migrate(pool: pg.Pool, migrations: readonly Migration[]): 
     await client.query('COMMIT');
     return newest;
   } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
+    await client.query('ROLLBACK').catch(() => (broken = true));
     throw err;
   } finally {
-    client.release();
+    client.off('error', onError);
+    client.release(broken);
   }
 }

@@ -2,7 +2,8 @@ import os from 'node:os';
 import type { Catalog } from '../catalog/catalog.js';
 import { PgCatalog } from '../catalog/pg-catalog.js';
 import { SqliteCatalog } from '../catalog/sqlite-catalog.js';
-import { LocalLock, PgClusterLock, type ClusterLock } from './cluster-lock.js';
+import { LocalClusterLock, type ClusterLock } from './cluster-lock.js';
+import { PgClusterLock } from './pg-cluster-lock.js';
 import { PgClusterStore, type ClusterStore } from './cluster-store.js';
 
 /** The catalog a daemon runs on, with what a shared one adds. */
@@ -31,7 +32,7 @@ export function resolvePublicUrl(configured: string, ip: string, httpPort: numbe
 /** catalog_url set: PostgreSQL, shared; else the SQLite file at catalog_path. */
 export function openCatalog(settings: { catalogUrl: string; catalogPathAbs: string; nodeId: string }): OpenedCatalog {
   if (settings.catalogUrl === '') {
-    return { catalog: SqliteCatalog.open(settings.catalogPathAbs, { nodeId: settings.nodeId }), nodes: null, lock: new LocalLock() };
+    return { catalog: SqliteCatalog.open(settings.catalogPathAbs, { nodeId: settings.nodeId }), nodes: null, lock: new LocalClusterLock() };
   }
   const catalog = new PgCatalog(settings.catalogUrl, { nodeId: settings.nodeId });
   const ready = () => catalog.ready();

@@ -1,8 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PgCatalog } from '../../src/catalog/pg-catalog.js';
-import { LocalLock, PgClusterLock } from '../../src/cluster/cluster-lock.js';
+import { LocalClusterLock, withClusterLock } from '../../src/cluster/cluster-lock.js';
+import { PgClusterLock } from '../../src/cluster/pg-cluster-lock.js';
 import { PgClusterStore } from '../../src/cluster/cluster-store.js';
 import { PgTestServer, postgresMissing } from '../helpers/postgres.js';
+import { waitFor } from '../helpers/daemon.js';
 
 const missing = postgresMissing();
 if (missing !== null) console.warn(`cluster store tests skipped: ${missing}`);
@@ -52,28 +54,46 @@ describe.skipIf(missing !== null)('heartbeat table and cluster lock on a real Po
     const holding = new Promise<void>((r) => (release = r));
     let entered!: () => void;
     const inside = new Promise<void>((r) => (entered = r));
-    const first = lockA.runExclusive('s3-retention', async () => {
+    const first = withClusterLock(lockA, 's3-retention', async () => {
       entered();
       await holding;
       return 'a ran';
     });
     await inside;
-    expect(await lockB.runExclusive('s3-retention', async () => 'b ran')).toEqual({ ran: false });
+    expect(await withClusterLock(lockB, 's3-retention', async () => 'b ran')).toBeNull();
+    // the same node cannot take it twice either
+    expect(await lockA.tryAcquire('s3-retention')).toBe(false);
     // another name is another lock
-    expect(await lockB.runExclusive('other-task', async () => 'b ran')).toEqual({ ran: true, value: 'b ran' });
+    expect(await withClusterLock(lockB, 'other-task', async () => 'b ran')).toBe('b ran');
     release();
-    expect(await first).toEqual({ ran: true, value: 'a ran' });
-    expect(await lockB.runExclusive('s3-retention', async () => 'b ran')).toEqual({ ran: true, value: 'b ran' });
-    await expect(lockA.runExclusive('s3-retention', async () => Promise.reject(new Error('task failed')))).rejects.toThrow('task failed');
-    expect(await lockB.runExclusive('s3-retention', async () => 'b again')).toEqual({ ran: true, value: 'b again' });
+    expect(await first).toBe('a ran');
+    expect(await withClusterLock(lockB, 's3-retention', async () => 'b ran')).toBe('b ran');
+    await expect(withClusterLock(lockA, 's3-retention', async () => Promise.reject(new Error('task failed')))).rejects.toThrow('task failed');
+    expect(await withClusterLock(lockB, 's3-retention', async () => 'b again')).toBe('b again');
+  });
+
+  it('a node that dies while holding the lock: PostgreSQL frees it with its connection', async () => {
+    const dying = new PgCatalog(a.url, { nodeId: 'dying', maxConnections: 1 });
+    await dying.ready();
+    const lock = new PgClusterLock(dying.pool, () => dying.ready());
+    expect(await lock.tryAcquire('bucket-retention')).toBe(true);
+    const other = new PgClusterLock(b.pool, () => b.ready());
+    expect(await other.tryAcquire('bucket-retention')).toBe(false);
+    // the connection ends without a release (what a SIGKILL does)
+    await a.pool.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'wcs-recorder dying'");
+    await waitFor(async () => other.tryAcquire('bucket-retention'), 10_000, 'the lock freed by the dead session');
+    // the node whose connection broke no longer counts itself a holder (and did not crash on the error)
+    await waitFor(() => lock.held.length === 0, 10_000, 'the broken holder forgotten');
+    await other.release('bucket-retention');
+    await dying.close();
   });
 
   it('the lock of one process (embedded catalog) still runs a task once at a time', async () => {
-    const lock = new LocalLock();
+    const lock = new LocalClusterLock();
     let release!: () => void;
-    const first = lock.runExclusive('t', () => new Promise<number>((r) => (release = () => r(1))));
-    expect(await lock.runExclusive('t', async () => 2)).toEqual({ ran: false });
+    const first = withClusterLock(lock, 't', () => new Promise<number>((r) => (release = () => r(1))));
+    expect(await withClusterLock(lock, 't', async () => 2)).toBeNull();
     release();
-    expect(await first).toEqual({ ran: true, value: 1 });
+    expect(await first).toBe(1);
   });
 });
