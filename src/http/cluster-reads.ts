@@ -1,9 +1,12 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import type { Catalog } from '../catalog/catalog.js';
+import type { Catalog, CatalogRecord } from '../catalog/catalog.js';
 import type { RecordedPart } from '../catalog/part-source.js';
 import type { RecordLocator } from '../cluster/record-locator.js';
 import { PROXIED_BY_HEADER, type PeerProxy } from './peer-proxy.js';
+
+/** Answers a GET/HEAD with a record's verified copy in the bucket (the upload store's sender, with Range). */
+export type BucketSender = (req: FastifyRequest, reply: FastifyReply, record: CatalogRecord, key: string) => Promise<void>;
 
 /** States of a record whose file exists on its node. */
 const SERVABLE = new Set(['finished', 'recovered', 'broken']);
@@ -21,6 +24,8 @@ export class ClusterReads {
     private readonly locator: RecordLocator,
     private readonly proxy: PeerProxy,
     private readonly log: Logger,
+    /** Reads bucket copies (record_upload_url); null = this node reads no bucket. */
+    private readonly fromBucket: BucketSender | null = null,
   ) {}
 
   static forwarded(req: FastifyRequest): boolean {
@@ -40,7 +45,10 @@ export class ClusterReads {
         await this.proxy.forward(req, reply, { nodeId: where.nodeId, baseUrl: where.baseUrl, what: `Record '${fileName}'` });
         return true;
       case 'bucket':
-        // the upload store (issue 19 part 1) reads it from the bucket here; without one this node cannot
+        if (this.fromBucket) {
+          await this.fromBucket(req, reply, row, where.key);
+          return true;
+        }
         this.log.warn({ file: fileName, node: row.nodeId, key: where.key }, 'Record is in the bucket but this node reads no bucket');
         void reply.status(503).send({ error: 503, message: `Record '${fileName}' is held by node '${row.nodeId}' and in the bucket, which this node is not configured to read` });
         return true;
