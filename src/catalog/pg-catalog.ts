@@ -80,6 +80,56 @@ CREATE TABLE nodes (
 );
 `,
   },
+  {
+    version: 2,
+    name: 'upload queue and webhook outbox (issue 19 parts 1 and 2)',
+    sql: `
+CREATE TABLE uploads (
+  file_name TEXT PRIMARY KEY,
+  dir TEXT NOT NULL,
+  node TEXT NOT NULL,
+  bucket TEXT NOT NULL,
+  object_key TEXT NOT NULL,
+  size BIGINT NOT NULL,
+  record_start_ms BIGINT NOT NULL,
+  state TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_ms BIGINT NOT NULL,
+  last_error TEXT,
+  sha256 TEXT,
+  etag TEXT,
+  created_ms BIGINT NOT NULL,
+  updated_ms BIGINT NOT NULL,
+  uploaded_ms BIGINT,
+  local_deleted BOOLEAN NOT NULL DEFAULT FALSE,
+  remote_deleted_at BIGINT
+);
+CREATE INDEX uploads_due ON uploads (state, node, next_attempt_ms);
+CREATE INDEX uploads_bucket_age ON uploads (state, record_start_ms);
+CREATE TABLE webhook_events (
+  id TEXT PRIMARY KEY,
+  type TEXT NOT NULL,
+  created_ms BIGINT NOT NULL,
+  body TEXT NOT NULL
+);
+CREATE TABLE webhook_deliveries (
+  event_id TEXT NOT NULL REFERENCES webhook_events (id) ON DELETE CASCADE,
+  url TEXT NOT NULL,
+  state TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_ms BIGINT NOT NULL,
+  last_status INTEGER,
+  last_error TEXT,
+  created_ms BIGINT NOT NULL,
+  updated_ms BIGINT NOT NULL,
+  delivered_ms BIGINT,
+  claimed_by TEXT,
+  PRIMARY KEY (event_id, url)
+);
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (state, next_attempt_ms);
+CREATE INDEX webhook_deliveries_updated ON webhook_deliveries (updated_ms);
+`,
+  },
 ];
 
 interface RecordDbRow {

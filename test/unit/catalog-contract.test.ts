@@ -274,7 +274,7 @@ describe.skipIf(missing !== null)('PgCatalog: several nodes on one database', ()
 
   it('migrations are versioned: recorded once; a schema newer than the code is refused with a clear error', async () => {
     const versions = await a.pool.query<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version');
-    expect(versions.rows.map((r) => Number(r.version))).toEqual([1]);
+    expect(versions.rows.map((r) => Number(r.version))).toEqual([1, 2]);
     await a.pool.query("INSERT INTO schema_migrations (version, name, applied_ms) VALUES (999, 'from the future', 0)");
     const newer = new PgCatalog(a.url, { nodeId: 'node-c', maxConnections: 1 });
     await expect(newer.ready()).rejects.toThrow(/catalog_url.*schema is version 999/);
