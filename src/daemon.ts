@@ -36,6 +36,7 @@ import { NodeHeartbeat } from './cluster/heartbeat.js';
 import { RecordLocator } from './cluster/record-locator.js';
 import { ClusterReads } from './http/cluster-reads.js';
 import { PeerProxy } from './http/peer-proxy.js';
+import { RemoteParts } from './http/remote-parts.js';
 import { RecordsControl } from './http/services/records-control.js';
 import { recordNameOfCut } from './http/cut-range.js';
 import { StreamRegistry } from './streams/stream-registry.js';
@@ -93,6 +94,8 @@ export class Daemon {
   readonly heartbeat: NodeHeartbeat | null;
   /** Where a record's bytes can be read from (this disk, another node, the bucket). */
   readonly locator: RecordLocator;
+  /** Copies of other nodes' parts for time-range playback over several nodes; null on the embedded catalog. */
+  readonly remoteParts: RemoteParts | null;
   readonly catalogService: CatalogService;
   readonly deleteHooks: HookRunner;
   readonly deleter: RecordDeleter;
@@ -343,12 +346,26 @@ export class Daemon {
     this.heartbeat = opened.nodes
       ? new NodeHeartbeat(opened.nodes, { intervalMs: config.clusterHeartbeatInterval * 1000, beat: selfBeat }, clusterLog)
       : null;
+    // copies of other nodes' parts for ranges over several nodes, beside the playback answers
+    this.remoteParts = opened.nodes
+      ? new RemoteParts(
+          {
+            cacheDir: path.join(config.mp4CutterDirAbs, '.cluster'),
+            maxBytes: config.mp4CutterCacheMaxSize,
+            minKeepMs: PLAYBACK_TIMEOUT_MS,
+            selfId: nodeId,
+            timeoutMs: config.clusterProxyTimeout * 1000,
+          },
+          clusterLog,
+        )
+      : null;
     const clusterReads = opened.nodes
       ? new ClusterReads(
           this.catalog,
           this.locator,
           new PeerProxy({ selfId: nodeId, timeoutMs: config.clusterProxyTimeout * 1000, maxConcurrent: config.clusterProxyMaxConcurrent }, clusterLog),
           clusterLog,
+          this.remoteParts,
         )
       : null;
     this.http = new HttpServer(
@@ -463,6 +480,7 @@ export class Daemon {
     try {
       await this.cutter.start();
       await this.playback.start();
+      await this.remoteParts?.start();
       this.retention.start();
       await this.webrtc.start();
       await this.http.start();

@@ -4,6 +4,7 @@ import type { Catalog, CatalogRecord } from '../catalog/catalog.js';
 import type { RecordedPart } from '../catalog/part-source.js';
 import type { RecordLocator } from '../cluster/record-locator.js';
 import { PROXIED_BY_HEADER, type PeerProxy } from './peer-proxy.js';
+import { RemotePartError, type RemoteParts } from './remote-parts.js';
 
 /** Answers a GET/HEAD with a record's verified copy in the bucket (the upload store's sender, with Range). */
 export type BucketSender = (req: FastifyRequest, reply: FastifyReply, record: CatalogRecord, key: string) => Promise<void>;
@@ -24,6 +25,8 @@ export class ClusterReads {
     private readonly locator: RecordLocator,
     private readonly proxy: PeerProxy,
     private readonly log: Logger,
+    /** Local copies of other nodes' parts, for a range over parts of several nodes; null = such ranges answer 409. */
+    private readonly remoteParts: RemoteParts | null = null,
     /** Reads bucket copies (record_upload_url); null = this node reads no bucket. */
     private readonly fromBucket: BucketSender | null = null,
   ) {}
@@ -70,12 +73,7 @@ export class ClusterReads {
     if (remote.length === 0) return parts;
     if (ClusterReads.forwarded(req)) return parts.filter((p) => p.nodeId === self);
     const nodes = [...new Set(parts.map((p) => p.nodeId))].sort();
-    if (nodes.length > 1) {
-      const message = `The range of stream '${streamName}' spans parts held by several nodes (${nodes.join(', ')}); one answer joins the parts of one node: ask shorter ranges (records/timeline shows which)`;
-      this.log.info({ stream: streamName, nodes }, 'Time-range playback over several nodes refused');
-      void reply.status(409).send({ error: 409, message });
-      return null;
-    }
+    if (nodes.length > 1) return this.#withLocalCopies(req, reply, streamName, parts, nodes);
     const target = await this.locator.node(nodes[0]!, `The recording of stream '${streamName}' in this range`);
     if ('reason' in target) {
       this.log.warn({ stream: streamName, node: nodes[0], reason: target.reason }, 'Time-range playback from another node cannot be served');
@@ -84,5 +82,51 @@ export class ClusterReads {
     }
     await this.proxy.forward(req, reply, { ...target, what: `The recording of stream '${streamName}' in this range` });
     return null;
+  }
+
+  /** Parts of several nodes: the other nodes' parts copied here once (RemoteParts), then joined with this node's. */
+  async #withLocalCopies(
+    req: FastifyRequest,
+    reply: FastifyReply,
+    streamName: string,
+    parts: readonly RecordedPart[],
+    nodes: readonly string[],
+  ): Promise<readonly RecordedPart[] | null> {
+    const self = this.catalog.nodeId;
+    if (this.remoteParts === null) {
+      const message = `The range of stream '${streamName}' spans parts held by several nodes (${nodes.join(', ')}); ask shorter ranges (records/timeline shows which)`;
+      this.log.info({ stream: streamName, nodes }, 'Time-range playback over several nodes refused');
+      void reply.status(409).send({ error: 409, message });
+      return null;
+    }
+    const query = req.query as { token?: unknown };
+    const credentials = {
+      ...(typeof query.token === 'string' ? { token: query.token } : {}),
+      ...(typeof req.headers.authorization === 'string' ? { authorization: req.headers.authorization } : {}),
+    };
+    const targets = new Map<string, { nodeId: string; baseUrl: string }>();
+    const out: RecordedPart[] = [];
+    try {
+      for (const part of parts) {
+        if (part.nodeId === self) {
+          out.push(part);
+          continue;
+        }
+        let target = targets.get(part.nodeId);
+        if (!target) {
+          const found = await this.locator.node(part.nodeId, `Part '${part.fileName}' of stream '${streamName}'`);
+          if ('reason' in found) throw new RemotePartError(503, found.reason);
+          targets.set(part.nodeId, (target = found));
+        }
+        out.push({ ...part, path: await this.remoteParts.localCopy(part.fileName, target, credentials), nodeId: self });
+      }
+    } catch (err) {
+      if (!(err instanceof RemotePartError)) throw err;
+      this.log.warn({ stream: streamName, nodes, reason: err.message }, 'Time-range playback over several nodes cannot be served');
+      void reply.status(err.status).send({ error: err.status, message: err.message });
+      return null;
+    }
+    this.log.info({ stream: streamName, nodes, parts: parts.length }, 'Time-range playback joins parts of several nodes');
+    return out;
   }
 }

@@ -174,6 +174,54 @@ describe.skipIf(missing !== null)('several recorders on one PostgreSQL catalog',
     expect(decodeErrors(file)).toBe('');
   });
 
+  it('a stream that moved from A to B: either node plays a range over both parts (the other node\'s part copied once)', async () => {
+    const clip = makeClip({ video: true, audio: true, seconds: 4, gop: 1 });
+    const recordOf = async (d: DaemonHandle, node: string): Promise<RecordJson> => {
+      let found: RecordJson | undefined;
+      await waitFor(
+        async () => {
+          const r = await post<{ records: RecordJson[] }>(d, '/rest-api/records/find', { streamName: 'camM', state: 'finished' });
+          found = r.body.records.find((x) => x.nodeId === node);
+          return found !== undefined;
+        },
+        30_000,
+        `camM's record on ${node}`,
+      );
+      return found!;
+    };
+    for (const [d, node] of [
+      [a, 'node-a'],
+      [b, 'node-b'],
+    ] as const) {
+      const p = publish(clip, d.rtmpUrl('camM'));
+      expect(await p.exited, p.stderr()).toBe(0);
+      await recordOf(d, node);
+    }
+    const onA = await recordOf(b, 'node-a');
+    const onB = await recordOf(b, 'node-b');
+    const from = onA.startTimeMillis;
+    const to = onB.endTimeMillis;
+    for (const [d, name] of [
+      [b, 'from-b'],
+      [a, 'from-a'],
+    ] as const) {
+      const res = await get(d, withToken(`/client/streams/camM.mp4?from=${from}&to=${to}`));
+      expect(res.status, res.body.toString().slice(0, 300)).toBe(200);
+      expect(res.headers.get('x-recording-range')).toBe(`${from}-${to}`);
+      const file = path.join(d.home, `${name}.mp4`);
+      fs.writeFileSync(file, res.body);
+      const v = Number(ffprobe(file).streams.find((s) => s.codec_type === 'video')?.duration);
+      const partA = (onA.endTimeMillis - onA.startTimeMillis) / 1000;
+      const partB = (onB.endTimeMillis - onB.startTimeMillis) / 1000;
+      // both parts are in the answer: longer than either, about their sum
+      expect(v).toBeGreaterThan(Math.max(partA, partB) + 1);
+      expect(Math.abs(v - (partA + partB))).toBeLessThan(1.5);
+      expect(decodeErrors(file)).toBe('');
+    }
+    expect(b.output).toMatch(/Copied a part from another node for playback/);
+    expect(a.output).toMatch(/Copied a part from another node for playback/);
+  }, 120_000);
+
   it("B refuses to delete A's file (only A deletes its disk), saying where it is", async () => {
     const res = await post<{ message: string }>(b, '/rest-api/records/delete', { fileName: record.fileName });
     expect(res.status).toBe(409);
