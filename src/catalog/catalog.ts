@@ -73,6 +73,8 @@ export interface FindQuery {
   readonly fileName?: string;
   /** Only files of this folder. */
   readonly dir?: string;
+  /** Only records this node holds (a shared catalog has every node's). */
+  readonly nodeId?: string;
   /** Records overlapping [fromMs, toMs). */
   readonly fromMs?: number;
   readonly toMs?: number;

@@ -431,6 +431,7 @@ export class PgCatalog implements Catalog {
     if (query.provider !== undefined) add((p) => `provider = ${p}`, query.provider);
     if (query.fileName !== undefined) add((p) => `file_name = ${p}`, query.fileName);
     if (query.dir !== undefined) add((p) => `dir = ${p}`, query.dir);
+    if (query.nodeId !== undefined) add((p) => `node_id = ${p}`, query.nodeId);
     if (query.toMs !== undefined) add((p) => `start_ms < ${p}`, Math.round(query.toMs));
     if (query.fromMs !== undefined) add((p) => `COALESCE(end_ms, ${OPEN_END}) > ${p}`, Math.round(query.fromMs));
     add((p) => `state = ANY(${p})`, [...(query.states ?? PRESENT_STATES)]);

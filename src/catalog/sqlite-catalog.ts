@@ -338,6 +338,8 @@ export class SqliteCatalog implements Catalog {
   }
 
   findSync(query: FindQuery): FindResult {
+    // every row of the embedded catalog is this node's
+    if (query.nodeId !== undefined && query.nodeId !== this.nodeId) return { total: 0, records: [] };
     const where: string[] = [];
     const params: Record<string, string | number> = {};
     if (query.streamName !== undefined) {

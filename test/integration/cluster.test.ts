@@ -267,6 +267,16 @@ describe.skipIf(missing !== null)('several recorders on one PostgreSQL catalog',
         30_000,
         "camK recording on A, seen from B",
       );
+      // a node starting meanwhile settles only its own interrupted rows, never A's recording in progress
+      const c = await startDaemon({ catalog_url: url, node_id: 'node-c', records_access_token: TOKEN, cluster_heartbeat_interval: 1 });
+      try {
+        const seen = await post<{ records: RecordJson[] }>(c, '/rest-api/records/find', { streamName: 'camK', state: ['recording', 'broken', 'gone'] });
+        expect(seen.body.records.map((r) => [r.nodeId, r.state])).toEqual([['node-a', 'recording']]);
+        expect(c.output).not.toMatch(/Interrupted recordings recovery could not finish/);
+        expect((await nodesOf(c)).filter((n) => n.alive).map((n) => n.nodeId)).toEqual(['node-a', 'node-b', 'node-c']);
+      } finally {
+        expect((await c.stop()).code).toBe(0);
+      }
       await a.stop('SIGKILL');
     } finally {
       p.proc.kill('SIGKILL');

@@ -148,6 +148,8 @@ for (const [name, makeEngine] of Object.entries(ENGINES)) {
       expect(page.records.map((r) => r.fileName)).toEqual(['p7.mp4', 'p6.mp4', 'p5.mp4']);
       expect((await catalog.find({ provider: 'WebRTC' })).total).toBe(0);
       expect((await catalog.find({ mediaSessionId: 'msid-1', fileName: 'p1.mp4' })).total).toBe(1);
+      expect((await catalog.find({ nodeId: 'node-a', streamName: 'even' })).total).toBe(5);
+      expect((await catalog.find({ nodeId: 'someone-else' })).total).toBe(0);
     });
 
     it('partsOverlapping: finished and recovered parts of one stream, oldest first (the PartSource contract)', async () => {
@@ -245,6 +247,7 @@ describe.skipIf(missing !== null)('PgCatalog: several nodes on one database', ()
       ['b1.mp4', 'node-b'],
     ]);
     expect((await b.partsOverlapping('cam1', 0, 5000)).map((p) => p.nodeId)).toEqual(['node-a', 'node-b']);
+    expect((await b.find({ nodeId: 'node-a' })).records.map((r) => r.fileName)).toEqual(['a1.mp4']);
     expect((await a.spansOverlapping('cam1', 0, 5000)).map((s) => s.fileName)).toEqual(['a1.mp4', 'b1.mp4']);
     expect([...(await a.presentIn('/rec')).keys()]).toEqual(['a1.mp4']);
     expect([...(await b.presentIn('/rec')).keys()]).toEqual(['b1.mp4']);
