@@ -16,6 +16,7 @@ import {
 } from './catalog.js';
 import type { RecordedPart } from './part-source.js';
 import { migrate, type Migration } from './pg-migrations.js';
+import { CatalogUnavailableError, isConnectionFailure } from './catalog-errors.js';
 
 /**
  * The catalog in PostgreSQL (`catalog_url=postgres://...`), shared by every
@@ -338,13 +339,27 @@ export class PgCatalog implements Catalog {
 
   async #query<R extends pg.QueryResultRow>(sql: string, values: unknown[] = []): Promise<pg.QueryResult<R>> {
     await this.#ready;
-    return this.pool.query<R>(sql, values);
+    try {
+      return await this.pool.query<R>(sql, values);
+    } catch (err) {
+      throw this.#unavailable(err);
+    }
+  }
+
+  /** A connection failure becomes CatalogUnavailableError (REST: 503); other errors stay as they are. */
+  #unavailable(err: unknown): unknown {
+    if (!isConnectionFailure(err)) return err;
+    // what went wrong, never where the database is (the answer may go to anyone who can call the API)
+    const code = (err as { code?: unknown }).code;
+    return new CatalogUnavailableError(`The record catalog's database (catalog_url) cannot be reached: ${typeof code === 'string' ? code : 'connection failed'}`);
   }
 
   /** Runs `fn` in one transaction on one connection. */
   async #transaction<T>(fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
     await this.#ready;
-    const client = await this.pool.connect();
+    const client = await this.pool.connect().catch((err: unknown) => {
+      throw this.#unavailable(err);
+    });
     // a connection that breaks between two statements emits 'error': the statement after it fails instead
     let broken = false;
     const onError = (): void => {
@@ -358,7 +373,7 @@ export class PgCatalog implements Catalog {
       return result;
     } catch (err) {
       await client.query('ROLLBACK').catch(() => (broken = true));
-      throw err;
+      throw this.#unavailable(err);
     } finally {
       client.off('error', onError);
       client.release(broken);

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { CatalogUnavailableError, isConnectionFailure } from '../catalog/catalog-errors.js';
 
 /** What a node says of itself at each heartbeat. */
 export interface NodeBeat {
@@ -62,9 +63,21 @@ export class PgClusterStore implements ClusterStore {
     private readonly ready: () => Promise<void>,
   ) {}
 
-  async beat(b: NodeBeat): Promise<void> {
+  async #query<R extends pg.QueryResultRow>(sql: string, values: unknown[] = []): Promise<pg.QueryResult<R>> {
     await this.ready();
-    await this.pool.query(
+    try {
+      return await this.pool.query<R>(sql, values);
+    } catch (err) {
+      if (isConnectionFailure(err)) {
+        const code = (err as { code?: unknown }).code;
+        throw new CatalogUnavailableError(`The cluster's heartbeat table (catalog_url) cannot be reached: ${typeof code === 'string' ? code : 'connection failed'}`);
+      }
+      throw err;
+    }
+  }
+
+  async beat(b: NodeBeat): Promise<void> {
+    await this.#query(
       `INSERT INTO nodes (node_id, public_url, started_ms, last_seen_ms, version, streams) VALUES ($1, $2, $3, ${NOW_MS}, $4, $5::jsonb)
        ON CONFLICT (node_id) DO UPDATE SET public_url = excluded.public_url, started_ms = excluded.started_ms,
          last_seen_ms = excluded.last_seen_ms, version = excluded.version, streams = excluded.streams, stopped_ms = NULL`,
@@ -73,19 +86,16 @@ export class PgClusterStore implements ClusterStore {
   }
 
   async leave(nodeId: string): Promise<void> {
-    await this.ready();
-    await this.pool.query(`UPDATE nodes SET stopped_ms = ${NOW_MS}, streams = '[]'::jsonb WHERE node_id = $1`, [nodeId]);
+    await this.#query(`UPDATE nodes SET stopped_ms = ${NOW_MS}, streams = '[]'::jsonb WHERE node_id = $1`, [nodeId]);
   }
 
   async nodes(): Promise<NodeRow[]> {
-    await this.ready();
-    const r = await this.pool.query<NodeDbRow>(`SELECT node_id, public_url, started_ms, last_seen_ms, version, streams, stopped_ms, ${NOW_MS} AS now_ms FROM nodes ORDER BY node_id`);
+    const r = await this.#query<NodeDbRow>(`SELECT node_id, public_url, started_ms, last_seen_ms, version, streams, stopped_ms, ${NOW_MS} AS now_ms FROM nodes ORDER BY node_id`);
     return r.rows.map(toNode);
   }
 
   async node(nodeId: string): Promise<NodeRow | null> {
-    await this.ready();
-    const r = await this.pool.query<NodeDbRow>(
+    const r = await this.#query<NodeDbRow>(
       `SELECT node_id, public_url, started_ms, last_seen_ms, version, streams, stopped_ms, ${NOW_MS} AS now_ms FROM nodes WHERE node_id = $1`,
       [nodeId],
     );

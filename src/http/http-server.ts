@@ -28,6 +28,7 @@ import type { MultiRecorderManager } from '../recording/multi/multi-recorder-man
 import type { ClusterView } from '../cluster/cluster-view.js';
 import type { ClusterReads } from './cluster-reads.js';
 import { registerClusterRoutes } from './routes/cluster-routes.js';
+import { CatalogUnavailableError } from '../catalog/catalog-errors.js';
 
 export interface HttpsOptions {
   readonly port: number;
@@ -126,6 +127,10 @@ export class HttpServer {
     this.app.setErrorHandler((err: FastifyError | HttpError, req, reply) => {
       if (err instanceof HttpError) {
         return reply.status(err.statusCode).send({ error: err.statusCode, message: err.message });
+      }
+      if (err instanceof CatalogUnavailableError) {
+        req.log.warn({ url: req.url.split('?')[0], reason: err.message }, 'Request refused: the catalog database is unavailable');
+        return reply.status(503).header('retry-after', '5').send({ error: 503, message: err.message });
       }
       if (err instanceof QueueFullError) {
         req.log.warn({ url: req.url.split('?')[0], reason: err.message }, 'Request refused: too many control calls queued for one stream');

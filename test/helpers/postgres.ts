@@ -71,8 +71,27 @@ export class PgTestServer {
     const port = await freePort();
     // fsync off: a test cluster is thrown away, and the machine is busy
     const serverOpts = `-p ${port} -h 127.0.0.1 -k ${dir} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=100`;
-    execFileSync(path.join(bin, 'pg_ctl'), ['-D', data, '-o', serverOpts, '-l', path.join(dir, 'log'), '-w', '-t', '60', 'start'], opts);
-    return new PgTestServer(dir, port, bin, as);
+    const server = new PgTestServer(dir, port, bin, as);
+    server.#serverOpts = serverOpts;
+    server.start();
+    return server;
+  }
+
+  #serverOpts = '';
+  #stopped = false;
+
+  /** Starts the server (again, after halt()), same data and port. */
+  start(): void {
+    execFileSync(path.join(this.bin, 'pg_ctl'), ['-D', path.join(this.dir, 'data'), '-o', this.#serverOpts, '-l', path.join(this.dir, 'log'), '-w', '-t', '60', 'start'], {
+      ...(this.as ?? {}),
+      stdio: 'pipe',
+      cwd: this.dir,
+    });
+  }
+
+  /** Stops the server, keeping its data (an outage of the database). */
+  halt(): void {
+    execFileSync(path.join(this.bin, 'pg_ctl'), ['-D', path.join(this.dir, 'data'), '-m', 'fast', '-w', 'stop'], { ...(this.as ?? {}), stdio: 'pipe', cwd: this.dir });
   }
 
   /** A new empty database; its postgres:// URL. */
@@ -102,12 +121,16 @@ export class PgTestServer {
   }
 
   async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
     try {
       execFileSync(path.join(this.bin, 'pg_ctl'), ['-D', path.join(this.dir, 'data'), '-m', 'immediate', '-w', 'stop'], {
         ...(this.as ?? {}),
         stdio: 'pipe',
         cwd: this.dir,
       });
+    } catch {
+      // already halted
     } finally {
       fs.rmSync(this.dir, { recursive: true, force: true });
     }

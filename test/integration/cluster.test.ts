@@ -320,4 +320,21 @@ describe.skipIf(missing !== null)('several recorders on one PostgreSQL catalog',
     // B itself never stopped serving
     expect((await nodesOf(b)).find((n) => n.self)?.alive).toBe(true);
   }, 90_000);
+
+  it('the database down: B keeps running and answers 503 saying so; back: B serves and beats again', async () => {
+    pg.halt();
+    const found = await post<{ message: string }>(b, '/rest-api/records/find', { streamName: 'camA' });
+    expect(found.status).toBe(503);
+    expect(found.body.message).toMatch(/catalog_url.*cannot be reached/);
+    // never where the database is
+    expect(found.body.message).not.toContain('127.0.0.1');
+    expect((await fetch(b.url('/rest-api/cluster/nodes'))).status).toBe(503);
+    // its own REST calls that need no catalog still answer
+    expect((await post<unknown[]>(b, '/rest-api/stream/find_all', {})).status).toBe(200);
+    await b.waitForOutput(/Cluster heartbeat failed/, 15_000);
+    pg.start();
+    await waitFor(async () => (await post<unknown>(b, '/rest-api/records/find', { streamName: 'camA' })).status === 200, 30_000, 'records/find again');
+    await b.waitForOutput(/Cluster heartbeat written again/, 15_000);
+    expect(b.proc.exitCode).toBeNull();
+  }, 90_000);
 });

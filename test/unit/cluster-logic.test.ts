@@ -3,6 +3,7 @@ import type { NodeRow } from '../../src/cluster/cluster-store.js';
 import { clusterStreams, isAlive, nodeView } from '../../src/cluster/liveness.js';
 import { resolveNodeId, resolvePublicUrl } from '../../src/cluster/open-catalog.js';
 import { peerUrl } from '../../src/http/peer-proxy.js';
+import { isConnectionFailure } from '../../src/catalog/catalog-errors.js';
 
 function node(over: Partial<NodeRow>): NodeRow {
   return { nodeId: 'a', publicUrl: 'http://a:8081', startedMs: 0, version: '1', streams: [], lastSeenMs: 10_000, nowMs: 12_000, stoppedMs: null, ...over };
@@ -55,5 +56,22 @@ describe('node identity and peer URLs (pure)', () => {
     expect(peerUrl('https://lb.example.com/rec-b/', '/client/records/x.mp4').toString()).toBe('https://lb.example.com/rec-b/client/records/x.mp4');
     // a request URL never changes the host
     expect(peerUrl('http://b:8081', '//evil.example.com/x').host).toBe('b:8081');
+  });
+});
+
+describe('catalog database failures (pure)', () => {
+  const withCode = (code: string, message = 'x'): Error => Object.assign(new Error(message), { code });
+  it.each([
+    [withCode('ECONNREFUSED'), true],
+    [withCode('57P01', 'terminating connection due to administrator command'), true],
+    [withCode('08006'), true],
+    [withCode('53300'), true],
+    [new Error('Connection terminated unexpectedly'), true],
+    [new Error('timeout exceeded when trying to connect'), true],
+    [withCode('23505', 'duplicate key value violates unique constraint'), false],
+    [withCode('42P01', 'relation "x" does not exist'), false],
+    ['not an error', false],
+  ] as const)('%o is a connection failure: %s', (err, expected) => {
+    expect(isConnectionFailure(err)).toBe(expected);
   });
 });
