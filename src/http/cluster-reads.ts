@@ -1,6 +1,7 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { Catalog, CatalogRecord } from '../catalog/catalog.js';
+import { CatalogUnavailableError } from '../catalog/catalog-errors.js';
 import type { RecordedPart } from '../catalog/part-source.js';
 import type { RecordLocator } from '../cluster/record-locator.js';
 import { PROXIED_BY_HEADER, type PeerProxy } from './peer-proxy.js';
@@ -38,7 +39,14 @@ export class ClusterReads {
   /** /client/records/<file>: true when answered here (another node's record); false = serve from this node's disk as usual. */
   async serveRecord(req: FastifyRequest, reply: FastifyReply, fileName: string): Promise<boolean> {
     if (ClusterReads.forwarded(req)) return false;
-    const row = await this.catalog.get(fileName);
+    let row;
+    try {
+      row = await this.catalog.get(fileName);
+    } catch (err) {
+      // the database down: this node's own files are still served from its disk
+      if (err instanceof CatalogUnavailableError) return false;
+      throw err;
+    }
     if (row === null || row.nodeId === this.catalog.nodeId || !SERVABLE.has(row.state)) return false;
     const where = await this.locator.locate(row);
     switch (where.kind) {

@@ -329,6 +329,12 @@ describe.skipIf(missing !== null)('several recorders on one PostgreSQL catalog',
     // never where the database is
     expect(found.body.message).not.toContain('127.0.0.1');
     expect((await fetch(b.url('/rest-api/cluster/nodes'))).status).toBe(503);
+    // B's own files are still served from its disk
+    const own = fs.readdirSync(b.recordDir).find((f) => f.startsWith('camM') && f.endsWith('.mp4'));
+    expect(own).toBeDefined();
+    const dl = await get(b, withToken(`/client/records/${encodeURIComponent(own!)}`));
+    expect(dl.status).toBe(200);
+    expect(dl.body.length).toBe(fs.statSync(path.join(b.recordDir, own!)).size);
     // its own REST calls that need no catalog still answer
     expect((await post<unknown[]>(b, '/rest-api/stream/find_all', {})).status).toBe(200);
     await b.waitForOutput(/Cluster heartbeat failed/, 15_000);
