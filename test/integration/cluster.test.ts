@@ -130,6 +130,9 @@ describe.skipIf(missing !== null)('several recorders on one PostgreSQL catalog',
     expect(record.downloadUrl).toContain(`/client/records/${encodeURIComponent(record.fileName)}`);
     expect(fs.existsSync(path.join(a.recordDir, record.fileName))).toBe(true);
     expect(fs.existsSync(path.join(b.recordDir, record.fileName))).toBe(false);
+    // the WCS call lists the records of the node asked, as a WCS server does (none here: 404, as WCS)
+    expect((await post<unknown>(b, '/rest-api/recorder/find_records', { streamName: 'camA' })).status).toBe(404);
+    expect((await post<{ fileName: string }[]>(a, '/rest-api/recorder/find_records', { streamName: 'camA' })).body.map((r) => r.fileName)).toEqual([record.fileName]);
     const timeline = await post<{ spans: { fileName: string }[] }>(b, '/rest-api/records/timeline', { streamName: 'camA' });
     expect(timeline.status).toBe(200);
     expect(JSON.stringify(timeline.body)).toContain(record.fileName);

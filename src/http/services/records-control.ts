@@ -77,6 +77,8 @@ export class RecordsControl {
     const query: FindQuery = {
       ...this.query(body),
       dir: this.recordDir,
+      // as a WCS server lists its own records (records/find covers every node of a shared catalog)
+      nodeId: this.catalog.nodeId,
       states: ['finished', 'recovered', 'broken'],
       offset: body.offset ?? 0,
       limit: body.limit ?? LEGACY_MAX,
