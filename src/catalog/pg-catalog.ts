@@ -131,7 +131,36 @@ CREATE INDEX webhook_deliveries_due ON webhook_deliveries (state, next_attempt_m
 CREATE INDEX webhook_deliveries_updated ON webhook_deliveries (updated_ms);
 `,
   },
+  {
+    version: 3,
+    name: 'longest record, kept by a trigger: a lower bound on start_ms for overlap searches',
+    sql: `
+CREATE TABLE span_stats (id INTEGER PRIMARY KEY CHECK (id = 1), max_span_ms BIGINT NOT NULL);
+INSERT INTO span_stats (id, max_span_ms) VALUES (1, COALESCE((SELECT MAX(end_ms - start_ms) FROM records WHERE end_ms IS NOT NULL), 0));
+CREATE FUNCTION wcs_note_span() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  -- the row is written only when a record is longer than any before (rare): no contention on it
+  IF NEW.end_ms IS NOT NULL AND NEW.end_ms - NEW.start_ms > (SELECT max_span_ms FROM span_stats WHERE id = 1) THEN
+    UPDATE span_stats SET max_span_ms = NEW.end_ms - NEW.start_ms WHERE id = 1 AND max_span_ms < NEW.end_ms - NEW.start_ms;
+  END IF;
+  RETURN NEW;
+END
+$fn$;
+CREATE TRIGGER records_note_span AFTER INSERT OR UPDATE OF start_ms, end_ms ON records FOR EACH ROW EXECUTE FUNCTION wcs_note_span();
+`,
+  },
 ];
+
+/**
+ * No record lasts longer than the longest finished one, and none in progress
+ * started before the oldest recording: the earliest start a row overlapping
+ * [from, ...) can have. It turns an overlap search into a short index range
+ * (as SqliteCatalog does with the span it keeps in memory).
+ */
+const LOWER_START = (from: string): string =>
+  `start_ms >= LEAST(${from}::bigint - (SELECT max_span_ms FROM span_stats WHERE id = 1) - 1, COALESCE((SELECT MIN(start_ms) FROM records WHERE state = 'recording'), ${from}::bigint))`;
+/** The same for finished parts only (no recording can overlap). */
+const LOWER_START_FINISHED = (from: string): string => `start_ms >= ${from}::bigint - (SELECT max_span_ms FROM span_stats WHERE id = 1) - 1`;
 
 interface RecordDbRow {
   node_id: string;
@@ -448,7 +477,7 @@ export class PgCatalog implements Catalog {
     if (query.dir !== undefined) add((p) => `dir = ${p}`, query.dir);
     if (query.nodeId !== undefined) add((p) => `node_id = ${p}`, query.nodeId);
     if (query.toMs !== undefined) add((p) => `start_ms < ${p}`, Math.round(query.toMs));
-    if (query.fromMs !== undefined) add((p) => `COALESCE(end_ms, ${OPEN_END}) > ${p}`, Math.round(query.fromMs));
+    if (query.fromMs !== undefined) add((p) => `COALESCE(end_ms, ${OPEN_END}) > ${p} AND ${LOWER_START(p)}`, Math.round(query.fromMs));
     add((p) => `state = ANY(${p})`, [...(query.states ?? PRESENT_STATES)]);
     const clause = `WHERE ${where.join(' AND ')}`;
     const count = await this.#query<{ n: number }>(`SELECT COUNT(*)::bigint AS n FROM records ${clause}`, values);
@@ -462,7 +491,7 @@ export class PgCatalog implements Catalog {
   async partsOverlapping(streamName: string, fromMs: number, toMs: number): Promise<readonly RecordedPart[]> {
     const r = await this.#query<Pick<RecordDbRow, 'node_id' | 'file_name' | 'dir' | 'stream_name' | 'start_ms' | 'end_ms' | 'container'>>(
       `SELECT node_id, file_name, dir, stream_name, start_ms, end_ms, container FROM records
-       WHERE stream_name = $1 AND start_ms < $3 AND end_ms > $2 AND state IN ('finished', 'recovered') ORDER BY start_ms, id`,
+       WHERE stream_name = $1 AND start_ms < $3 AND end_ms > $2 AND ${LOWER_START_FINISHED('$2')} AND state IN ('finished', 'recovered') ORDER BY start_ms, id`,
       [streamName, Math.round(fromMs), Math.round(toMs)],
     );
     return r.rows.map((p) => ({
@@ -479,7 +508,7 @@ export class PgCatalog implements Catalog {
   async spansOverlapping(streamName: string, fromMs: number, toMs: number): Promise<TimelineSpan[]> {
     const r = await this.#query<{ file_name: string; start_ms: number; end_ms: number | null }>(
       `SELECT file_name, start_ms, end_ms FROM records
-       WHERE stream_name = $1 AND start_ms < $3 AND end_ms > $2 AND state IN ('finished', 'recovered') ORDER BY start_ms, id`,
+       WHERE stream_name = $1 AND start_ms < $3 AND end_ms > $2 AND ${LOWER_START_FINISHED('$2')} AND state IN ('finished', 'recovered') ORDER BY start_ms, id`,
       [streamName, Math.round(fromMs), Math.round(Math.min(toMs, OPEN_END))],
     );
     return r.rows.map((s) => ({ start: s.start_ms, end: s.end_ms ?? s.start_ms, fileName: s.file_name }));

@@ -248,6 +248,11 @@ describe.skipIf(missing !== null)('PgCatalog: several nodes on one database', ()
     ]);
     expect((await b.partsOverlapping('cam1', 0, 5000)).map((p) => p.nodeId)).toEqual(['node-a', 'node-b']);
     expect((await b.find({ nodeId: 'node-a' })).records.map((r) => r.fileName)).toEqual(['a1.mp4']);
+    // a long record one node writes bounds the overlap searches of every node (the bound is in the database)
+    await b.upsert(row('b-long.mp4', { startMs: -5_000_000, endMs: 10_000 }));
+    expect((await a.find({ fromMs: 5000, toMs: 6000 })).records.map((r) => r.fileName)).toEqual(['b-long.mp4']);
+    expect((await a.spansOverlapping('cam1', 5000, 6000)).map((x) => x.fileName)).toEqual(['b-long.mp4']);
+    await b.remove('b-long.mp4');
     expect((await a.spansOverlapping('cam1', 0, 5000)).map((s) => s.fileName)).toEqual(['a1.mp4', 'b1.mp4']);
     expect([...(await a.presentIn('/rec')).keys()]).toEqual(['a1.mp4']);
     expect([...(await b.presentIn('/rec')).keys()]).toEqual(['b1.mp4']);
@@ -277,7 +282,7 @@ describe.skipIf(missing !== null)('PgCatalog: several nodes on one database', ()
 
   it('migrations are versioned: recorded once; a schema newer than the code is refused with a clear error', async () => {
     const versions = await a.pool.query<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version');
-    expect(versions.rows.map((r) => Number(r.version))).toEqual([1, 2]);
+    expect(versions.rows.map((r) => Number(r.version))).toEqual([1, 2, 3]);
     await a.pool.query("INSERT INTO schema_migrations (version, name, applied_ms) VALUES (999, 'from the future', 0)");
     const newer = new PgCatalog(a.url, { nodeId: 'node-c', maxConnections: 1 });
     await expect(newer.ready()).rejects.toThrow(/catalog_url.*schema is version 999/);
