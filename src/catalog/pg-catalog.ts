@@ -301,6 +301,15 @@ const UPSERT = `INSERT INTO records (${WRITTEN.join(', ')}) VALUES (${PLACEHOLDE
   WHERE records.state IN ('gone', 'deleted')
      OR (records.node_id = excluded.node_id AND (excluded.stream_name IS NOT NULL OR records.stream_name IS NULL))`;
 
+/** Rows per statement of upsertMany (19 parameters each, well under PostgreSQL's 65,535). */
+const UPSERT_BATCH = 500;
+
+/** UPSERT with `n` rows of values. */
+function upsertBatchSql(n: number): string {
+  const tuples = Array.from({ length: n }, (_, r) => `(${WRITTEN.map((_, c) => `$${r * WRITTEN.length + c + 1}`).join(', ')})`);
+  return UPSERT.replace(`VALUES (${PLACEHOLDERS})`, `VALUES ${tuples.join(', ')}`);
+}
+
 const SORTS: Readonly<Record<NonNullable<FindQuery['sort']>, string>> = {
   start: 'start_ms ASC, id ASC',
   '-start': 'start_ms DESC, id DESC',
@@ -415,8 +424,20 @@ export class PgCatalog implements Catalog {
 
   async upsertMany(rows: readonly RecordRow[]): Promise<void> {
     if (rows.length === 0) return;
+    // one statement per batch (a round trip per row made a reconcile of 100,000 files take tens of seconds);
+    // a name given twice keeps its last row (one statement cannot update a row twice)
+    const last = new Map<string, RecordRow>();
+    for (const row of rows) {
+      last.delete(row.fileName);
+      last.set(row.fileName, row);
+    }
+    const unique = [...last.values()];
     await this.#transaction(async (client) => {
-      for (const row of rows) await client.query(UPSERT, rowValues(this.nodeId, row));
+      for (let i = 0; i < unique.length; i += UPSERT_BATCH) {
+        const batch = unique.slice(i, i + UPSERT_BATCH);
+        const values = batch.flatMap((row) => rowValues(this.nodeId, row));
+        await client.query(upsertBatchSql(batch.length), values);
+      }
     });
   }
 

@@ -201,6 +201,17 @@ for (const [name, makeEngine] of Object.entries(ENGINES)) {
       expect(await catalog.getMeta('k')).toBe('v');
     });
 
+    it('upsertMany: many rows in one go, a name given twice keeps its last row, the pin and the rules of upsert hold', async () => {
+      const rows = Array.from({ length: 1203 }, (_, i) => row(`m${i}.mp4`, { startMs: i * 1000, endMs: i * 1000 + 1000 }));
+      await catalog.upsertMany([...rows, row('m5.mp4', { startMs: 5000, endMs: 6000, size: 555 })]);
+      expect((await catalog.find({})).total).toBe(1203);
+      expect(await catalog.get('m5.mp4')).toMatchObject({ size: 555 });
+      await catalog.pin('m7.mp4', true);
+      // a rescan: files found on disk never replace the recorder's rows, and the pin stays
+      await catalog.upsertMany([row('m7.mp4', { streamName: null, mediaSessionId: null, provider: 'file', size: 1 })]);
+      expect(await catalog.get('m7.mp4')).toMatchObject({ streamName: 'cam1', size: 100, pinned: true });
+    });
+
     it('the total of an unfiltered find follows inserts, state changes and removals', async () => {
       const count = async (states?: RecordRow['state'][]) => (await catalog.find(states ? { states } : {})).total;
       for (let i = 0; i < 5; i++) await catalog.upsert(row(`t${i}.mp4`));
