@@ -198,6 +198,11 @@ interface CutDbRow {
 const COLUMNS =
   'node_id, file_name, dir, stream_name, media_session_id, provider, login, start_ms, end_ms, duration_ms, size, container, video_codec, audio_codec, width, height, part, state, pinned, mtime_ms, deleted_at, deleted_reason';
 
+/*
+ * 'remote' (a record whose local file was deleted after a verified upload, from the upload branch) is
+ * named in the SQL of parts and spans already, so that such records play once that state exists.
+ */
+
 /** The columns a RecordRow writes, in the order of rowValues(). */
 const WRITTEN = [
   'node_id',
@@ -512,7 +517,7 @@ export class PgCatalog implements Catalog {
   async partsOverlapping(streamName: string, fromMs: number, toMs: number): Promise<readonly RecordedPart[]> {
     const r = await this.#query<Pick<RecordDbRow, 'node_id' | 'file_name' | 'dir' | 'stream_name' | 'start_ms' | 'end_ms' | 'container'>>(
       `SELECT node_id, file_name, dir, stream_name, start_ms, end_ms, container FROM records
-       WHERE stream_name = $1 AND start_ms < $3 AND end_ms > $2 AND ${LOWER_START_FINISHED('$2')} AND state IN ('finished', 'recovered') ORDER BY start_ms, id`,
+       WHERE stream_name = $1 AND start_ms < $3 AND end_ms > $2 AND ${LOWER_START_FINISHED('$2')} AND state IN ('finished', 'recovered', 'remote') ORDER BY start_ms, id`,
       [streamName, Math.round(fromMs), Math.round(toMs)],
     );
     return r.rows.map((p) => ({
@@ -529,7 +534,7 @@ export class PgCatalog implements Catalog {
   async spansOverlapping(streamName: string, fromMs: number, toMs: number): Promise<TimelineSpan[]> {
     const r = await this.#query<{ file_name: string; start_ms: number; end_ms: number | null }>(
       `SELECT file_name, start_ms, end_ms FROM records
-       WHERE stream_name = $1 AND start_ms < $3 AND end_ms > $2 AND ${LOWER_START_FINISHED('$2')} AND state IN ('finished', 'recovered') ORDER BY start_ms, id`,
+       WHERE stream_name = $1 AND start_ms < $3 AND end_ms > $2 AND ${LOWER_START_FINISHED('$2')} AND state IN ('finished', 'recovered', 'remote') ORDER BY start_ms, id`,
       [streamName, Math.round(fromMs), Math.round(Math.min(toMs, OPEN_END))],
     );
     return r.rows.map((s) => ({ start: s.start_ms, end: s.end_ms ?? s.start_ms, fileName: s.file_name }));

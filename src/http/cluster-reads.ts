@@ -10,8 +10,8 @@ import { RemotePartError, type RemoteParts } from './remote-parts.js';
 /** Answers a GET/HEAD with a record's verified copy in the bucket (the upload store's sender, with Range). */
 export type BucketSender = (req: FastifyRequest, reply: FastifyReply, record: CatalogRecord, key: string) => Promise<void>;
 
-/** States of a record whose file exists on its node. */
-const SERVABLE = new Set(['finished', 'recovered', 'broken']);
+/** States of a record whose bytes exist: a file on its node, or ('remote', the upload branch) only in the bucket. */
+const SERVABLE = new Set(['finished', 'recovered', 'broken', 'remote']);
 
 /**
  * Downloads and time-range playback of records other nodes hold (a shared
