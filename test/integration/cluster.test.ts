@@ -100,7 +100,8 @@ describe.skipIf(missing !== null)('several recorders on one PostgreSQL catalog',
   });
 
   it('publish to A: B lists the live stream with its node (cluster find_all), then finds the record A made', async () => {
-    const clip = makeClip({ video: true, audio: true, seconds: 5, gop: 1 });
+    // long enough to be seen live through a heartbeat of 1 s on a busy machine
+    const clip = makeClip({ video: true, audio: true, seconds: 8, gop: 1 });
     const p = publish(clip, a.rtmpUrl('camA'));
     try {
       await waitFor(
