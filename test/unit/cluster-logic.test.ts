@@ -4,6 +4,7 @@ import { clusterStreams, isAlive, nodeView } from '../../src/cluster/liveness.js
 import { resolveNodeId, resolvePublicUrl } from '../../src/cluster/open-catalog.js';
 import { peerUrl } from '../../src/http/peer-proxy.js';
 import { isConnectionFailure } from '../../src/catalog/catalog-errors.js';
+import { ConfigError, parseServerConfig } from '../../src/config/server-config.js';
 
 function node(over: Partial<NodeRow>): NodeRow {
   return { nodeId: 'a', publicUrl: 'http://a:8081', startedMs: 0, version: '1', streams: [], lastSeenMs: 10_000, nowMs: 12_000, stoppedMs: null, ...over };
@@ -73,5 +74,24 @@ describe('catalog database failures (pure)', () => {
     ['not an error', false],
   ] as const)('%o is a connection failure: %s', (err, expected) => {
     expect(isConnectionFailure(err)).toBe(expected);
+  });
+});
+
+describe('cluster properties', () => {
+  it('catalog_url: empty or postgres://; a bad one is refused without echoing its password', () => {
+    expect(parseServerConfig({}, '/h').config.catalogUrl).toBe('');
+    expect(parseServerConfig({ catalog_url: 'postgresql://u:pw@db:5432/wcs' }, '/h').config.catalogUrl).toBe('postgresql://u:pw@db:5432/wcs');
+    expect(() => parseServerConfig({ catalog_url: 'mysql://u:hunter2@db/wcs' }, '/h')).toThrow(ConfigError);
+    expect(() => parseServerConfig({ catalog_url: 'mysql://u:hunter2@db/wcs' }, '/h')).not.toThrow(/hunter2/);
+  });
+
+  it('node_id and node_public_url are checked', () => {
+    expect(parseServerConfig({ node_id: 'rec-a.1' }, '/h').config.nodeId).toBe('rec-a.1');
+    expect(() => parseServerConfig({ node_id: '../x' }, '/h')).toThrow(/node_id/);
+    expect(() => parseServerConfig({ node_id: 'a'.repeat(65) }, '/h')).toThrow(/node_id/);
+    expect(parseServerConfig({ node_public_url: 'http://10.0.0.5:8081/' }, '/h').config.nodePublicUrl).toBe('http://10.0.0.5:8081');
+    expect(() => parseServerConfig({ node_public_url: 'ftp://x' }, '/h')).toThrow(/node_public_url/);
+    expect(() => parseServerConfig({ node_public_url: 'http://x/?a=1' }, '/h')).toThrow(/node_public_url/);
+    expect(() => parseServerConfig({ cluster_heartbeat_interval: '0' }, '/h')).toThrow(/cluster_heartbeat_interval/);
   });
 });
