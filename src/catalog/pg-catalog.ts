@@ -149,7 +149,42 @@ $fn$;
 CREATE TRIGGER records_note_span AFTER INSERT OR UPDATE OF start_ms, end_ms ON records FOR EACH ROW EXECUTE FUNCTION wcs_note_span();
 `,
   },
+  {
+    version: 4,
+    name: 'counts per state as appended deltas: the total of an unfiltered find without a scan',
+    sql: `
+CREATE TABLE state_deltas (id BIGSERIAL PRIMARY KEY, state TEXT NOT NULL, dn BIGINT NOT NULL, dbytes BIGINT NOT NULL);
+INSERT INTO state_deltas (state, dn, dbytes) SELECT state, COUNT(*), COALESCE(SUM(size), 0) FROM records GROUP BY state;
+CREATE FUNCTION wcs_count_states() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  -- rows appended, never a shared counter updated: writers of several nodes never wait on each other
+  IF TG_OP = 'UPDATE' AND OLD.state = NEW.state AND OLD.size = NEW.size THEN
+    RETURN NULL;
+  END IF;
+  IF TG_OP IN ('UPDATE', 'DELETE') THEN
+    INSERT INTO state_deltas (state, dn, dbytes) VALUES (OLD.state, -1, -OLD.size);
+  END IF;
+  IF TG_OP IN ('UPDATE', 'INSERT') THEN
+    INSERT INTO state_deltas (state, dn, dbytes) VALUES (NEW.state, 1, NEW.size);
+  END IF;
+  RETURN NULL;
+END
+$fn$;
+CREATE TRIGGER records_count_states AFTER INSERT OR DELETE OR UPDATE OF state, size ON records FOR EACH ROW EXECUTE FUNCTION wcs_count_states();
+`,
+  },
 ];
+
+/** How often a node folds the appended count deltas into one row per state. */
+const COMPACT_COUNTS_MS = 30_000;
+
+/**
+ * Folds the count deltas into one row per state: the rows this snapshot sees
+ * are deleted and their sums inserted in one statement, so nodes doing it
+ * at the same time stay correct (each folds the rows it deleted).
+ */
+const COMPACT_COUNTS = `WITH gone AS (DELETE FROM state_deltas RETURNING state, dn, dbytes)
+  INSERT INTO state_deltas (state, dn, dbytes) SELECT state, SUM(dn), SUM(dbytes) FROM gone GROUP BY state HAVING SUM(dn) <> 0 OR SUM(dbytes) <> 0`;
 
 /**
  * No record lasts longer than the longest finished one, and none in progress
@@ -374,6 +409,15 @@ export class PgCatalog implements Catalog {
     );
     // callers that never await ready() must not see an unhandled rejection
     this.#ready.catch(() => undefined);
+    this.#compactTimer = setInterval(() => void this.compactCounts().catch(() => undefined), COMPACT_COUNTS_MS);
+    this.#compactTimer.unref();
+  }
+
+  #compactTimer: NodeJS.Timeout;
+
+  /** Folds the appended count deltas (every 30 s on its own; a failure waits for the next time). */
+  async compactCounts(): Promise<void> {
+    await this.#query(COMPACT_COUNTS);
   }
 
   ready(): Promise<void> {
@@ -504,9 +548,13 @@ export class PgCatalog implements Catalog {
     if (query.nodeId !== undefined) add((p) => `node_id = ${p}`, query.nodeId);
     if (query.toMs !== undefined) add((p) => `start_ms < ${p}`, Math.round(query.toMs));
     if (query.fromMs !== undefined) add((p) => `COALESCE(end_ms, ${OPEN_END}) > ${p} AND ${LOWER_START(p)}`, Math.round(query.fromMs));
+    const unfiltered = where.length === 0;
     add((p) => `state = ANY(${p})`, [...(query.states ?? PRESENT_STATES)]);
     const clause = `WHERE ${where.join(' AND ')}`;
-    const count = await this.#query<{ n: number }>(`SELECT COUNT(*)::bigint AS n FROM records ${clause}`, values);
+    // no filter but the states: the counts kept by the trigger, not a scan of every row
+    const count = unfiltered
+      ? await this.#query<{ n: number }>('SELECT COALESCE(SUM(dn), 0)::bigint AS n FROM state_deltas WHERE state = ANY($1)', values)
+      : await this.#query<{ n: number }>(`SELECT COUNT(*)::bigint AS n FROM records ${clause}`, values);
     const page = await this.#query<RecordDbRow>(
       `SELECT ${COLUMNS} FROM records ${clause} ORDER BY ${SORTS[query.sort ?? 'start']} LIMIT $${values.length + 1} OFFSET $${values.length + 2}`,
       [...values, query.limit ?? 100, query.offset ?? 0],
@@ -614,6 +662,7 @@ export class PgCatalog implements Catalog {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    clearInterval(this.#compactTimer);
     await this.#ready.catch(() => undefined);
     await this.pool.end();
   }
