@@ -35,14 +35,26 @@ import { RecordDeleter } from './catalog/record-deleter.js';
 import { containerOf } from './records/containers.js';
 import { Reconciler, type RecordFolder } from './catalog/reconciler.js';
 import { RetentionService } from './catalog/retention-service.js';
+import type { Catalog } from './catalog/catalog.js';
 import { SqliteCatalog } from './catalog/sqlite-catalog.js';
+import { sendBucketRecord } from './http/send-bucket-record.js';
+import { contentDisposition } from './http/content-disposition.js';
+import { CONTENT_TYPES } from './records/containers.js';
+import type { BucketSender } from './http/cluster-reads.js';
+import { openCatalog, resolveNodeId, resolvePublicUrl } from './cluster/open-catalog.js';
+import type { ClusterLock } from './cluster/cluster-lock.js';
+import { ClusterView } from './cluster/cluster-view.js';
+import { NodeHeartbeat } from './cluster/heartbeat.js';
+import { RecordLocator } from './cluster/record-locator.js';
+import { ClusterReads } from './http/cluster-reads.js';
+import { PeerProxy } from './http/peer-proxy.js';
+import { RemoteParts } from './http/remote-parts.js';
 import { RecordsControl } from './http/services/records-control.js';
 import { recordNameOfCut } from './http/cut-range.js';
 import { StreamRegistry } from './streams/stream-registry.js';
 import { EventLoopMonitor } from './util/event-loop-monitor.js';
 import { Metrics } from './http/metrics/metrics.js';
 import { packageVersion } from './util/package-version.js';
-import { LocalClusterLock, type ClusterLock } from './cluster/cluster-lock.js';
 import { deletedData, failedData, finishedData, multiFinishedData, startedData, streamData, uploadedData } from './events/event-payloads.js';
 import { SqliteWebhookOutbox } from './events/sqlite-webhook-outbox.js';
 import { WebhookService } from './events/webhook-service.js';
@@ -95,7 +107,15 @@ export class Daemon {
   readonly probe: MediaProbe;
   readonly cutter: Mp4Cutter;
   readonly playback: PlaybackStitcher;
-  readonly catalog: SqliteCatalog;
+  readonly catalog: Catalog;
+  /** Cluster-wide tasks one node at a time (a PostgreSQL advisory lock on a shared catalog). */
+  readonly clusterLock: ClusterLock;
+  /** This node's heartbeat in a shared catalog; null on the embedded one. */
+  readonly heartbeat: NodeHeartbeat | null;
+  /** Where a record's bytes can be read from (this disk, another node, the bucket). */
+  readonly locator: RecordLocator;
+  /** Copies of other nodes' parts for time-range playback over several nodes; null on the embedded catalog. */
+  readonly remoteParts: RemoteParts | null;
   readonly catalogService: CatalogService;
   readonly deleteHooks: HookRunner;
   readonly deleter: RecordDeleter;
@@ -111,10 +131,8 @@ export class Daemon {
   /** Prometheus metrics (/metrics) and the console's figures (metrics.snapshot()). */
   readonly metrics: Metrics;
   readonly #startedAt = Date.now();
-  /** Issue 19: this node's name in upload rows and event bodies. */
-  readonly nodeId = os.hostname();
-  /** One holder at a time of work such as bucket retention (in-process here; a PostgreSQL advisory lock with a shared catalog). */
-  readonly clusterLock: ClusterLock = new LocalClusterLock();
+  /** This node's name (node_id, default the host name): catalog rows, upload rows and event bodies. */
+  readonly nodeId: string;
   /** Uploads to S3-compatible storage; null when record_upload_url is empty. */
   readonly uploads: UploadService | null = null;
   readonly bucketRecords: BucketRecords | null = null;
@@ -284,9 +302,20 @@ export class Daemon {
       this.probe,
       log.child({ component: 'cutter' }),
     );
-    this.catalog = SqliteCatalog.open(config.catalogPathAbs);
+    const nodeId = resolveNodeId(config.nodeId);
+    const publicUrl = resolvePublicUrl(config.nodePublicUrl, config.ip, config.httpPort);
+    const opened = openCatalog({ catalogUrl: config.catalogUrl, catalogPathAbs: config.catalogPathAbs, nodeId });
+    this.catalog = opened.catalog;
+    this.clusterLock = opened.lock;
+    const nodeTimeoutMs = config.clusterNodeTimeout * 1000;
+    this.nodeId = nodeId;
+    // the upload queue and webhook outbox: in the shared database, else in the embedded catalog's SQLite file
+    const sqliteDb = (): SqliteCatalog['database'] => {
+      if (!(this.catalog instanceof SqliteCatalog)) throw new Error('queue stores: neither a shared nor an embedded catalog');
+      return this.catalog.database;
+    };
     this.webhooks = new WebhookService(
-      new SqliteWebhookOutbox(this.catalog.database),
+      opened.queues?.outbox ?? new SqliteWebhookOutbox(sqliteDb()),
       {
         urls: config.recordWebhookUrl,
         secret: config.recordWebhookSecret,
@@ -311,7 +340,7 @@ export class Daemon {
         process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
         uploadLog.info({ node: process.version }, 'AWS SDK versions published from January 2027 need Node 22; the pinned ones run on this Node');
       }
-      const store = new SqliteUploadStore(this.catalog.database);
+      const store = opened.queues?.uploads ?? new SqliteUploadStore(sqliteDb());
       const bucketOptions = {
         bucket: target.bucket,
         endpoint: config.recordUploadEndpoint,
@@ -361,6 +390,12 @@ export class Daemon {
       );
       this.uploads.on('uploaded', (row, _digest, seconds) => this.webhooks.emit('record.uploaded', uploadedData(row, seconds)));
     }
+    const bucketRecordsForLocator = this.bucketRecords;
+    this.locator = new RecordLocator(
+      { selfId: nodeId, nodeTimeoutMs },
+      opened.nodes,
+      bucketRecordsForLocator === null ? null : { keyOf: async (record) => (await bucketRecordsForLocator.inBucket(record.fileName))?.key ?? null },
+    );
     const folders: RecordFolder[] = [{ dir: config.recordDirAbs, provider: 'file' }];
     if (config.multiRecordDirAbs !== config.recordDirAbs) folders.push({ dir: config.multiRecordDirAbs, provider: 'multi' });
     const catalogLog = log.child({ component: 'catalog' });
@@ -458,6 +493,41 @@ export class Daemon {
     this.disk.on('low', () => void this.retention.runNow());
     this.metrics = this.#createMetrics();
     const records = new RecordsControl(this.catalog, this.catalogService, this.deleter, config.recordDirAbs, this.uploads?.store ?? null);
+    const streamControl = new StreamControl(this.registry, this.recorders, log.child({ component: 'rest' }));
+    const clusterLog = log.child({ component: 'cluster', nodeId });
+    const selfBeat = () => ({
+      nodeId,
+      publicUrl,
+      startedMs: this.#startedAt,
+      version: packageVersion(),
+      streams: streamControl.find({}).map((s) => s.toJSON() as unknown as Record<string, unknown>),
+    });
+    this.heartbeat = opened.nodes
+      ? new NodeHeartbeat(opened.nodes, { intervalMs: config.clusterHeartbeatInterval * 1000, beat: selfBeat }, clusterLog)
+      : null;
+    // copies of other nodes' parts for ranges over several nodes, beside the playback answers
+    this.remoteParts = opened.nodes
+      ? new RemoteParts(
+          {
+            cacheDir: path.join(config.mp4CutterDirAbs, '.cluster'),
+            maxBytes: config.mp4CutterCacheMaxSize,
+            minKeepMs: PLAYBACK_TIMEOUT_MS,
+            selfId: nodeId,
+            timeoutMs: config.clusterProxyTimeout * 1000,
+          },
+          clusterLog,
+        )
+      : null;
+    const clusterReads = opened.nodes
+      ? new ClusterReads(
+          this.catalog,
+          this.locator,
+          new PeerProxy({ selfId: nodeId, timeoutMs: config.clusterProxyTimeout * 1000, maxConcurrent: config.clusterProxyMaxConcurrent }, clusterLog),
+          clusterLog,
+          this.remoteParts,
+          this.#bucketSender(),
+        )
+      : null;
     this.http = new HttpServer(
       {
         port: config.httpPort,
@@ -478,7 +548,8 @@ export class Daemon {
       {
         whip: { service: this.webrtc, token: config.whipToken },
         ...(config.metricsEnabled ? { metrics: { source: this.metrics, token: config.metricsToken } } : {}),
-        streams: new StreamControl(this.registry, this.recorders, log.child({ component: 'rest' })),
+        streams: streamControl,
+        cluster: { view: new ClusterView(opened.nodes, selfBeat, nodeTimeoutMs), reads: clusterReads },
         recording: new RecordingControl(this.registry, this.recorders, records, log.child({ component: 'rest' }), this.presets),
         records,
         rtsp: new RtspControl(this.rtsp, this.recorders, log.child({ component: 'rest' })),
@@ -606,6 +677,18 @@ export class Daemon {
     return metrics;
   }
 
+  /** Another node's record that lives only in the bucket, read from there (record_upload_url); null = this node reads no bucket. */
+  #bucketSender(): BucketSender | null {
+    const bucketRecords = this.bucketRecords;
+    if (bucketRecords === null) return null;
+    const disposition = this.config.recordResponseContentDispositionHeaderValue;
+    return async (req, reply, record, key) => {
+      const container = containerOf(record.fileName);
+      const type = container === null ? 'application/octet-stream' : CONTENT_TYPES[container];
+      await sendBucketRecord(req, reply, bucketRecords.bucket, key, record.size, type, contentDisposition(disposition, record.fileName));
+    };
+  }
+
   async start(): Promise<void> {
     for (const dir of [this.config.recordDirAbs, this.config.recordTmpDirAbs, this.config.multiRecordDirAbs, this.config.logsDirAbs]) {
       fs.mkdirSync(dir, { recursive: true });
@@ -613,6 +696,7 @@ export class Daemon {
     this.eventLoop.start();
     this.recorders.start();
     // the catalog first: recovery reports the records it finishes to it
+    await this.catalog.ready();
     await this.catalogService.start();
     await this.#recover();
     await this.catalogService.settleInterrupted();
@@ -625,11 +709,14 @@ export class Daemon {
     try {
       await this.cutter.start();
       await this.playback.start();
+      await this.remoteParts?.start();
       this.retention.start();
       await this.webrtc.start();
       await this.http.start();
       await this.rtmp.start();
       this.rtsp.start();
+      // listed in the cluster once it serves: the other nodes may proxy to it from then on
+      await this.heartbeat?.start();
     } catch (err) {
       await this.close();
       throw err;
@@ -683,6 +770,7 @@ export class Daemon {
     await this.uploads?.close();
     this.bucketRecords?.bucket.close();
     await this.webhooks.close();
+    await this.heartbeat?.close();
     await this.catalogService.close();
     this.eventLoop.close();
   }

@@ -70,6 +70,7 @@ if [ "$want_test_tools" = 1 ]; then
       say "test tools missing (${missing[*]}): their tests are skipped with a message"
     fi
   fi
+  tools/setup-postgres.sh  # issue 19: PostgreSQL server for the shared-catalog tests
 fi
 
 # better-sqlite3 (the record catalog) builds from source where npm has no prebuilt

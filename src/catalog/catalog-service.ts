@@ -167,7 +167,8 @@ export class CatalogService {
    */
   async settleInterrupted(): Promise<void> {
     await this.flush();
-    const stale = await this.catalog.find({ states: ['recording'], limit: 100_000 });
+    // this node's rows only: on a shared catalog the other nodes' are their own recordings in progress
+    const stale = await this.catalog.find({ states: ['recording'], nodeId: this.catalog.nodeId, limit: 100_000 });
     for (const row of stale.records) {
       const kept = fs.existsSync(path.join(row.dir, `${row.fileName}.broken`)) || fs.existsSync(path.join(row.dir, row.fileName));
       if (kept && row.provider !== 'multi') {

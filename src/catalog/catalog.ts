@@ -6,7 +6,10 @@ import type { PartSource } from './part-source.js';
  * the first byte of a recording to its deletion. The folder stays the
  * truth: rows are reconciled with it at start-up and when it changes. This
  * is the whole contract callers see; SqliteCatalog is the embedded
- * implementation, a PostgreSQL one can follow without touching callers.
+ * implementation, PgCatalog the one several daemons (nodes) share. Every
+ * row belongs to the node that holds its file (nodeId): reads (get, find,
+ * spans, parts) cover every node, the bookkeeping of files on disk
+ * (presentIn, markGone, retention rows, cuts, meta) only this node's.
  */
 
 /** remote: the local file was deleted after a verified upload; the record is served from the bucket (issue 19). */
@@ -29,7 +32,10 @@ export interface CatalogPause {
 }
 
 export interface CatalogRecord {
+  /** Unique over the whole catalog (every node's records). */
   readonly fileName: string;
+  /** The node (node_id) whose disk holds the file; the embedded catalog has only its own. */
+  readonly nodeId: string;
   /** Absolute folder holding the file. */
   readonly dir: string;
   /** null for a file this daemon did not record. */
@@ -63,7 +69,7 @@ export interface CatalogRecord {
 }
 
 /** A row as written: everything but the bookkeeping the catalog keeps itself. */
-export type RecordRow = Omit<CatalogRecord, 'pinned' | 'deletedAt' | 'deletedReason'>;
+export type RecordRow = Omit<CatalogRecord, 'pinned' | 'deletedAt' | 'deletedReason' | 'nodeId'>;
 
 /** A finished part replacing its in-progress row (found by its temp name). */
 export interface FinishedPart {
@@ -80,6 +86,8 @@ export interface FindQuery {
   readonly fileName?: string;
   /** Only files of this folder. */
   readonly dir?: string;
+  /** Only records this node holds (a shared catalog has every node's). */
+  readonly nodeId?: string;
   /** Records overlapping [fromMs, toMs). */
   readonly fromMs?: number;
   readonly toMs?: number;
@@ -117,6 +125,10 @@ export interface RetentionRows {
 }
 
 export interface Catalog extends PartSource {
+  /** This node: the rows it writes are its own. */
+  readonly nodeId: string;
+  /** Resolves once the catalog is open and its schema current; rejects with a clear message otherwise. */
+  ready(): Promise<void>;
   /**
    * Inserts or replaces the row of `row.fileName` (the pin is kept). A row
    * without a stream (a file found on disk) never replaces the present row
@@ -127,7 +139,7 @@ export interface Catalog extends PartSource {
   upsertMany(rows: readonly RecordRow[]): Promise<void>;
   /** Turns an in-progress row into its finished record (or inserts it when the temp row is unknown). */
   finishPart(part: FinishedPart): Promise<void>;
-  /** Marks rows whose files vanished (rows already deleted stay deleted). */
+  /** Marks rows whose files vanished (rows already deleted stay deleted); this node's rows only. */
   markGone(fileNames: readonly string[]): Promise<void>;
   markBroken(fileName: string): Promise<void>;
   markDeleted(fileName: string, reason: string, atMs: number): Promise<void>;
@@ -137,7 +149,7 @@ export interface Catalog extends PartSource {
   find(query: FindQuery): Promise<FindResult>;
   /** What a timeline draws of partsOverlapping(): start, end and file name only, oldest first. */
   spansOverlapping(streamName: string, fromMs: number, toMs: number): Promise<TimelineSpan[]>;
-  /** Present rows of a folder: file name -> size and mtime (what reconcile compares with the disk). */
+  /** Present rows of a folder of this node: file name -> size and mtime (what reconcile compares with the disk). */
   presentIn(dir: string): Promise<Map<string, { size: number; mtimeMs: number; state: RecordState }>>;
   /** Sets the pin; false when the file is not known. */
   pin(fileName: string, pinned: boolean): Promise<boolean>;
@@ -146,9 +158,9 @@ export interface Catalog extends PartSource {
   cuts(): Promise<CutEntry[]>;
   /** The cuts made from one record. */
   cutsOf(sourceFileName: string): Promise<CutEntry[]>;
-  /** The oldest `limit` present rows, the rows being recorded, the cuts and the total bytes. */
+  /** This node's oldest `limit` present rows, rows being recorded, cuts and total bytes (each node cleans its own disk). */
   retentionRows(limit: number): Promise<RetentionRows>;
-  /** Small key/value store (journal import done, ...). */
+  /** Small key/value store of this node (journal import done, ...). */
   getMeta(key: string): Promise<string | null>;
   setMeta(key: string, value: string): Promise<void>;
   close(): Promise<void>;

@@ -13,6 +13,8 @@ export interface RecordedPart {
   readonly endMs: number;
   /** 'mp4' | 'mkv' | 'webm' | 'ts' */
   readonly container: string;
+  /** The node whose disk holds the file (path is a path on that node). */
+  readonly nodeId: string;
 }
 
 export interface PartSource {

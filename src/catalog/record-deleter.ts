@@ -8,7 +8,8 @@ export interface DeleteHook {
   runArgs(args: readonly string[], file: string, context: Record<string, string>): Promise<unknown>;
 }
 
-export type DeleteOutcome = 'deleted' | 'unknown' | 'in-progress' | 'pinned';
+/** `otherNode`: the file is on another node's disk (shared catalog); only that node deletes it. */
+export type DeleteOutcome = 'deleted' | 'unknown' | 'in-progress' | 'pinned' | { readonly otherNode: string };
 
 /** The records' copies in S3-compatible storage (issue 19). */
 export interface RemoteCopies {
@@ -53,6 +54,7 @@ export class RecordDeleter {
     const row = await this.catalog.get(fileName);
     if (this.inProgress(fileName) || row?.state === 'recording') return 'in-progress';
     if (!row || row.state === 'deleted' || row.state === 'gone') return 'unknown';
+    if (row.nodeId !== this.catalog.nodeId) return { otherNode: row.nodeId };
     if (row.pinned && !options.allowPinned) return 'pinned';
     const file = path.join(row.dir, row.fileName);
     const inBucket = this.remote !== null && (await this.remote.has(fileName));

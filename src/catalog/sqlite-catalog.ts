@@ -112,9 +112,10 @@ const COLUMNS =
 /** Far enough in the future to stand for "still recording" in overlap tests. */
 const OPEN_END = 8.64e15;
 
-function toRecord(r: RecordDbRow): CatalogRecord {
+function toRecord(r: RecordDbRow, nodeId: string): CatalogRecord {
   return {
     fileName: r.file_name,
+    nodeId,
     dir: r.dir,
     streamName: r.stream_name,
     mediaSessionId: r.media_session_id,
@@ -186,6 +187,8 @@ export class CatalogOpenError extends Error {}
 export interface SqliteCatalogOptions {
   /** Pages of SQLite's cache, as its cache_size pragma (negative: KiB). Default -8000 (8 MB). */
   readonly cacheSize?: number;
+  /** This node's node_id (every row of the embedded catalog is its own). Default 'local'. */
+  readonly nodeId?: string;
 }
 
 /**
@@ -212,8 +215,10 @@ export class SqliteCatalog implements Catalog {
   readonly #oldestRecording: Database.Statement;
   /** Longest finished record (ms): bounds the index range of overlap searches. */
   #maxSpanMs = 0;
+  readonly nodeId: string;
 
   private constructor(readonly file: string, options: SqliteCatalogOptions) {
+    this.nodeId = options.nodeId ?? 'local';
     fs.mkdirSync(path.dirname(file), { recursive: true });
     this.#db = new Database(file);
     this.#db.pragma('journal_mode = WAL');
@@ -284,6 +289,8 @@ export class SqliteCatalog implements Catalog {
     }
   }
 
+  async ready(): Promise<void> {}
+
   #noteSpan(row: RecordRow): void {
     if (row.endMs !== null && row.endMs - row.startMs > this.#maxSpanMs) this.#maxSpanMs = row.endMs - row.startMs;
   }
@@ -340,7 +347,7 @@ export class SqliteCatalog implements Catalog {
 
   async get(fileName: string): Promise<CatalogRecord | null> {
     const r = this.#get.get(fileName) as RecordDbRow | undefined;
-    return r ? toRecord(r) : null;
+    return r ? toRecord(r, this.nodeId) : null;
   }
 
   async find(query: FindQuery): Promise<FindResult> {
@@ -348,6 +355,8 @@ export class SqliteCatalog implements Catalog {
   }
 
   findSync(query: FindQuery): FindResult {
+    // every row of the embedded catalog is this node's
+    if (query.nodeId !== undefined && query.nodeId !== this.nodeId) return { total: 0, records: [] };
     const where: string[] = [];
     const params: Record<string, string | number> = {};
     if (query.streamName !== undefined) {
@@ -397,7 +406,7 @@ export class SqliteCatalog implements Catalog {
         : (this.#statement(`SELECT COUNT(*) AS n FROM records ${countClause}`).get(params) as { n: number }).n;
     const rows = this.#statement(`SELECT ${COLUMNS} FROM records ${pageClause} ORDER BY ${SORTS[query.sort ?? 'start']} LIMIT @limit OFFSET @offset`)
       .all({ ...params, limit: query.limit ?? 100, offset: query.offset ?? 0 }) as RecordDbRow[];
-    return { total, records: rows.map(toRecord) };
+    return { total, records: rows.map((r) => toRecord(r, this.nodeId)) };
   }
 
   /** The earliest start a row overlapping [fromMs, ...) can have. */
@@ -434,7 +443,7 @@ export class SqliteCatalog implements Catalog {
     for (const [fileName, dir, stream, startMs, endMs, container] of rows) {
       let prefix = prefixes.get(dir);
       if (prefix === undefined) prefixes.set(dir, (prefix = path.join(dir, path.sep)));
-      parts.push({ path: prefix + fileName, fileName, streamName: stream ?? streamName, startMs, endMs: endMs ?? startMs, container });
+      parts.push({ path: prefix + fileName, fileName, streamName: stream ?? streamName, startMs, endMs: endMs ?? startMs, container, nodeId: this.nodeId });
     }
     return parts;
   }
@@ -495,8 +504,8 @@ export class SqliteCatalog implements Catalog {
       .get() as { b: number };
     const cuts = await this.cuts();
     return {
-      records: rows.map(toRecord),
-      recording: recording.map(toRecord),
+      records: rows.map((r) => toRecord(r, this.nodeId)),
+      recording: recording.map((r) => toRecord(r, this.nodeId)),
       cuts,
       totalBytes: bytes.b + cuts.reduce((sum, c) => sum + c.size, 0),
     };

@@ -84,6 +84,39 @@ const rtmpMessageSizeValue: ValueParser<number> = (raw) => {
   return Math.min(n, 0xffffff);
 };
 
+/** catalog_url: empty, or a postgres:// / postgresql:// URL (its password never echoed). */
+const catalogUrlValue: ValueParser<string> = (raw) => {
+  const v = raw.trim();
+  if (v === '') return '';
+  let u: URL;
+  try {
+    u = new URL(v);
+  } catch {
+    throw new ValueError('empty, or postgres://user:password@host:port/database');
+  }
+  if (u.protocol !== 'postgres:' && u.protocol !== 'postgresql:') throw new ValueError('empty, or postgres://user:password@host:port/database');
+  return v;
+};
+
+const nodeIdValue: ValueParser<string> = (raw) => {
+  const v = raw.trim();
+  if (v !== '' && !/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(v)) throw new ValueError('empty (the host name) or letters, digits, . _ - (up to 64, not starting with . _ -)');
+  return v;
+};
+
+const httpUrlValue: ValueParser<string> = (raw) => {
+  const v = raw.trim().replace(/\/+$/, '');
+  if (v === '') return '';
+  let u: URL;
+  try {
+    u = new URL(v);
+  } catch {
+    throw new ValueError('empty, or an http:// or https:// base URL');
+  }
+  if ((u.protocol !== 'http:' && u.protocol !== 'https:') || u.search !== '' || u.hash !== '') throw new ValueError('empty, or an http:// or https:// base URL');
+  return v;
+};
+
 /** The raw string of a property, kept as written (exclude_record_name_characters may be spaces). */
 const rawValue: ValueParser<string> = (raw) => raw;
 
@@ -492,6 +525,39 @@ export const PROPERTIES = {
     'true',
     booleanValue,
     'MP4 moov first without reserved space: let the file system insert room for the moov in front of the media (Linux fallocate insert-range, ext4/xfs) instead of copying the media; false = always copy',
+  ),
+  // --- issue 19: several recorders, one catalog on PostgreSQL (docs/cluster.md) ---
+  catalogUrl: def(
+    'catalog_url',
+    '',
+    catalogUrlValue,
+    'postgres://user:password@host:5432/db puts the record catalog in PostgreSQL, shared by every node; empty = the embedded SQLite file (catalog_path)',
+  ),
+  nodeId: def('node_id', '', nodeIdValue, "This recorder's name in a cluster (letters, digits, . _ -, up to 64); empty = the host name"),
+  nodePublicUrl: def(
+    'node_public_url',
+    '',
+    httpUrlValue,
+    'Base URL other nodes reach this one at (http://10.0.0.5:8081) to fetch records it holds; empty = http://<ip>:<http.port>',
+  ),
+  clusterHeartbeatInterval: def('cluster_heartbeat_interval', '5', integerValue(1, 60), 'Seconds between heartbeats of this node in the shared catalog: 1 to 60'),
+  clusterNodeTimeout: def(
+    'cluster_node_timeout',
+    '20',
+    integerValue(2, 3600),
+    'A node whose last heartbeat is older than this many seconds is listed as not alive (its records are not proxied to it)',
+  ),
+  clusterProxyTimeout: def(
+    'cluster_proxy_timeout',
+    '30',
+    integerValue(1, 600),
+    'Seconds to wait for another node to start answering (and between two chunks of its answer) when proxying a record it holds; then 504',
+  ),
+  clusterProxyMaxConcurrent: def(
+    'cluster_proxy_max_concurrent',
+    '16',
+    integerValue(1, 1000),
+    'Proxied answers from other nodes at once; more are refused with 503 and Retry-After',
   ),
 } as const;
 

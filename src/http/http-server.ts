@@ -27,6 +27,10 @@ import type { RecordsControl } from './services/records-control.js';
 import type { RtspControl } from './services/rtsp-control.js';
 import type { StreamControl } from './services/stream-control.js';
 import type { MultiRecorderManager } from '../recording/multi/multi-recorder-manager.js';
+import type { ClusterView } from '../cluster/cluster-view.js';
+import type { ClusterReads } from './cluster-reads.js';
+import { registerClusterRoutes } from './routes/cluster-routes.js';
+import { CatalogUnavailableError } from '../catalog/catalog-errors.js';
 
 export interface HttpsOptions {
   readonly port: number;
@@ -98,6 +102,8 @@ export interface HttpDependencies {
   readonly bucketRecords?: BucketRecords;
   /** /rest-api/uploads and /rest-api/webhooks/deliveries; absent = not served. */
   readonly storage?: StorageRoutesSource;
+  /** /rest-api/cluster/nodes, stream/find_all {"cluster": true}; reads: records of other nodes (shared catalog only). */
+  readonly cluster?: { readonly view: ClusterView; readonly reads: ClusterReads | null };
   readonly log: Logger;
 }
 
@@ -149,6 +155,10 @@ export class HttpServer {
       if (err instanceof HttpError) {
         return reply.status(err.statusCode).send({ error: err.statusCode, message: err.message });
       }
+      if (err instanceof CatalogUnavailableError) {
+        req.log.warn({ url: req.url.split('?')[0], reason: err.message }, 'Request refused: the catalog database is unavailable');
+        return reply.status(503).header('retry-after', '5').send({ error: 503, message: err.message });
+      }
       if (err instanceof QueueFullError) {
         req.log.warn({ url: req.url.split('?')[0], reason: err.message }, 'Request refused: too many control calls queued for one stream');
         return reply.status(503).header('retry-after', '1').send({ error: 503, message: `Busy: ${err.message}; try again` });
@@ -175,7 +185,9 @@ export class HttpServer {
       restApiToken: options.restApiToken !== '',
       recordsAccessToken: options.recordsAccessToken !== '',
     });
-    registerStreamRoutes(this.app, deps.streams);
+    registerStreamRoutes(this.app, deps.streams, deps.cluster?.view);
+    if (deps.cluster) registerClusterRoutes(this.app, deps.cluster.view);
+    const clusterReads = deps.cluster?.reads ?? undefined;
     registerRecorderRoutes(this.app, deps.recording, { publicBaseUrl: options.publicBaseUrl ?? '' });
     if (deps.records) registerRecordsRoutes(this.app, deps.records, { publicBaseUrl: options.publicBaseUrl ?? '' });
     registerSignRoutes(this.app, {
@@ -190,9 +202,9 @@ export class HttpServer {
     const whip = deps.whip;
     if (whip) void this.app.register(async (scope) => registerWhipRoutes(scope, whip.service, { token: whip.token }));
     if (deps.storage) registerStorageRoutes(this.app, deps.storage);
-    void this.app.register(async (scope) => registerRecordFiles(scope, options, deps.cutter, deps.bucketRecords ?? null));
+    void this.app.register(async (scope) => registerRecordFiles(scope, options, deps.cutter, deps.bucketRecords ?? null, clusterReads));
     const playback = deps.playback;
-    if (playback) void this.app.register(async (scope) => registerStreamPlayback(scope, options, playback));
+    if (playback) void this.app.register(async (scope) => registerStreamPlayback(scope, options, clusterReads ? { ...playback, cluster: clusterReads } : playback));
     const webDir = options.webDir;
     if (webDir) void this.app.register(async (scope) => registerWebPages(scope, webDir, options.consoleEnabled ?? true));
   }

@@ -42,6 +42,7 @@ afterEach(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
+// the Catalog contract (both engines): test/unit/catalog-contract.test.ts; here what only the SQLite file has
 describe('SqliteCatalog', () => {
   it('opens in WAL mode and keeps rows across a reopen', async () => {
     await catalog.upsert(row('a.mp4'));
@@ -51,123 +52,10 @@ describe('SqliteCatalog', () => {
     expect(fs.existsSync(path.join(dir, '.wcs-catalog.sqlite-wal'))).toBe(true);
   });
 
-  it('a part: row while recording under its temp name, then the finished record in its place', async () => {
-    await catalog.upsert(row('.rec-x-1-1.mp4', { state: 'recording', endMs: null, durationMs: null, size: 0 }));
-    expect((await catalog.find({ streamName: 'cam1' })).records.map((r) => [r.fileName, r.state])).toEqual([['.rec-x-1-1.mp4', 'recording']]);
-    // the watcher saw the final file first and catalogued it as a foreign file: the recorder's row wins
-    await catalog.upsert(row('cam1_1.mp4', { streamName: null, mediaSessionId: null, provider: 'file' }));
-    await catalog.finishPart({ tempName: '.rec-x-1-1.mp4', row: row('cam1_1.mp4', { size: 5000 }) });
-    const all = await catalog.find({});
-    expect(all.total).toBe(1);
-    expect(all.records[0]).toMatchObject({ fileName: 'cam1_1.mp4', state: 'finished', size: 5000, streamName: 'cam1', provider: 'RTMP' });
-    // a file found on disk later (a rescan) never replaces the record the recorder reported
-    await catalog.upsert(row('cam1_1.mp4', { streamName: null, mediaSessionId: null, provider: 'file', size: 1 }));
-    expect(await catalog.get('cam1_1.mp4')).toMatchObject({ streamName: 'cam1', size: 5000 });
-    // ... but replaces a row that was gone
-    await catalog.markGone(['cam1_1.mp4']);
-    await catalog.upsertMany([row('cam1_1.mp4', { streamName: null, mediaSessionId: null, provider: 'file', size: 1 })]);
-    expect(await catalog.get('cam1_1.mp4')).toMatchObject({ streamName: null, size: 1, state: 'finished' });
-    // a finished part whose temp row is unknown (recovered after a lost catalog write) is inserted
-    await catalog.finishPart({ tempName: '.rec-y-1-1.mp4', row: row('cam1_2.mp4', { state: 'recovered' }) });
-    expect((await catalog.get('cam1_2.mp4'))?.state).toBe('recovered');
-  });
-
-  it('find: filters, overlap of from/to, states, paging and sort', async () => {
-    for (let i = 0; i < 10; i++) {
-      await catalog.upsert(row(`p${i}.mp4`, { startMs: i * 1000, endMs: i * 1000 + 1000, streamName: i % 2 ? 'odd' : 'even', part: i + 1 }));
-    }
-    await catalog.upsert(row('live.mp4', { startMs: 9500, endMs: null, state: 'recording', streamName: 'odd' }));
-    await catalog.upsert(row('gone.mp4', { startMs: 0, endMs: 100000, state: 'gone' }));
-    expect((await catalog.find({})).total).toBe(11);
-    expect((await catalog.find({ streamName: 'even' })).records.map((r) => r.fileName)).toEqual(['p0.mp4', 'p2.mp4', 'p4.mp4', 'p6.mp4', 'p8.mp4']);
-    // overlapping [2500, 4500): p2 (2000-3000), p3, p4 (4000-5000)
-    expect((await catalog.find({ fromMs: 2500, toMs: 4500 })).records.map((r) => r.fileName)).toEqual(['p2.mp4', 'p3.mp4', 'p4.mp4']);
-    // touching ends do not overlap
-    expect((await catalog.find({ fromMs: 3000, toMs: 4000 })).records.map((r) => r.fileName)).toEqual(['p3.mp4']);
-    // a recording in progress overlaps anything after its start
-    expect((await catalog.find({ fromMs: 50_000, toMs: 60_000 })).records.map((r) => r.fileName)).toEqual(['live.mp4']);
-    expect((await catalog.find({ states: ['gone'] })).records.map((r) => r.fileName)).toEqual(['gone.mp4']);
-    const page = await catalog.find({ limit: 3, offset: 3, sort: '-start' });
-    expect(page.total).toBe(11);
-    expect(page.records.map((r) => r.fileName)).toEqual(['p7.mp4', 'p6.mp4', 'p5.mp4']);
-    expect((await catalog.find({ provider: 'WebRTC' })).total).toBe(0);
-    expect((await catalog.find({ mediaSessionId: 'msid-1', fileName: 'p1.mp4' })).total).toBe(1);
-  });
-
-  it('partsOverlapping: finished and recovered parts of one stream, oldest first (the PartSource contract)', async () => {
-    await catalog.upsert(row('b.mp4', { startMs: 2000, endMs: 3000, state: 'recovered' }));
-    await catalog.upsert(row('a.mp4', { startMs: 1000, endMs: 2000 }));
-    await catalog.upsert(row('c.mp4', { startMs: 3000, endMs: 4000, state: 'deleted' }));
-    await catalog.upsert(row('d.mp4', { startMs: 1000, endMs: 4000, streamName: 'other' }));
-    await catalog.upsert(row('.rec-1.mp4', { startMs: 3500, endMs: null, state: 'recording' }));
-    const parts = await catalog.partsOverlapping('cam1', 1500, 3500);
-    expect(parts).toEqual([
-      { path: path.join('/rec', 'a.mp4'), fileName: 'a.mp4', streamName: 'cam1', startMs: 1000, endMs: 2000, container: 'mp4' },
-      { path: path.join('/rec', 'b.mp4'), fileName: 'b.mp4', streamName: 'cam1', startMs: 2000, endMs: 3000, container: 'mp4' },
-    ]);
-    // a long part that started well before the range is still found
-    await catalog.upsert(row('long.mp4', { startMs: -100_000, endMs: 1600 }));
-    expect((await catalog.partsOverlapping('cam1', 1500, 1700)).map((p) => p.fileName)).toEqual(['long.mp4', 'a.mp4']);
-  });
-
-  it('pin, gone, deleted, cuts, meta, retention rows', async () => {
-    await catalog.upsert(row('a.mp4'));
-    await catalog.upsert(row('b.mp4'));
-    await catalog.upsert(row('.rec-c.mp4', { state: 'recording', endMs: null }));
-    expect(await catalog.pin('a.mp4', true)).toBe(true);
-    expect(await catalog.pin('nope.mp4', true)).toBe(false);
-    // an upsert (reconcile) keeps the pin
-    await catalog.upsert(row('a.mp4', { size: 7 }));
-    expect(await catalog.get('a.mp4')).toMatchObject({ pinned: true, size: 7 });
-    await catalog.markDeleted('b.mp4', 'max_age', 12345);
-    expect(await catalog.get('b.mp4')).toMatchObject({ state: 'deleted', deletedAt: 12345, deletedReason: 'max_age' });
-    await catalog.upsertCut({ fileName: 'a-s1-e2.mp4', dir: '/rec', sourceFileName: 'a.mp4', size: 10, createdMs: 5 });
-    expect(await catalog.cuts()).toEqual([{ fileName: 'a-s1-e2.mp4', dir: '/rec', sourceFileName: 'a.mp4', size: 10, createdMs: 5 }]);
-    expect((await catalog.cutsOf('a.mp4')).map((c) => c.fileName)).toEqual(['a-s1-e2.mp4']);
-    expect(await catalog.cutsOf('b.mp4')).toEqual([]);
-    const rows = await catalog.retentionRows(1000);
-    expect(rows.records.map((r) => r.fileName).sort()).toEqual(['.rec-c.mp4', 'a.mp4']);
-    expect(rows.recording.map((r) => r.fileName)).toEqual(['.rec-c.mp4']);
-    expect(rows.cuts).toHaveLength(1);
-    // a.mp4 (7) + .rec-c.mp4 (100) + the cut (10); b.mp4 is deleted
-    expect(rows.totalBytes).toBe(117);
-    expect((await catalog.retentionRows(1)).records).toHaveLength(1);
-    await catalog.removeCut('a-s1-e2.mp4');
-    expect(await catalog.cuts()).toEqual([]);
-    await catalog.markGone(['a.mp4', 'b.mp4']);
-    // a deleted row is not turned into a vanished one
-    expect(await catalog.get('b.mp4')).toMatchObject({ state: 'deleted', deletedReason: 'max_age' });
-    expect((await catalog.presentIn('/rec')).size).toBe(0);
-    expect(await catalog.getMeta('k')).toBeNull();
-    await catalog.setMeta('k', 'v');
-    expect(await catalog.getMeta('k')).toBe('v');
-  });
-
   it('a file that is not a database: a clear error naming catalog_path', () => {
     const bad = path.join(dir, 'bad.sqlite');
     fs.writeFileSync(bad, 'this is not a database, it is a text file of some length'.repeat(100));
     expect(() => SqliteCatalog.open(bad)).toThrow(CatalogOpenError);
     expect(() => SqliteCatalog.open(bad)).toThrow(/catalog_path/);
-  });
-});
-
-describe('SqliteCatalog totals', () => {
-  it('the total of an unfiltered find follows inserts, state changes and removals', async () => {
-    const count = async (states?: RecordRow['state'][]) => (await catalog.find(states ? { states } : {})).total;
-    for (let i = 0; i < 5; i++) await catalog.upsert(row(`t${i}.mp4`));
-    await catalog.upsert(row('.rec-t.mp4', { state: 'recording', endMs: null }));
-    expect(await count()).toBe(6);
-    await catalog.upsert(row('t0.mp4', { size: 9 }));
-    expect(await count()).toBe(6);
-    await catalog.markGone(['t1.mp4']);
-    await catalog.markDeleted('t2.mp4', 'x', 1);
-    await catalog.finishPart({ tempName: '.rec-t.mp4', row: row('t5.mp4') });
-    await catalog.remove('t3.mp4');
-    expect(await count()).toBe(3);
-    expect(await count(['gone', 'deleted'])).toBe(2);
-    expect(await count(['finished'])).toBe(3);
-    await catalog.close();
-    catalog = SqliteCatalog.open(path.join(dir, '.wcs-catalog.sqlite'));
-    expect(await count()).toBe(3);
   });
 });

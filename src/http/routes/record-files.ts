@@ -9,6 +9,7 @@ import { errorResponses } from '../schemas.js';
 import { contentDisposition } from '../content-disposition.js';
 import type { BucketRecords } from '../../storage/bucket-records.js';
 import { sendBucketRecord } from '../send-bucket-record.js';
+import type { ClusterReads } from '../cluster-reads.js';
 
 export interface RecordFilesOptions {
   readonly recordDir: string;
@@ -48,7 +49,13 @@ const querySchema = {
  * file directly inside the folder): a symlink swapped in between a check and
  * the open can never serve a file from elsewhere.
  */
-export async function registerRecordFiles(app: FastifyInstance, options: RecordFilesOptions, cutter: Mp4Cutter, bucket: BucketRecords | null = null): Promise<void> {
+export async function registerRecordFiles(
+  app: FastifyInstance,
+  options: RecordFilesOptions,
+  cutter: Mp4Cutter,
+  bucket: BucketRecords | null = null,
+  cluster?: ClusterReads,
+): Promise<void> {
   const open = async (dir: string, fileName: string): Promise<OpenedRecord> => {
     const opened = await openRecordInside(dir, fileName);
     if (opened === null) throw new HttpError(404, `Record '${fileName}' not found`);
@@ -94,10 +101,16 @@ export async function registerRecordFiles(app: FastifyInstance, options: RecordF
       params: { type: 'object', required: ['file'], properties: { file: { type: 'string', maxLength: 1024 } } },
       querystring: querySchema,
       produces: [...new Set(Object.values(CONTENT_TYPES))],
-      response: { 200: { type: 'string', format: 'binary' }, 206: { type: 'string', format: 'binary' }, ...errorResponses(400, 401, 404, 416, 500, 502, 503, 507) },
+      response: {
+        200: { type: 'string', format: 'binary' },
+        206: { type: 'string', format: 'binary' },
+        ...errorResponses(400, 401, 404, 416, 500, 502, 503, 504, 507),
+      },
     },
     handler: async (req, reply) => {
       const fileName = req.params.file;
+      // a record another node holds (shared catalog): proxied to it, from the bucket, or 503 saying why not
+      if (cluster && (await cluster.serveRecord(req, reply, fileName))) return reply;
       if (!isCuttable(containerOf(fileName))) return sendWhole(req, reply, fileName);
       let range;
       try {

@@ -65,6 +65,7 @@ const catalogRecordSchema = {
     deletedAt: { type: ['integer', 'null'] },
     deletedReason: { type: ['string', 'null'] },
     pauses: { type: 'array', items: pauseSchema, description: 'pauses inside the record (absent when none)' },
+    nodeId: { type: 'string', description: 'the node (node_id) whose disk holds the file; any node serves its downloadUrl (docs/cluster.md)' },
     downloadUrl: { type: ['string', 'null'], description: 'null when the file cannot be downloaded (being written, deleted, outside record_dir)' },
     upload: uploadSchema,
   },
@@ -100,8 +101,17 @@ const spanList = {
   items: { type: 'object', properties: { start: { type: 'integer' }, end: { type: 'integer' }, fileName: { type: 'string' } } },
 } as const;
 
-function recordJson(req: FastifyRequest, r: CatalogRecord, recordDir: string, publicBaseUrl: string, upload: UploadRow | undefined): Record<string, unknown> {
-  const downloadable = (r.state === 'finished' || r.state === 'recovered' || r.state === 'broken' || r.state === 'remote') && path.resolve(r.dir) === path.resolve(recordDir);
+function recordJson(
+  req: FastifyRequest,
+  r: CatalogRecord,
+  recordDir: string,
+  publicBaseUrl: string,
+  localNode: string,
+  upload: UploadRow | undefined,
+): Record<string, unknown> {
+  // another node's record: its own record_dir is not known here, and that node decides (any node proxies the download)
+  const inRecordDir = r.nodeId !== localNode || path.resolve(r.dir) === path.resolve(recordDir);
+  const downloadable = (r.state === 'finished' || r.state === 'recovered' || r.state === 'broken' || r.state === 'remote') && inRecordDir;
   return {
     fileName: r.fileName,
     streamName: r.streamName,
@@ -123,6 +133,7 @@ function recordJson(req: FastifyRequest, r: CatalogRecord, recordDir: string, pu
     deletedAt: r.deletedAt,
     deletedReason: r.deletedReason,
     ...(r.pauses ? { pauses: r.pauses } : {}),
+    nodeId: r.nodeId,
     downloadUrl: downloadable ? downloadUrlOf(publicBaseUrl, req.protocol, req.host, r.fileName) : null,
     upload: upload ? uploadJson(upload) : null,
   };
@@ -150,7 +161,10 @@ export function registerRecordsRoutes(app: FastifyInstance, records: RecordsCont
     async (req) => {
       const found = await records.find(req.body ?? {}).catch(badTime);
       const uploads = await records.uploadsOf(found.records);
-      return { total: found.total, records: found.records.map((r) => recordJson(req, r, records.recordDir, options.publicBaseUrl, uploads.get(r.fileName))) };
+      return {
+        total: found.total,
+        records: found.records.map((r) => recordJson(req, r, records.recordDir, options.publicBaseUrl, records.nodeId, uploads.get(r.fileName))),
+      };
     },
   );
   app.post<{ Body: { streamName: string; from?: number | string; to?: number | string } }>(
@@ -184,6 +198,9 @@ export function registerRecordsRoutes(app: FastifyInstance, records: RecordsCont
       if (outcome === 'unknown') throw new HttpError(404, `Record '${req.body.fileName}' not found`);
       if (outcome === 'in-progress') throw new HttpError(409, `Record '${req.body.fileName}' is being recorded`);
       if (outcome === 'pinned') throw new HttpError(409, `Record '${req.body.fileName}' is pinned; unpin it first`);
+      if (typeof outcome === 'object') {
+        throw new HttpError(409, `Record '${req.body.fileName}' is held by node '${outcome.otherNode}': delete it there (each node deletes only files on its own disk)`);
+      }
       return {};
     },
   );
@@ -199,7 +216,7 @@ export function registerRecordsRoutes(app: FastifyInstance, records: RecordsCont
     async (req) => {
       const row = await records.pin(req.body.fileName, req.body.pinned);
       if (!row) throw new HttpError(404, `Record '${req.body.fileName}' not found`);
-      return recordJson(req, row, records.recordDir, options.publicBaseUrl, (await records.uploadsOf([row])).get(row.fileName));
+      return recordJson(req, row, records.recordDir, options.publicBaseUrl, records.nodeId, (await records.uploadsOf([row])).get(row.fileName));
     },
   );
 }

@@ -16,6 +16,7 @@ import {
 import { sendComposed } from '../playback/serve-composed.js';
 import { errorResponses } from '../schemas.js';
 import { contentDisposition } from '../content-disposition.js';
+import type { ClusterReads } from '../cluster-reads.js';
 
 export interface StreamPlaybackOptions {
   readonly contentDisposition: 'inline' | 'attachment';
@@ -24,6 +25,8 @@ export interface StreamPlaybackOptions {
 export interface StreamPlaybackDeps {
   readonly parts: PartSource;
   readonly stitcher: PlaybackStitcher;
+  /** Parts other nodes hold (shared catalog); absent = every part is on this node. */
+  readonly cluster?: ClusterReads;
 }
 
 interface PlaybackQuery {
@@ -77,7 +80,7 @@ export async function registerStreamPlayback(app: FastifyInstance, options: Stre
       response: {
         200: { type: 'string', format: 'binary' },
         206: { type: 'string', format: 'binary' },
-        ...errorResponses(400, 401, 404, 422, 500, 503),
+        ...errorResponses(400, 401, 404, 409, 422, 500, 502, 503, 504),
       },
     },
     handler: async (req, reply) => {
@@ -92,15 +95,17 @@ export async function registerStreamPlayback(app: FastifyInstance, options: Stre
         if (err instanceof PlaybackRangeError) throw new HttpError(400, err.message);
         throw err;
       }
-      let parts;
+      let found;
       try {
-        parts = await deps.parts.partsOverlapping(name.value, range.fromMs, range.toMs);
+        found = await deps.parts.partsOverlapping(name.value, range.fromMs, range.toMs);
       } catch (err) {
         if (err instanceof PartsBusyError) {
           return reply.status(503).header('Retry-After', String(RETRY_AFTER_SECONDS)).send({ error: 503, message: err.message });
         }
         throw err;
       }
+      const parts = deps.cluster ? await deps.cluster.playbackParts(req, reply, name.value, found) : found;
+      if (parts === null) return reply;
       const plan = planStitch(parts, range.fromMs, range.toMs);
       if (plan === null) throw new HttpError(404, `Nothing of stream '${name.value}' is recorded between ${range.fromMs} and ${range.toMs}`);
       try {

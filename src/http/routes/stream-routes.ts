@@ -4,19 +4,35 @@ import { HttpError } from '../http-error.js';
 import { requireStreamName } from '../name-guard.js';
 import { emptyAnswerSchema, emptyBodySchema, errorResponses, streamFilterSchema, streamSchema } from '../schemas.js';
 import type { StreamControl } from '../services/stream-control.js';
+import type { ClusterView } from '../../cluster/cluster-view.js';
+
+const findAllBody = {
+  type: ['object', 'null'],
+  additionalProperties: false,
+  properties: { cluster: { type: 'boolean', description: 'true: the live streams of every alive node, each with its nodeId (docs/cluster.md)' } },
+} as const;
+
+const clusterStreamSchema = {
+  ...streamSchema,
+  properties: { ...streamSchema.properties, nodeId: { type: 'string', description: 'with {"cluster": true}: the node the stream is published on' } },
+} as const;
 
 /** /rest-api/stream/*: the published streams, WCS field names. */
-export function registerStreamRoutes(app: FastifyInstance, streams: StreamControl): void {
-  app.post(
+export function registerStreamRoutes(app: FastifyInstance, streams: StreamControl, cluster?: ClusterView): void {
+  app.post<{ Body: { cluster?: boolean } | null }>(
     '/rest-api/stream/find_all',
     {
       schema: {
-        summary: 'All published streams',
-        body: emptyBodySchema,
-        response: { 200: { type: 'array', items: streamSchema }, ...errorResponses(400, 401, 413) },
+        summary: 'All published streams; with {"cluster": true} those of every alive node, each with its nodeId',
+        body: findAllBody,
+        response: { 200: { type: 'array', items: clusterStreamSchema }, ...errorResponses(400, 401, 413, 503) },
       },
     },
-    async () => streams.find({}).map((s) => s.toJSON()),
+    async (req) => {
+      const own = streams.find({}).map((s) => s.toJSON());
+      if (req.body?.cluster === true && cluster) return cluster.streams(own as unknown as Record<string, unknown>[]);
+      return own;
+    },
   );
 
   app.post<{ Body: StreamFilter }>(

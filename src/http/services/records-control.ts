@@ -54,6 +54,11 @@ export class RecordsControl {
     return this.uploads.getMany(records.map((r) => r.fileName));
   }
 
+  /** This node (node_id): the records it holds are served from its own disk. */
+  get nodeId(): string {
+    return this.catalog.nodeId;
+  }
+
   /** Throws TimeBoundError for a bad from/to. */
   query(body: RecordsFindBody): FindQuery {
     const range = parseTimeRange(body.from, body.to);
@@ -82,6 +87,8 @@ export class RecordsControl {
     const query: FindQuery = {
       ...this.query(body),
       dir: this.recordDir,
+      // as a WCS server lists its own records (records/find covers every node of a shared catalog)
+      nodeId: this.catalog.nodeId,
       states: ['finished', 'recovered', 'broken'],
       offset: body.offset ?? 0,
       limit: body.limit ?? LEGACY_MAX,
