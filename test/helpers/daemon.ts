@@ -110,6 +110,17 @@ export class DaemonHandle {
   }
 
   /** PIDs of the daemon's child processes (its ffmpeg muxers, hooks). */
+  /** The daemon's ffmpeg children (the long-lived fallocate helper and WebRTC workers are not media pipelines). */
+  ffmpegChildren(): number[] {
+    return this.children().filter((pid) => {
+      try {
+        return fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'ffmpeg';
+      } catch {
+        return false;
+      }
+    });
+  }
+
   children(): number[] {
     if (this.proc.pid === undefined) return [];
     try {

@@ -101,6 +101,6 @@ describe('RTSP cameras that drop, come back, or never answer', () => {
     }
     expect((await daemon.post('/rest-api/rtsp/find_all')).status).toBe(404);
     await sleep(300);
-    expect(daemon.children().length).toBe(0);
+    expect(daemon.ffmpegChildren()).toEqual([]);
   });
 });
