@@ -208,4 +208,33 @@ describe.skipIf(missing !== null)("two recorders on one PostgreSQL catalog and o
     expect(decodeErrors(file)).toBe('');
     expect(b.output).not.toMatch(/Record of another node cannot be served|Time-range playback from another node cannot be served/);
   }, 60_000);
+  it("A stopped: the stream goes on on B; B plays a range over A's bucket-only part and its own part", async () => {
+    const p = publish(makeClip({ video: true, audio: true, seconds: 4, gop: 1 }), b.rtmpUrl('camU'));
+    expect(await p.exited, p.stderr()).toBe(0);
+    let onB: RecordJson | undefined;
+    await waitFor(
+      async () => {
+        onB = (await recordsOf(b, 'camU')).find((r) => r.nodeId === 'node-b' && (r.state === 'finished' || r.state === 'remote'));
+        return onB !== undefined;
+      },
+      30_000,
+      "camU's record on B",
+    );
+    const from = record.startTimeMillis;
+    const to = onB!.endTimeMillis;
+    const res = await get(b, `/client/streams/camU.mp4?from=${from}&to=${to}`);
+    expect(res.status, res.body.toString().slice(0, 300)).toBe(200);
+    expect(res.headers.get('x-recording-range')).toBe(`${from}-${to}`);
+    const file = path.join(b.home, 'both.mp4');
+    fs.writeFileSync(file, res.body);
+    const v = Number(ffprobe(file).streams.find((s) => s.codec_type === 'video')?.duration);
+    const partA = (record.endTimeMillis - record.startTimeMillis) / 1000;
+    const partB = (onB!.endTimeMillis - onB!.startTimeMillis) / 1000;
+    // both parts are in the answer: longer than either, about their sum
+    expect(v).toBeGreaterThan(Math.max(partA, partB) + 1);
+    expect(Math.abs(v - (partA + partB))).toBeLessThan(1.5);
+    expect(decodeErrors(file)).toBe('');
+    // A's part came from the bucket, never from the stopped node
+    expect(b.output).not.toMatch(/Copied a part from another node for playback|cannot be served/);
+  }, 90_000);
 });
