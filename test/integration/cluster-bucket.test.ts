@@ -160,6 +160,7 @@ describe.skipIf(missing !== null)("two recorders on one PostgreSQL catalog and o
     expect((await a.stop()).code).toBe(0);
     const found = await recordsOf(b, 'camU');
     expect(found.map((r) => [r.fileName, r.nodeId, r.state])).toEqual([[record.fileName, 'node-a', 'remote']]);
+    expect(found[0]!.downloadUrl).toContain(`/client/records/${encodeURIComponent(record.fileName)}`);
     const name = encodeURIComponent(record.fileName);
     const whole = await get(b, `/client/records/${name}`);
     expect(whole.status, whole.body.toString().slice(0, 300)).toBe(200);
