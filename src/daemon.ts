@@ -554,7 +554,7 @@ export class Daemon {
         records,
         rtsp: new RtspControl(this.rtsp, this.recorders, log.child({ component: 'rest' })),
         cutter: this.cutter,
-        playback: { parts: this.bucketRecords ? new BucketPartSource(this.catalog, this.bucketRecords) : this.catalog, stitcher: this.playback },
+        playback: { parts: this.bucketRecords ? new BucketPartSource(this.catalog, this.bucketRecords, opened.nodes ? nodeId : null) : this.catalog, stitcher: this.playback },
         ...(this.bucketRecords ? { bucketRecords: this.bucketRecords } : {}),
         storage: { uploads: this.uploads?.store ?? null, outbox: this.webhooks.enabled ? this.webhooks.outbox : null },
         multi: this.multi,

@@ -13,6 +13,12 @@ export type BucketSender = (req: FastifyRequest, reply: FastifyReply, record: Ca
 /** States of a record whose bytes exist: a file on its node, or ('remote', the upload branch) only in the bucket. */
 const SERVABLE = new Set(['finished', 'recovered', 'broken', 'remote']);
 
+/** ?start= or ?end= on /client/records/<file>: a part of the record is asked, not its bytes. */
+function isCutAsked(req: FastifyRequest): boolean {
+  const q = req.query as { start?: unknown; end?: unknown } | undefined;
+  return q?.start !== undefined || q?.end !== undefined;
+}
+
 /**
  * Downloads and time-range playback of records other nodes hold (a shared
  * PostgreSQL catalog): proxied to the node with the file, or refused with
@@ -56,6 +62,8 @@ export class ClusterReads {
         await this.proxy.forward(req, reply, { nodeId: where.nodeId, baseUrl: where.baseUrl, what: `Record '${fileName}'` });
         return true;
       case 'bucket':
+        // a cut (?start=&end=) is made here from a local copy of the bucket's (the cutter's remoteSource): not the whole record
+        if (this.fromBucket && isCutAsked(req)) return false;
         if (this.fromBucket) {
           await this.fromBucket(req, reply, row, where.key);
           return true;

@@ -152,18 +152,26 @@ export class BucketRecords {
 /**
  * The catalog's parts for time-range playback, with the parts whose local
  * file is gone but whose copy is in the bucket swapped for a local copy.
+ * A part of another node (a shared catalog) is read from the bucket when it
+ * has a copy there: its path names a file on that node, not here. Such a
+ * copy is this node's to read, so it is handed on as a part of `selfId`:
+ * cluster reads then neither proxy it to its node (which may be stopped)
+ * nor copy it from there again.
  */
 export class BucketPartSource implements PartSource {
   constructor(
     private readonly parts: PartSource,
     private readonly bucket: BucketRecords,
+    /** This node (catalog rows of other nodes carry theirs); null = one node, every part is this node's. */
+    private readonly selfId: string | null = null,
   ) {}
 
   async partsOverlapping(streamName: string, fromMs: number, toMs: number): Promise<readonly RecordedPart[]> {
     const parts = await this.parts.partsOverlapping(streamName, fromMs, toMs);
     const out: RecordedPart[] = [];
     for (const p of parts) {
-      if (fs.existsSync(p.path)) {
+      const own = this.selfId === null || p.nodeId === this.selfId;
+      if (own && fs.existsSync(p.path)) {
         out.push(p);
         continue;
       }
@@ -174,7 +182,8 @@ export class BucketPartSource implements PartSource {
         if (err instanceof BucketBusyError) throw new PartsBusyError(err.message);
         throw err;
       }
-      out.push(copy === null ? p : { ...p, path: copy });
+      if (copy === null) out.push(p);
+      else out.push(own || this.selfId === null ? { ...p, path: copy } : { ...p, path: copy, nodeId: this.selfId });
     }
     return out;
   }
