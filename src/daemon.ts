@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import os from 'node:os';
 import type { Logger } from 'pino';
 import type { ServerConfig } from './config/server-config.js';
 import { HttpsCertificateError, HttpServer, type HttpsOptions } from './http/http-server.js';
@@ -203,6 +204,7 @@ export class Daemon {
       const engine = createEngine(
         config.webrtcEngine,
         { announcedIp: config.ip, bindIp: config.bindAddress, portRange: [from, middle - 1], maxBitrate: config.webrtcCcMaxBitrate },
+        { workers: config.webrtcWorkers === 0 ? os.availableParallelism() : config.webrtcWorkers, cacheDir: config.mediasoupWorkerCache },
         webrtcLog,
       );
       this.webrtc = new WebRtcIngest(

@@ -1,11 +1,10 @@
-import { createRequire } from 'node:module';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { findMediasoupWorker } from '../../src/ingest/webrtc/engine-choice.js';
 import { launchChromium, whipPublishFromPage, type Browser } from '../helpers/chromium.js';
 import { startDaemon, waitFor, type DaemonHandle } from '../helpers/daemon.js';
 import { ffprobe, firstVideoFrameIsKey } from '../helpers/media.js';
 import { postJson, type RecordJson } from '../helpers/rest.js';
+import { MEDIASOUP_WORKER } from '../helpers/engines.js';
 
 /**
  * The mediasoup engine end to end. mediasoup's worker binary is downloaded
@@ -13,8 +12,7 @@ import { postJson, type RecordJson } from '../helpers/rest.js';
  * missing this test is skipped and says why (its pure parts and its calls
  * into mediasoup are unit-tested in test/unit/mediasoup-engine.test.ts).
  */
-const require = createRequire(import.meta.url);
-const worker = findMediasoupWorker(process.env, () => require.resolve('mediasoup/package.json'));
+const worker = MEDIASOUP_WORKER;
 const reason = worker.path ? '' : ` (skipped: ${worker.why})`;
 
 let daemon: DaemonHandle | undefined;

@@ -155,7 +155,7 @@ describe('MediasoupEngine with a stand-in mediasoup module (the worker binary is
     };
     const engine = new MediasoupEngine(
       { announcedIp: '127.0.0.1', bindIp: '127.0.0.1', portRange: [40000, 40100], maxBitrate: 2_000_000 },
-      '/fake/mediasoup-worker',
+      { workerBin: '/fake/mediasoup-worker', workers: 1 },
       pino({ level: 'silent' }),
       async () => fake as never,
     );

@@ -79,6 +79,7 @@ class MediasoupSession extends TypedEmitter<WebRtcSessionEvents> implements WebR
 
   constructor(
     readonly router: MsRouter,
+    readonly streamName: string,
     private readonly log: Logger,
   ) {
     super();
@@ -135,26 +136,70 @@ class MediasoupSession extends TypedEmitter<WebRtcSessionEvents> implements WebR
     this.#closed = true;
     if (this.#stats) clearInterval(this.#stats);
     this.emit('closed', reason);
-    // closing the router closes its transports, producers and consumers
-    this.router.close();
+    // closing the router closes its transports, producers and consumers (a no-op once its worker died)
+    try {
+      this.router.close();
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'mediasoup router close failed');
+    }
     this.removeAllListeners();
   }
 }
 
+/** A mediasoup worker process and the sessions it carries. */
+interface WorkerSlot {
+  readonly index: number;
+  readonly ports: readonly [number, number];
+  worker: MsWorker | null;
+  readonly sessions: Set<MediasoupSession>;
+  /** Workers started in this slot (1 + replacements). */
+  generation: number;
+}
+
+/** What the engine needs besides the settings both engines share. */
+export interface MediasoupOptions {
+  /** The worker binary (MEDIASOUP_WORKER_BIN is set to it before mediasoup loads). */
+  readonly workerBin: string;
+  /** [webrtc_workers] worker processes; each gets an equal slice of the ICE port range. */
+  readonly workers: number;
+}
+
+/** How long to wait before starting a replacement worker again after a failed try. */
+const RESPAWN_RETRY_MS = 2000;
+
+/** Splits [from, to] into n consecutive slices (n capped at the number of ports). */
+export function splitPortRange(range: readonly [number, number], n: number): [number, number][] {
+  const [from, to] = range;
+  const total = to - from + 1;
+  const count = Math.max(1, Math.min(n, total));
+  const out: [number, number][] = [];
+  let start = from;
+  for (let i = 0; i < count; i++) {
+    const size = Math.floor(total / count) + (i < total % count ? 1 : 0);
+    out.push([start, start + size - 1]);
+    start += size;
+  }
+  return out;
+}
+
 /**
- * The SFU engine: one mediasoup worker; per publisher a router with the
- * offered codecs, a WebRtcTransport the browser connects to, a producer
- * per recorded track, and per producer a PlainTransport consumer sending
- * RTP (and RTCP sender reports) to the feed ffmpeg's loopback ports.
+ * The SFU engine: webrtc_workers mediasoup workers (each its own slice of
+ * the ICE ports); per publisher, on the worker with the fewest sessions, a
+ * router with the offered codecs, a WebRtcTransport the browser connects to,
+ * a producer per recorded track, and per producer a PlainTransport consumer
+ * sending RTP (and RTCP sender reports) to the feed ffmpeg's loopback ports.
+ * A worker that dies ends its sessions (their records finish with what came)
+ * and is replaced.
  */
 export class MediasoupEngine implements WebRtcEngine {
   readonly name = 'mediasoup' as const;
-  #worker: MsWorker | null = null;
-  readonly #sessions = new Set<MediasoupSession>();
+  #mediasoup: MediasoupModule | null = null;
+  readonly #slots: WorkerSlot[] = [];
+  #closed = false;
 
   constructor(
     private readonly settings: EngineSettings,
-    private readonly workerBin: string,
+    private readonly options: MediasoupOptions,
     private readonly log: Logger,
     private readonly load: () => Promise<MediasoupModule> = async () => {
       const name = 'mediasoup';
@@ -162,25 +207,88 @@ export class MediasoupEngine implements WebRtcEngine {
     },
   ) {}
 
+  /** Worker pids now, by slot (null while a slot has none): for tests and stats. */
+  get workerPids(): (number | null)[] {
+    return this.#slots.map((s) => s.worker?.pid ?? null);
+  }
+
   async start(): Promise<void> {
-    process.env.MEDIASOUP_WORKER_BIN ??= this.workerBin;
-    const mediasoup = await this.load();
-    const [min, max] = this.settings.portRange;
-    this.#worker = await mediasoup.createWorker({ logLevel: 'warn', rtcMinPort: min, rtcMaxPort: max });
-    this.#worker.on('died', (err) => this.log.error({ err: String(err) }, 'mediasoup worker died'));
-    this.log.info({ engine: this.name, workerPid: this.#worker.pid, ports: this.settings.portRange }, 'WebRTC engine: mediasoup worker started');
+    // mediasoup reads MEDIASOUP_WORKER_BIN once, when it loads
+    process.env.MEDIASOUP_WORKER_BIN ??= this.options.workerBin;
+    this.#mediasoup = await this.load();
+    const slices = splitPortRange(this.settings.portRange, this.options.workers);
+    slices.forEach((ports, index) => this.#slots.push({ index, ports, worker: null, sessions: new Set(), generation: 0 }));
+    try {
+      await Promise.all(this.#slots.map((slot) => this.#spawn(slot)));
+    } catch (err) {
+      for (const slot of this.#slots) slot.worker?.close();
+      this.#slots.length = 0;
+      throw err;
+    }
+  }
+
+  async #spawn(slot: WorkerSlot): Promise<void> {
+    const mediasoup = this.#mediasoup;
+    if (!mediasoup) throw new Error('mediasoup engine not started');
+    const [min, max] = slot.ports;
+    const worker = await mediasoup.createWorker({ logLevel: 'warn', rtcMinPort: min, rtcMaxPort: max });
+    if (this.#closed) {
+      worker.close();
+      return;
+    }
+    slot.worker = worker;
+    slot.generation++;
+    worker.on('died', (err) => this.#died(slot, worker, err));
+    this.log.info(
+      { engine: this.name, worker: slot.index, workerPid: worker.pid, ports: slot.ports, bin: process.env.MEDIASOUP_WORKER_BIN, replacement: slot.generation > 1 },
+      slot.generation > 1 ? 'WebRTC engine: mediasoup worker replaced' : 'WebRTC engine: mediasoup worker started',
+    );
+  }
+
+  #died(slot: WorkerSlot, worker: MsWorker, err: unknown): void {
+    if (slot.worker !== worker) return;
+    slot.worker = null;
+    const sessions = [...slot.sessions];
+    this.log.error(
+      { err: String(err), worker: slot.index, workerPid: worker.pid, sessions: sessions.map((s) => s.streamName) },
+      'mediasoup worker died: its publishes end and a new worker starts',
+    );
+    for (const s of sessions) void s.close('mediasoup worker died');
+    if (!this.#closed) void this.#respawn(slot);
+  }
+
+  async #respawn(slot: WorkerSlot): Promise<void> {
+    while (!this.#closed && slot.worker === null) {
+      try {
+        await this.#spawn(slot);
+      } catch (err) {
+        this.log.error({ err: (err as Error).message, worker: slot.index }, `mediasoup worker could not be started again; retrying in ${RESPAWN_RETRY_MS} ms`);
+        await new Promise((r) => setTimeout(r, RESPAWN_RETRY_MS).unref());
+      }
+    }
+  }
+
+  /** The live worker with the fewest sessions. */
+  #pick(): WorkerSlot {
+    let best: WorkerSlot | null = null;
+    for (const slot of this.#slots) {
+      if (slot.worker === null || slot.worker.closed) continue;
+      if (best === null || slot.sessions.size < best.sessions.size) best = slot;
+    }
+    if (!best) throw new Error('no mediasoup worker is running (one is being replaced)');
+    return best;
   }
 
   async createSession(request: SessionRequest): Promise<WebRtcSession> {
-    const worker = this.#worker;
-    if (!worker) throw new Error('mediasoup engine not started');
+    const slot = this.#pick();
+    const worker = slot.worker!;
     const offer = parseSdp(request.offer);
     const tracks = request.targets.map((t) => t.track);
     const dtls = remoteDtlsParameters(offer);
     const router = await worker.createRouter({ mediaCodecs: routerCodecs(tracks) });
-    const session = new MediasoupSession(router, this.log.child({ stream: request.streamName }));
-    this.#sessions.add(session);
-    session.once('closed', () => this.#sessions.delete(session));
+    const session = new MediasoupSession(router, request.streamName, this.log.child({ stream: request.streamName, worker: slot.index }));
+    slot.sessions.add(session);
+    session.once('closed', () => slot.sessions.delete(session));
     try {
       const s = this.settings;
       const bind = s.bindIp === '' ? '0.0.0.0' : s.bindIp;
@@ -225,8 +333,11 @@ export class MediasoupEngine implements WebRtcEngine {
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.#sessions].map((s) => s.close('server shutdown')));
-    this.#worker?.close();
-    this.#worker = null;
+    this.#closed = true;
+    await Promise.all(this.#slots.flatMap((slot) => [...slot.sessions].map((s) => s.close('server shutdown'))));
+    for (const slot of this.#slots) {
+      slot.worker?.close();
+      slot.worker = null;
+    }
   }
 }
