@@ -7,11 +7,13 @@ import { launchChromium, whipPublishFromPage, type Browser } from '../helpers/ch
 import { startDaemon, waitFor, type DaemonHandle } from '../helpers/daemon.js';
 import { decodeErrors, ffprobe, firstVideoFrameIsKey, packetCount } from '../helpers/media.js';
 import { postJson, type RecordJson, type StreamJson } from '../helpers/rest.js';
+import { ENGINES, skipNote } from '../helpers/engines.js';
 
 /**
  * Headless Chromium (Debian's package, fake camera and microphone)
  * publishes over WebRTC through the example page and through WHIP from
- * another origin; the records are checked with ffprobe.
+ * another origin; the records are checked with ffprobe. Each test runs
+ * against both engines (werift, mediasoup).
  */
 
 let daemon: DaemonHandle;
@@ -19,22 +21,25 @@ let browser: Browser;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'wcs-webrtc-'));
 
 beforeAll(async () => {
-  daemon = await startDaemon({
-    stream_record_policy_template: '{streamName}-{startTime}-{endTime}',
-    webrtc_publisher_idle_timeout: 3,
-    // a port range of its own, so parallel test files do not meet
-    media_port_from: 31001 + (process.pid % 40) * 20,
-    media_port_to: 31001 + (process.pid % 40) * 20 + 19,
-  });
   browser = await launchChromium();
 });
 
 afterAll(async () => {
   await browser?.close();
-  await daemon?.stop();
-  if (process.env.WEBRTC_TEST_LOG) fs.writeFileSync(process.env.WEBRTC_TEST_LOG, daemon?.output ?? "");
   fs.rmSync(tmp, { recursive: true, force: true });
 });
+
+/** A daemon with the leg's engine; stopped after the leg's tests. */
+async function startLegDaemon(props: Record<string, string | number>): Promise<DaemonHandle> {
+  return startDaemon({
+    stream_record_policy_template: '{streamName}-{startTime}-{endTime}',
+    webrtc_publisher_idle_timeout: 3,
+    // a port range of its own, so parallel test files do not meet (the legs run one after the other)
+    media_port_from: 31001 + (process.pid % 40) * 20,
+    media_port_to: 31001 + (process.pid % 40) * 20 + 19,
+    ...props,
+  });
+}
 
 async function recordsOf(mediaSessionId: string, timeoutMs = 20_000): Promise<RecordJson[]> {
   let found: RecordJson[] = [];
@@ -134,8 +139,19 @@ async function publishFromExamplePage(name: string, codec: 'VP8' | 'H264', secon
   }
 }
 
-describe('WebRTC ingest from Chromium', () => {
-  it('example page, VP8 + Opus: PUBLISHING, Stop, the download link gives a WebM record of the publish', async () => {
+describe.each(ENGINES)('WebRTC ingest from Chromium ($engine)', (leg) => {
+  beforeAll(async () => {
+    if (leg.skip) return;
+    daemon = await startLegDaemon(leg.props);
+    expect(daemon.output).toMatch(new RegExp(`WebRTC engine: ${leg.engine}`));
+  });
+  afterAll(async () => {
+    if (leg.skip) return;
+    await daemon?.stop();
+    if (process.env.WEBRTC_TEST_LOG) fs.writeFileSync(`${process.env.WEBRTC_TEST_LOG}.${leg.engine}`, daemon?.output ?? '');
+  });
+
+  it.skipIf(leg.skip !== '')(`example page, VP8 + Opus: PUBLISHING, Stop, the download link gives a WebM record of the publish${skipNote(leg)}`, async () => {
     const { file, fileName, before, publishedSeconds, framesSent } = await publishFromExamplePage('pagevp8', 'VP8', 10);
     expect(path.extname(fileName)).toBe('.webm');
     const probe = ffprobe(file);
@@ -154,7 +170,7 @@ describe('WebRTC ingest from Chromium', () => {
     expect(Math.abs(Number(m![2]) - startTime - Number(probe.format.duration) * 1000)).toBeLessThan(1000);
   });
 
-  it('example page, H.264 + Opus: an MP4 record, video copied, Opus encoded to AAC', async () => {
+  it.skipIf(leg.skip !== '')(`example page, H.264 + Opus: an MP4 record, video copied, Opus encoded to AAC${skipNote(leg)}`, async () => {
     const { file, fileName, publishedSeconds, framesSent } = await publishFromExamplePage('pageh264', 'H264', 10);
     expect(path.extname(fileName)).toBe('.mp4');
     const probe = ffprobe(file);
@@ -167,7 +183,7 @@ describe('WebRTC ingest from Chromium', () => {
     expect(decodeErrors(file)).toBe('');
   });
 
-  it('rotation on a WebRTC stream: each part starts on a keyframe the server asked for (PLI)', async () => {
+  it.skipIf(leg.skip !== '')(`rotation on a WebRTC stream: each part starts on a keyframe the server asked for (PLI)${skipNote(leg)}`, async () => {
     const page = await browser.context.newPage();
     try {
       await page.goto(daemon.url('/client/examples/stream_recording/'));
