@@ -1,3 +1,4 @@
+import dgram from 'node:dgram';
 import type { Logger } from 'pino';
 import { TypedEmitter } from '../../util/typed-emitter.js';
 import type { EngineSettings, ForwardedTrack, SessionRequest, WebRtcEngine, WebRtcSession, WebRtcSessionEvents } from './engine.js';
@@ -64,6 +65,61 @@ interface MediasoupModule {
 
 /** How often producers' byte counts are read to know that RTP flows. */
 const STATS_INTERVAL_MS = 1000;
+/** RTP timestamp step of one Opus packet (20 ms at 48 kHz). */
+const OPUS_STEP = 960;
+
+/**
+ * The audio consumer's RTP passes through here on its way to the feed
+ * ffmpeg (about 50 packets a second), so that the last packet can be sent
+ * again, renumbered, when the feed must end without media flowing (an
+ * ffmpeg waiting for input acts on SIGINT only once a packet comes): the
+ * same nudge the werift engine gives. The nudges go out of the engine's own
+ * socket, which outlives the session.
+ */
+class AudioRelay {
+  readonly #socket = dgram.createSocket('udp4');
+  #last: Buffer | null = null;
+
+  constructor(
+    private readonly target: number,
+    private readonly send: (packet: Buffer, port: number) => void,
+  ) {
+    this.#socket.on('message', (msg) => {
+      if (msg.length >= 12) this.#last = msg;
+      this.#socket.send(msg, target, '127.0.0.1');
+    });
+    this.#socket.on('error', () => undefined);
+  }
+
+  /** Binds a loopback port; resolves with it. */
+  bind(): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.#socket.once('error', reject);
+      this.#socket.bind(0, '127.0.0.1', () => {
+        this.#socket.off('error', reject);
+        resolve(this.#socket.address().port);
+      });
+    });
+  }
+
+  nudge(): void {
+    const last = this.#last;
+    if (!last) return;
+    const next = Buffer.from(last);
+    next.writeUInt16BE((last.readUInt16BE(2) + 1) & 0xffff, 2);
+    next.writeUInt32BE((last.readUInt32BE(4) + OPUS_STEP) >>> 0, 4);
+    this.#last = next;
+    this.send(next, this.target);
+  }
+
+  close(): void {
+    try {
+      this.#socket.close();
+    } catch {
+      // already closed
+    }
+  }
+}
 
 class MediasoupSession extends TypedEmitter<WebRtcSessionEvents> implements WebRtcSession {
   answer = '';
@@ -73,6 +129,7 @@ class MediasoupSession extends TypedEmitter<WebRtcSessionEvents> implements WebR
   firstPacketClockMs: number | null = null;
   readonly consumers: { kind: 'audio' | 'video'; consumer: MsConsumer }[] = [];
   readonly producers: MsProducer[] = [];
+  audioRelay: AudioRelay | null = null;
   #bytes = 0;
   #stats: NodeJS.Timeout | null = null;
   #closed = false;
@@ -119,7 +176,7 @@ class MediasoupSession extends TypedEmitter<WebRtcSessionEvents> implements WebR
   }
 
   nudgeFeed(): void {
-    // the consumers send RTP themselves: nothing to replay here
+    this.audioRelay?.nudge();
   }
 
   feedReady(): void {
@@ -136,6 +193,7 @@ class MediasoupSession extends TypedEmitter<WebRtcSessionEvents> implements WebR
     this.#closed = true;
     if (this.#stats) clearInterval(this.#stats);
     this.emit('closed', reason);
+    this.audioRelay?.close();
     // closing the router closes its transports, producers and consumers (a no-op once its worker died)
     try {
       this.router.close();
@@ -196,6 +254,8 @@ export class MediasoupEngine implements WebRtcEngine {
   #mediasoup: MediasoupModule | null = null;
   readonly #slots: WorkerSlot[] = [];
   #closed = false;
+  /** Sends the feeds' nudges (AudioRelay). */
+  #nudger: dgram.Socket | null = null;
 
   constructor(
     private readonly settings: EngineSettings,
@@ -216,6 +276,8 @@ export class MediasoupEngine implements WebRtcEngine {
     // mediasoup reads MEDIASOUP_WORKER_BIN once, when it loads
     process.env.MEDIASOUP_WORKER_BIN ??= this.options.workerBin;
     this.#mediasoup = await this.load();
+    this.#nudger = dgram.createSocket('udp4');
+    this.#nudger.on('error', () => undefined);
     const slices = splitPortRange(this.settings.portRange, this.options.workers);
     slices.forEach((ports, index) => this.#slots.push({ index, ports, worker: null, sessions: new Set(), generation: 0 }));
     try {
@@ -305,7 +367,14 @@ export class MediasoupEngine implements WebRtcEngine {
         const producer = await transport.produce({ kind: target.track.kind, rtpParameters: producerRtpParameters(offer, target.track) });
         session.producers.push(producer);
         const plain = await router.createPlainTransport({ listenInfo: { protocol: 'udp', ip: '127.0.0.1' }, rtcpMux: false, comedia: false });
-        await plain.connect({ ip: '127.0.0.1', port: target.rtpPort, rtcpPort: target.rtpPort + 1 });
+        let rtpPort = target.rtpPort;
+        if (target.track.kind === 'audio') {
+          const relay = new AudioRelay(target.rtpPort, (packet, port) => this.#nudger?.send(packet, port, '127.0.0.1'));
+          session.audioRelay = relay;
+          rtpPort = await relay.bind();
+        }
+        // RTCP (sender reports) goes straight to the feed
+        await plain.connect({ ip: '127.0.0.1', port: rtpPort, rtcpPort: target.rtpPort + 1 });
         const consumer = await plain.consume({ producerId: producer.id, rtpCapabilities: recorderRtpCapabilities(tracks), paused: true });
         const codec = consumer.rtpParameters.codecs[0];
         if (!codec) throw new Error(`mediasoup consumer of ${target.track.kind} has no codec`);
@@ -339,5 +408,7 @@ export class MediasoupEngine implements WebRtcEngine {
       slot.worker?.close();
       slot.worker = null;
     }
+    this.#nudger?.close();
+    this.#nudger = null;
   }
 }
