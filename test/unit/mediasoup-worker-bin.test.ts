@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { splitPortRange } from '../../src/ingest/webrtc/mediasoup-engine.js';
+import { AudioRelay, splitPortRange } from '../../src/ingest/webrtc/mediasoup-engine.js';
 import { defaultCacheDirs, findMediasoupPackage, findMediasoupWorker, lookupMediasoupWorker, type WorkerLookupFs } from '../../src/ingest/webrtc/mediasoup-worker-bin.js';
 
 const MAIN = '/app/node_modules/mediasoup/node/lib/index.js';
@@ -102,5 +102,42 @@ describe('mediasoup worker lookup', () => {
     const version = (JSON.parse(fs.readFileSync(path.join(path.dirname(require.resolve('mediasoup')), '..', '..', 'package.json'), 'utf8')) as { version: string }).version;
     expect(found.version).toBe(version);
     expect(found.why).not.toMatch(/not installed/);
+  });
+});
+
+describe('AudioRelay (mediasoup audio RTP on its way to the feed)', () => {
+  it('forwards each packet to the feed port, and a nudge sends the last one again, renumbered (+1 seq, +960 ts)', async () => {
+    const dgram = await import('node:dgram');
+    const feed = dgram.createSocket('udp4');
+    await new Promise<void>((r) => feed.bind(0, '127.0.0.1', () => r()));
+    const got: Buffer[] = [];
+    feed.on('message', (m) => got.push(m));
+    const nudger = dgram.createSocket('udp4');
+    const relay = new AudioRelay(feed.address().port, (packet, port) => nudger.send(packet, port, '127.0.0.1'));
+    const port = await relay.bind();
+    const sender = dgram.createSocket('udp4');
+    const rtp = Buffer.alloc(20);
+    rtp[0] = 0x80;
+    rtp[1] = 111;
+    rtp.writeUInt16BE(0xffff, 2);
+    rtp.writeUInt32BE(0xfffffe00, 4);
+    rtp.writeUInt32BE(1234, 8);
+    sender.send(rtp, port, '127.0.0.1');
+    const until = async (n: number) => {
+      for (let i = 0; i < 200 && got.length < n; i++) await new Promise((r) => setTimeout(r, 10));
+    };
+    await until(1);
+    expect(got[0]).toEqual(rtp);
+    relay.close();
+    // after the session closed, the feed can still be nudged to its end
+    relay.nudge();
+    relay.nudge();
+    await until(3);
+    expect(got.map((p) => [p.readUInt16BE(2), p.readUInt32BE(4), p.readUInt32BE(8)])).toEqual([
+      [0xffff, 0xfffffe00, 1234],
+      [0, (0xfffffe00 + 960) >>> 0, 1234],
+      [1, (0xfffffe00 + 1920) >>> 0, 1234],
+    ]);
+    for (const s of [feed, nudger, sender]) s.close();
   });
 });

@@ -76,7 +76,7 @@ const OPUS_STEP = 960;
  * same nudge the werift engine gives. The nudges go out of the engine's own
  * socket, which outlives the session.
  */
-class AudioRelay {
+export class AudioRelay {
   readonly #socket = dgram.createSocket('udp4');
   #last: Buffer | null = null;
 
