@@ -192,7 +192,7 @@ describe.each(ENGINES)('WebRTC ingest from Chromium ($engine)', (leg) => {
       await new Promise((r) => setTimeout(r, 1000));
       const startup = await postJson(daemon, '/rest-api/recorder/startup', { mediaSessionId: pub.mediaSessionId, config: { rotation: '3' } });
       expect(startup.status).toBe(200);
-      await new Promise((r) => setTimeout(r, 8000));
+      await new Promise((r) => setTimeout(r, 12_000));
       expect((await fetch(daemon.url(pub.location!), { method: 'DELETE' })).status).toBe(200);
       await waitFor(async () => (await recordsOf(pub.mediaSessionId!)).length >= 3, 20_000, 'three parts');
       const parts = (await recordsOf(pub.mediaSessionId!)).sort((a, b) => a.startTimeMillis - b.startTimeMillis);
@@ -203,13 +203,15 @@ describe.each(ENGINES)('WebRTC ingest from Chromium ($engine)', (leg) => {
         expect(firstVideoFrameIsKey(file)).toBe(true);
         const duration = Number(ffprobe(file).format.duration);
         // the keyframe is asked for just before the part is due, so parts end close to 3 s
-        // (within a repeated request when the machine is busy)
+        // (within a repeated request, about a second's worth of clusters, and the browser's answer to it
+        // when the machine is busy: 5.1 s seen with werift under a load average of 13, 4.96 s with mediasoup)
         if (i < parts.length - 1) expect(duration).toBeGreaterThanOrEqual(2.9);
-        if (i < parts.length - 1) expect(duration).toBeLessThan(4.5);
+        if (i < parts.length - 1) expect(duration).toBeLessThan(5.6);
         total += duration;
       }
-      expect(total).toBeGreaterThan(6.5);
-      expect(total).toBeLessThan(10);
+      // recorded from the REST start (1 s in) to the DELETE (12 s later)
+      expect(total).toBeGreaterThan(10);
+      expect(total).toBeLessThan(14);
     } finally {
       await page.close();
     }

@@ -185,7 +185,13 @@ class MediasoupSession extends TypedEmitter<WebRtcSessionEvents> implements WebR
   }
 
   requestKeyframe(): void {
-    for (const c of this.consumers) if (c.kind === 'video' && !c.consumer.closed) void c.consumer.requestKeyFrame().catch(() => undefined);
+    for (const c of this.consumers) {
+      if (c.kind !== 'video' || c.consumer.closed) continue;
+      void c.consumer.requestKeyFrame().then(
+        () => this.log.debug('Keyframe requested (mediasoup consumer)'),
+        (err: unknown) => this.log.warn({ err: String(err) }, 'mediasoup keyframe request failed'),
+      );
+    }
   }
 
   async close(reason: string): Promise<void> {
