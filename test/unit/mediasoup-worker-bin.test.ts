@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { AudioRelay, splitPortRange } from '../../src/ingest/webrtc/mediasoup-engine.js';
+import { AudioRelay } from '../../src/ingest/webrtc/mediasoup-engine.js';
 import { defaultCacheDirs, findMediasoupPackage, findMediasoupWorker, lookupMediasoupWorker, type WorkerLookupFs } from '../../src/ingest/webrtc/mediasoup-worker-bin.js';
 
 const MAIN = '/app/node_modules/mediasoup/node/lib/index.js';
@@ -73,19 +73,6 @@ describe('mediasoup worker lookup', () => {
     expect(defaultCacheDirs({}, '/c')).toEqual(['/c']);
     expect(defaultCacheDirs({ MEDIASOUP_WORKER_CACHE: '/e' })).toEqual(['/e']);
     expect(defaultCacheDirs({ HOME: '/home/u' })).toEqual(['/var/cache/wcs-recorder/mediasoup-worker', '/home/u/.cache/wcs-recorder/mediasoup-worker']);
-  });
-
-  it('ICE ports split evenly between workers, never more workers than ports', () => {
-    expect(splitPortRange([100, 109], 3)).toEqual([
-      [100, 103],
-      [104, 106],
-      [107, 109],
-    ]);
-    expect(splitPortRange([100, 101], 4)).toEqual([
-      [100, 100],
-      [101, 101],
-    ]);
-    expect(splitPortRange([100, 200], 1)).toEqual([[100, 200]]);
   });
 
   // the installed package, for real: mediasoup's `exports` has no ./package.json, so resolving it that way throws

@@ -14,6 +14,7 @@ import {
   type MsRtpParameters,
   type MsTransportInfo,
 } from './mediasoup-sdp.js';
+import { PortsExhaustedError } from './port-pool.js';
 import { mungeAnswer, parseSdp } from './sdp.js';
 
 /*
@@ -224,31 +225,38 @@ interface WorkerSlot {
 export interface MediasoupOptions {
   /** The worker binary (MEDIASOUP_WORKER_BIN is set to it before mediasoup loads). */
   readonly workerBin: string;
-  /** [webrtc_workers] worker processes; each gets an equal slice of the ICE port range. */
+  /** [webrtc_workers] worker processes; they share the ICE port range (a worker skips ports another one holds). */
   readonly workers: number;
+}
+
+/** How long a closed worker may take to exit before it is killed. */
+const WORKER_EXIT_MS = 3000;
+
+/** Closes a worker and resolves once its process is gone (SIGKILL after WORKER_EXIT_MS): nothing is left behind. */
+function closeWorker(worker: MsWorker): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => {
+      try {
+        process.kill(worker.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+      resolve();
+    }, WORKER_EXIT_MS);
+    worker.on('subprocessclose', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    worker.close();
+  });
 }
 
 /** How long to wait before starting a replacement worker again after a failed try. */
 const RESPAWN_RETRY_MS = 2000;
 
-/** Splits [from, to] into n consecutive slices (n capped at the number of ports). */
-export function splitPortRange(range: readonly [number, number], n: number): [number, number][] {
-  const [from, to] = range;
-  const total = to - from + 1;
-  const count = Math.max(1, Math.min(n, total));
-  const out: [number, number][] = [];
-  let start = from;
-  for (let i = 0; i < count; i++) {
-    const size = Math.floor(total / count) + (i < total % count ? 1 : 0);
-    out.push([start, start + size - 1]);
-    start += size;
-  }
-  return out;
-}
-
 /**
- * The SFU engine: webrtc_workers mediasoup workers (each its own slice of
- * the ICE ports); per publisher, on the worker with the fewest sessions, a
+ * The SFU engine: webrtc_workers mediasoup workers (sharing the ICE port
+ * range: a worker tries another port when one is taken); per publisher, on the worker with the fewest sessions, a
  * router with the offered codecs, a WebRtcTransport the browser connects to,
  * a producer per recorded track, and per producer a PlainTransport consumer
  * sending RTP (and RTCP sender reports) to the feed ffmpeg's loopback ports.
@@ -284,8 +292,8 @@ export class MediasoupEngine implements WebRtcEngine {
     this.#mediasoup = await this.load();
     this.#nudger = dgram.createSocket('udp4');
     this.#nudger.on('error', () => undefined);
-    const slices = splitPortRange(this.settings.portRange, this.options.workers);
-    slices.forEach((ports, index) => this.#slots.push({ index, ports, worker: null, sessions: new Set(), generation: 0 }));
+    const ports: [number, number] = [this.settings.portRange[0], this.settings.portRange[1]];
+    for (let index = 0; index < Math.max(1, this.options.workers); index++) this.#slots.push({ index, ports, worker: null, sessions: new Set(), generation: 0 });
     try {
       await Promise.all(this.#slots.map((slot) => this.#spawn(slot)));
     } catch (err) {
@@ -403,6 +411,10 @@ export class MediasoupEngine implements WebRtcEngine {
       return session;
     } catch (err) {
       await session.close(`negotiation failed: ${(err as Error).message}`);
+      // each publish holds 5 ports of the range (its WebRtcTransport, and RTP + RTCP of two PlainTransports)
+      if (/no more available ports/.test((err as Error).message)) {
+        throw new PortsExhaustedError(`no free UDP port left for mediasoup in media_port_from..media_port_to (${this.settings.portRange.join('-')}): ${(err as Error).message}`);
+      }
       throw err;
     }
   }
@@ -410,10 +422,13 @@ export class MediasoupEngine implements WebRtcEngine {
   async close(): Promise<void> {
     this.#closed = true;
     await Promise.all(this.#slots.flatMap((slot) => [...slot.sessions].map((s) => s.close('server shutdown'))));
-    for (const slot of this.#slots) {
-      slot.worker?.close();
-      slot.worker = null;
-    }
+    await Promise.all(
+      this.#slots.map((slot) => {
+        const worker = slot.worker;
+        slot.worker = null;
+        return worker ? closeWorker(worker) : Promise.resolve();
+      }),
+    );
     this.#nudger?.close();
     this.#nudger = null;
   }
