@@ -194,7 +194,16 @@ describe.each(ENGINES)('WebRTC ingest from Chromium ($engine)', (leg) => {
       expect(startup.status).toBe(200);
       await new Promise((r) => setTimeout(r, 12_000));
       expect((await fetch(daemon.url(pub.location!), { method: 'DELETE' })).status).toBe(200);
-      await waitFor(async () => (await recordsOf(pub.mediaSessionId!)).length >= 3, 20_000, 'three parts');
+      // every part finished and in the catalog (the last one comes after the DELETE)
+      const count = (msg: string): number => (daemon.output.match(new RegExp(`"stream":"rotated"[^\\n]*"msg":"${msg}"`, 'g')) ?? []).length;
+      await waitFor(
+        async () =>
+          count('WebRTC stream unpublished') === 1 &&
+          count('Recording done') === count('Recording started') &&
+          (await recordsOf(pub.mediaSessionId!)).length >= Math.max(3, count('Recording done')),
+        20_000,
+        'every part of the rotated publish',
+      );
       const parts = (await recordsOf(pub.mediaSessionId!)).sort((a, b) => a.startTimeMillis - b.startTimeMillis);
       // Chromium's VP8 has no periodic keyframes: without the requests there would be one part
       let total = 0;
