@@ -20,12 +20,7 @@ let daemon: DaemonHandle;
 let browser: Browser;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'wcs-webrtc-'));
 
-beforeAll(async () => {
-  browser = await launchChromium();
-});
-
-afterAll(async () => {
-  await browser?.close();
+afterAll(() => {
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
@@ -144,9 +139,12 @@ describe.each(ENGINES)('WebRTC ingest from Chromium ($engine)', (leg) => {
     if (leg.skip) return;
     daemon = await startLegDaemon(leg.props);
     expect(daemon.output).toMatch(new RegExp(`WebRTC engine: ${leg.engine}`));
+    // a browser per leg, closed before its daemon stops (its keep-alive connections would hold the HTTP close)
+    browser = await launchChromium();
   });
   afterAll(async () => {
     if (leg.skip) return;
+    await browser?.close();
     await daemon?.stop();
     if (process.env.WEBRTC_TEST_LOG) fs.writeFileSync(`${process.env.WEBRTC_TEST_LOG}.${leg.engine}`, daemon?.output ?? '');
   });

@@ -20,13 +20,6 @@ let browser: Browser;
 // a media port range of its own (80 ports: five publishers at once need ten RTP/RTCP pairs)
 const portBase = 34001 + (process.pid % 10) * 100;
 
-beforeAll(async () => {
-  browser = await launchChromium();
-});
-
-afterAll(async () => {
-  await browser?.close();
-});
 
 /** A minimal, valid VP8 + Opus offer (never connected). */
 function offer(video = 'VP8'): string {
@@ -79,10 +72,13 @@ describe.each(ENGINES)('WebRTC over WHIP ($engine)', (leg) => {
       media_port_to: portBase + 79,
     });
     expect(daemon.output).toMatch(new RegExp(`WebRTC engine: ${leg.engine}`));
+    // a browser per leg, closed before its daemon stops (its keep-alive connections would hold the HTTP close)
+    browser = await launchChromium();
   });
 
   afterAll(async () => {
     if (leg.skip) return;
+    await browser?.close();
     await daemon?.stop();
     if (process.env.WEBRTC_TEST_LOG) fs.writeFileSync(`${process.env.WEBRTC_TEST_LOG}.${leg.engine}`, daemon?.output ?? '');
   });
