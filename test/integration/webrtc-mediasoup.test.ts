@@ -137,8 +137,8 @@ describe('mediasoup engine', () => {
       const broken = await startDaemon({ webrtc_engine: 'auto', media_port_from: base + 20, media_port_to: base + 39 });
       try {
         await broken.waitForOutput(/mediasoup did not start; using werift/, 20_000);
-        // an offer answered by werift (one that never connects: a connected werift publish ended at once
-        // makes SIGTERM hang, seen with webrtc_engine=werift too; not this test's subject)
+        // an offer answered by werift (one that never connects: a page would leave the still-running
+        // browser's keep-alive connections to this daemon, which hold its HTTP close on SIGTERM)
         const res = await fetch(broken.url('/whip/fallback'), { method: 'POST', headers: { 'content-type': 'application/sdp' }, body: OFFER });
         expect(res.status, await res.clone().text()).toBe(201);
         expect(broken.output).toMatch(/"engine":"werift".*"msg":"WebRTC stream published"/);
