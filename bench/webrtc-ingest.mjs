@@ -1,12 +1,16 @@
 #!/usr/bin/env node
 // WebRTC ingest cost: N Node-side publishers (@roamhq/wrtc, VP8 + Opus from
 // generated frames) publish over WHIP to a real wcs-recorder daemon, which
-// records them (VP8 -> WebM by copy). Prints the CPU of the daemon's node
-// process (werift: ICE, DTLS, SRTP, RTP forwarding) and of its ffmpeg
-// children (one feed RTP -> WebM and one recorder muxer per stream), per
-// stream, and the recorded bitrate, for each N.
+// records them (VP8 -> WebM by copy), for each engine (werift: ICE, DTLS,
+// SRTP and RTP forwarding in the daemon's node process; mediasoup: in its
+// worker processes). Prints, per engine and N, the CPU-seconds of the daemon,
+// of its mediasoup workers and of its ffmpeg children (one feed RTP -> WebM
+// and one recorder muxer per stream) over the measured window, per stream,
+// the memory (PSS) of that process tree, the recorded bitrate, and the video
+// frames lost: the frames each publisher's getStats says it sent against the
+// frames ffprobe counts in its record.
 //
-//   node bench/webrtc-ingest.mjs [--streams 1,5] [--seconds 20] [--warmup 6]
+//   node bench/webrtc-ingest.mjs [--engines werift,mediasoup] [--streams 1,10,25] [--seconds 20] [--warmup 6]
 //                                [--bitrate 1500000] [--size 640x360] [--cc-max-bitrate 2500000]
 //
 // Needs a build (npx tsc), ffmpeg/ffprobe on PATH, Linux /proc, and the dev
@@ -27,11 +31,12 @@ const { RTCVideoSource, RTCAudioSource } = wrtc.nonstandard;
 const REPO = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
 
 function parseArgs(argv) {
-  const o = { streams: [1, 5], seconds: 20, warmup: 6, bitrate: 1_500_000, width: 640, height: 360, ccMax: 2_500_000 };
+  const o = { engines: ['werift', 'mediasoup'], streams: [1, 10, 25], seconds: 20, warmup: 6, bitrate: 1_500_000, width: 640, height: 360, ccMax: 2_500_000 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const v = argv[i + 1];
-    if (a === '--streams') (o.streams = v.split(',').map(Number)), i++;
+    if (a === '--engines') (o.engines = v.split(',')), i++;
+    else if (a === '--streams') (o.streams = v.split(',').map(Number)), i++;
     else if (a === '--seconds') (o.seconds = Number(v)), i++;
     else if (a === '--warmup') (o.warmup = Number(v)), i++;
     else if (a === '--bitrate') (o.bitrate = Number(v)), i++;
@@ -80,7 +85,7 @@ function machine() {
   return `${os.availableParallelism()} x ${model}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB, ${os.type()} ${os.release()}, Node ${process.version}, ${ffmpeg}`;
 }
 
-async function startDaemon(mediaFrom, ccMax) {
+async function startDaemon(mediaFrom, ccMax, engine) {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'wcs-bench-webrtc-'));
   fs.mkdirSync(path.join(home, 'conf'));
   const httpPort = await freePort();
@@ -93,7 +98,8 @@ async function startDaemon(mediaFrom, ccMax) {
       'ip_local=127.0.0.1',
       'on_record_hook_script=',
       `media_port_from=${mediaFrom}`,
-      `media_port_to=${mediaFrom + 199}`,
+      `media_port_to=${mediaFrom + 299}`,
+      `webrtc_engine=${engine}`,
       'stream_record_policy_template={streamName}',
       `webrtc_cc_max_bitrate=${ccMax}`,
     ].join('\n') + '\n',
@@ -157,7 +163,11 @@ async function publisher(daemon, name, o) {
   }
   return {
     location,
+    framesSent: 0,
     async stop() {
+      (await pc.getStats()).forEach((r) => {
+        if (r.type === 'outbound-rtp' && r.kind === 'video') this.framesSent += r.framesSent ?? 0;
+      });
       await fetch(daemon.url(location), { method: 'DELETE' });
       clearInterval(vTimer);
       clearInterval(aTimer);
@@ -173,14 +183,38 @@ function probe(file) {
   return { duration: Number(j.format.duration), size: Number(j.format.size), codecs: j.streams.map((s) => s.codec_name).join('+'), size2: j.streams.find((s) => s.width) };
 }
 
-async function run(o, n, mediaFrom) {
-  const daemon = await startDaemon(mediaFrom, o.ccMax);
+function comm(pid) {
+  try {
+    return fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
+
+/** Proportional set size (KiB) of a process: its share of pages shared with others. */
+function pssKiB(pid) {
+  try {
+    return Number(/^Pss:\s+(\d+)/m.exec(fs.readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+}
+
+function videoFrames(file) {
+  const out = execFileSync('ffprobe', ['-v', 'error', '-select_streams', 'v', '-count_packets', '-show_entries', 'stream=nb_read_packets', '-of', 'csv=p=0', file], { encoding: 'utf8' });
+  return Number(out.trim()) || 0;
+}
+
+async function run(o, engine, n, mediaFrom) {
+  const daemon = await startDaemon(mediaFrom, o.ccMax, engine);
+  if (!new RegExp(`WebRTC engine: ${engine}`).test(daemon.output())) throw new Error(`the daemon did not start ${engine}: ${daemon.output()}`);
   const pid = daemon.proc.pid;
   const pubs = [];
   try {
     for (let i = 0; i < n; i++) pubs.push(await publisher(daemon, `bench${i}`, o));
     await sleep(o.warmup * 1000);
     const kids0 = childrenOf(pid);
+    const load0 = fs.readFileSync('/proc/loadavg', 'utf8').split(' ')[0];
     const t0 = Date.now();
     const d0 = ticks(pid);
     const k0 = new Map(kids0.map((k) => [k, ticks(k)]));
@@ -188,23 +222,47 @@ async function run(o, n, mediaFrom) {
     const dt = (Date.now() - t0) / 1000;
     const d1 = ticks(pid);
     let kidTicks = 0;
+    let workerTicks = 0;
+    let workers = 0;
     for (const [k, before] of k0) {
       const after = ticks(k);
-      if (before !== null && after !== null) kidTicks += after - before;
+      if (before === null || after === null) continue;
+      if (comm(k).startsWith('mediasoup-work')) {
+        workerTicks += after - before;
+        workers++;
+      } else kidTicks += after - before;
     }
+    const pssMiB = [pid, ...childrenOf(pid)].reduce((a, p) => a + pssKiB(p), 0) / 1024;
+    const load1 = fs.readFileSync('/proc/loadavg', 'utf8').split(' ')[0];
     const pct = (t) => (t / CLK_TCK / dt) * 100;
     const daemonPct = pct(d1 - d0);
     const ffmpegPct = pct(kidTicks);
+    const workerPct = pct(workerTicks);
     for (const p of pubs) await p.stop();
-    await sleep(3000);
+    await sleep(3000 + n * 200);
     const files = fs.readdirSync(path.join(daemon.home, 'records')).filter((f) => f.endsWith('.webm'));
     const probes = files.map((f) => probe(path.join(daemon.home, 'records', f)));
     const kbps = probes.map((p) => (p.size * 8) / p.duration / 1000);
+    let sent = 0;
+    let recorded = 0;
+    for (const [i, p] of pubs.entries()) {
+      const file = path.join(daemon.home, 'records', `bench${i}.webm`);
+      sent += p.framesSent;
+      recorded += fs.existsSync(file) ? videoFrames(file) : 0;
+    }
     return {
       n,
+      engine,
+      dt,
       daemonPct,
       ffmpegPct,
-      ffmpegProcs: kids0.length,
+      workerPct,
+      workers,
+      pssMiB,
+      load: `${load0} -> ${load1}`,
+      sent,
+      recorded,
+      ffmpegProcs: kids0.length - workers,
       records: probes.length,
       codecs: [...new Set(probes.map((p) => p.codecs))].join(','),
       picture: probes[0]?.size2 ? `${probes[0].size2.width}x${probes[0].size2.height}` : '?',
@@ -223,20 +281,22 @@ console.log(`machine: ${machine()}`);
 console.log(`command: node bench/webrtc-ingest.mjs --streams ${o.streams.join(',')} --seconds ${o.seconds} --warmup ${o.warmup} --bitrate ${o.bitrate} --size ${o.width}x${o.height} --cc-max-bitrate ${o.ccMax}`);
 const rows = [];
 let mediaFrom = 33000;
-for (const n of o.streams) {
-  const r = await run(o, n, mediaFrom);
-  mediaFrom += 200;
-  rows.push(r);
-  console.log(
-    `N=${r.n}: daemon (node, werift) ${r.daemonPct.toFixed(1)} % of a core = ${(r.daemonPct / r.n).toFixed(1)} %/stream; ` +
-      `ffmpeg (${r.ffmpegProcs} procs: feed + muxer per stream) ${r.ffmpegPct.toFixed(1)} % = ${(r.ffmpegPct / r.n).toFixed(1)} %/stream; ` +
-      `records ${r.records} (${r.codecs}, ${r.picture}), mean ${r.kbpsMean.toFixed(0)} kbit/s; error log lines ${r.errors}`,
-  );
-}
-if (rows.length >= 2) {
-  const [a, b] = [rows[0], rows[rows.length - 1]];
-  const perStream = (b.daemonPct - a.daemonPct) / (b.n - a.n);
-  console.log(`daemon: about ${(a.daemonPct - perStream * a.n).toFixed(1)} % fixed + ${perStream.toFixed(1)} % per stream (from N=${a.n} and N=${b.n})`);
+for (const engine of o.engines) {
+  for (const n of o.streams) {
+    const r = await run(o, engine, n, mediaFrom);
+    mediaFrom += 300;
+    rows.push(r);
+    const cpuS = (pct) => (pct / 100) * r.dt;
+    const total = r.daemonPct + r.workerPct + r.ffmpegPct;
+    const lost = r.sent > 0 ? ((r.sent - r.recorded) / r.sent) * 100 : 0;
+    console.log(
+      `${engine} N=${r.n} (${r.dt.toFixed(0)} s, load ${r.load}): CPU-s daemon ${cpuS(r.daemonPct).toFixed(1)}, ` +
+        `workers (${r.workers}) ${cpuS(r.workerPct).toFixed(1)}, ffmpeg (${r.ffmpegProcs}) ${cpuS(r.ffmpegPct).toFixed(1)}; ` +
+        `all ${total.toFixed(1)} % of a core = ${(total / r.n).toFixed(1)} %/stream; PSS ${r.pssMiB.toFixed(0)} MiB = ${(r.pssMiB / r.n).toFixed(1)} MiB/stream; ` +
+        `records ${r.records}/${r.n} (${r.codecs}, ${r.picture}), mean ${r.kbpsMean.toFixed(0)} kbit/s; ` +
+        `video frames sent ${r.sent}, recorded ${r.recorded} (${lost.toFixed(2)} % lost); error log lines ${r.errors}`,
+    );
+  }
 }
 // @roamhq/wrtc can crash while tearing down its threads: leave at once
 process.exit(0);

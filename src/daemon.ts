@@ -261,6 +261,7 @@ export class Daemon {
       const engine = createEngine(
         config.webrtcEngine,
         { announcedIp: config.ip, bindIp: config.bindAddress, portRange: [from, middle - 1], maxBitrate: config.webrtcCcMaxBitrate },
+        { workers: config.webrtcWorkers === 0 ? os.availableParallelism() : config.webrtcWorkers, cacheDir: config.mediasoupWorkerCache },
         webrtcLog,
       );
       this.webrtc = new WebRtcIngest(

@@ -101,3 +101,6 @@ if [ ! -f "$build_stamp" ] || [ -n "$(find src tsconfig.json package-lock.json -
   npx --no-install tsc -p tsconfig.json
   touch "$build_stamp"
 fi
+
+# mediasoup (issue 17): the package npm ci leaves out offline, and its worker, built or reused (docs/webrtc.md)
+bash tools/build-mediasoup-worker.sh --setup $([ "$want_test_tools" = 1 ] && echo --test) || say "mediasoup set-up failed: the WebRTC ingest uses werift"

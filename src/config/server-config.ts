@@ -559,6 +559,19 @@ export const PROPERTIES = {
     integerValue(1, 1000),
     'Proxied answers from other nodes at once; more are refused with 503 and Retry-After',
   ),
+  // --- issue 17: mediasoup for real (docs/webrtc.md) ---
+  webrtcWorkers: def(
+    'webrtc_workers',
+    '0',
+    integerValue(0, 64),
+    'mediasoup worker processes (webrtc_engine mediasoup or auto); 0 = one per CPU core',
+  ),
+  mediasoupWorkerCache: def(
+    'mediasoup_worker_cache',
+    '',
+    stringValue,
+    'Folder tools/build-mediasoup-worker.sh builds workers into (MEDIASOUP_WORKER_CACHE); empty = /var/cache/wcs-recorder/mediasoup-worker, else ~/.cache/wcs-recorder/mediasoup-worker',
+  ),
 } as const;
 
 type Definitions = typeof PROPERTIES;

@@ -7,34 +7,34 @@ import { launchChromium, whipPublishFromPage, type Browser } from '../helpers/ch
 import { startDaemon, waitFor, type DaemonHandle } from '../helpers/daemon.js';
 import { decodeErrors, ffprobe, firstVideoFrameIsKey, packetCount } from '../helpers/media.js';
 import { postJson, type RecordJson, type StreamJson } from '../helpers/rest.js';
+import { ENGINES, skipNote } from '../helpers/engines.js';
 
 /**
  * Headless Chromium (Debian's package, fake camera and microphone)
  * publishes over WebRTC through the example page and through WHIP from
- * another origin; the records are checked with ffprobe.
+ * another origin; the records are checked with ffprobe. Each test runs
+ * against both engines (werift, mediasoup).
  */
 
 let daemon: DaemonHandle;
 let browser: Browser;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'wcs-webrtc-'));
 
-beforeAll(async () => {
-  daemon = await startDaemon({
-    stream_record_policy_template: '{streamName}-{startTime}-{endTime}',
-    webrtc_publisher_idle_timeout: 3,
-    // a port range of its own, so parallel test files do not meet
-    media_port_from: 31001 + (process.pid % 40) * 20,
-    media_port_to: 31001 + (process.pid % 40) * 20 + 19,
-  });
-  browser = await launchChromium();
-});
-
-afterAll(async () => {
-  await browser?.close();
-  await daemon?.stop();
-  if (process.env.WEBRTC_TEST_LOG) fs.writeFileSync(process.env.WEBRTC_TEST_LOG, daemon?.output ?? "");
+afterAll(() => {
   fs.rmSync(tmp, { recursive: true, force: true });
 });
+
+/** A daemon with the leg's engine; stopped after the leg's tests. */
+async function startLegDaemon(props: Record<string, string | number>): Promise<DaemonHandle> {
+  return startDaemon({
+    stream_record_policy_template: '{streamName}-{startTime}-{endTime}',
+    webrtc_publisher_idle_timeout: 3,
+    // a port range of its own, so parallel test files do not meet (the legs run one after the other)
+    media_port_from: 31001 + (process.pid % 40) * 20,
+    media_port_to: 31001 + (process.pid % 40) * 20 + 19,
+    ...props,
+  });
+}
 
 async function recordsOf(mediaSessionId: string, timeoutMs = 20_000): Promise<RecordJson[]> {
   let found: RecordJson[] = [];
@@ -134,8 +134,22 @@ async function publishFromExamplePage(name: string, codec: 'VP8' | 'H264', secon
   }
 }
 
-describe('WebRTC ingest from Chromium', () => {
-  it('example page, VP8 + Opus: PUBLISHING, Stop, the download link gives a WebM record of the publish', async () => {
+describe.each(ENGINES)('WebRTC ingest from Chromium ($engine)', (leg) => {
+  beforeAll(async () => {
+    if (leg.skip) return;
+    daemon = await startLegDaemon(leg.props);
+    expect(daemon.output).toMatch(new RegExp(`WebRTC engine: ${leg.engine}`));
+    // a browser per leg, closed before its daemon stops (its keep-alive connections would hold the HTTP close)
+    browser = await launchChromium();
+  });
+  afterAll(async () => {
+    if (leg.skip) return;
+    await browser?.close();
+    await daemon?.stop();
+    if (process.env.WEBRTC_TEST_LOG) fs.writeFileSync(`${process.env.WEBRTC_TEST_LOG}.${leg.engine}`, daemon?.output ?? '');
+  });
+
+  it.skipIf(leg.skip !== '')(`example page, VP8 + Opus: PUBLISHING, Stop, the download link gives a WebM record of the publish${skipNote(leg)}`, async () => {
     const { file, fileName, before, publishedSeconds, framesSent } = await publishFromExamplePage('pagevp8', 'VP8', 10);
     expect(path.extname(fileName)).toBe('.webm');
     const probe = ffprobe(file);
@@ -154,7 +168,7 @@ describe('WebRTC ingest from Chromium', () => {
     expect(Math.abs(Number(m![2]) - startTime - Number(probe.format.duration) * 1000)).toBeLessThan(1000);
   });
 
-  it('example page, H.264 + Opus: an MP4 record, video copied, Opus encoded to AAC', async () => {
+  it.skipIf(leg.skip !== '')(`example page, H.264 + Opus: an MP4 record, video copied, Opus encoded to AAC${skipNote(leg)}`, async () => {
     const { file, fileName, publishedSeconds, framesSent } = await publishFromExamplePage('pageh264', 'H264', 10);
     expect(path.extname(fileName)).toBe('.mp4');
     const probe = ffprobe(file);
@@ -167,7 +181,7 @@ describe('WebRTC ingest from Chromium', () => {
     expect(decodeErrors(file)).toBe('');
   });
 
-  it('rotation on a WebRTC stream: each part starts on a keyframe the server asked for (PLI)', async () => {
+  it.skipIf(leg.skip !== '')(`rotation on a WebRTC stream: each part starts on a keyframe the server asked for (PLI)${skipNote(leg)}`, async () => {
     const page = await browser.context.newPage();
     try {
       await page.goto(daemon.url('/client/examples/stream_recording/'));
@@ -176,9 +190,18 @@ describe('WebRTC ingest from Chromium', () => {
       await new Promise((r) => setTimeout(r, 1000));
       const startup = await postJson(daemon, '/rest-api/recorder/startup', { mediaSessionId: pub.mediaSessionId, config: { rotation: '3' } });
       expect(startup.status).toBe(200);
-      await new Promise((r) => setTimeout(r, 8000));
+      await new Promise((r) => setTimeout(r, 12_000));
       expect((await fetch(daemon.url(pub.location!), { method: 'DELETE' })).status).toBe(200);
-      await waitFor(async () => (await recordsOf(pub.mediaSessionId!)).length >= 3, 20_000, 'three parts');
+      // every part finished and in the catalog (the last one comes after the DELETE)
+      const count = (msg: string): number => (daemon.output.match(new RegExp(`"stream":"rotated"[^\\n]*"msg":"${msg}"`, 'g')) ?? []).length;
+      await waitFor(
+        async () =>
+          count('WebRTC stream unpublished') === 1 &&
+          count('Recording done') === count('Recording started') &&
+          (await recordsOf(pub.mediaSessionId!)).length >= Math.max(3, count('Recording done')),
+        20_000,
+        'every part of the rotated publish',
+      );
       const parts = (await recordsOf(pub.mediaSessionId!)).sort((a, b) => a.startTimeMillis - b.startTimeMillis);
       // Chromium's VP8 has no periodic keyframes: without the requests there would be one part
       let total = 0;
@@ -187,13 +210,15 @@ describe('WebRTC ingest from Chromium', () => {
         expect(firstVideoFrameIsKey(file)).toBe(true);
         const duration = Number(ffprobe(file).format.duration);
         // the keyframe is asked for just before the part is due, so parts end close to 3 s
-        // (within a repeated request when the machine is busy)
+        // (within a repeated request, about a second's worth of clusters, and the browser's answer to it
+        // when the machine is busy: 5.1 s seen with werift under a load average of 13, 4.96 s with mediasoup)
         if (i < parts.length - 1) expect(duration).toBeGreaterThanOrEqual(2.9);
-        if (i < parts.length - 1) expect(duration).toBeLessThan(4.5);
+        if (i < parts.length - 1) expect(duration).toBeLessThan(5.6);
         total += duration;
       }
-      expect(total).toBeGreaterThan(6.5);
-      expect(total).toBeLessThan(10);
+      // recorded from the REST start (1 s in) to the DELETE (12 s later)
+      expect(total).toBeGreaterThan(10);
+      expect(total).toBeLessThan(14);
     } finally {
       await page.close();
     }

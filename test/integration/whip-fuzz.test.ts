@@ -20,6 +20,7 @@ beforeAll(async () => {
 afterAll(async () => {
   const children = daemon?.children() ?? [];
   const exit = await daemon?.stop('SIGTERM');
+  if (process.env.WEBRTC_TEST_LOG) fs.writeFileSync(process.env.WEBRTC_TEST_LOG, daemon?.output ?? '');
   expect(exit?.code).toBe(0);
   for (const pid of children) expect(isAlive(pid), `child ${pid} left behind`).toBe(false);
 });

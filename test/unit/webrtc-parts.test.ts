@@ -2,7 +2,7 @@ import dgram from 'node:dgram';
 import { ConfigError, parseServerConfig } from '../../src/config/server-config.js';
 import { describe, expect, it } from 'vitest';
 import { ntpToEpochMs, rembFields, rtpDiff, senderClockAt } from '../../src/ingest/webrtc/engine.js';
-import { chooseEngine, EngineUnavailableError, findMediasoupWorker } from '../../src/ingest/webrtc/engine-choice.js';
+import { chooseEngine, EngineUnavailableError } from '../../src/ingest/webrtc/engine-choice.js';
 import { PortPool, PortsExhaustedError, udpPortFree } from '../../src/ingest/webrtc/port-pool.js';
 import { rtpFeedArgs } from '../../src/ingest/webrtc/rtp-feed.js';
 import { whipRecordFlag } from '../../src/http/routes/whip-routes.js';
@@ -57,18 +57,6 @@ describe('engine choice', () => {
   it('mediasoup asked for without a worker: an error that says why', () => {
     expect(() => chooseEngine('mediasoup', null, 'the mediasoup package is not installed')).toThrow(EngineUnavailableError);
     expect(() => chooseEngine('mediasoup', null, 'the mediasoup package is not installed')).toThrow(/not installed.*webrtc_engine=auto or werift/);
-  });
-
-  it('finds the worker: MEDIASOUP_WORKER_BIN, else the one built into the package', () => {
-    const pkg = () => '/app/node_modules/mediasoup/package.json';
-    const missing = () => {
-      throw new Error('Cannot find module');
-    };
-    expect(findMediasoupWorker({}, missing)).toEqual({ path: null, why: 'the mediasoup package is not installed (optional dependency)' });
-    expect(findMediasoupWorker({}, pkg, () => true).path).toBe('/app/node_modules/mediasoup/worker/out/Release/mediasoup-worker');
-    expect(findMediasoupWorker({}, pkg, () => false).why).toMatch(/worker binary is missing.*needs internet/);
-    expect(findMediasoupWorker({ MEDIASOUP_WORKER_BIN: '/opt/w' }, pkg, (f) => f === '/opt/w').path).toBe('/opt/w');
-    expect(findMediasoupWorker({ MEDIASOUP_WORKER_BIN: '/opt/w' }, pkg, () => false).why).toMatch(/MEDIASOUP_WORKER_BIN=\/opt\/w does not exist/);
   });
 });
 

@@ -1,5 +1,3 @@
-import fs from 'node:fs';
-import path from 'node:path';
 import type { WebRtcEngineName } from './engine.js';
 
 /** webrtc_engine values. */
@@ -30,41 +28,7 @@ export function chooseEngine(setting: EngineSetting, mediasoupWorker: string | n
       return { engine: 'mediasoup', reason: `webrtc_engine=mediasoup (worker ${mediasoupWorker})` };
     case 'auto':
       return mediasoupWorker !== null
-        ? { engine: 'mediasoup', reason: `webrtc_engine=auto and mediasoup's worker was found (${mediasoupWorker})` }
+        ? { engine: 'mediasoup', reason: `webrtc_engine=auto and mediasoup's worker was found (${mediasoupWorker}); werift if it does not start` }
         : { engine: 'werift', reason: `webrtc_engine=auto and ${whyNoWorker}` };
   }
-}
-
-export interface WorkerLookup {
-  /** The worker binary, or null. */
-  readonly path: string | null;
-  /** Why there is none (when path is null). */
-  readonly why: string;
-}
-
-/**
- * Finds mediasoup's worker binary: MEDIASOUP_WORKER_BIN (as mediasoup
- * itself reads it), else the one its install step puts under the package
- * (worker/out/Release/mediasoup-worker). `resolvePackage` returns the
- * package.json of mediasoup, or throws when it is not installed.
- */
-export function findMediasoupWorker(
-  env: NodeJS.ProcessEnv,
-  resolvePackage: () => string,
-  exists: (file: string) => boolean = (file) => fs.existsSync(file),
-): WorkerLookup {
-  let packageDir: string;
-  try {
-    packageDir = path.dirname(resolvePackage());
-  } catch {
-    return { path: null, why: 'the mediasoup package is not installed (optional dependency)' };
-  }
-  const fromEnv = env.MEDIASOUP_WORKER_BIN;
-  if (fromEnv) {
-    return exists(fromEnv) ? { path: fromEnv, why: '' } : { path: null, why: `MEDIASOUP_WORKER_BIN=${fromEnv} does not exist` };
-  }
-  const built = path.join(packageDir, 'worker', 'out', 'Release', 'mediasoup-worker');
-  return exists(built)
-    ? { path: built, why: '' }
-    : { path: null, why: `mediasoup's worker binary is missing (${built}: its install step downloads or compiles it, which needs internet)` };
 }
