@@ -73,6 +73,9 @@ export interface HttpServerOptions {
  * 60 s idle timeout of common load balancers. The cap bounds what idle
  * connections can hold.
  */
+/** Requests in flight at shutdown get this long before their connections are closed. */
+const CLOSE_GRACE_MS = 3000;
+
 function limitConnections(server: http.Server, options: HttpServerOptions): void {
   server.maxConnections = options.maxConnections ?? 1000;
   server.keepAliveTimeout = (options.keepAliveTimeoutSeconds ?? 72) * 1000;
@@ -250,13 +253,28 @@ export class HttpServer {
     }
   }
 
+  /**
+   * Stops listening, closes idle keep-alive connections at once, and gives
+   * requests in flight CLOSE_GRACE_MS to finish; then every connection left
+   * (a download under way, a client that never finishes its headers) is
+   * closed, so no client can hold the daemon's stop.
+   */
   async close(): Promise<void> {
     const secure = this.#https;
+    const plain = this.app.server;
     const secureClosed =
       secure && secure.listening ? new Promise<void>((resolve) => secure.close(() => resolve())) : Promise.resolve();
     secure?.closeIdleConnections();
-    await this.app.close();
-    secure?.closeAllConnections();
-    await secureClosed;
+    const force = setTimeout(() => {
+      plain.closeAllConnections();
+      secure?.closeAllConnections();
+    }, CLOSE_GRACE_MS);
+    try {
+      await this.app.close();
+      secure?.closeAllConnections();
+      await secureClosed;
+    } finally {
+      clearTimeout(force);
+    }
   }
 }

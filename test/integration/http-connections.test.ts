@@ -75,4 +75,22 @@ describe('HTTP connection limits', () => {
       await daemon.stop();
     }
   });
+
+  it('SIGTERM does not wait for clients: an idle keep-alive connection and one that never finishes its headers do not hold the stop', async () => {
+    // a keep-alive far longer than the stop may take: waiting for either connection would fail the stop
+    const daemon = await startDaemon({ http_keep_alive_timeout: 600 });
+    const idle = await connect(daemon.httpPort);
+    const head = await rawGet(idle.socket, '/rest-api/docs');
+    expect(head).toMatch(/^HTTP\/1\.1 200/);
+    const partial = await connect(daemon.httpPort);
+    partial.socket.write('GET /rest-api/docs HTTP/1.1\r\nHost: 127.0.0.1\r\n');
+    try {
+      const exit = await daemon.stop('SIGTERM', 20_000);
+      expect(exit.code).toBe(0);
+      await waitFor(() => idle.closed() && partial.closed(), 5_000, 'both client connections closed by the stopped daemon');
+    } finally {
+      idle.socket.destroy();
+      partial.socket.destroy();
+    }
+  });
 });
