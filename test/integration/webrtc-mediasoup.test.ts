@@ -127,6 +127,26 @@ describe('mediasoup engine', () => {
     }
   });
 
+  it.skipIf(noWorker)(`with ip_local 0.0.0.0 (the default) a browser on this host publishes: DTLS answers leave from the address ICE chose${reason}`, async () => {
+    // the other tests bind 127.0.0.1; bound to 0.0.0.0 the worker answered from the host's LAN address and the browser dropped the DTLS handshake
+    const d = await startDaemon({ webrtc_engine: 'mediasoup', webrtc_workers: 1, ip_local: '0.0.0.0', media_port_from: base + 40, media_port_to: base + 59 });
+    const page = await browser!.context.newPage();
+    try {
+      await page.goto(d.url('/client/examples/stream_recording/'));
+      const pub = await whipPublishFromPage(page, d.url('/whip/any_address'), 'VP8');
+      expect(pub.status, pub.error).toBe(201);
+      await d.waitForOutput(/"state":"connected","msg":"WebRTC DTLS state"/, 15_000);
+      await new Promise((r) => setTimeout(r, 4000));
+      expect((await fetch(d.url(pub.location!), { method: 'DELETE' })).status).toBe(200);
+      const file = path.join(d.recordDir, (await recordOf(d, pub.mediaSessionId!)).fileName);
+      expect(ffprobe(file).streams.map((s) => s.codec_name).sort()).toEqual(['opus', 'vp8']);
+      expect(packetCount(file, 'v')).toBeGreaterThan(30);
+    } finally {
+      await page.close();
+      expect((await d.stop()).code).toBe(0);
+    }
+  });
+
   it.skipIf(noWorker)(`webrtc_engine=auto with a worker binary that cannot run falls back to werift${reason}`, async () => {
     const bad = path.join(daemon!.home, 'not-a-worker');
     fs.writeFileSync(bad, '#!/bin/sh\nexit 1\n', { mode: 0o755 });

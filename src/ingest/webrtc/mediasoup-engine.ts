@@ -1,4 +1,6 @@
 import dgram from 'node:dgram';
+import os from 'node:os';
+import { ipv4InterfaceAddresses, mediasoupListenInfos } from './mediasoup-listen.js';
 import type { Logger } from 'pino';
 import { TypedEmitter } from '../../util/typed-emitter.js';
 import type { EngineSettings, ForwardedTrack, SessionRequest, WebRtcEngine, WebRtcSession, WebRtcSessionEvents } from './engine.js';
@@ -369,7 +371,7 @@ export class MediasoupEngine implements WebRtcEngine {
       const s = this.settings;
       const bind = s.bindIp === '' ? '0.0.0.0' : s.bindIp;
       const transport = await router.createWebRtcTransport({
-        listenInfos: [{ protocol: 'udp', ip: bind, announcedAddress: s.announcedIp === bind ? undefined : s.announcedIp }],
+        listenInfos: mediasoupListenInfos(bind, s.announcedIp, ipv4InterfaceAddresses(os.networkInterfaces())),
         enableUdp: true,
         enableTcp: false,
         preferUdp: true,
