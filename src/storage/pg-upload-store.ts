@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { BucketRows, UploadJob, UploadListQuery, UploadRow, UploadState, UploadStore, UploadVerified } from './upload-store.js';
+import { shortError, uploadRowOf, type UploadDbRow } from './upload-db-row.js';
 
 /**
  * The upload queue in the shared PostgreSQL catalog (table `uploads`, made by
@@ -8,54 +9,6 @@ import type { BucketRows, UploadJob, UploadListQuery, UploadRow, UploadState, Up
  * rows with FOR UPDATE SKIP LOCKED, so two workers never take the same row.
  */
 
-interface UploadDbRow {
-  file_name: string;
-  dir: string;
-  node: string;
-  bucket: string;
-  object_key: string;
-  size: number;
-  record_start_ms: number;
-  state: string;
-  attempts: number;
-  next_attempt_ms: number;
-  last_error: string | null;
-  sha256: string | null;
-  etag: string | null;
-  created_ms: number;
-  updated_ms: number;
-  uploaded_ms: number | null;
-  local_deleted: boolean;
-  remote_deleted_at: number | null;
-}
-
-function toRow(r: UploadDbRow): UploadRow {
-  return {
-    fileName: r.file_name,
-    dir: r.dir,
-    node: r.node,
-    bucket: r.bucket,
-    key: r.object_key,
-    size: Number(r.size),
-    recordStartMs: Number(r.record_start_ms),
-    state: r.state as UploadState,
-    attempts: r.attempts,
-    nextAttemptMs: Number(r.next_attempt_ms),
-    lastError: r.last_error,
-    sha256: r.sha256,
-    etag: r.etag,
-    createdMs: Number(r.created_ms),
-    updatedMs: Number(r.updated_ms),
-    uploadedMs: r.uploaded_ms === null ? null : Number(r.uploaded_ms),
-    localDeleted: r.local_deleted,
-    remoteDeletedAt: r.remote_deleted_at === null ? null : Number(r.remote_deleted_at),
-  };
-}
-
-/** Error texts are kept short: a row is not a log. */
-function short(error: string): string {
-  return error.length > 500 ? `${error.slice(0, 497)}...` : error;
-}
 
 export class PgUploadStore implements UploadStore {
   constructor(
@@ -90,7 +43,7 @@ export class PgUploadStore implements UploadStore {
        RETURNING *`,
       [node, Math.round(nowMs), limit],
     );
-    return r.rows.map(toRow).sort((a, b) => a.nextAttemptMs - b.nextAttemptMs || a.createdMs - b.createdMs);
+    return r.rows.map(uploadRowOf).sort((a, b) => a.nextAttemptMs - b.nextAttemptMs || a.createdMs - b.createdMs);
   }
 
   async resetInterrupted(node: string, nowMs: number): Promise<number> {
@@ -113,13 +66,13 @@ export class PgUploadStore implements UploadStore {
   async markRetry(fileName: string, error: string, nextAttemptMs: number, nowMs: number): Promise<void> {
     await this.#query(
       "UPDATE uploads SET state = 'pending', attempts = attempts + 1, last_error = $1, next_attempt_ms = $2, updated_ms = $3 WHERE file_name = $4",
-      [short(error), Math.round(nextAttemptMs), Math.round(nowMs), fileName],
+      [shortError(error), Math.round(nextAttemptMs), Math.round(nowMs), fileName],
     );
   }
 
   async markFailed(fileName: string, error: string, nowMs: number): Promise<void> {
     await this.#query("UPDATE uploads SET state = 'failed', attempts = attempts + 1, last_error = $1, updated_ms = $2 WHERE file_name = $3", [
-      short(error),
+      shortError(error),
       Math.round(nowMs),
       fileName,
     ]);
@@ -135,14 +88,14 @@ export class PgUploadStore implements UploadStore {
 
   async get(fileName: string): Promise<UploadRow | null> {
     const r = await this.#query<UploadDbRow>('SELECT * FROM uploads WHERE file_name = $1', [fileName]);
-    return r.rows[0] ? toRow(r.rows[0]) : null;
+    return r.rows[0] ? uploadRowOf(r.rows[0]) : null;
   }
 
   async getMany(fileNames: readonly string[]): Promise<Map<string, UploadRow>> {
     const out = new Map<string, UploadRow>();
     if (fileNames.length === 0) return out;
     const r = await this.#query<UploadDbRow>('SELECT * FROM uploads WHERE file_name = ANY($1)', [[...new Set(fileNames)]]);
-    for (const row of r.rows) out.set(row.file_name, toRow(row));
+    for (const row of r.rows) out.set(row.file_name, uploadRowOf(row));
     return out;
   }
 
@@ -155,7 +108,7 @@ export class PgUploadStore implements UploadStore {
       `SELECT * FROM uploads ${where} ORDER BY updated_ms DESC, file_name LIMIT $${params.length + 1} OFFSET $${params.length + 2}`,
       [...params, query.limit ?? 100, query.offset ?? 0],
     );
-    return { total: total.rows[0]?.n ?? 0, rows: rows.rows.map(toRow) };
+    return { total: total.rows[0]?.n ?? 0, rows: rows.rows.map(uploadRowOf) };
   }
 
   async counts(): Promise<Record<UploadState, number>> {
@@ -171,6 +124,6 @@ export class PgUploadStore implements UploadStore {
       [limit],
     );
     const total = await this.#query<{ b: number }>("SELECT COALESCE(SUM(size), 0)::bigint AS b FROM uploads WHERE state = 'uploaded' AND remote_deleted_at IS NULL");
-    return { rows: rows.rows.map(toRow), totalBytes: Number(total.rows[0]?.b ?? 0) };
+    return { rows: rows.rows.map(uploadRowOf), totalBytes: Number(total.rows[0]?.b ?? 0) };
   }
 }

@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import { migrate } from '../catalog/sqlite-migrations.js';
 import type { BucketRows, UploadJob, UploadListQuery, UploadRow, UploadState, UploadStore, UploadVerified } from './upload-store.js';
+import { shortError, uploadRowOf, type UploadDbRow } from './upload-db-row.js';
 
 const MIGRATIONS = [
   `CREATE TABLE uploads (
@@ -27,54 +28,6 @@ const MIGRATIONS = [
    CREATE INDEX uploads_bucket_age ON uploads (state, record_start_ms);`,
 ];
 
-interface UploadDbRow {
-  file_name: string;
-  dir: string;
-  node: string;
-  bucket: string;
-  object_key: string;
-  size: number;
-  record_start_ms: number;
-  state: string;
-  attempts: number;
-  next_attempt_ms: number;
-  last_error: string | null;
-  sha256: string | null;
-  etag: string | null;
-  created_ms: number;
-  updated_ms: number;
-  uploaded_ms: number | null;
-  local_deleted: number;
-  remote_deleted_at: number | null;
-}
-
-function toRow(r: UploadDbRow): UploadRow {
-  return {
-    fileName: r.file_name,
-    dir: r.dir,
-    node: r.node,
-    bucket: r.bucket,
-    key: r.object_key,
-    size: r.size,
-    recordStartMs: r.record_start_ms,
-    state: r.state as UploadState,
-    attempts: r.attempts,
-    nextAttemptMs: r.next_attempt_ms,
-    lastError: r.last_error,
-    sha256: r.sha256,
-    etag: r.etag,
-    createdMs: r.created_ms,
-    updatedMs: r.updated_ms,
-    uploadedMs: r.uploaded_ms,
-    localDeleted: r.local_deleted === 1,
-    remoteDeletedAt: r.remote_deleted_at,
-  };
-}
-
-/** Error texts are kept short: a row is not a log. */
-function short(error: string): string {
-  return error.length > 500 ? `${error.slice(0, 497)}...` : error;
-}
 
 /** The upload queue in the catalog's SQLite file (table `uploads`, migrated under meta `uploads_schema_version`). */
 export class SqliteUploadStore implements UploadStore {
@@ -106,7 +59,7 @@ export class SqliteUploadStore implements UploadStore {
         .all(node, nowMs, limit) as UploadDbRow[];
       const mark = this.#db.prepare("UPDATE uploads SET state = 'uploading', updated_ms = ? WHERE file_name = ?");
       for (const r of rows) mark.run(nowMs, r.file_name);
-      return rows.map((r) => ({ ...toRow(r), state: 'uploading' as const, updatedMs: nowMs }));
+      return rows.map((r) => ({ ...uploadRowOf(r), state: 'uploading' as const, updatedMs: nowMs }));
     })();
   }
 
@@ -124,11 +77,11 @@ export class SqliteUploadStore implements UploadStore {
   async markRetry(fileName: string, error: string, nextAttemptMs: number, nowMs: number): Promise<void> {
     this.#db
       .prepare("UPDATE uploads SET state = 'pending', attempts = attempts + 1, last_error = ?, next_attempt_ms = ?, updated_ms = ? WHERE file_name = ?")
-      .run(short(error), Math.round(nextAttemptMs), nowMs, fileName);
+      .run(shortError(error), Math.round(nextAttemptMs), nowMs, fileName);
   }
 
   async markFailed(fileName: string, error: string, nowMs: number): Promise<void> {
-    this.#db.prepare("UPDATE uploads SET state = 'failed', attempts = attempts + 1, last_error = ?, updated_ms = ? WHERE file_name = ?").run(short(error), nowMs, fileName);
+    this.#db.prepare("UPDATE uploads SET state = 'failed', attempts = attempts + 1, last_error = ?, updated_ms = ? WHERE file_name = ?").run(shortError(error), nowMs, fileName);
   }
 
   async markLocalDeleted(fileName: string, nowMs: number): Promise<void> {
@@ -141,7 +94,7 @@ export class SqliteUploadStore implements UploadStore {
 
   async get(fileName: string): Promise<UploadRow | null> {
     const r = this.#db.prepare('SELECT * FROM uploads WHERE file_name = ?').get(fileName) as UploadDbRow | undefined;
-    return r ? toRow(r) : null;
+    return r ? uploadRowOf(r) : null;
   }
 
   async getMany(fileNames: readonly string[]): Promise<Map<string, UploadRow>> {
@@ -149,7 +102,7 @@ export class SqliteUploadStore implements UploadStore {
     const st = this.#db.prepare('SELECT * FROM uploads WHERE file_name = ?');
     for (const name of new Set(fileNames)) {
       const r = st.get(name) as UploadDbRow | undefined;
-      if (r) out.set(name, toRow(r));
+      if (r) out.set(name, uploadRowOf(r));
     }
     return out;
   }
@@ -161,7 +114,7 @@ export class SqliteUploadStore implements UploadStore {
     const rows = this.#db
       .prepare(`SELECT * FROM uploads ${where} ORDER BY updated_ms DESC, file_name LIMIT ? OFFSET ?`)
       .all(...states, query.limit ?? 100, query.offset ?? 0) as UploadDbRow[];
-    return { total, rows: rows.map(toRow) };
+    return { total, rows: rows.map(uploadRowOf) };
   }
 
   async counts(): Promise<Record<UploadState, number>> {
@@ -175,6 +128,6 @@ export class SqliteUploadStore implements UploadStore {
       .prepare("SELECT * FROM uploads WHERE state = 'uploaded' AND remote_deleted_at IS NULL ORDER BY record_start_ms, file_name LIMIT ?")
       .all(limit) as UploadDbRow[];
     const total = this.#db.prepare("SELECT COALESCE(SUM(size), 0) AS b FROM uploads WHERE state = 'uploaded' AND remote_deleted_at IS NULL").get() as { b: number };
-    return { rows: rows.map(toRow), totalBytes: total.b };
+    return { rows: rows.map(uploadRowOf), totalBytes: total.b };
   }
 }
