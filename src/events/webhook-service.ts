@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { backoffMs } from '../util/backoff.js';
 import type { DueDelivery, WebhookEventType, WebhookOutbox } from './webhook-outbox.js';
 import { webhookSignature } from './webhook-signature.js';
+import { CoalescedRunner } from '../util/coalesced-runner.js';
 
 export interface WebhookServiceOptions {
   readonly urls: readonly string[];
@@ -46,8 +47,10 @@ export class WebhookService {
   readonly #inFlight = new Set<Promise<void>>();
   #timer: NodeJS.Timeout | null = null;
   #pruneTimer: NodeJS.Timeout | null = null;
-  #ticking: Promise<void> | null = null;
-  #again = false;
+  readonly #runner = new CoalescedRunner(
+    () => this.#tick(),
+    (err) => this.log.error({ err: err.message }, 'Webhook outbox read failed'),
+  );
   #closed = false;
   #pending = 0;
   #dropped = 0;
@@ -109,19 +112,7 @@ export class WebhookService {
 
   wake(): void {
     if (this.#closed || !this.enabled) return;
-    if (this.#ticking) {
-      this.#again = true;
-      return;
-    }
-    this.#ticking = this.#tick()
-      .catch((err: Error) => this.log.error({ err: err.message }, 'Webhook outbox read failed'))
-      .finally(() => {
-        this.#ticking = null;
-        if (this.#again) {
-          this.#again = false;
-          this.wake();
-        }
-      });
+    this.#runner.wake();
   }
 
   async #tick(): Promise<void> {
@@ -135,7 +126,7 @@ export class WebhookService {
       });
       this.#inFlight.add(job);
     }
-    if (due.length === free) this.#again = true;
+    if (due.length === free) this.#runner.again();
   }
 
   async #deliver(d: DueDelivery): Promise<void> {
@@ -186,7 +177,7 @@ export class WebhookService {
     this.#closed = true;
     if (this.#timer) clearInterval(this.#timer);
     if (this.#pruneTimer) clearInterval(this.#pruneTimer);
-    await this.#ticking;
+    await this.#runner.running;
     // give the POSTs in flight a moment to finish before aborting them
     await Promise.race([Promise.allSettled([...this.#inFlight]), new Promise((r) => setTimeout(r, 2000).unref())]);
     this.#abort.abort();

@@ -9,6 +9,7 @@ import { digestFile, verifyObject, type FileDigest } from './file-digest.js';
 import { s3ErrorText, type S3Bucket } from './s3-bucket.js';
 import type { UploadRow, UploadStore } from './upload-store.js';
 import type { UploadTarget, UploadVerify } from './upload-values.js';
+import { CoalescedRunner } from '../util/coalesced-runner.js';
 
 export interface UploadServiceOptions {
   /** The node whose rows this service uploads (the files are on its disk). */
@@ -60,8 +61,10 @@ export function objectKey(target: UploadTarget, fileName: string): string {
 export class UploadService extends TypedEmitter<UploadEvents> {
   readonly #running = new Map<string, AbortController>();
   #timer: NodeJS.Timeout | null = null;
-  #ticking: Promise<void> | null = null;
-  #again = false;
+  readonly #runner = new CoalescedRunner(
+    () => this.#tick(),
+    (err) => this.log.error({ err: err.message }, 'Upload queue read failed'),
+  );
   #closed = false;
   readonly #jobs = new Set<Promise<void>>();
 
@@ -130,19 +133,7 @@ export class UploadService extends TypedEmitter<UploadEvents> {
   /** Looks for due rows now. */
   wake(): void {
     if (this.#closed) return;
-    if (this.#ticking) {
-      this.#again = true;
-      return;
-    }
-    this.#ticking = this.#tick()
-      .catch((err: Error) => this.log.error({ err: err.message }, 'Upload queue read failed'))
-      .finally(() => {
-        this.#ticking = null;
-        if (this.#again) {
-          this.#again = false;
-          this.wake();
-        }
-      });
+    this.#runner.wake();
   }
 
   async #tick(): Promise<void> {
@@ -225,7 +216,7 @@ export class UploadService extends TypedEmitter<UploadEvents> {
     this.#closed = true;
     if (this.#timer) clearInterval(this.#timer);
     for (const abort of this.#running.values()) abort.abort();
-    await this.#ticking;
+    await this.#runner.running;
     await Promise.allSettled([...this.#jobs]);
     await this.store.resetInterrupted(this.options.node, Date.now()).catch(() => 0);
     this.bucket.close();
