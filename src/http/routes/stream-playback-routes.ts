@@ -95,36 +95,45 @@ export async function registerStreamPlayback(app: FastifyInstance, options: Stre
         if (err instanceof PlaybackRangeError) throw new HttpError(400, err.message);
         throw err;
       }
-      let found;
-      try {
-        found = await deps.parts.partsOverlapping(name.value, range.fromMs, range.toMs);
-      } catch (err) {
-        if (err instanceof PartsBusyError) {
-          return reply.status(503).header('Retry-After', String(RETRY_AFTER_SECONDS)).send({ error: 503, message: err.message });
+      // a part that moves between the lookup and the read is looked up once more
+      for (let attempt = 1; ; attempt++) {
+        let found;
+        try {
+          found = await deps.parts.partsOverlapping(name.value, range.fromMs, range.toMs);
+        } catch (err) {
+          if (err instanceof PartsBusyError) {
+            return reply.status(503).header('Retry-After', String(RETRY_AFTER_SECONDS)).send({ error: 503, message: err.message });
+          }
+          throw err;
         }
-        throw err;
-      }
-      const parts = deps.cluster ? await deps.cluster.playbackParts(req, reply, name.value, found) : found;
-      if (parts === null) return reply;
-      const plan = planStitch(parts, range.fromMs, range.toMs);
-      if (plan === null) throw new HttpError(404, `Nothing of stream '${name.value}' is recorded between ${range.fromMs} and ${range.toMs}`);
-      try {
-        const answer = await deps.stitcher.stitch(name.value, plan);
-        reply.header('X-Recording-Range', `${plan.fromMs}-${plan.toMs}`);
-        reply.header('X-Recording-Gaps', formatGaps(plan.gaps));
-        reply.header('Content-Disposition', contentDisposition(options.contentDisposition, dispositionName(name.value, plan)));
-        if (answer.kind === 'composed') return sendComposed(req, reply, answer.answer, answer.key);
-        return reply.sendFile(answer.fileName, deps.stitcher.cacheDir);
-      } catch (err) {
-        if (err instanceof PlaybackMismatchError || err instanceof PlaybackUnsupportedError) throw new HttpError(422, err.message);
-        if (err instanceof PlaybackSourceError) throw new HttpError(404, err.message);
-        if (err instanceof PlaybackBusyError) {
-          return reply.status(503).header('Retry-After', String(RETRY_AFTER_SECONDS)).send({ error: 503, message: err.message });
+        const parts = deps.cluster ? await deps.cluster.playbackParts(req, reply, name.value, found) : found;
+        if (parts === null) return reply;
+        const plan = planStitch(parts, range.fromMs, range.toMs);
+        if (plan === null) throw new HttpError(404, `Nothing of stream '${name.value}' is recorded between ${range.fromMs} and ${range.toMs}`);
+        try {
+          const answer = await deps.stitcher.stitch(name.value, plan);
+          reply.header('X-Recording-Range', `${plan.fromMs}-${plan.toMs}`);
+          reply.header('X-Recording-Gaps', formatGaps(plan.gaps));
+          reply.header('Content-Disposition', contentDisposition(options.contentDisposition, dispositionName(name.value, plan)));
+          if (answer.kind === 'composed') return sendComposed(req, reply, answer.answer, answer.key);
+          return reply.sendFile(answer.fileName, deps.stitcher.cacheDir);
+        } catch (err) {
+          if (err instanceof PlaybackMismatchError || err instanceof PlaybackUnsupportedError) throw new HttpError(422, err.message);
+          if (err instanceof PlaybackSourceError && attempt === 1) {
+            // a part left the disk between the lookup and the read (uploaded and deleted locally, or retention):
+            // look the parts up once more, the catalog now says where it is
+            req.log.info({ stream: name.value, reason: err.message }, 'Playback: a part moved while the answer was planned; planning again');
+            continue;
+          }
+          if (err instanceof PlaybackSourceError) throw new HttpError(404, err.message);
+          if (err instanceof PlaybackBusyError) {
+            return reply.status(503).header('Retry-After', String(RETRY_AFTER_SECONDS)).send({ error: 503, message: err.message });
+          }
+          if (err instanceof PlaybackClosedError) throw new HttpError(503, 'Server is shutting down');
+          if (err instanceof PlaybackFailedError) throw new HttpError(500, err.message);
+          if (err instanceof PlaybackRangeError) throw new HttpError(400, err.message);
+          throw err;
         }
-        if (err instanceof PlaybackClosedError) throw new HttpError(503, 'Server is shutting down');
-        if (err instanceof PlaybackFailedError) throw new HttpError(500, err.message);
-        if (err instanceof PlaybackRangeError) throw new HttpError(400, err.message);
-        throw err;
       }
     },
   });
