@@ -17,6 +17,7 @@ import {
 import type { RecordedPart } from './part-source.js';
 import { migrate, type Migration } from './pg-migrations.js';
 import { CatalogUnavailableError, isConnectionFailure } from './catalog-errors.js';
+import { pausesFromColumn, pausesToColumn } from './pauses-column.js';
 
 /**
  * The catalog in PostgreSQL (`catalog_url=postgres://...`), shared by every
@@ -173,6 +174,11 @@ $fn$;
 CREATE TRIGGER records_count_states AFTER INSERT OR DELETE OR UPDATE OF state, size ON records FOR EACH ROW EXECUTE FUNCTION wcs_count_states();
 `,
   },
+  {
+    version: 5,
+    name: 'the pauses of a paused-and-resumed record (issue 18), as the embedded catalog keeps them',
+    sql: `ALTER TABLE records ADD COLUMN pauses TEXT;`,
+  },
 ];
 
 /** How often a node folds the appended count deltas into one row per state. */
@@ -220,6 +226,7 @@ interface RecordDbRow {
   mtime_ms: number;
   deleted_at: number | null;
   deleted_reason: string | null;
+  pauses: string | null;
 }
 
 interface CutDbRow {
@@ -231,7 +238,7 @@ interface CutDbRow {
 }
 
 const COLUMNS =
-  'node_id, file_name, dir, stream_name, media_session_id, provider, login, start_ms, end_ms, duration_ms, size, container, video_codec, audio_codec, width, height, part, state, pinned, mtime_ms, deleted_at, deleted_reason';
+  'node_id, file_name, dir, stream_name, media_session_id, provider, login, start_ms, end_ms, duration_ms, size, container, video_codec, audio_codec, width, height, part, state, pinned, mtime_ms, deleted_at, deleted_reason, pauses';
 
 /*
  * 'remote' (a record whose local file was deleted after a verified upload, from the upload branch) is
@@ -259,6 +266,7 @@ const WRITTEN = [
   'part',
   'state',
   'mtime_ms',
+  'pauses',
 ] as const;
 
 const OPEN_END = 8.64e15;
@@ -295,6 +303,7 @@ function toRecord(r: RecordDbRow): CatalogRecord {
     mtimeMs: r.mtime_ms,
     deletedAt: r.deleted_at,
     deletedReason: r.deleted_reason,
+    ...pausesFromColumn(r.pauses),
   };
 }
 
@@ -323,6 +332,7 @@ function rowValues(nodeId: string, row: RecordRow): (string | number | null)[] {
     row.part,
     row.state,
     Math.round(row.mtimeMs),
+    pausesToColumn(row.pauses),
   ];
 }
 
@@ -341,7 +351,7 @@ const UPSERT = `INSERT INTO records (${WRITTEN.join(', ')}) VALUES (${PLACEHOLDE
   WHERE records.state IN ('gone', 'deleted')
      OR (records.node_id = excluded.node_id AND (excluded.stream_name IS NOT NULL OR records.stream_name IS NULL))`;
 
-/** Rows per statement of upsertMany (19 parameters each, well under PostgreSQL's 65,535). */
+/** Rows per statement of upsertMany (20 parameters each, well under PostgreSQL's 65,535). */
 const UPSERT_BATCH = 500;
 
 /** UPSERT with `n` rows of values. */

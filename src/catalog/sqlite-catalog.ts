@@ -17,6 +17,7 @@ import {
   type RetentionRows,
 } from './catalog.js';
 import type { RecordedPart } from './part-source.js';
+import { pausesFromColumn, pausesToColumn } from './pauses-column.js';
 
 const SCHEMA_VERSION = '1';
 
@@ -136,7 +137,7 @@ function toRecord(r: RecordDbRow, nodeId: string): CatalogRecord {
     mtimeMs: r.mtime_ms,
     deletedAt: r.deleted_at,
     deletedReason: r.deleted_reason,
-    ...(r.pauses ? { pauses: parsePauses(r.pauses) } : {}),
+    ...pausesFromColumn(r.pauses),
   };
 }
 
@@ -160,17 +161,8 @@ function rowParams(row: RecordRow): Record<string, string | number | null> {
     part: row.part,
     state: row.state,
     mtime_ms: Math.round(row.mtimeMs),
-    pauses: row.pauses && row.pauses.length > 0 ? JSON.stringify(row.pauses) : null,
+    pauses: pausesToColumn(row.pauses),
   };
-}
-
-function parsePauses(json: string): CatalogPause[] {
-  try {
-    const v: unknown = JSON.parse(json);
-    return Array.isArray(v) ? (v as CatalogPause[]) : [];
-  } catch {
-    return [];
-  }
 }
 
 /** Ties broken by rowid: the (start_ms) and (stream_name, start_ms) indexes then give the order without a sort. */

@@ -107,6 +107,21 @@ for (const [name, makeEngine] of Object.entries(ENGINES)) {
       expect(await catalog.get('a.mp4')).toMatchObject({ fileName: 'a.mp4', nodeId: 'node-a', streamName: 'cam1', state: 'finished', pinned: false });
     });
 
+    it('the pauses of a paused-and-resumed record are kept with it; a record without pauses has none', async () => {
+      const pauses = [
+        { pausedAt: 1_000, resumedAt: 4_000, positionMs: 2_000, skippedMs: 3_000 },
+        { pausedAt: 9_000, resumedAt: null, positionMs: 5_000, skippedMs: 0 },
+      ];
+      await catalog.upsert(row('paused.mp4', { pauses }));
+      await catalog.upsert(row('plain.mp4'));
+      await catalog.close();
+      catalog = await engine.reopen();
+      expect((await catalog.get('paused.mp4'))?.pauses).toEqual(pauses);
+      expect(await catalog.get('plain.mp4')).not.toHaveProperty('pauses');
+      const found = await catalog.find({ streamName: 'cam1' });
+      expect(found.records.find((r) => r.fileName === 'paused.mp4')?.pauses).toEqual(pauses);
+    });
+
     it('a part: row while recording under its temp name, then the finished record in its place', async () => {
       await catalog.upsert(row('.rec-x-1-1.mp4', { state: 'recording', endMs: null, durationMs: null, size: 0 }));
       expect((await catalog.find({ streamName: 'cam1' })).records.map((r) => [r.fileName, r.state])).toEqual([['.rec-x-1-1.mp4', 'recording']]);
@@ -299,7 +314,7 @@ describe.skipIf(missing !== null)('PgCatalog: several nodes on one database', ()
 
   it('migrations are versioned: recorded once; a schema newer than the code is refused with a clear error', async () => {
     const versions = await a.pool.query<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version');
-    expect(versions.rows.map((r) => Number(r.version))).toEqual([1, 2, 3, 4]);
+    expect(versions.rows.map((r) => Number(r.version))).toEqual([1, 2, 3, 4, 5]);
     await a.pool.query("INSERT INTO schema_migrations (version, name, applied_ms) VALUES (999, 'from the future', 0)");
     const newer = new PgCatalog(a.url, { nodeId: 'node-c', maxConnections: 1 });
     await expect(newer.ready()).rejects.toThrow(/catalog_url.*schema is version 999/);
