@@ -1,5 +1,7 @@
 import type pg from 'pg';
-import type { DeliveryQuery, DeliveryState, DueDelivery, WebhookDelivery, WebhookEvent, WebhookEventType, WebhookOutbox } from './webhook-outbox.js';
+import type { DeliveryQuery, DeliveryState, DueDelivery, WebhookDelivery, WebhookEvent, WebhookOutbox } from './webhook-outbox.js';
+import { deliveryOf, type DeliveryDbRow } from './delivery-db-row.js';
+import { shortError } from '../util/short-error.js';
 
 /**
  * The webhook outbox in the shared PostgreSQL catalog (tables made by the
@@ -9,40 +11,6 @@ import type { DeliveryQuery, DeliveryState, DueDelivery, WebhookDelivery, Webhoo
  * it; resetInterrupted() gives back only this node's (a node restarting
  * does not take deliveries another node is sending).
  */
-
-interface DeliveryDbRow {
-  event_id: string;
-  type: string;
-  url: string;
-  state: string;
-  attempts: number;
-  next_attempt_ms: number;
-  last_status: number | null;
-  last_error: string | null;
-  created_ms: number;
-  updated_ms: number;
-  delivered_ms: number | null;
-}
-
-function toDelivery(r: DeliveryDbRow): WebhookDelivery {
-  return {
-    eventId: r.event_id,
-    type: r.type as WebhookEventType,
-    url: r.url,
-    state: r.state as DeliveryState,
-    attempts: r.attempts,
-    nextAttemptMs: Number(r.next_attempt_ms),
-    lastStatus: r.last_status,
-    lastError: r.last_error,
-    createdMs: Number(r.created_ms),
-    updatedMs: Number(r.updated_ms),
-    deliveredMs: r.delivered_ms === null ? null : Number(r.delivered_ms),
-  };
-}
-
-function short(error: string): string {
-  return error.length > 500 ? `${error.slice(0, 497)}...` : error;
-}
 
 const COLUMNS = 'd.event_id, e.type, d.url, d.state, d.attempts, d.next_attempt_ms, d.last_status, d.last_error, d.created_ms, d.updated_ms, d.delivered_ms';
 
@@ -82,7 +50,7 @@ export class PgWebhookOutbox implements WebhookOutbox {
        ORDER BY d.next_attempt_ms, d.created_ms, d.url`,
       [Math.round(nowMs), limit, this.nodeId],
     );
-    return r.rows.map((row) => ({ ...toDelivery(row), body: row.body }));
+    return r.rows.map((row) => ({ ...deliveryOf(row), body: row.body }));
   }
 
   async resetInterrupted(nowMs: number): Promise<number> {
@@ -103,14 +71,14 @@ export class PgWebhookOutbox implements WebhookOutbox {
   async markRetry(eventId: string, url: string, status: number | null, error: string, nextAttemptMs: number, nowMs: number): Promise<void> {
     await this.#query(
       "UPDATE webhook_deliveries SET state = 'pending', attempts = attempts + 1, last_status = $1, last_error = $2, next_attempt_ms = $3, updated_ms = $4, claimed_by = NULL WHERE event_id = $5 AND url = $6",
-      [status, short(error), Math.round(nextAttemptMs), Math.round(nowMs), eventId, url],
+      [status, shortError(error), Math.round(nextAttemptMs), Math.round(nowMs), eventId, url],
     );
   }
 
   async markDead(eventId: string, url: string, status: number | null, error: string, nowMs: number): Promise<void> {
     await this.#query(
       "UPDATE webhook_deliveries SET state = 'dead', attempts = attempts + 1, last_status = $1, last_error = $2, updated_ms = $3 WHERE event_id = $4 AND url = $5",
-      [status, short(error), Math.round(nowMs), eventId, url],
+      [status, shortError(error), Math.round(nowMs), eventId, url],
     );
   }
 
@@ -136,7 +104,7 @@ export class PgWebhookOutbox implements WebhookOutbox {
       `SELECT ${COLUMNS} ${from} ${clause} ORDER BY d.created_ms DESC, d.event_id, d.url LIMIT $${params.length + 1} OFFSET $${params.length + 2}`,
       [...params, query.limit ?? 100, query.offset ?? 0],
     );
-    return { total: total.rows[0]?.n ?? 0, deliveries: rows.rows.map(toDelivery) };
+    return { total: total.rows[0]?.n ?? 0, deliveries: rows.rows.map(deliveryOf) };
   }
 
   async counts(): Promise<Record<DeliveryState, number>> {

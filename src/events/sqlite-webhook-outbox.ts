@@ -1,6 +1,8 @@
 import type Database from 'better-sqlite3';
 import { migrate } from '../catalog/sqlite-migrations.js';
-import type { DeliveryQuery, DeliveryState, DueDelivery, WebhookDelivery, WebhookEvent, WebhookEventType, WebhookOutbox } from './webhook-outbox.js';
+import type { DeliveryQuery, DeliveryState, DueDelivery, WebhookDelivery, WebhookEvent, WebhookOutbox } from './webhook-outbox.js';
+import { deliveryOf, type DeliveryDbRow } from './delivery-db-row.js';
+import { shortError } from '../util/short-error.js';
 
 const MIGRATIONS = [
   `CREATE TABLE webhook_events (
@@ -25,40 +27,6 @@ const MIGRATIONS = [
    CREATE INDEX webhook_deliveries_due ON webhook_deliveries (state, next_attempt_ms);
    CREATE INDEX webhook_deliveries_updated ON webhook_deliveries (updated_ms);`,
 ];
-
-interface DeliveryDbRow {
-  event_id: string;
-  type: string;
-  url: string;
-  state: string;
-  attempts: number;
-  next_attempt_ms: number;
-  last_status: number | null;
-  last_error: string | null;
-  created_ms: number;
-  updated_ms: number;
-  delivered_ms: number | null;
-}
-
-function toDelivery(r: DeliveryDbRow): WebhookDelivery {
-  return {
-    eventId: r.event_id,
-    type: r.type as WebhookEventType,
-    url: r.url,
-    state: r.state as DeliveryState,
-    attempts: r.attempts,
-    nextAttemptMs: r.next_attempt_ms,
-    lastStatus: r.last_status,
-    lastError: r.last_error,
-    createdMs: r.created_ms,
-    updatedMs: r.updated_ms,
-    deliveredMs: r.delivered_ms,
-  };
-}
-
-function short(error: string): string {
-  return error.length > 500 ? `${error.slice(0, 497)}...` : error;
-}
 
 const SELECT = `SELECT d.event_id, e.type, d.url, d.state, d.attempts, d.next_attempt_ms, d.last_status, d.last_error, d.created_ms, d.updated_ms, d.delivered_ms
   FROM webhook_deliveries d JOIN webhook_events e ON e.id = d.event_id`;
@@ -89,7 +57,7 @@ export class SqliteWebhookOutbox implements WebhookOutbox {
         .all(nowMs, limit) as (DeliveryDbRow & { body: string })[];
       const mark = this.#db.prepare("UPDATE webhook_deliveries SET state = 'delivering', updated_ms = ? WHERE event_id = ? AND url = ?");
       for (const r of rows) mark.run(nowMs, r.event_id, r.url);
-      return rows.map((r) => ({ ...toDelivery(r), state: 'delivering' as const, updatedMs: nowMs, body: r.body }));
+      return rows.map((r) => ({ ...deliveryOf(r), state: 'delivering' as const, updatedMs: nowMs, body: r.body }));
     })();
   }
 
@@ -106,13 +74,13 @@ export class SqliteWebhookOutbox implements WebhookOutbox {
   async markRetry(eventId: string, url: string, status: number | null, error: string, nextAttemptMs: number, nowMs: number): Promise<void> {
     this.#db
       .prepare("UPDATE webhook_deliveries SET state = 'pending', attempts = attempts + 1, last_status = ?, last_error = ?, next_attempt_ms = ?, updated_ms = ? WHERE event_id = ? AND url = ?")
-      .run(status, short(error), Math.round(nextAttemptMs), nowMs, eventId, url);
+      .run(status, shortError(error), Math.round(nextAttemptMs), nowMs, eventId, url);
   }
 
   async markDead(eventId: string, url: string, status: number | null, error: string, nowMs: number): Promise<void> {
     this.#db
       .prepare("UPDATE webhook_deliveries SET state = 'dead', attempts = attempts + 1, last_status = ?, last_error = ?, updated_ms = ? WHERE event_id = ? AND url = ?")
-      .run(status, short(error), nowMs, eventId, url);
+      .run(status, shortError(error), nowMs, eventId, url);
   }
 
   async list(query: DeliveryQuery): Promise<{ total: number; deliveries: WebhookDelivery[] }> {
@@ -135,7 +103,7 @@ export class SqliteWebhookOutbox implements WebhookOutbox {
     const rows = this.#db
       .prepare(`${SELECT} ${clause} ORDER BY d.created_ms DESC, d.event_id, d.url LIMIT ? OFFSET ?`)
       .all(...params, query.limit ?? 100, query.offset ?? 0) as DeliveryDbRow[];
-    return { total, deliveries: rows.map(toDelivery) };
+    return { total, deliveries: rows.map(deliveryOf) };
   }
 
   async counts(): Promise<Record<DeliveryState, number>> {

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { BucketRows, UploadJob, UploadListQuery, UploadRow, UploadState, UploadStore, UploadVerified } from './upload-store.js';
-import { shortError, uploadRowOf, type UploadDbRow } from './upload-db-row.js';
+import { uploadRowOf, type UploadDbRow } from './upload-db-row.js';
+import { shortError } from '../util/short-error.js';
 
 /**
  * The upload queue in the shared PostgreSQL catalog (table `uploads`, made by

@@ -1,7 +1,8 @@
 import type Database from 'better-sqlite3';
 import { migrate } from '../catalog/sqlite-migrations.js';
 import type { BucketRows, UploadJob, UploadListQuery, UploadRow, UploadState, UploadStore, UploadVerified } from './upload-store.js';
-import { shortError, uploadRowOf, type UploadDbRow } from './upload-db-row.js';
+import { uploadRowOf, type UploadDbRow } from './upload-db-row.js';
+import { shortError } from '../util/short-error.js';
 
 const MIGRATIONS = [
   `CREATE TABLE uploads (

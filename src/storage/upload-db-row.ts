@@ -48,8 +48,3 @@ export function uploadRowOf(r: UploadDbRow): UploadRow {
     remoteDeletedAt: r.remote_deleted_at === null ? null : Number(r.remote_deleted_at),
   };
 }
-
-/** Error texts are kept short: a row is not a log. */
-export function shortError(error: string): string {
-  return error.length > 500 ? `${error.slice(0, 497)}...` : error;
-}
