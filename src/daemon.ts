@@ -27,7 +27,7 @@ import { DEFAULT_VIDEO_ENCODING } from './recording/multi/participant-plan.js';
 import { RecorderManager } from './recording/recorder-manager.js';
 import { TEMP_PREFIX } from './recording/recorder.js';
 import { WorkPool } from './recording/work-pool.js';
-import { sharedInsertRange } from './recording/mp4/insert-range.js';
+import { fallocateInsertRange, type InsertRange } from './recording/mp4/insert-range.js';
 import { MediaProbe } from './records/media-probe.js';
 import { CatalogService } from './catalog/catalog-service.js';
 import { mp4DurationSeconds } from './catalog/mp4-duration.js';
@@ -124,6 +124,8 @@ export class Daemon {
   readonly pool: WorkPool;
   /** Where every hook waits (on_record_hook_max_concurrent, on_record_hook_max_queued). */
   readonly hookQueue: HookQueue;
+  /** The fallocate helper of insert-range finishes and recovery: its `sh` starts on first use, ends at close(). */
+  readonly insertRange: InsertRange = fallocateInsertRange();
   /** Transcoding presets: built-in + conf/recording_presets.json. */
   readonly presets: readonly Preset[];
   readonly disk: DiskGuard;
@@ -181,6 +183,7 @@ export class Daemon {
           reservedBytes: config.mp4ContainerMoovReservedSpaceSize * 1024,
           insertRange: config.mp4FinishInsertRange,
         },
+        insertRange: this.insertRange,
         muxer: config.recordMuxer,
         maxPendingInput: 64 * 1024 * 1024,
         limits: {
@@ -736,6 +739,7 @@ export class Daemon {
       formats: c.recordH264ToTs ? { ...c.recordFormats, h264: 'ts' } : c.recordFormats,
       naming: { template: c.streamRecordPolicyTemplate, encoding: c.encodeRecordName, exclude: c.excludeRecordNameCharacters },
       timeoutMs: c.recordStopTimeout * 4000,
+      insertRange: this.insertRange,
       log: this.log.child({ component: 'recovery' }),
     });
     for (const record of records) this.recorders.adoptRecovered(record);
@@ -759,7 +763,7 @@ export class Daemon {
     await this.webrtc.close();
     await Promise.all([this.recorders.close(), this.multi.close()]);
     // the fallocate helper of insert-range finishes (issue 20): every record is finished now
-    await sharedInsertRange.close?.();
+    await this.insertRange.close?.();
     await Promise.all([this.rtmp.close(), this.rtsp.close()]);
     await this.multiHooks.close(5000);
     await this.http.close();

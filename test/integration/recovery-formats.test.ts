@@ -3,13 +3,20 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { liveMuxerArgs, planRecording } from '../../src/recording/formats.js';
+import { fallocateInsertRange } from '../../src/recording/mp4/insert-range.js';
 import { writeSidecar } from '../../src/recording/part-sidecar.js';
 import { recoverInterruptedParts } from '../../src/recording/recovery.js';
 import { decodeErrors, durationOf, ffprobe, makeClip } from '../helpers/media.js';
 
 const MSID = '0b7e6c2a-1f0e-4c55-9a59-2a5a3c7d9e11';
+
+// recovery's insert-range helper, as the daemon owns it
+const insertRange = fallocateInsertRange();
+afterAll(async () => {
+  await insertRange.close?.();
+});
 
 /**
  * A live muxer killed with SIGKILL while it writes, as when the server dies:
@@ -79,7 +86,8 @@ describe('start-up recovery of parts left by a crash, for every container', () =
         recordDir: dir,
         ffmpeg: 'ffmpeg',
         ffprobe: 'ffprobe',
-        mp4: { moovFirst: true, reserveSpace: false, reservedBytes: 0 },
+        mp4: { moovFirst: true, reserveSpace: false, reservedBytes: 0, insertRange: true },
+        insertRange,
         formats: { h264: 'mp4', vp8: 'webm' },
         naming: { template: 'unused', encoding: 'none', exclude: '/' },
         timeoutMs: 30_000,
@@ -112,7 +120,8 @@ describe('start-up recovery of parts left by a crash, for every container', () =
         recordDir: dir,
         ffmpeg: 'ffmpeg',
         ffprobe: 'ffprobe',
-        mp4: { moovFirst: true, reserveSpace: false, reservedBytes: 0 },
+        mp4: { moovFirst: true, reserveSpace: false, reservedBytes: 0, insertRange: true },
+        insertRange,
         formats: { h264: 'mp4', vp8: 'webm' },
         naming: { template: 'x', encoding: 'none', exclude: '/' },
         timeoutMs: 10_000,
