@@ -122,6 +122,56 @@ for (const [name, makeEngine] of Object.entries(ENGINES)) {
       expect(found.records.find((r) => r.fileName === 'paused.mp4')?.pauses).toEqual(pauses);
     });
 
+    it('every column round-trips with its JS type: get, find, retention rows, after a reopen', async () => {
+      // values past 2^31 (BIGINT columns), a distinct value in every field, and the nullable ones both ways
+      const full: RecordRow = {
+        fileName: 'full.mkv',
+        dir: '/data/rec/x',
+        streamName: 'stream-ü',
+        mediaSessionId: 'b0c1d2e3-0000-4000-8000-000000000001',
+        provider: 'WebRTC',
+        login: 'alice',
+        startMs: 1_765_000_000_123,
+        endMs: 1_765_000_009_876,
+        durationMs: 9_753,
+        size: 5_000_000_123,
+        container: 'mkv',
+        videoCodec: 'VP8',
+        audioCodec: 'OPUS',
+        width: 1920,
+        height: 1080,
+        part: 7,
+        state: 'recovered',
+        mtimeMs: 1_765_000_010_000,
+        pauses: [{ pausedAt: 1_765_000_001_000, resumedAt: 1_765_000_002_000, positionMs: 877, skippedMs: 1000 }],
+      };
+      const open: RecordRow = { ...full, fileName: '.rec-open.mkv', streamName: 'other', mediaSessionId: null, endMs: null, durationMs: null, state: 'recording', pauses: undefined };
+      delete (open as { pauses?: unknown }).pauses;
+      await catalog.upsert(full);
+      await catalog.upsert(open);
+      expect(await catalog.pin('full.mkv', true)).toBe(true);
+      await catalog.close();
+      catalog = await engine.reopen();
+      const expected = { ...full, nodeId: 'node-a', pinned: true, deletedAt: null, deletedReason: null };
+      const expectedOpen = { ...open, nodeId: 'node-a', pinned: false, deletedAt: null, deletedReason: null };
+      expect(await catalog.get('full.mkv')).toEqual(expected);
+      expect(await catalog.get('.rec-open.mkv')).toEqual(expectedOpen);
+      expect((await catalog.find({ streamName: 'stream-ü' })).records).toEqual([expected]);
+      const retention = await catalog.retentionRows(10);
+      expect(retention.records).toEqual([expected, expectedOpen]);
+      expect(retention.recording).toEqual([expectedOpen]);
+      // numbers are numbers and the pin a boolean on both engines (PostgreSQL's BIGINT would come back as text)
+      const got = (await catalog.get('full.mkv'))!;
+      for (const key of ['startMs', 'endMs', 'durationMs', 'size', 'width', 'height', 'part', 'mtimeMs'] as const) expect(typeof got[key]).toBe('number');
+      expect(typeof got.pinned).toBe('boolean');
+      expect(await catalog.presentIn('/data/rec/x')).toEqual(new Map([['full.mkv', { size: full.size, mtimeMs: full.mtimeMs, state: 'recovered' }]]));
+      await catalog.markDeleted('full.mkv', 'max_size', 1_765_000_020_000);
+      const deleted = (await catalog.find({ states: ['deleted'] })).records[0]!;
+      expect(deleted).toEqual({ ...expected, state: 'deleted', deletedAt: 1_765_000_020_000, deletedReason: 'max_size' });
+      await catalog.upsertCut({ fileName: 'full-s1-e2.mkv', dir: '/data/cuts', sourceFileName: 'full.mkv', size: 4_500_000_000, createdMs: 1_765_000_030_000 });
+      expect(await catalog.cutsOf('full.mkv')).toEqual([{ fileName: 'full-s1-e2.mkv', dir: '/data/cuts', sourceFileName: 'full.mkv', size: 4_500_000_000, createdMs: 1_765_000_030_000 }]);
+    });
+
     it('a part: row while recording under its temp name, then the finished record in its place', async () => {
       await catalog.upsert(row('.rec-x-1-1.mp4', { state: 'recording', endMs: null, durationMs: null, size: 0 }));
       expect((await catalog.find({ streamName: 'cam1' })).records.map((r) => [r.fileName, r.state])).toEqual([['.rec-x-1-1.mp4', 'recording']]);
