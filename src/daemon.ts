@@ -45,6 +45,7 @@ import { openCatalog, resolveNodeId, resolvePublicUrl } from './cluster/open-cat
 import type { ClusterLock } from './cluster/cluster-lock.js';
 import { ClusterView } from './cluster/cluster-view.js';
 import { NodeHeartbeat } from './cluster/heartbeat.js';
+import { takeoverInterval } from './cluster/claim-takeover.js';
 import { RecordLocator } from './cluster/record-locator.js';
 import { ClusterReads } from './http/cluster-reads.js';
 import { PeerProxy } from './http/peer-proxy.js';
@@ -313,6 +314,9 @@ export class Daemon {
     this.clusterLock = opened.lock;
     const nodeTimeoutMs = config.clusterNodeTimeout * 1000;
     this.nodeId = nodeId;
+    // claims of a node that died are taken over on a shared catalog (the embedded one has one node)
+    const leaseMs = config.clusterClaimLease * 1000;
+    const takeover = opened.queues ? { nodeTimeoutMs, leaseMs, intervalMs: takeoverInterval(nodeTimeoutMs, leaseMs) } : null;
     // the upload queue and webhook outbox: in the shared database, else in the embedded catalog's SQLite file
     const sqliteDb = (): SqliteCatalog['database'] => {
       if (!(this.catalog instanceof SqliteCatalog)) throw new Error('queue stores: neither a shared nor an embedded catalog');
@@ -333,6 +337,7 @@ export class Daemon {
         maxPending: 100_000,
         node: this.nodeId,
         version: packageVersion(),
+        takeover,
       },
       log.child({ component: 'webhook' }),
     );
@@ -368,6 +373,7 @@ export class Daemon {
           retryMaxMs: config.recordUploadRetryMaxDelay * 1000,
           maxAttempts: config.recordUploadMaxAttempts,
           pollMs: 1000,
+          takeover,
         },
         uploadLog,
       );
