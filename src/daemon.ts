@@ -671,6 +671,12 @@ export class Daemon {
         diskDirs: [...new Set([c.recordDirAbs, c.recordTmpDirAbs, c.multiRecordDirAbs, c.mp4CutterDirAbs])],
         freeSpace: statfsProbe,
         eventLoop: () => this.eventLoop.read(false),
+        recordingStates: () => this.recorders.inProgress().map((r) => r.state),
+        hookQueue: () => ({ running: this.hookQueue.running, queued: this.hookQueue.queued, dropped: this.hookQueue.dropped }),
+        uploadCounts: async () => (this.uploads ? this.uploads.store.counts() : null),
+        uploadFailures: () => this.uploads?.failures ?? { retry: 0, failed: 0 },
+        webhookCounts: async () => (this.webhooks.enabled ? this.webhooks.outbox.counts() : null),
+        webhookTotals: () => ({ dead: this.webhooks.dead, dropped: this.webhooks.dropped }),
       },
       { processMetrics: c.metricsEnabled },
     );
