@@ -18,6 +18,22 @@ afterAll(async () => {
   await insertRange.close?.();
 });
 
+/** Start-up recovery of what `dir` holds, as the daemon runs it (records named by `template` when a part has no description). */
+function recover(dir: string, template: string, timeoutMs: number) {
+  return recoverInterruptedParts({
+    tmpDir: dir,
+    recordDir: dir,
+    ffmpeg: 'ffmpeg',
+    ffprobe: 'ffprobe',
+    mp4: { moovFirst: true, reserveSpace: false, reservedBytes: 0, insertRange: true },
+    insertRange,
+    formats: { h264: 'mp4', vp8: 'webm' },
+    naming: { template, encoding: 'none', exclude: '/' },
+    timeoutMs,
+    log: pino({ level: 'silent' }),
+  });
+}
+
 /**
  * A live muxer killed with SIGKILL while it writes, as when the server dies:
  * the FLV feed is piped in real time (-re) and the muxer is killed once it
@@ -81,18 +97,7 @@ describe('start-up recovery of parts left by a crash, for every container', () =
       const { tmp, muxedSeconds } = await killedMuxerOutput(dir, container, 4);
       expect(muxedSeconds).toBeGreaterThanOrEqual(4);
       expect(fs.statSync(tmp).size).toBeGreaterThan(0);
-      const records = await recoverInterruptedParts({
-        tmpDir: dir,
-        recordDir: dir,
-        ffmpeg: 'ffmpeg',
-        ffprobe: 'ffprobe',
-        mp4: { moovFirst: true, reserveSpace: false, reservedBytes: 0, insertRange: true },
-        insertRange,
-        formats: { h264: 'mp4', vp8: 'webm' },
-        naming: { template: 'unused', encoding: 'none', exclude: '/' },
-        timeoutMs: 30_000,
-        log: pino({ level: 'silent' }),
-      });
+      const records = await recover(dir, 'unused', 30_000);
       expect(records).toHaveLength(1);
       const record = records[0]!;
       expect(record.fileName).toMatch(new RegExp(`^cam_${container}-op-\\d+\\.${container}$`));
@@ -115,18 +120,7 @@ describe('start-up recovery of parts left by a crash, for every container', () =
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wcs-recover-broken-'));
     try {
       fs.writeFileSync(path.join(dir, `.rec-${MSID}-1-1.mp4`), Buffer.alloc(1000, 7));
-      const records = await recoverInterruptedParts({
-        tmpDir: dir,
-        recordDir: dir,
-        ffmpeg: 'ffmpeg',
-        ffprobe: 'ffprobe',
-        mp4: { moovFirst: true, reserveSpace: false, reservedBytes: 0, insertRange: true },
-        insertRange,
-        formats: { h264: 'mp4', vp8: 'webm' },
-        naming: { template: 'x', encoding: 'none', exclude: '/' },
-        timeoutMs: 10_000,
-        log: pino({ level: 'silent' }),
-      });
+      const records = await recover(dir, 'x', 10_000);
       expect(records).toEqual([]);
       expect(fs.readdirSync(dir)).toEqual([`.rec-${MSID}-1-1.mp4.broken`]);
     } finally {

@@ -5,36 +5,13 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import type { Catalog, RecordRow } from '../../src/catalog/catalog.js';
 import { PgCatalog } from '../../src/catalog/pg-catalog.js';
 import { SqliteCatalog } from '../../src/catalog/sqlite-catalog.js';
+import { row } from '../helpers/catalog-rows.js';
 import { PgTestServer, postgresMissing } from '../helpers/postgres.js';
 
 /**
  * The Catalog contract, run against both engines: the embedded SQLite file
  * and PostgreSQL (a real server: a throw-away cluster of test/helpers/postgres.ts).
  */
-
-export function row(fileName: string, over: Partial<RecordRow> = {}): RecordRow {
-  return {
-    fileName,
-    dir: '/rec',
-    streamName: 'cam1',
-    mediaSessionId: 'msid-1',
-    provider: 'RTMP',
-    login: 'bob',
-    startMs: 1000,
-    endMs: 2000,
-    durationMs: 1000,
-    size: 100,
-    container: 'mp4',
-    videoCodec: 'H264',
-    audioCodec: 'AAC',
-    width: 640,
-    height: 360,
-    part: 1,
-    state: 'finished',
-    mtimeMs: 2000,
-    ...over,
-  };
-}
 
 interface Engine {
   /** A new empty catalog of node 'node-a'. */
