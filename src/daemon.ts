@@ -27,7 +27,7 @@ import { DEFAULT_VIDEO_ENCODING } from './recording/multi/participant-plan.js';
 import { RecorderManager } from './recording/recorder-manager.js';
 import { TEMP_PREFIX } from './recording/recorder.js';
 import { WorkPool } from './recording/work-pool.js';
-import { sharedInsertRange } from './recording/mp4/insert-range.js';
+import { fallocateInsertRange, type InsertRange } from './recording/mp4/insert-range.js';
 import { MediaProbe } from './records/media-probe.js';
 import { CatalogService } from './catalog/catalog-service.js';
 import { mp4DurationSeconds } from './catalog/mp4-duration.js';
@@ -45,6 +45,7 @@ import { openCatalog, resolveNodeId, resolvePublicUrl } from './cluster/open-cat
 import type { ClusterLock } from './cluster/cluster-lock.js';
 import { ClusterView } from './cluster/cluster-view.js';
 import { NodeHeartbeat } from './cluster/heartbeat.js';
+import { takeoverInterval } from './cluster/claim-takeover.js';
 import { RecordLocator } from './cluster/record-locator.js';
 import { ClusterReads } from './http/cluster-reads.js';
 import { PeerProxy } from './http/peer-proxy.js';
@@ -124,6 +125,8 @@ export class Daemon {
   readonly pool: WorkPool;
   /** Where every hook waits (on_record_hook_max_concurrent, on_record_hook_max_queued). */
   readonly hookQueue: HookQueue;
+  /** The fallocate helper of insert-range finishes and recovery: its `sh` starts on first use, ends at close(). */
+  readonly insertRange: InsertRange = fallocateInsertRange();
   /** Transcoding presets: built-in + conf/recording_presets.json. */
   readonly presets: readonly Preset[];
   readonly disk: DiskGuard;
@@ -181,6 +184,7 @@ export class Daemon {
           reservedBytes: config.mp4ContainerMoovReservedSpaceSize * 1024,
           insertRange: config.mp4FinishInsertRange,
         },
+        insertRange: this.insertRange,
         muxer: config.recordMuxer,
         maxPendingInput: 64 * 1024 * 1024,
         limits: {
@@ -310,6 +314,9 @@ export class Daemon {
     this.clusterLock = opened.lock;
     const nodeTimeoutMs = config.clusterNodeTimeout * 1000;
     this.nodeId = nodeId;
+    // claims of a node that died are taken over on a shared catalog (the embedded one has one node)
+    const leaseMs = config.clusterClaimLease * 1000;
+    const takeover = opened.queues ? { nodeTimeoutMs, leaseMs, intervalMs: takeoverInterval(nodeTimeoutMs, leaseMs) } : null;
     // the upload queue and webhook outbox: in the shared database, else in the embedded catalog's SQLite file
     const sqliteDb = (): SqliteCatalog['database'] => {
       if (!(this.catalog instanceof SqliteCatalog)) throw new Error('queue stores: neither a shared nor an embedded catalog');
@@ -330,6 +337,7 @@ export class Daemon {
         maxPending: 100_000,
         node: this.nodeId,
         version: packageVersion(),
+        takeover,
       },
       log.child({ component: 'webhook' }),
     );
@@ -365,6 +373,7 @@ export class Daemon {
           retryMaxMs: config.recordUploadRetryMaxDelay * 1000,
           maxAttempts: config.recordUploadMaxAttempts,
           pollMs: 1000,
+          takeover,
         },
         uploadLog,
       );
@@ -662,6 +671,12 @@ export class Daemon {
         diskDirs: [...new Set([c.recordDirAbs, c.recordTmpDirAbs, c.multiRecordDirAbs, c.mp4CutterDirAbs])],
         freeSpace: statfsProbe,
         eventLoop: () => this.eventLoop.read(false),
+        recordingStates: () => this.recorders.inProgress().map((r) => r.state),
+        hookQueue: () => ({ running: this.hookQueue.running, queued: this.hookQueue.queued, dropped: this.hookQueue.dropped }),
+        uploadCounts: async () => (this.uploads ? this.uploads.store.counts() : null),
+        uploadFailures: () => this.uploads?.failures ?? { retry: 0, failed: 0 },
+        webhookCounts: async () => (this.webhooks.enabled ? this.webhooks.outbox.counts() : null),
+        webhookTotals: () => ({ dead: this.webhooks.dead, dropped: this.webhooks.dropped }),
       },
       { processMetrics: c.metricsEnabled },
     );
@@ -736,6 +751,7 @@ export class Daemon {
       formats: c.recordH264ToTs ? { ...c.recordFormats, h264: 'ts' } : c.recordFormats,
       naming: { template: c.streamRecordPolicyTemplate, encoding: c.encodeRecordName, exclude: c.excludeRecordNameCharacters },
       timeoutMs: c.recordStopTimeout * 4000,
+      insertRange: this.insertRange,
       log: this.log.child({ component: 'recovery' }),
     });
     for (const record of records) this.recorders.adoptRecovered(record);
@@ -759,7 +775,7 @@ export class Daemon {
     await this.webrtc.close();
     await Promise.all([this.recorders.close(), this.multi.close()]);
     // the fallocate helper of insert-range finishes (issue 20): every record is finished now
-    await sharedInsertRange.close?.();
+    await this.insertRange.close?.();
     await Promise.all([this.rtmp.close(), this.rtsp.close()]);
     await this.multiHooks.close(5000);
     await this.http.close();

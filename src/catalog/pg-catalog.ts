@@ -9,7 +9,6 @@ import {
   type FindQuery,
   type FindResult,
   type FinishedPart,
-  type RecordProvider,
   type RecordRow,
   type RecordState,
   type RetentionRows,
@@ -17,7 +16,7 @@ import {
 import type { RecordedPart } from './part-source.js';
 import { migrate, type Migration } from './pg-migrations.js';
 import { CatalogUnavailableError, isConnectionFailure } from './catalog-errors.js';
-import { pausesFromColumn, pausesToColumn } from './pauses-column.js';
+import { CUT_READ_COLUMNS, cutOf, type CutDbRow, RECORD_READ_COLUMNS, RECORD_WRITTEN, recordColumnValues, recordOf, type RecordDbRow } from './record-db-row.js';
 
 /**
  * The catalog in PostgreSQL (`catalog_url=postgres://...`), shared by every
@@ -203,42 +202,7 @@ const LOWER_START = (from: string): string =>
 /** The same for finished parts only (no recording can overlap). */
 const LOWER_START_FINISHED = (from: string): string => `start_ms >= ${from}::bigint - (SELECT max_span_ms FROM span_stats WHERE id = 1) - 1`;
 
-interface RecordDbRow {
-  node_id: string;
-  file_name: string;
-  dir: string;
-  stream_name: string | null;
-  media_session_id: string | null;
-  provider: string;
-  login: string;
-  start_ms: number;
-  end_ms: number | null;
-  duration_ms: number | null;
-  size: number;
-  container: string;
-  video_codec: string;
-  audio_codec: string;
-  width: number;
-  height: number;
-  part: number;
-  state: string;
-  pinned: boolean;
-  mtime_ms: number;
-  deleted_at: number | null;
-  deleted_reason: string | null;
-  pauses: string | null;
-}
-
-interface CutDbRow {
-  file_name: string;
-  dir: string;
-  source_file_name: string;
-  size: number;
-  created_ms: number;
-}
-
-const COLUMNS =
-  'node_id, file_name, dir, stream_name, media_session_id, provider, login, start_ms, end_ms, duration_ms, size, container, video_codec, audio_codec, width, height, part, state, pinned, mtime_ms, deleted_at, deleted_reason, pauses';
+const COLUMNS = `node_id, ${RECORD_READ_COLUMNS}`;
 
 /*
  * 'remote' (a record whose local file was deleted after a verified upload, from the upload branch) is
@@ -246,28 +210,7 @@ const COLUMNS =
  */
 
 /** The columns a RecordRow writes, in the order of rowValues(). */
-const WRITTEN = [
-  'node_id',
-  'file_name',
-  'dir',
-  'stream_name',
-  'media_session_id',
-  'provider',
-  'login',
-  'start_ms',
-  'end_ms',
-  'duration_ms',
-  'size',
-  'container',
-  'video_codec',
-  'audio_codec',
-  'width',
-  'height',
-  'part',
-  'state',
-  'mtime_ms',
-  'pauses',
-] as const;
+const WRITTEN = ['node_id', ...RECORD_WRITTEN] as const;
 
 const OPEN_END = 8.64e15;
 
@@ -279,61 +222,11 @@ const TYPES = {
   }) as typeof pg.types.getTypeParser,
 };
 
-function toRecord(r: RecordDbRow): CatalogRecord {
-  return {
-    fileName: r.file_name,
-    nodeId: r.node_id,
-    dir: r.dir,
-    streamName: r.stream_name,
-    mediaSessionId: r.media_session_id,
-    provider: r.provider as RecordProvider,
-    login: r.login,
-    startMs: r.start_ms,
-    endMs: r.end_ms,
-    durationMs: r.duration_ms,
-    size: r.size,
-    container: r.container,
-    videoCodec: r.video_codec,
-    audioCodec: r.audio_codec,
-    width: r.width,
-    height: r.height,
-    part: r.part,
-    state: r.state as RecordState,
-    pinned: r.pinned,
-    mtimeMs: r.mtime_ms,
-    deletedAt: r.deleted_at,
-    deletedReason: r.deleted_reason,
-    ...pausesFromColumn(r.pauses),
-  };
-}
-
-function toCut(r: CutDbRow): CutEntry {
-  return { fileName: r.file_name, dir: r.dir, sourceFileName: r.source_file_name, size: r.size, createdMs: r.created_ms };
-}
+const toRecord = (r: RecordDbRow): CatalogRecord => recordOf(r, r.node_id ?? '');
 
 function rowValues(nodeId: string, row: RecordRow): (string | number | null)[] {
-  return [
-    nodeId,
-    row.fileName,
-    row.dir,
-    row.streamName,
-    row.mediaSessionId,
-    row.provider,
-    row.login,
-    Math.round(row.startMs),
-    row.endMs === null ? null : Math.round(row.endMs),
-    row.durationMs === null ? null : Math.round(row.durationMs),
-    row.size,
-    row.container,
-    row.videoCodec,
-    row.audioCodec,
-    row.width,
-    row.height,
-    row.part,
-    row.state,
-    Math.round(row.mtimeMs),
-    pausesToColumn(row.pauses),
-  ];
+  const values = recordColumnValues(row);
+  return [nodeId, ...RECORD_WRITTEN.map((c) => values[c])];
 }
 
 const PLACEHOLDERS = WRITTEN.map((_, i) => `$${i + 1}`).join(', ');
@@ -582,10 +475,10 @@ export class PgCatalog implements Catalog {
       path: path.join(p.dir, p.file_name),
       fileName: p.file_name,
       streamName: p.stream_name ?? streamName,
-      startMs: p.start_ms,
-      endMs: p.end_ms ?? p.start_ms,
+      startMs: Number(p.start_ms),
+      endMs: Number(p.end_ms ?? p.start_ms),
       container: p.container,
-      nodeId: p.node_id,
+      nodeId: p.node_id ?? '',
     }));
   }
 
@@ -603,7 +496,7 @@ export class PgCatalog implements Catalog {
       `SELECT file_name, size, mtime_ms, state FROM records WHERE node_id = $1 AND dir = $2 AND state IN ('finished', 'recovered', 'broken')`,
       [this.nodeId, dir],
     );
-    return new Map(r.rows.map((x) => [x.file_name, { size: x.size, mtimeMs: x.mtime_ms, state: x.state as RecordState }]));
+    return new Map(r.rows.map((x) => [x.file_name, { size: Number(x.size), mtimeMs: Number(x.mtime_ms), state: x.state as RecordState }]));
   }
 
   async pin(fileName: string, pinned: boolean): Promise<boolean> {
@@ -625,18 +518,18 @@ export class PgCatalog implements Catalog {
   }
 
   async cuts(): Promise<CutEntry[]> {
-    const r = await this.#query<CutDbRow>('SELECT file_name, dir, source_file_name, size, created_ms FROM cuts WHERE node_id = $1 ORDER BY created_ms', [
+    const r = await this.#query<CutDbRow>(`SELECT ${CUT_READ_COLUMNS} FROM cuts WHERE node_id = $1 ORDER BY created_ms`, [
       this.nodeId,
     ]);
-    return r.rows.map(toCut);
+    return r.rows.map(cutOf);
   }
 
   async cutsOf(sourceFileName: string): Promise<CutEntry[]> {
     const r = await this.#query<CutDbRow>(
-      'SELECT file_name, dir, source_file_name, size, created_ms FROM cuts WHERE node_id = $1 AND source_file_name = $2 ORDER BY created_ms',
+      `SELECT ${CUT_READ_COLUMNS} FROM cuts WHERE node_id = $1 AND source_file_name = $2 ORDER BY created_ms`,
       [this.nodeId, sourceFileName],
     );
-    return r.rows.map(toCut);
+    return r.rows.map(cutOf);
   }
 
   async retentionRows(limit: number): Promise<RetentionRows> {

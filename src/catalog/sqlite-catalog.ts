@@ -11,13 +11,12 @@ import {
   type FindQuery,
   type FindResult,
   type FinishedPart,
-  type RecordProvider,
   type RecordRow,
   type RecordState,
   type RetentionRows,
 } from './catalog.js';
 import type { RecordedPart } from './part-source.js';
-import { pausesFromColumn, pausesToColumn } from './pauses-column.js';
+import { CUT_READ_COLUMNS, cutOf, type CutDbRow, RECORD_READ_COLUMNS, RECORD_WRITTEN, recordColumnValues, recordOf, type RecordDbRow } from './record-db-row.js';
 
 const SCHEMA_VERSION = '1';
 
@@ -74,96 +73,10 @@ CREATE TRIGGER IF NOT EXISTS records_count_update AFTER UPDATE OF state, size ON
 END;
 `;
 
-interface RecordDbRow {
-  file_name: string;
-  dir: string;
-  stream_name: string | null;
-  media_session_id: string | null;
-  provider: string;
-  login: string;
-  start_ms: number;
-  end_ms: number | null;
-  duration_ms: number | null;
-  size: number;
-  container: string;
-  video_codec: string;
-  audio_codec: string;
-  width: number;
-  height: number;
-  part: number;
-  state: string;
-  pinned: number;
-  mtime_ms: number;
-  deleted_at: number | null;
-  deleted_reason: string | null;
-  pauses: string | null;
-}
-
-interface CutDbRow {
-  file_name: string;
-  dir: string;
-  source_file_name: string;
-  size: number;
-  created_ms: number;
-}
-
-const COLUMNS =
-  'file_name, dir, stream_name, media_session_id, provider, login, start_ms, end_ms, duration_ms, size, container, video_codec, audio_codec, width, height, part, state, pinned, mtime_ms, deleted_at, deleted_reason, pauses';
+const COLUMNS = RECORD_READ_COLUMNS;
 
 /** Far enough in the future to stand for "still recording" in overlap tests. */
 const OPEN_END = 8.64e15;
-
-function toRecord(r: RecordDbRow, nodeId: string): CatalogRecord {
-  return {
-    fileName: r.file_name,
-    nodeId,
-    dir: r.dir,
-    streamName: r.stream_name,
-    mediaSessionId: r.media_session_id,
-    provider: r.provider as RecordProvider,
-    login: r.login,
-    startMs: r.start_ms,
-    endMs: r.end_ms,
-    durationMs: r.duration_ms,
-    size: r.size,
-    container: r.container,
-    videoCodec: r.video_codec,
-    audioCodec: r.audio_codec,
-    width: r.width,
-    height: r.height,
-    part: r.part,
-    state: r.state as RecordState,
-    pinned: r.pinned === 1,
-    mtimeMs: r.mtime_ms,
-    deletedAt: r.deleted_at,
-    deletedReason: r.deleted_reason,
-    ...pausesFromColumn(r.pauses),
-  };
-}
-
-function rowParams(row: RecordRow): Record<string, string | number | null> {
-  return {
-    file_name: row.fileName,
-    dir: row.dir,
-    stream_name: row.streamName,
-    media_session_id: row.mediaSessionId,
-    provider: row.provider,
-    login: row.login,
-    start_ms: Math.round(row.startMs),
-    end_ms: row.endMs === null ? null : Math.round(row.endMs),
-    duration_ms: row.durationMs === null ? null : Math.round(row.durationMs),
-    size: row.size,
-    container: row.container,
-    video_codec: row.videoCodec,
-    audio_codec: row.audioCodec,
-    width: row.width,
-    height: row.height,
-    part: row.part,
-    state: row.state,
-    mtime_ms: Math.round(row.mtimeMs),
-    pauses: pausesToColumn(row.pauses),
-  };
-}
 
 /** Ties broken by rowid: the (start_ms) and (stream_name, start_ms) indexes then give the order without a sort. */
 const SORTS: Readonly<Record<NonNullable<FindQuery['sort']>, string>> = {
@@ -229,10 +142,8 @@ export class SqliteCatalog implements Catalog {
         this.#db.prepare("INSERT INTO meta (key, value) VALUES ('state_counts', '1')").run();
       })();
     }
-    const values = COLUMNS.split(', ')
-      .filter((c) => !['pinned', 'deleted_at', 'deleted_reason'].includes(c))
-      .map((c) => `@${c}`);
-    const columns = values.map((v) => v.slice(1));
+    const columns: readonly string[] = RECORD_WRITTEN;
+    const values = columns.map((c) => `@${c}`);
     this.#upsert = this.#db.prepare(
       `INSERT INTO records (${columns.join(', ')}) VALUES (${values.join(', ')})
        ON CONFLICT(file_name) DO UPDATE SET ${columns
@@ -300,7 +211,7 @@ export class SqliteCatalog implements Catalog {
 
   /** upsert() without the promise (bulk loads, benchmarks). */
   upsertSync(row: RecordRow): void {
-    this.#upsert.run(rowParams(row));
+    this.#upsert.run(recordColumnValues(row));
     this.#noteSpan(row);
   }
 
@@ -313,8 +224,8 @@ export class SqliteCatalog implements Catalog {
     this.#db.transaction(() => {
       // a foreign row of the same name (the file was seen on disk before the recorder reported it) gives way
       if (part.row.fileName !== part.tempName) this.#deleteByName.run(part.row.fileName);
-      const changed = this.#finishFromTemp.run({ ...rowParams(part.row), temp_name: part.tempName }).changes;
-      if (changed === 0) this.#upsert.run(rowParams(part.row));
+      const changed = this.#finishFromTemp.run({ ...recordColumnValues(part.row), temp_name: part.tempName }).changes;
+      if (changed === 0) this.#upsert.run(recordColumnValues(part.row));
     })();
     this.#noteSpan(part.row);
   }
@@ -339,7 +250,7 @@ export class SqliteCatalog implements Catalog {
 
   async get(fileName: string): Promise<CatalogRecord | null> {
     const r = this.#get.get(fileName) as RecordDbRow | undefined;
-    return r ? toRecord(r, this.nodeId) : null;
+    return r ? recordOf(r, this.nodeId) : null;
   }
 
   async find(query: FindQuery): Promise<FindResult> {
@@ -398,7 +309,7 @@ export class SqliteCatalog implements Catalog {
         : (this.#statement(`SELECT COUNT(*) AS n FROM records ${countClause}`).get(params) as { n: number }).n;
     const rows = this.#statement(`SELECT ${COLUMNS} FROM records ${pageClause} ORDER BY ${SORTS[query.sort ?? 'start']} LIMIT @limit OFFSET @offset`)
       .all({ ...params, limit: query.limit ?? 100, offset: query.offset ?? 0 }) as RecordDbRow[];
-    return { total, records: rows.map((r) => toRecord(r, this.nodeId)) };
+    return { total, records: rows.map((r) => recordOf(r, this.nodeId)) };
   }
 
   /** The earliest start a row overlapping [fromMs, ...) can have. */
@@ -459,7 +370,7 @@ export class SqliteCatalog implements Catalog {
     const rows = this.#db
       .prepare(`SELECT file_name, size, mtime_ms, state FROM records WHERE dir = ? AND state IN ('finished', 'recovered', 'broken')`)
       .all(dir) as Pick<RecordDbRow, 'file_name' | 'size' | 'mtime_ms' | 'state'>[];
-    return new Map(rows.map((r) => [r.file_name, { size: r.size, mtimeMs: r.mtime_ms, state: r.state as RecordState }]));
+    return new Map(rows.map((r) => [r.file_name, { size: Number(r.size), mtimeMs: Number(r.mtime_ms), state: r.state as RecordState }]));
   }
 
   async pin(fileName: string, pinned: boolean): Promise<boolean> {
@@ -475,15 +386,15 @@ export class SqliteCatalog implements Catalog {
   }
 
   async cuts(): Promise<CutEntry[]> {
-    const rows = this.#db.prepare('SELECT file_name, dir, source_file_name, size, created_ms FROM cuts ORDER BY created_ms').all() as CutDbRow[];
-    return rows.map((r) => ({ fileName: r.file_name, dir: r.dir, sourceFileName: r.source_file_name, size: r.size, createdMs: r.created_ms }));
+    const rows = this.#db.prepare(`SELECT ${CUT_READ_COLUMNS} FROM cuts ORDER BY created_ms`).all() as CutDbRow[];
+    return rows.map(cutOf);
   }
 
   async cutsOf(sourceFileName: string): Promise<CutEntry[]> {
     const rows = this.#db
-      .prepare('SELECT file_name, dir, source_file_name, size, created_ms FROM cuts WHERE source_file_name = ? ORDER BY created_ms')
+      .prepare(`SELECT ${CUT_READ_COLUMNS} FROM cuts WHERE source_file_name = ? ORDER BY created_ms`)
       .all(sourceFileName) as CutDbRow[];
-    return rows.map((r) => ({ fileName: r.file_name, dir: r.dir, sourceFileName: r.source_file_name, size: r.size, createdMs: r.created_ms }));
+    return rows.map(cutOf);
   }
 
   async retentionRows(limit: number): Promise<RetentionRows> {
@@ -496,8 +407,8 @@ export class SqliteCatalog implements Catalog {
       .get() as { b: number };
     const cuts = await this.cuts();
     return {
-      records: rows.map((r) => toRecord(r, this.nodeId)),
-      recording: recording.map((r) => toRecord(r, this.nodeId)),
+      records: rows.map((r) => recordOf(r, this.nodeId)),
+      recording: recording.map((r) => recordOf(r, this.nodeId)),
       cuts,
       totalBytes: bytes.b + cuts.reduce((sum, c) => sum + c.size, 0),
     };

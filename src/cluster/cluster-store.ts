@@ -41,7 +41,17 @@ interface NodeDbRow {
   stopped_ms: number | null;
 }
 
-const NOW_MS = "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::bigint";
+/** The database clock, epoch ms: liveness is judged by it alone. */
+export const NOW_MS = "(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::bigint";
+
+/**
+ * SQL condition: the node named by `nodeColumn` is alive (a heartbeat at most
+ * `timeoutParam` ms old by the database clock, not stopped). A node with no
+ * row is not alive. As isAlive() in liveness.ts, in a query.
+ */
+export function nodeAliveSql(nodeColumn: string, timeoutParam: string): string {
+  return `EXISTS (SELECT 1 FROM nodes n WHERE n.node_id = ${nodeColumn} AND n.stopped_ms IS NULL AND ${NOW_MS} - n.last_seen_ms <= ${timeoutParam})`;
+}
 
 function toNode(r: NodeDbRow): NodeRow {
   return {

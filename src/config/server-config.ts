@@ -572,6 +572,13 @@ export const PROPERTIES = {
     stringValue,
     'Folder tools/build-mediasoup-worker.sh builds workers into (MEDIASOUP_WORKER_CACHE); empty = /var/cache/wcs-recorder/mediasoup-worker, else ~/.cache/wcs-recorder/mediasoup-worker',
   ),
+  // --- leftovers of issues 17–19 (docs/cluster.md) ---
+  clusterClaimLease: def(
+    'cluster_claim_lease',
+    '30',
+    integerValue(1, 86_400),
+    'Seconds after which a webhook delivery or upload claimed by a node that is not alive (cluster_node_timeout) is taken over by another node: 1 to 86400',
+  ),
 } as const;
 
 type Definitions = typeof PROPERTIES;

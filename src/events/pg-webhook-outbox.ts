@@ -2,6 +2,8 @@ import type pg from 'pg';
 import type { DeliveryQuery, DeliveryState, DueDelivery, WebhookDelivery, WebhookEvent, WebhookOutbox } from './webhook-outbox.js';
 import { deliveryOf, type DeliveryDbRow } from './delivery-db-row.js';
 import { shortError } from '../util/short-error.js';
+import type { ClaimTakeover, ReleasedClaim } from '../cluster/claim-takeover.js';
+import { nodeAliveSql } from '../cluster/cluster-store.js';
 
 /**
  * The webhook outbox in the shared PostgreSQL catalog (tables made by the
@@ -59,6 +61,20 @@ export class PgWebhookOutbox implements WebhookOutbox {
       [Math.round(nowMs), this.nodeId],
     );
     return r.rowCount ?? 0;
+  }
+
+  async releaseAbandoned(nowMs: number, rule: Pick<ClaimTakeover, 'nodeTimeoutMs' | 'leaseMs'>): Promise<ReleasedClaim[]> {
+    const r = await this.#query<{ event_id: string; url: string; claimed_by: string | null }>(
+      `UPDATE webhook_deliveries d SET state = 'pending', next_attempt_ms = $1, updated_ms = $1, claimed_by = NULL
+       FROM (SELECT event_id, url, claimed_by FROM webhook_deliveries
+             WHERE state = 'delivering' AND claimed_by IS DISTINCT FROM $2 AND updated_ms <= $1::bigint - $3::bigint
+               AND NOT ${nodeAliveSql('webhook_deliveries.claimed_by', '$4')}
+             FOR UPDATE SKIP LOCKED) old
+       WHERE d.event_id = old.event_id AND d.url = old.url AND d.state = 'delivering'
+       RETURNING d.event_id, d.url, old.claimed_by`,
+      [Math.round(nowMs), this.nodeId, Math.round(rule.leaseMs), Math.round(rule.nodeTimeoutMs)],
+    );
+    return r.rows.map((row) => ({ what: `${row.event_id} -> ${row.url}`, node: row.claimed_by }));
   }
 
   async markDelivered(eventId: string, url: string, status: number, nowMs: number): Promise<void> {

@@ -3,6 +3,7 @@ import { migrate } from '../catalog/sqlite-migrations.js';
 import type { DeliveryQuery, DeliveryState, DueDelivery, WebhookDelivery, WebhookEvent, WebhookOutbox } from './webhook-outbox.js';
 import { deliveryOf, type DeliveryDbRow } from './delivery-db-row.js';
 import { shortError } from '../util/short-error.js';
+import type { ReleasedClaim } from '../cluster/claim-takeover.js';
 
 const MIGRATIONS = [
   `CREATE TABLE webhook_events (
@@ -63,6 +64,11 @@ export class SqliteWebhookOutbox implements WebhookOutbox {
 
   async resetInterrupted(nowMs: number): Promise<number> {
     return this.#db.prepare("UPDATE webhook_deliveries SET state = 'pending', next_attempt_ms = ?, updated_ms = ? WHERE state = 'delivering'").run(nowMs, nowMs).changes;
+  }
+
+  /** One node only: its own claims come back at its next start (resetInterrupted). */
+  async releaseAbandoned(): Promise<ReleasedClaim[]> {
+    return [];
   }
 
   async markDelivered(eventId: string, url: string, status: number, nowMs: number): Promise<void> {

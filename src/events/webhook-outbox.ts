@@ -1,3 +1,5 @@
+import type { ClaimTakeover, ReleasedClaim } from '../cluster/claim-takeover.js';
+
 /**
  * The persistent webhook outbox: every event is stored with one delivery
  * row per receiver URL before anything is sent, so a restart or a crash
@@ -68,6 +70,12 @@ export interface WebhookOutbox {
   claim(nowMs: number, limit: number): Promise<DueDelivery[]>;
   /** Deliveries left delivering by a crash go back to pending, due now; returns how many. */
   resetInterrupted(nowMs: number): Promise<number>;
+  /**
+   * Deliveries another node claimed and abandoned (it is not alive, the claim
+   * is older than the lease: ClaimTakeover) go back to pending, due now, for
+   * any node to send. A shared outbox only; the embedded one has one node.
+   */
+  releaseAbandoned(nowMs: number, rule: Pick<ClaimTakeover, 'nodeTimeoutMs' | 'leaseMs'>): Promise<ReleasedClaim[]>;
   markDelivered(eventId: string, url: string, status: number, nowMs: number): Promise<void>;
   markRetry(eventId: string, url: string, status: number | null, error: string, nextAttemptMs: number, nowMs: number): Promise<void>;
   markDead(eventId: string, url: string, status: number | null, error: string, nowMs: number): Promise<void>;

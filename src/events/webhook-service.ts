@@ -4,6 +4,7 @@ import { backoffMs } from '../util/backoff.js';
 import type { DueDelivery, WebhookEventType, WebhookOutbox } from './webhook-outbox.js';
 import { webhookSignature } from './webhook-signature.js';
 import { CoalescedRunner } from '../util/coalesced-runner.js';
+import type { ClaimTakeover } from '../cluster/claim-takeover.js';
 
 export interface WebhookServiceOptions {
   readonly urls: readonly string[];
@@ -24,6 +25,8 @@ export interface WebhookServiceOptions {
   /** The node that emits (in every body). */
   readonly node: string;
   readonly version: string;
+  /** On a shared outbox: deliveries a node that is not alive left `delivering` are sent by this one. null: the embedded outbox (one node). */
+  readonly takeover: ClaimTakeover | null;
 }
 
 /** Delivered and dead rows are kept this long (visible in /rest-api/webhooks/deliveries), then pruned. */
@@ -46,6 +49,7 @@ export function eventBody(id: string, type: WebhookEventType, timeMs: number, no
 export class WebhookService {
   readonly #inFlight = new Set<Promise<void>>();
   #timer: NodeJS.Timeout | null = null;
+  #takeoverTimer: NodeJS.Timeout | null = null;
   #pruneTimer: NodeJS.Timeout | null = null;
   readonly #runner = new CoalescedRunner(
     () => this.#tick(),
@@ -54,6 +58,7 @@ export class WebhookService {
   #closed = false;
   #pending = 0;
   #dropped = 0;
+  #dead = 0;
   #adds: Promise<void> = Promise.resolve();
   readonly #abort = new AbortController();
 
@@ -72,6 +77,11 @@ export class WebhookService {
     return this.#dropped;
   }
 
+  /** Deliveries this node gave up on (dead) since start. */
+  get dead(): number {
+    return this.#dead;
+  }
+
   async start(): Promise<void> {
     if (!this.enabled) return;
     const reset = await this.outbox.resetInterrupted(Date.now());
@@ -84,7 +94,27 @@ export class WebhookService {
     prune();
     this.#pruneTimer = setInterval(prune, 3600_000);
     this.#pruneTimer.unref();
+    const takeover = this.options.takeover;
+    if (takeover) {
+      await this.#releaseAbandoned(takeover);
+      this.#takeoverTimer = setInterval(() => void this.#releaseAbandoned(takeover), takeover.intervalMs);
+      this.#takeoverTimer.unref();
+    }
     this.wake();
+  }
+
+  /** Deliveries claimed by a node that died go back to pending: the next claim (of any node) sends them. */
+  async #releaseAbandoned(rule: ClaimTakeover): Promise<void> {
+    if (this.#closed) return;
+    try {
+      const released = await this.outbox.releaseAbandoned(Date.now(), rule);
+      if (released.length === 0) return;
+      const nodes = [...new Set(released.map((r) => r.node ?? 'unknown'))];
+      this.log.warn({ count: released.length, nodes }, `Webhook deliveries abandoned by a node that is not alive (${nodes.join(', ')}) are queued again`);
+      this.wake();
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'Looking for abandoned webhook deliveries failed; tried again later');
+    }
   }
 
   /** Stores an event for every URL (in order of emission); returns its id, or null when webhooks are off or the outbox is full. */
@@ -161,6 +191,7 @@ export class WebhookService {
     const now = Date.now();
     const attempts = d.attempts + 1;
     if (attempts >= this.options.maxAttempts || now - d.createdMs >= this.options.maxAgeMs) {
+      this.#dead++;
       await this.outbox.markDead(d.eventId, d.url, status, error, now);
       this.#pending = Math.max(0, this.#pending - 1);
       this.log.error({ ...ctx, status, err: error }, 'Webhook delivery dead: attempts or age exhausted');
@@ -177,6 +208,7 @@ export class WebhookService {
     this.#closed = true;
     if (this.#timer) clearInterval(this.#timer);
     if (this.#pruneTimer) clearInterval(this.#pruneTimer);
+    if (this.#takeoverTimer) clearInterval(this.#takeoverTimer);
     await this.#runner.running;
     // give the POSTs in flight a moment to finish before aborting them
     await Promise.race([Promise.allSettled([...this.#inFlight]), new Promise((r) => setTimeout(r, 2000).unref())]);

@@ -6,7 +6,7 @@ import { moveFile } from './move-file.js';
 import { isCompleteMp4 } from './mp4-boxes.js';
 import { BoxFormatError } from './mp4/box-tree.js';
 import { finishFragmentedMp4, type FinishLayout } from './mp4/finish-fragmented.js';
-import { type InsertRange, sharedInsertRange } from './mp4/insert-range.js';
+import type { InsertRange } from './mp4/insert-range.js';
 
 export class FinalizeError extends Error {}
 
@@ -19,8 +19,8 @@ export interface FinalizeOptions {
   readonly repair?: boolean;
   /** The record's wall-clock start: creation_time of a file remuxed by ffmpeg (the in-process finish keeps the temp file's). */
   readonly creationTime?: Date;
-  /** Room for the moov in front of the media without copying it (default: `fallocate --insert-range`; null: always copy). */
-  readonly insertRange?: InsertRange | null;
+  /** Room for the moov in front of the media without copying it (the daemon's `fallocate --insert-range` helper; null: always copy). */
+  readonly insertRange: InsertRange | null;
 }
 
 export interface FinalizeResult {
@@ -50,7 +50,7 @@ export async function finalizePart(tmpFile: string, dest: string, options: Final
   let fallbackReason: string | undefined;
   if (options.plan.container === 'mp4' && !options.repair) {
     try {
-      const insertRange = options.layout.insertRange === false ? null : options.insertRange === undefined ? sharedInsertRange : options.insertRange;
+      const insertRange = options.layout.insertRange === false ? null : options.insertRange;
       const done = await finishFragmentedMp4(tmpFile, { moovFirst: options.layout.moovFirst, stagedPath: staged, insertRange });
       await moveFile(done.file, dest);
       if (done.file !== tmpFile) await fs.promises.rm(tmpFile, { force: true });

@@ -16,6 +16,7 @@ import {
   type RecordPlan,
 } from './formats.js';
 import { moveFile } from './move-file.js';
+import type { InsertRange } from './mp4/insert-range.js';
 import { PRESET_VIDEO_CODEC } from './presets.js';
 import { planWithOptions, RecordOptionsError, type RecordOptions } from './record-options.js';
 import { nameRecord, type NamingRules, type TemplateValues } from './naming.js';
@@ -57,6 +58,8 @@ export interface RecorderSettings {
   readonly audio: AudioEncoding;
   readonly matroska: MatroskaSettings;
   readonly mp4: Mp4Layout;
+  /** The daemon's insert-range helper for moov-first finishes (null: the media is copied behind the moov). */
+  readonly insertRange: InsertRange | null;
   /** record_muxer: who writes MP4 records of H.264 + AAC copied from an FLV feed. */
   readonly muxer: 'in-process' | 'ffmpeg';
   /** Bytes of input ffmpeg may fall behind by before the recording is stopped. */
@@ -597,6 +600,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
           ffmpeg: this.settings.ffmpeg,
           plan,
           layout: this.settings.mp4,
+          insertRange: this.settings.insertRange,
           timeoutMs: this.settings.stopTimeoutMs * 4,
           // a muxer that was killed left Matroska without duration and cues
           repair: code !== 0 && code !== 255,

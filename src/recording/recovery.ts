@@ -5,7 +5,7 @@ import { probeDuration } from './ffmpeg/probe-duration.js';
 import { finalizePart, FinalizeError } from './finalize-part.js';
 import { planRecording, type Mp4Layout, type RecordFormats } from './formats.js';
 import { moveFile } from './move-file.js';
-import { repairInterruptedInsert, sharedInsertRange } from './mp4/insert-range.js';
+import { type InsertRange, repairInterruptedInsert } from './mp4/insert-range.js';
 import { nameRecord, type NamingRules } from './naming.js';
 import { readSidecar, removeSidecar, type PartSidecar } from './part-sidecar.js';
 import type { RecordInfo } from './recorder.js';
@@ -21,6 +21,8 @@ export interface RecoveryOptions {
   /** Naming used when a part has no sidecar. */
   readonly naming: NamingRules;
   readonly timeoutMs: number;
+  /** The daemon's insert-range helper: undoes an insert a crash interrupted (null: such a file is left as it is). */
+  readonly insertRange: InsertRange | null;
   readonly log: Logger;
 }
 
@@ -55,7 +57,7 @@ export async function recoverInterruptedParts(options: RecoveryOptions): Promise
     const m = TEMP_NAME.exec(name)!;
     const sidecar = await readSidecar(tmpFile);
     // a crash inside an insert-range finish can leave zeros in front of the fragmented file
-    if (m[4] === 'mp4' && (await repairInterruptedInsert(tmpFile, sharedInsertRange).catch(() => false))) {
+    if (m[4] === 'mp4' && options.insertRange && (await repairInterruptedInsert(tmpFile, options.insertRange).catch(() => false))) {
       log.warn({ tmpFile }, 'Interrupted insert-range finish: the inserted room taken out again');
     }
     const seconds = await probeDuration(options.ffprobe, tmpFile);
@@ -101,7 +103,7 @@ export async function recoverInterruptedParts(options: RecoveryOptions): Promise
     const dest = path.join(options.recordDir, fileName);
     let size: number;
     try {
-      size = (await finalizePart(tmpFile, dest, { ffmpeg: options.ffmpeg, plan: info.plan, layout: options.mp4, timeoutMs: options.timeoutMs, repair: true, creationTime: new Date(startTimeMillis) })).size;
+      size = (await finalizePart(tmpFile, dest, { ffmpeg: options.ffmpeg, plan: info.plan, layout: options.mp4, timeoutMs: options.timeoutMs, repair: true, insertRange: options.insertRange, creationTime: new Date(startTimeMillis) })).size;
     } catch (err) {
       if (!(err instanceof FinalizeError)) throw err;
       await moveFile(tmpFile, dest);

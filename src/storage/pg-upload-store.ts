@@ -2,6 +2,8 @@ import type pg from 'pg';
 import type { BucketRows, UploadJob, UploadListQuery, UploadRow, UploadState, UploadStore, UploadVerified } from './upload-store.js';
 import { uploadRowOf, type UploadDbRow } from './upload-db-row.js';
 import { shortError } from '../util/short-error.js';
+import type { ClaimTakeover, ReleasedClaim } from '../cluster/claim-takeover.js';
+import { nodeAliveSql } from '../cluster/cluster-store.js';
 
 /**
  * The upload queue in the shared PostgreSQL catalog (table `uploads`, made by
@@ -53,6 +55,37 @@ export class PgUploadStore implements UploadStore {
       node,
     ]);
     return r.rowCount ?? 0;
+  }
+
+  async releaseAbandoned(node: string, nowMs: number, rule: Pick<ClaimTakeover, 'nodeTimeoutMs' | 'leaseMs'>): Promise<ReleasedClaim[]> {
+    const r = await this.#query<{ file_name: string; node: string }>(
+      `UPDATE uploads SET state = 'pending', next_attempt_ms = $1, updated_ms = $1
+       WHERE file_name IN (
+         SELECT file_name FROM uploads WHERE state = 'uploading' AND node <> $2 AND updated_ms <= $1::bigint - $3::bigint
+           AND NOT ${nodeAliveSql('uploads.node', '$4')}
+         FOR UPDATE SKIP LOCKED)
+       RETURNING file_name, node`,
+      [Math.round(nowMs), node, Math.round(rule.leaseMs), Math.round(rule.nodeTimeoutMs)],
+    );
+    return r.rows.map((row) => ({ what: row.file_name, node: row.node }));
+  }
+
+  async adoptable(node: string, nowMs: number, rule: Pick<ClaimTakeover, 'nodeTimeoutMs' | 'leaseMs'>, limit: number): Promise<UploadRow[]> {
+    const r = await this.#query<UploadDbRow>(
+      `SELECT * FROM uploads WHERE state = 'pending' AND node <> $1 AND next_attempt_ms <= $2 AND updated_ms <= $2::bigint - $3::bigint
+         AND NOT ${nodeAliveSql('uploads.node', '$4')}
+       ORDER BY next_attempt_ms, created_ms LIMIT $5`,
+      [node, Math.round(nowMs), Math.round(rule.leaseMs), Math.round(rule.nodeTimeoutMs), limit],
+    );
+    return r.rows.map(uploadRowOf);
+  }
+
+  async adopt(fileName: string, fromNode: string, toNode: string, nowMs: number): Promise<UploadRow | null> {
+    const r = await this.#query<UploadDbRow>(
+      "UPDATE uploads SET node = $3, state = 'uploading', updated_ms = $4 WHERE file_name = $1 AND node = $2 AND state = 'pending' RETURNING *",
+      [fileName, fromNode, toNode, Math.round(nowMs)],
+    );
+    return r.rows[0] ? uploadRowOf(r.rows[0]) : null;
   }
 
   async markUploaded(fileName: string, v: UploadVerified): Promise<void> {

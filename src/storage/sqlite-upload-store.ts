@@ -3,6 +3,7 @@ import { migrate } from '../catalog/sqlite-migrations.js';
 import type { BucketRows, UploadJob, UploadListQuery, UploadRow, UploadState, UploadStore, UploadVerified } from './upload-store.js';
 import { uploadRowOf, type UploadDbRow } from './upload-db-row.js';
 import { shortError } from '../util/short-error.js';
+import type { ReleasedClaim } from '../cluster/claim-takeover.js';
 
 const MIGRATIONS = [
   `CREATE TABLE uploads (
@@ -67,6 +68,19 @@ export class SqliteUploadStore implements UploadStore {
   async resetInterrupted(node: string, nowMs: number): Promise<number> {
     return this.#db.prepare("UPDATE uploads SET state = 'pending', next_attempt_ms = ?, updated_ms = ? WHERE state = 'uploading' AND node = ?").run(nowMs, nowMs, node)
       .changes;
+  }
+
+  /** One node only: its own claims come back at its next start (resetInterrupted); no other node to adopt from. */
+  async releaseAbandoned(): Promise<ReleasedClaim[]> {
+    return [];
+  }
+
+  async adoptable(): Promise<UploadRow[]> {
+    return [];
+  }
+
+  async adopt(): Promise<UploadRow | null> {
+    return null;
   }
 
   async markUploaded(fileName: string, v: UploadVerified): Promise<void> {

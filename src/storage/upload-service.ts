@@ -10,6 +10,7 @@ import { s3ErrorText, type S3Bucket } from './s3-bucket.js';
 import type { UploadRow, UploadStore } from './upload-store.js';
 import type { UploadTarget, UploadVerify } from './upload-values.js';
 import { CoalescedRunner } from '../util/coalesced-runner.js';
+import type { ClaimTakeover } from '../cluster/claim-takeover.js';
 
 export interface UploadServiceOptions {
   /** The node whose rows this service uploads (the files are on its disk). */
@@ -24,6 +25,12 @@ export interface UploadServiceOptions {
   readonly maxAttempts: number;
   /** How often due rows are looked for (a new record wakes the loop at once). */
   readonly pollMs: number;
+  /**
+   * On a shared queue: uploads a node that is not alive left `uploading` go
+   * back to pending, and this node adopts the pending rows of such nodes whose
+   * files it can read (shared record storage). null: the embedded queue (one node).
+   */
+  readonly takeover: ClaimTakeover | null;
 }
 
 /** A finished record to upload. */
@@ -61,12 +68,17 @@ export function objectKey(target: UploadTarget, fileName: string): string {
 export class UploadService extends TypedEmitter<UploadEvents> {
   readonly #running = new Map<string, AbortController>();
   #timer: NodeJS.Timeout | null = null;
+  #takeoverTimer: NodeJS.Timeout | null = null;
+  /** Rows of other nodes whose files this node cannot read (logged once each). */
+  readonly #unreadable = new Set<string>();
   readonly #runner = new CoalescedRunner(
     () => this.#tick(),
     (err) => this.log.error({ err: err.message }, 'Upload queue read failed'),
   );
   #closed = false;
   readonly #jobs = new Set<Promise<void>>();
+  /** Failed attempts since start (metrics): retried later, or given up. */
+  readonly #failures = { retry: 0, failed: 0 };
 
   constructor(
     readonly store: UploadStore,
@@ -84,7 +96,52 @@ export class UploadService extends TypedEmitter<UploadEvents> {
     await this.#sweep();
     this.#timer = setInterval(() => this.wake(), this.options.pollMs);
     this.#timer.unref();
+    const takeover = this.options.takeover;
+    if (takeover) {
+      this.#takeoverTimer = setInterval(() => void this.#takeOver(takeover), takeover.intervalMs);
+      this.#takeoverTimer.unref();
+      void this.#takeOver(takeover);
+    }
     this.wake();
+  }
+
+  /**
+   * Uploads abandoned by a node that is not alive: its `uploading` rows go
+   * back to pending, and the pending rows of such nodes whose files this
+   * node can read (same size) become this node's. Their local copies are
+   * never deleted here: the file and its catalog row are the other node's.
+   */
+  async #takeOver(rule: ClaimTakeover): Promise<void> {
+    if (this.#closed) return;
+    const node = this.options.node;
+    try {
+      const released = await this.store.releaseAbandoned(node, Date.now(), rule);
+      if (released.length > 0) {
+        const nodes = [...new Set(released.map((r) => r.node ?? 'unknown'))];
+        this.log.warn({ count: released.length, nodes, files: released.map((r) => r.what) }, `Uploads abandoned by a node that is not alive (${nodes.join(', ')}) are pending again`);
+      }
+      const free = this.options.concurrency - this.#running.size;
+      if (free <= 0) return;
+      for (const row of await this.store.adoptable(node, Date.now(), rule, free * 4)) {
+        if (this.#closed || this.#running.size >= this.options.concurrency) break;
+        const file = path.join(row.dir, row.fileName);
+        const stat = await fs.promises.stat(file).catch(() => null);
+        if (stat === null || !stat.isFile() || stat.size !== row.size) {
+          if (!this.#unreadable.has(row.fileName)) {
+            if (this.#unreadable.size >= 10_000) this.#unreadable.clear();
+            this.#unreadable.add(row.fileName);
+            this.log.info({ file: row.fileName, node: row.node }, 'Upload of a node that is not alive waits for it: its file cannot be read here');
+          }
+          continue;
+        }
+        const taken = await this.store.adopt(row.fileName, row.node, node, Date.now());
+        if (taken === null) continue;
+        this.log.warn({ file: row.fileName, key: row.key, from: row.node }, `Upload taken over from ${row.node} (not alive): its file is readable here`);
+        this.#startJob(taken, row.node);
+      }
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'Looking for abandoned uploads failed; tried again later');
+    }
   }
 
   /**
@@ -119,6 +176,11 @@ export class UploadService extends TypedEmitter<UploadEvents> {
     return this.#running.size;
   }
 
+  /** Attempts of this node that failed since start: retried later, or given up. */
+  get failures(): { readonly retry: number; readonly failed: number } {
+    return { ...this.#failures };
+  }
+
   /** Queues a finished record (a row already pending or uploaded for the same file stays as it is). */
   async enqueue(r: UploadRequest): Promise<void> {
     const key = objectKey(this.options.target, r.fileName);
@@ -140,19 +202,22 @@ export class UploadService extends TypedEmitter<UploadEvents> {
     const free = this.options.concurrency - this.#running.size;
     if (free <= 0 || this.#closed) return;
     const rows = await this.store.claim(this.options.node, Date.now(), free);
-    for (const row of rows) {
-      const abort = new AbortController();
-      this.#running.set(row.fileName, abort);
-      const job = this.#upload(row, abort.signal).finally(() => {
-        this.#running.delete(row.fileName);
-        this.#jobs.delete(job);
-        this.wake();
-      });
-      this.#jobs.add(job);
-    }
+    for (const row of rows) this.#startJob(row, null);
   }
 
-  async #upload(row: UploadRow, signal: AbortSignal): Promise<void> {
+  /** `adoptedFrom`: the node that is not alive whose row this node took over (its local copy is kept). */
+  #startJob(row: UploadRow, adoptedFrom: string | null): void {
+    const abort = new AbortController();
+    this.#running.set(row.fileName, abort);
+    const job = this.#upload(row, abort.signal, adoptedFrom).finally(() => {
+      this.#running.delete(row.fileName);
+      this.#jobs.delete(job);
+      this.wake();
+    });
+    this.#jobs.add(job);
+  }
+
+  async #upload(row: UploadRow, signal: AbortSignal, adoptedFrom: string | null): Promise<void> {
     const file = path.join(row.dir, row.fileName);
     const started = performance.now();
     const ctx = { file: row.fileName, key: row.key, attempt: row.attempts + 1 };
@@ -170,7 +235,8 @@ export class UploadService extends TypedEmitter<UploadEvents> {
       await this.store.markUploaded(row.fileName, { sha256: digest.sha256, etag: (head.etag ?? '').replace(/"/g, ''), atMs: now });
       const seconds = (performance.now() - started) / 1000;
       this.log.info({ ...ctx, size: digest.size, sha256: digest.sha256, seconds: Number(seconds.toFixed(3)) }, 'Record uploaded and verified');
-      if (this.options.deleteLocal) await this.#deleteLocal(row, file, before);
+      if (this.options.deleteLocal && adoptedFrom === null) await this.#deleteLocal(row, file, before);
+      else if (this.options.deleteLocal) this.log.info({ ...ctx, from: adoptedFrom }, "Taken-over upload verified; the local copy is the other node's and is kept");
       const done = await this.store.get(row.fileName);
       if (done) this.emit('uploaded', done, digest, seconds);
     } catch (err) {
@@ -182,6 +248,7 @@ export class UploadService extends TypedEmitter<UploadEvents> {
       const attempts = row.attempts + 1;
       const now = Date.now();
       if (err instanceof LocalFileGoneError || attempts >= this.options.maxAttempts) {
+        this.#failures.failed++;
         await this.store.markFailed(row.fileName, error, now);
         this.log.error({ ...ctx, err: error }, 'Record upload failed for good; the local file (if any) is kept');
         const failed = await this.store.get(row.fileName);
@@ -189,6 +256,7 @@ export class UploadService extends TypedEmitter<UploadEvents> {
         return;
       }
       const wait = backoffMs(attempts, this.options.retryMinMs, this.options.retryMaxMs, Math.random());
+      this.#failures.retry++;
       await this.store.markRetry(row.fileName, error, now + wait, now);
       this.log.warn({ ...ctx, err: error, retryInMs: wait }, 'Record upload failed; retried later');
     }
@@ -215,6 +283,7 @@ export class UploadService extends TypedEmitter<UploadEvents> {
   async close(): Promise<void> {
     this.#closed = true;
     if (this.#timer) clearInterval(this.#timer);
+    if (this.#takeoverTimer) clearInterval(this.#takeoverTimer);
     for (const abort of this.#running.values()) abort.abort();
     await this.#runner.running;
     await Promise.allSettled([...this.#jobs]);

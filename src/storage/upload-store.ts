@@ -1,3 +1,5 @@
+import type { ClaimTakeover, ReleasedClaim } from '../cluster/claim-takeover.js';
+
 /**
  * The persistent upload queue: one row per record file (one per rotated
  * part) to copy into S3-compatible storage. It lives in the catalog's
@@ -82,6 +84,16 @@ export interface UploadStore {
   claim(node: string, nowMs: number, limit: number): Promise<UploadRow[]>;
   /** Rows of `node` left uploading by a crash go back to pending, due now; returns how many. */
   resetInterrupted(node: string, nowMs: number): Promise<number>;
+  /**
+   * Rows another node was uploading and abandoned (it is not alive, the
+   * claim is older than the lease: ClaimTakeover) go back to pending, due
+   * now; they stay that node's. A shared queue only (the embedded one has one node).
+   */
+  releaseAbandoned(node: string, nowMs: number, rule: Pick<ClaimTakeover, 'nodeTimeoutMs' | 'leaseMs'>): Promise<ReleasedClaim[]>;
+  /** Due pending rows of nodes that are not alive, untouched for the lease, oldest first: what `node` may adopt when it can read their files. */
+  adoptable(node: string, nowMs: number, rule: Pick<ClaimTakeover, 'nodeTimeoutMs' | 'leaseMs'>, limit: number): Promise<UploadRow[]>;
+  /** Takes a pending row of `fromNode` for `toNode` and marks it uploading; null when it is no longer pending there. */
+  adopt(fileName: string, fromNode: string, toNode: string, nowMs: number): Promise<UploadRow | null>;
   markUploaded(fileName: string, verified: UploadVerified): Promise<void>;
   /** Back to pending with attempts + 1 and the next try at `nextAttemptMs`. */
   markRetry(fileName: string, error: string, nextAttemptMs: number, nowMs: number): Promise<void>;

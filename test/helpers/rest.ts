@@ -70,6 +70,36 @@ export function hookLines(daemon: DaemonHandle): string[] {
   return fs.existsSync(log) ? fs.readFileSync(log, 'utf8').split('\n').filter(Boolean) : [];
 }
 
+/** Waits for the hook line of a record of this stream (file not in `except`); returns the file. */
+export async function recordOf(daemon: DaemonHandle, stream: string, except: readonly string[] = [], timeoutMs = 20_000): Promise<string> {
+  let file = '';
+  await waitFor(
+    () => {
+      const line = hookLines(daemon).find((l) => l.startsWith(`${stream}:`) && !except.includes(l.slice(stream.length + 1)));
+      file = line ? line.slice(stream.length + 1) : '';
+      return line !== undefined;
+    },
+    timeoutMs,
+    `record of ${stream}`,
+  );
+  return file;
+}
+
+/** The records of a recording (/recorder/find_records by mediaSessionId), once there is at least one. */
+export async function recordsOfSession(daemon: DaemonHandle, mediaSessionId: string, timeoutMs = 20_000): Promise<RecordJson[]> {
+  let found: RecordJson[] = [];
+  await waitFor(
+    async () => {
+      const res = await postJson<RecordJson[]>(daemon, '/rest-api/recorder/find_records', { mediaSessionId });
+      found = res.status === 200 ? res.body : [];
+      return found.length > 0;
+    },
+    timeoutMs,
+    `a record of ${mediaSessionId}`,
+  );
+  return found;
+}
+
 /** A GET/HEAD whose path is sent exactly as written (fetch would normalise ".."). */
 export function rawRequest(
   port: number,

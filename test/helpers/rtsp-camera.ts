@@ -144,18 +144,6 @@ export async function agentInStatus(daemon: DaemonHandle, stream: string, status
   return found!;
 }
 
-/** Waits for the hook line of a record of this stream (file not in `except`); returns the file. */
-export async function recordOf(daemon: DaemonHandle, stream: string, except: readonly string[] = [], timeoutMs = 20_000): Promise<string> {
-  let file = '';
-  await waitFor(
-    () => {
-      const line = hookLines(daemon).find((l) => l.startsWith(`${stream}:`) && !except.includes(l.slice(stream.length + 1)));
-      file = line ? line.slice(stream.length + 1) : '';
-      return line !== undefined;
-    },
-    timeoutMs,
-    `record of ${stream}`,
-  );
-  return file;
-}
+/** The hook-logged record of a stream (test/helpers/rest.ts). */
+export { recordOf } from './rest.js';
 

@@ -12,6 +12,9 @@ export interface ReceivedHook {
 export class WebhookReceiver {
   readonly received: ReceivedHook[] = [];
   answer: (body: string, index: number) => number = () => 204;
+  /** While true, POSTs are read and kept in `held` but never answered (a receiver that hangs). */
+  holding = false;
+  readonly held: string[] = [];
   readonly #server: http.Server;
 
   private constructor(readonly port: number) {
@@ -20,6 +23,10 @@ export class WebhookReceiver {
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
         const body = Buffer.concat(chunks).toString('utf8');
+        if (this.holding) {
+          this.held.push(body);
+          return;
+        }
         const status = this.answer(body, this.received.length);
         this.received.push({ body, headers: req.headers, status });
         res.statusCode = status;

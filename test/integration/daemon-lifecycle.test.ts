@@ -2,8 +2,13 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
-import { freePort, makeHome, REPO, startDaemon, waitFor, writeProperties, type DaemonHandle } from '../helpers/daemon.js';
+import { loadServerConfig } from '../../src/config/load-config.js';
+import { Daemon } from '../../src/daemon.js';
+import { locateFfmpeg } from '../../src/recording/ffmpeg/locate-ffmpeg.js';
+import { freePort, isAlive, makeHome, REPO, startDaemon, waitFor, writeProperties, type DaemonHandle } from '../helpers/daemon.js';
 import { durationOf, makeClip, publish } from '../helpers/media.js';
 
 /** Runs the daemon expecting it to exit by itself; returns its code and output. */
@@ -121,5 +126,62 @@ describe('hooks and liveness', () => {
     const res = await fetch(daemon.url('/client/records/rec.mp4'), { method: 'HEAD' });
     expect(res.status).toBe(200);
     expect(res.headers.get('content-disposition')).toBe('attachment;filename="rec.mp4"');
+  });
+});
+
+/** This test process's own `sh` children that run the fallocate helper script. */
+function fallocateHelpers(): number[] {
+  let pids: number[];
+  try {
+    pids = execFileSync('pgrep', ['-P', String(process.pid)], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+  return pids.filter((pid) => {
+    try {
+      return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('fallocate');
+    } catch {
+      return false;
+    }
+  });
+}
+
+describe('the daemon owns its insert-range helper', () => {
+  // in this process, not bin/wcs-recorder: a helper the daemon forgot would outlive close() here
+  // (a daemon process that exits takes it along by closing its stdin, which would hide the leak)
+  it('starts the fallocate helper for a moov-first finish and ends it at close(): no sh left behind', async () => {
+    const home = makeHome();
+    writeProperties(home, {
+      'http.port': await freePort(),
+      'rtmp.port': await freePort(),
+      ip_local: '127.0.0.1',
+      webrtc_engine: 'werift',
+      stream_record_policy_template: '{streamName}',
+      mp4_container_moov_first: true,
+      mp4_finish_insert_range: true,
+    });
+    const { config } = loadServerConfig({ home, env: { ...process.env, WCS_HOME: home } });
+    const before = new Set(fallocateHelpers());
+    const daemon = new Daemon(config, locateFfmpeg(config.ffmpegPath, process.env), pino({ level: 'silent' }));
+    let closed = false;
+    try {
+      await daemon.start();
+      const clip = makeClip({ video: true, audio: true, seconds: 3, gop: 1 });
+      const publisher = publish(clip, `rtmp://127.0.0.1:${config.rtmpPort}/live/helper`);
+      expect(await publisher.exited).toBe(0);
+      const record = path.join(config.recordDirAbs, 'helper.mp4');
+      await waitFor(() => fs.existsSync(record), 20_000, 'helper.mp4');
+      expect(durationOf(record)).toBeGreaterThan(2);
+      // record_dir is on ext4 here: the finish asked the helper for room in front of the media
+      const mine = fallocateHelpers().filter((pid) => !before.has(pid));
+      expect(mine).toHaveLength(1);
+      await daemon.close();
+      closed = true;
+      expect(mine.filter(isAlive)).toEqual([]);
+      expect(fallocateHelpers().filter((pid) => !before.has(pid))).toEqual([]);
+    } finally {
+      if (!closed) await daemon.close();
+      fs.rmSync(home, { recursive: true, force: true });
+    }
   });
 });

@@ -5,6 +5,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, makeHome, REPO, startDaemon, waitFor, writeProperties, type DaemonHandle } from '../helpers/daemon.js';
 import { makeClip, publish, type Publisher } from '../helpers/media.js';
 import { metricNames, parsePrometheus, sampleValue, type Sample } from '../helpers/prometheus.js';
+import { postJson, streamNamed } from '../helpers/rest.js';
+import { TestS3, useS3Credentials } from '../helpers/s3.js';
+import { TcpProxy } from '../helpers/tcp-proxy.js';
+import { WebhookReceiver } from '../helpers/webhook-receiver.js';
 
 const TOKEN = 'metrics-secret-1';
 
@@ -25,6 +29,15 @@ const FAMILIES = [
   'wcs_webrtc_sessions',
   'wcs_cut_seconds',
   'wcs_event_loop_delay_seconds',
+  'wcs_recordings',
+  'wcs_hook_queue_jobs',
+  'wcs_hook_queue_dropped_total',
+  'wcs_hook_queue_timed_out_total',
+  'wcs_upload_queue',
+  'wcs_upload_failures_total',
+  'wcs_webhook_deliveries',
+  'wcs_webhook_deliveries_dead_total',
+  'wcs_webhook_events_dropped_total',
   'process_cpu_user_seconds_total',
   'process_resident_memory_bytes',
   'nodejs_eventloop_lag_p99_seconds',
@@ -152,6 +165,126 @@ describe('a recording refused for disk space', () => {
       expect((await daemon.stop()).code).toBe(0);
     }
   });
+});
+
+/** gate*: waits for $WCS_HOME/gate (ended by on_record_hook_timeout if it never comes); any other stream ends at once. */
+const GATE_HOOK = `#!/bin/sh
+case "$1" in
+  gate*) while [ ! -e "$WCS_HOME/gate" ]; do sleep 0.1; done ;;
+esac
+`;
+
+describe('the queues and recording states in /metrics (leftovers of issues 17–19)', () => {
+  let s3: TestS3;
+  let refuse: TcpProxy;
+  let hooks: WebhookReceiver;
+  let daemon: DaemonHandle;
+  const publishers: Publisher[] = [];
+
+  beforeAll(async () => {
+    useS3Credentials();
+    s3 = await TestS3.start();
+    // the bucket is down for this daemon: every upload attempt fails
+    refuse = await TcpProxy.start(s3.port, 'refuse');
+    hooks = await WebhookReceiver.start();
+    hooks.answer = () => 500;
+    const home = makeHome();
+    fs.writeFileSync(path.join(home, 'bin', 'gate.sh'), GATE_HOOK, { mode: 0o755 });
+    daemon = await startDaemon(
+      {
+        stream_record_policy_template: '{streamName}',
+        on_record_hook_script: 'bin/gate.sh',
+        on_record_hook_max_concurrent: 1,
+        on_record_hook_max_queued: 1,
+        on_record_hook_timeout: 15,
+        record_upload_url: `s3://${s3.bucket}/m/`,
+        record_upload_endpoint: refuse.url,
+        record_upload_force_path_style: true,
+        record_upload_max_attempts: 2,
+        record_upload_retry_min_delay: 1,
+        record_upload_retry_max_delay: 1,
+        record_webhook_url: hooks.url,
+        record_webhook_max_attempts: 1,
+      },
+      home,
+    );
+  }, 60_000);
+
+  afterAll(async () => {
+    for (const p of publishers) p.proc.kill('SIGKILL');
+    if (daemon) {
+      fs.writeFileSync(path.join(daemon.home, 'gate'), '');
+      expect((await daemon.stop()).code).toBe(0);
+    }
+    await hooks?.close();
+    await refuse?.close();
+    await s3?.close();
+  }, 60_000);
+
+  const samples = async (): Promise<Sample[]> => parsePrometheus(await (await fetch(daemon.url('/metrics'))).text());
+
+  it('wcs_recordings by state: RECORDING, then PAUSED after /recorder/pause', async () => {
+    const zero = await samples();
+    for (const state of ['RECORDING', 'PAUSED', 'FINISHING']) expect(sampleValue(zero, 'wcs_recordings', { state })).toBe(0);
+    const p = publish(makeClip({ video: true, audio: true, seconds: 6, gop: 1 }), daemon.rtmpUrl('paused1'), ['-stream_loop', '-1']);
+    publishers.push(p);
+    const { mediaSessionId } = await streamNamed(daemon, 'paused1');
+    await waitFor(async () => sampleValue(await samples(), 'wcs_recordings', { state: 'RECORDING' }) === 1, 20_000, 'RECORDING 1');
+    expect((await postJson(daemon, '/rest-api/recorder/pause', { mediaSessionId })).status).toBe(200);
+    const paused = await samples();
+    expect(sampleValue(paused, 'wcs_recordings', { state: 'PAUSED' })).toBe(1);
+    expect(sampleValue(paused, 'wcs_recordings', { state: 'RECORDING' })).toBe(0);
+    expect(sampleValue(paused, 'wcs_recordings_active')).toBe(1);
+    p.proc.kill('SIGINT');
+    await waitFor(async () => sampleValue(await samples(), 'wcs_hook_runs_total', { hook: 'record', result: 'ok' }) === 1, 30_000, "paused1's record and its hook");
+    expect(sampleValue(await samples(), 'wcs_recordings', { state: 'PAUSED' })).toBe(0);
+  });
+
+  it('the upload queue and its failures, the webhook outbox and its dead deliveries', async () => {
+    // paused1's record: two attempts refused by the bucket, then given up
+    await waitFor(async () => sampleValue(await samples(), 'wcs_upload_queue', { state: 'failed' }) === 1, 30_000, 'the upload given up');
+    const s = await samples();
+    expect(sampleValue(s, 'wcs_upload_failures_total', { result: 'retry' })).toBe(1);
+    expect(sampleValue(s, 'wcs_upload_failures_total', { result: 'failed' })).toBe(1);
+    expect(sampleValue(s, 'wcs_upload_queue', { state: 'uploaded' })).toBe(0);
+    // every event answered 500 with record_webhook_max_attempts=1: each delivery dead at its first try
+    await waitFor(async () => (sampleValue(await samples(), 'wcs_webhook_deliveries', { state: 'dead' }) ?? 0) >= 4, 30_000, 'dead deliveries');
+    const w = await samples();
+    const dead = sampleValue(w, 'wcs_webhook_deliveries', { state: 'dead' })!;
+    // the node counts a delivery dead just before the outbox row says so
+    expect(sampleValue(w, 'wcs_webhook_deliveries_dead_total')).toBeGreaterThanOrEqual(dead);
+    expect(hooks.received.length).toBeGreaterThanOrEqual(dead);
+    expect(sampleValue(w, 'wcs_webhook_deliveries', { state: 'delivered' })).toBe(0);
+    expect(sampleValue(w, 'wcs_webhook_events_dropped_total')).toBe(0);
+  });
+
+  it('the hook queue: one running, one queued, one dropped; the running one timed out', async () => {
+    const clip = makeClip({ video: true, audio: true, seconds: 2, gop: 1 });
+    const ps = ['gate1', 'gate2', 'gate3'].map((name) => publish(clip, daemon.rtmpUrl(name)));
+    publishers.push(...ps);
+    for (const p of ps) expect(await p.exited, p.stderr()).toBe(0);
+    // on_record_hook_max_concurrent=1, on_record_hook_max_queued=1: the first gate hook runs (and waits), the second waits, the third is dropped
+    await waitFor(
+      async () => {
+        const s = await samples();
+        return sampleValue(s, 'wcs_hook_queue_dropped_total') === 1 && sampleValue(s, 'wcs_hook_queue_jobs', { state: 'queued' }) === 1;
+      },
+      20_000,
+      'a hook queued and one dropped',
+    );
+    const q = await samples();
+    expect(sampleValue(q, 'wcs_hook_queue_jobs', { state: 'running' })).toBe(1);
+    expect(sampleValue(q, 'wcs_hook_runs_total', { hook: 'record', result: 'dropped' })).toBe(1);
+    expect(sampleValue(q, 'wcs_hook_queue_timed_out_total')).toBe(0);
+    // the running hook never sees its gate: on_record_hook_timeout ends it, and the queued one starts
+    await waitFor(async () => sampleValue(await samples(), 'wcs_hook_queue_timed_out_total') === 1, 40_000, 'the first gate hook timed out');
+    await waitFor(async () => sampleValue(await samples(), 'wcs_hook_queue_jobs', { state: 'queued' }) === 0, 10_000, 'the queued hook started');
+    fs.writeFileSync(path.join(daemon.home, 'gate'), '');
+    await waitFor(async () => sampleValue(await samples(), 'wcs_hook_queue_jobs', { state: 'running' }) === 0, 20_000, 'the hook queue empty');
+    const end = await samples();
+    expect(sampleValue(end, 'wcs_hook_runs_total', { hook: 'record', result: 'timeout' })).toBe(1);
+    expect(sampleValue(end, 'wcs_hook_runs_total', { hook: 'record', result: 'ok' })).toBe(2);
+  }, 120_000);
 });
 
 describe('metrics_enabled=false and log_level', () => {

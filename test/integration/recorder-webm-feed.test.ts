@@ -6,11 +6,13 @@ import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { WebmChunker } from '../../src/ingest/webm/webm-chunker.js';
 import { WebmFeedSource } from '../../src/ingest/webm/webm-feed-source.js';
+import { fallocateInsertRange } from '../../src/recording/mp4/insert-range.js';
 import { Recorder, type RecorderSettings } from '../../src/recording/recorder.js';
 import { parseRotation } from '../../src/recording/rotation.js';
 import { WorkPool } from '../../src/recording/work-pool.js';
 import { Stream } from '../../src/streams/stream.js';
 import { decodeErrors, ffprobe, firstVideoFrameIsKey } from '../helpers/media.js';
+import { recorderSettings } from '../helpers/recorder-settings.js';
 
 /**
  * RTMP cannot carry VP8, so the VP8 rules are checked here as far as the
@@ -20,7 +22,10 @@ import { decodeErrors, ffprobe, firstVideoFrameIsKey } from '../helpers/media.js
  */
 
 const dirs: string[] = [];
-afterAll(() => {
+// the recorders' insert-range helper, as the daemon owns it
+const insertRange = fallocateInsertRange();
+afterAll(async () => {
+  await insertRange.close?.();
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
 });
 
@@ -45,23 +50,14 @@ function liveFeed(video: 'vp8' | 'h264', seconds: number) {
 }
 
 function settings(dir: string, overrides: Partial<RecorderSettings> = {}): RecorderSettings {
-  return {
-    ffmpeg: 'ffmpeg',
-    formats: { h264: 'mp4', vp8: 'webm' },
+  return recorderSettings(dir, {
     naming: { template: '{streamName}-{audioCodec}-{videoCodec}', encoding: 'none', exclude: '/' },
-    rotation: { kind: 'disabled' },
-    indexParts: true,
     tmpDir: dir,
-    recordDir: dir,
     stopTimeoutMs: 15_000,
-    audio: { sampleRate: 44100, channels: 2, fdkAacBitrateMode: 5 },
-    matroska: { clusterDurationLimitMs: 100_000, clusterSizeLimit: 131072 },
-    mp4: { moovFirst: true, reserveSpace: false, reservedBytes: 2048 * 1024 },
-    muxer: 'in-process',
-    maxPendingInput: 64 * 1024 * 1024,
-    limits: { errorIntervalMs: 3_600_000, maxErrors: 3, maxLengthMs: 0, idleTimeoutMs: 30_000 },
+    mp4: { moovFirst: true, reserveSpace: false, reservedBytes: 2048 * 1024, insertRange: true },
+    insertRange,
     ...overrides,
-  };
+  });
 }
 
 async function record(name: string, video: 'vp8' | 'h264', seconds: number, overrides: Partial<RecorderSettings> = {}) {

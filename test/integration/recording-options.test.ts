@@ -6,9 +6,9 @@
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startDaemon, waitFor, type DaemonHandle } from '../helpers/daemon.js';
+import { startDaemon, type DaemonHandle } from '../helpers/daemon.js';
 import { decodeErrors, firstVideoFrameIsKey, makeClip, publish, type Publisher } from '../helpers/media.js';
-import { hookLines, postJson, streamNamed, type ErrorJson } from '../helpers/rest.js';
+import { hookLines, postJson, recordOf, streamNamed, type ErrorJson } from '../helpers/rest.js';
 
 interface Probe {
   format: { format_name: string; duration: string };
@@ -17,21 +17,6 @@ interface Probe {
 
 function probe(file: string): Probe {
   return JSON.parse(execFileSync('ffprobe', ['-v', 'error', '-show_format', '-show_streams', '-of', 'json', file], { encoding: 'utf8' })) as Probe;
-}
-
-/** The record of a stream, from the shipped hook's log. */
-async function recordOf(daemon: DaemonHandle, stream: string): Promise<string> {
-  let file = '';
-  await waitFor(
-    () => {
-      const line = hookLines(daemon).find((l) => l.startsWith(`${stream}:`));
-      file = line ? line.slice(stream.length + 1) : '';
-      return file !== '';
-    },
-    60_000,
-    `the record of ${stream}`,
-  );
-  return file;
 }
 
 let daemon: DaemonHandle;
@@ -65,7 +50,7 @@ describe('format, audio and video per recording', () => {
     const stream = `fmt_${format}`;
     const publisher = await publishAndRecord(stream, clip, { format });
     expect(await publisher.exited).toBe(0);
-    const file = await recordOf(daemon, stream);
+    const file = await recordOf(daemon, stream, [], 60_000);
     expect(path.basename(file)).toBe(`${stream}.${format}`);
     const p = probe(file);
     expect(p.format.format_name).toContain(formatName);
@@ -87,7 +72,7 @@ describe('format, audio and video per recording', () => {
   it('audio=false (by /stream/startRecording): video only', async () => {
     const publisher = await publishAndRecord('no_audio', clip, { audio: false }, '/rest-api/stream/startRecording');
     expect(await publisher.exited).toBe(0);
-    const file = await recordOf(daemon, 'no_audio');
+    const file = await recordOf(daemon, 'no_audio', [], 60_000);
     expect(probe(file).streams.map((s) => s.codec_type)).toEqual(['video']);
     expect(decodeErrors(file)).toBe('');
   });
@@ -95,7 +80,7 @@ describe('format, audio and video per recording', () => {
   it('video=false: audio only, in MP4', async () => {
     const publisher = await publishAndRecord('no_video', clip, { video: false });
     expect(await publisher.exited).toBe(0);
-    const file = await recordOf(daemon, 'no_video');
+    const file = await recordOf(daemon, 'no_video', [], 60_000);
     expect(path.extname(file)).toBe('.mp4');
     const p = probe(file);
     expect(p.streams.map((s) => `${s.codec_type}:${s.codec_name}`)).toEqual(['audio:aac']);
@@ -105,7 +90,7 @@ describe('format, audio and video per recording', () => {
   it('video=false with format webm: the AAC becomes Opus', async () => {
     const publisher = await publishAndRecord('no_video_webm', clip, { video: false, format: 'webm' });
     expect(await publisher.exited).toBe(0);
-    const file = await recordOf(daemon, 'no_video_webm');
+    const file = await recordOf(daemon, 'no_video_webm', [], 60_000);
     const p = probe(file);
     expect(p.format.format_name).toContain('webm');
     expect(p.streams.map((s) => `${s.codec_type}:${s.codec_name}`)).toEqual(['audio:opus']);
@@ -117,7 +102,7 @@ describe('maxLength', () => {
     const clip = makeClip({ video: true, audio: true, seconds: 8, gop: 1 });
     const publisher = await publishAndRecord('maxlen', clip, { maxLength: 3 });
     // the record is finished while the publisher still sends (the stream is longer than maxLength)
-    const file = await recordOf(daemon, 'maxlen');
+    const file = await recordOf(daemon, 'maxlen', [], 60_000);
     const sentWhenDone = publisher.sentSeconds();
     expect(await publisher.exited).toBe(0);
     expect(sentWhenDone).toBeLessThan(8);

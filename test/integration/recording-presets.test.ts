@@ -9,9 +9,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { makeHome, startDaemon, waitFor, type DaemonHandle } from '../helpers/daemon.js';
+import { makeHome, startDaemon, type DaemonHandle } from '../helpers/daemon.js';
 import { decodeErrors, makeClip, publish, type Publisher } from '../helpers/media.js';
-import { hookLines, postJson, streamNamed, type ErrorJson } from '../helpers/rest.js';
+import { hookLines, postJson, recordOf, streamNamed, type ErrorJson } from '../helpers/rest.js';
 
 interface Probe {
   format: { format_name: string; duration: string };
@@ -20,20 +20,6 @@ interface Probe {
 
 function probe(file: string): Probe {
   return JSON.parse(execFileSync('ffprobe', ['-v', 'error', '-show_format', '-show_streams', '-of', 'json', file], { encoding: 'utf8' })) as Probe;
-}
-
-async function recordOf(daemon: DaemonHandle, stream: string): Promise<string> {
-  let file = '';
-  await waitFor(
-    () => {
-      const line = hookLines(daemon).find((l) => l.startsWith(`${stream}:`));
-      file = line ? line.slice(stream.length + 1) : '';
-      return file !== '';
-    },
-    120_000,
-    `the record of ${stream}`,
-  );
-  return file;
 }
 
 interface PresetJson {
@@ -74,7 +60,7 @@ describe('transcoding presets (record_transcode_max_concurrent=2)', () => {
 
   async function checkPreset(name: string): Promise<void> {
     const stream = `p_${name.replace(/-/g, '_')}`;
-    const file = await recordOf(daemon, stream);
+    const file = await recordOf(daemon, stream, [], 120_000);
     const want = EXPECTED[name]!;
     expect(path.extname(file)).toBe(`.${want.ext}`);
     const p = probe(file);
@@ -135,7 +121,7 @@ describe('conf/recording_presets.json', () => {
       const res = await postJson<ErrorJson>(good, '/rest-api/recorder/startup', { mediaSessionId: s.mediaSessionId, config: { preset: 'h264-240p', format: 'mkv' } });
       expect(res.status, JSON.stringify(res.body)).toBe(200);
       expect(await publisher.exited).toBe(0);
-      const file = await recordOf(good, 'small');
+      const file = await recordOf(good, 'small', [], 120_000);
       const video = probe(file).streams.find((x) => x.codec_type === 'video')!;
       expect([video.codec_name, video.width, video.height, video.avg_frame_rate]).toEqual(['h264', 426, 240, '15/1']);
       expect(path.extname(file)).toBe('.mkv');

@@ -3,13 +3,36 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { liveMuxerArgs, planRecording } from '../../src/recording/formats.js';
+import { fallocateInsertRange } from '../../src/recording/mp4/insert-range.js';
 import { writeSidecar } from '../../src/recording/part-sidecar.js';
 import { recoverInterruptedParts } from '../../src/recording/recovery.js';
 import { decodeErrors, durationOf, ffprobe, makeClip } from '../helpers/media.js';
 
 const MSID = '0b7e6c2a-1f0e-4c55-9a59-2a5a3c7d9e11';
+
+// recovery's insert-range helper, as the daemon owns it
+const insertRange = fallocateInsertRange();
+afterAll(async () => {
+  await insertRange.close?.();
+});
+
+/** Start-up recovery of what `dir` holds, as the daemon runs it (records named by `template` when a part has no description). */
+function recover(dir: string, template: string, timeoutMs: number) {
+  return recoverInterruptedParts({
+    tmpDir: dir,
+    recordDir: dir,
+    ffmpeg: 'ffmpeg',
+    ffprobe: 'ffprobe',
+    mp4: { moovFirst: true, reserveSpace: false, reservedBytes: 0, insertRange: true },
+    insertRange,
+    formats: { h264: 'mp4', vp8: 'webm' },
+    naming: { template, encoding: 'none', exclude: '/' },
+    timeoutMs,
+    log: pino({ level: 'silent' }),
+  });
+}
 
 /**
  * A live muxer killed with SIGKILL while it writes, as when the server dies:
@@ -74,17 +97,7 @@ describe('start-up recovery of parts left by a crash, for every container', () =
       const { tmp, muxedSeconds } = await killedMuxerOutput(dir, container, 4);
       expect(muxedSeconds).toBeGreaterThanOrEqual(4);
       expect(fs.statSync(tmp).size).toBeGreaterThan(0);
-      const records = await recoverInterruptedParts({
-        tmpDir: dir,
-        recordDir: dir,
-        ffmpeg: 'ffmpeg',
-        ffprobe: 'ffprobe',
-        mp4: { moovFirst: true, reserveSpace: false, reservedBytes: 0 },
-        formats: { h264: 'mp4', vp8: 'webm' },
-        naming: { template: 'unused', encoding: 'none', exclude: '/' },
-        timeoutMs: 30_000,
-        log: pino({ level: 'silent' }),
-      });
+      const records = await recover(dir, 'unused', 30_000);
       expect(records).toHaveLength(1);
       const record = records[0]!;
       expect(record.fileName).toMatch(new RegExp(`^cam_${container}-op-\\d+\\.${container}$`));
@@ -107,17 +120,7 @@ describe('start-up recovery of parts left by a crash, for every container', () =
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wcs-recover-broken-'));
     try {
       fs.writeFileSync(path.join(dir, `.rec-${MSID}-1-1.mp4`), Buffer.alloc(1000, 7));
-      const records = await recoverInterruptedParts({
-        tmpDir: dir,
-        recordDir: dir,
-        ffmpeg: 'ffmpeg',
-        ffprobe: 'ffprobe',
-        mp4: { moovFirst: true, reserveSpace: false, reservedBytes: 0 },
-        formats: { h264: 'mp4', vp8: 'webm' },
-        naming: { template: 'x', encoding: 'none', exclude: '/' },
-        timeoutMs: 10_000,
-        log: pino({ level: 'silent' }),
-      });
+      const records = await recover(dir, 'x', 10_000);
       expect(records).toEqual([]);
       expect(fs.readdirSync(dir)).toEqual([`.rec-${MSID}-1-1.mp4.broken`]);
     } finally {

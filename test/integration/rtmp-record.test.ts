@@ -5,54 +5,9 @@ import { promisify } from 'node:util';
 import http from 'node:http';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isAlive, startDaemon, waitFor, type DaemonHandle } from '../helpers/daemon.js';
+import { isAlive, startDaemon, type DaemonHandle } from '../helpers/daemon.js';
 import { decodeErrors, durationOf, ffprobe, firstVideoFrameIsKey, makeClip, publish } from '../helpers/media.js';
-
-interface StreamJson {
-  mediaSessionId: string;
-  name: string;
-  status: string;
-  mediaProvider: string;
-  record: boolean;
-  audioCodec: string;
-  videoCodec: string;
-  width: number;
-  height: number;
-  published: boolean;
-}
-
-async function streamNamed(daemon: DaemonHandle, name: string, timeoutMs = 10_000): Promise<StreamJson> {
-  let found: StreamJson | undefined;
-  await waitFor(
-    async () => {
-      const res = await daemon.post<StreamJson[]>('/rest-api/stream/find_all');
-      found = res.body.find((s) => s.name === name && s.videoCodec + s.audioCodec !== '');
-      return found !== undefined;
-    },
-    timeoutMs,
-    `stream ${name} in find_all`,
-  );
-  return found!;
-}
-
-function hookLines(daemon: DaemonHandle): string[] {
-  const log = path.join(daemon.home, 'logs', 'record.log');
-  return fs.existsSync(log) ? fs.readFileSync(log, 'utf8').split('\n').filter(Boolean) : [];
-}
-
-async function waitForHook(daemon: DaemonHandle, stream: string, timeoutMs = 15_000): Promise<string> {
-  let file = '';
-  await waitFor(
-    () => {
-      const line = hookLines(daemon).find((l) => l.startsWith(`${stream}:`));
-      file = line ? line.slice(stream.length + 1) : '';
-      return line !== undefined;
-    },
-    timeoutMs,
-    `hook for ${stream}`,
-  );
-  return file;
-}
+import { recordOf, streamNamed, type StreamJson } from '../helpers/rest.js';
 
 /** A GET whose path is sent exactly as written (fetch would normalise "..") */
 function rawGet(port: number, rawPath: string): Promise<{ status: number; body: string }> {
@@ -105,7 +60,7 @@ describe('RTMP publish recorded to MP4 (default config)', () => {
 
     expect(await publisher.exited).toBe(0);
     const stoppedAt = Date.now();
-    const hookFile = await waitForHook(daemon, 'stream_av');
+    const hookFile = await recordOf(daemon, 'stream_av');
     const expected = path.join(daemon.recordDir, `stream-${stream.mediaSessionId}-alice.mp4`);
     expect(hookFile).toBe(expected);
     expect(fs.existsSync(expected)).toBe(true);
@@ -149,7 +104,7 @@ describe('RTMP publish recorded to MP4 (default config)', () => {
     expect(as.videoCodec).toBe('');
     expect(await v.exited).toBe(0);
     expect(await a.exited).toBe(0);
-    const [vFile, aFile] = await Promise.all([waitForHook(daemon, 'only_video'), waitForHook(daemon, 'only_audio')]);
+    const [vFile, aFile] = await Promise.all([recordOf(daemon, 'only_video'), recordOf(daemon, 'only_audio')]);
     expect(path.basename(vFile)).toBe(`stream-${vs.mediaSessionId}-.mp4`);
     expect(ffprobe(vFile).streams.map((s) => s.codec_name)).toEqual(['h264']);
     expect(ffprobe(aFile).streams.map((s) => s.codec_name)).toEqual(['aac']);
@@ -171,7 +126,7 @@ describe('RTMP publish recorded to MP4 (default config)', () => {
     expect(named).toHaveLength(1);
     expect(named[0]!.mediaSessionId).toBe(original.mediaSessionId);
     expect(await first.exited).toBe(0);
-    const file = await waitForHook(daemon, 'taken');
+    const file = await recordOf(daemon, 'taken');
     expect(Math.abs(durationOf(file) - durationOf(clip))).toBeLessThanOrEqual(0.3);
   });
 
@@ -187,7 +142,7 @@ describe('RTMP publish recorded to MP4 (default config)', () => {
     expect(durationOf(out)).toBeGreaterThan(2.5);
     expect(await publisher.exited).toBe(0);
     // the recording is whole: the player joining changed nothing for it
-    const file = await waitForHook(daemon, 'played');
+    const file = await recordOf(daemon, 'played');
     expect(decodeErrors(file)).toBe('');
     expect(Math.abs(durationOf(file) - durationOf(clip))).toBeLessThanOrEqual(0.3);
   });
@@ -260,7 +215,7 @@ describe('recording started while the stream is live', () => {
     const list = await daemon.post<{ fileName: string }[]>('/rest-api/recorder/find_all');
     expect(list.body).toMatchObject([{ fileName: 'late-late-.mp4', mediaSessionId: stream.mediaSessionId, state: 'RECORDING' }]);
     expect(await publisher.exited).toBe(0);
-    const file = await waitForHook(daemon, 'late');
+    const file = await recordOf(daemon, 'late');
     expect(path.basename(file)).toBe('late-late-.mp4');
     const probe = ffprobe(file);
     expect(probe.streams.map((s) => s.codec_name).sort()).toEqual(['aac', 'h264']);

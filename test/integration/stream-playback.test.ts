@@ -288,4 +288,22 @@ describe('time-range playback: /client/streams/<name>.mp4?from=&to=', () => {
     const listed = await daemon.post<{ records?: { fileName: string }[] }>('/rest-api/recorder/find_records', {});
     expect(JSON.stringify(listed.body)).not.toContain('.playback');
   });
+
+  it('a part cut short on disk: 422 naming the record, never a 500; the ranges around it still play', async () => {
+    const parts = await partsOf(daemon, 'cam2');
+    const last = parts.at(-1)!;
+    const file = path.join(daemon.recordDir, last.fileName);
+    // a disk or copy that lost the end of the file: the moov (first) still lists the media that is gone
+    fs.truncateSync(file, Math.floor(fs.statSync(file).size / 2));
+    const res = await get(daemon, playUrl('cam2', { from: last.startTimeMillis, to: last.endTimeMillis }));
+    expect(res.status).toBe(422);
+    const body = JSON.parse(res.body.toString()) as { message: string };
+    expect(body.message).toContain(`part '${last.fileName}' cannot be read (the record is damaged)`);
+    expect(body.message).toMatch(/past|runs to byte \d+ but the file has \d+ bytes/);
+    expect(daemon.output).toMatch(/Playback refused: a part of the range is damaged/);
+    // the same again (nothing cached as good), and the other stream's ranges are unaffected
+    expect((await get(daemon, playUrl('cam2', { from: last.startTimeMillis, to: last.endTimeMillis }))).status).toBe(422);
+    const cam = await partsOf(daemon, 'cam');
+    expect((await get(daemon, playUrl('cam', { from: cam[0]!.startTimeMillis, to: cam[0]!.endTimeMillis }))).status).toBe(200);
+  });
 });

@@ -6,7 +6,7 @@ import type { Page } from 'playwright-core';
 import { launchChromium, whipPublishFromPage, type Browser } from '../helpers/chromium.js';
 import { startDaemon, waitFor, type DaemonHandle } from '../helpers/daemon.js';
 import { decodeErrors, ffprobe, firstVideoFrameIsKey, packetCount } from '../helpers/media.js';
-import { postJson, type RecordJson, type StreamJson } from '../helpers/rest.js';
+import { postJson, recordsOfSession, type RecordJson, type StreamJson } from '../helpers/rest.js';
 import { ENGINES, skipNote } from '../helpers/engines.js';
 
 /**
@@ -34,20 +34,6 @@ async function startLegDaemon(props: Record<string, string | number>): Promise<D
     media_port_to: 31001 + (process.pid % 40) * 20 + 19,
     ...props,
   });
-}
-
-async function recordsOf(mediaSessionId: string, timeoutMs = 20_000): Promise<RecordJson[]> {
-  let found: RecordJson[] = [];
-  await waitFor(
-    async () => {
-      const res = await postJson<RecordJson[]>(daemon, '/rest-api/recorder/find_records', { mediaSessionId });
-      found = res.status === 200 ? res.body : [];
-      return found.length > 0;
-    },
-    timeoutMs,
-    `a record of ${mediaSessionId}`,
-  );
-  return found;
 }
 
 async function streamByName(name: string): Promise<StreamJson | undefined> {
@@ -198,11 +184,11 @@ describe.each(ENGINES)('WebRTC ingest from Chromium ($engine)', (leg) => {
         async () =>
           count('WebRTC stream unpublished') === 1 &&
           count('Recording done') === count('Recording started') &&
-          (await recordsOf(pub.mediaSessionId!)).length >= Math.max(3, count('Recording done')),
+          (await recordsOfSession(daemon, pub.mediaSessionId!)).length >= Math.max(3, count('Recording done')),
         20_000,
         'every part of the rotated publish',
       );
-      const parts = (await recordsOf(pub.mediaSessionId!)).sort((a, b) => a.startTimeMillis - b.startTimeMillis);
+      const parts = (await recordsOfSession(daemon, pub.mediaSessionId!)).sort((a, b) => a.startTimeMillis - b.startTimeMillis);
       // Chromium's VP8 has no periodic keyframes: without the requests there would be one part
       let total = 0;
       for (const [i, part] of parts.entries()) {

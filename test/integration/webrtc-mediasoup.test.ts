@@ -2,10 +2,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium, whipPublishFromPage, type Browser } from '../helpers/chromium.js';
-import { startDaemon, waitFor, type DaemonHandle } from '../helpers/daemon.js';
+import { startDaemon, type DaemonHandle } from '../helpers/daemon.js';
 import { MEDIASOUP_WORKER } from '../helpers/engines.js';
 import { decodeErrors, ffprobe, firstVideoFrameIsKey, packetCount } from '../helpers/media.js';
-import { postJson, type RecordJson } from '../helpers/rest.js';
+import { recordsOfSession } from '../helpers/rest.js';
 
 /**
  * What only the mediasoup engine has: webrtc_engine=auto choosing it when
@@ -58,20 +58,6 @@ function workerPids(d: DaemonHandle): number[] {
   });
 }
 
-async function recordOf(d: DaemonHandle, mediaSessionId: string): Promise<RecordJson> {
-  let records: RecordJson[] = [];
-  await waitFor(
-    async () => {
-      const res = await postJson<RecordJson[]>(d, '/rest-api/recorder/find_records', { mediaSessionId });
-      records = res.status === 200 ? res.body : [];
-      return records.length > 0;
-    },
-    30_000,
-    `the record of ${mediaSessionId}`,
-  );
-  return records[0]!;
-}
-
 describe('mediasoup engine', () => {
   it.skipIf(noWorker)(`webrtc_engine=auto runs mediasoup when its worker runs, and says which binary it uses${reason}`, () => {
     const d = daemon!;
@@ -94,7 +80,7 @@ describe('mediasoup engine', () => {
       const [pid] = workerPids(d);
       expect(pid).toBeDefined();
       process.kill(pid!, 'SIGKILL');
-      const record = await recordOf(d, pub.mediaSessionId!);
+      const record = (await recordsOfSession(d, pub.mediaSessionId!, 30_000))[0]!;
       expect(d.output).toMatch(/mediasoup worker died: its publishes end and a new worker starts/);
       expect(d.output).toMatch(/"reason":"mediasoup worker died".*"msg":"WebRTC stream ending"/);
       const file = path.join(d.recordDir, record.fileName);
@@ -118,7 +104,7 @@ describe('mediasoup engine', () => {
       expect(pub.status, pub.error).toBe(201);
       await new Promise((r) => setTimeout(r, 4000));
       expect((await fetch(d.url(pub.location!), { method: 'DELETE' })).status).toBe(200);
-      const file = path.join(d.recordDir, (await recordOf(d, pub.mediaSessionId!)).fileName);
+      const file = path.join(d.recordDir, (await recordsOfSession(d, pub.mediaSessionId!, 30_000))[0]!.fileName);
       expect(ffprobe(file).streams.map((s) => s.codec_name).sort()).toEqual(['opus', 'vp8']);
       expect(firstVideoFrameIsKey(file)).toBe(true);
       expect(packetCount(file, 'v')).toBeGreaterThan(30);
@@ -138,7 +124,7 @@ describe('mediasoup engine', () => {
       await d.waitForOutput(/"state":"connected","msg":"WebRTC DTLS state"/, 15_000);
       await new Promise((r) => setTimeout(r, 4000));
       expect((await fetch(d.url(pub.location!), { method: 'DELETE' })).status).toBe(200);
-      const file = path.join(d.recordDir, (await recordOf(d, pub.mediaSessionId!)).fileName);
+      const file = path.join(d.recordDir, (await recordsOfSession(d, pub.mediaSessionId!, 30_000))[0]!.fileName);
       expect(ffprobe(file).streams.map((s) => s.codec_name).sort()).toEqual(['opus', 'vp8']);
       expect(packetCount(file, 'v')).toBeGreaterThan(30);
     } finally {

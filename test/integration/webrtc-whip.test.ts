@@ -3,9 +3,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromiumPid, framesSent, launchChromium, whipPublishFromPage, type Browser } from '../helpers/chromium.js';
-import { REPO, startDaemon, waitFor, type DaemonHandle } from '../helpers/daemon.js';
+import { REPO, startDaemon, type DaemonHandle } from '../helpers/daemon.js';
 import { decodeErrors, ffprobe, firstVideoFrameIsKey, packetCount } from '../helpers/media.js';
-import { postJson, type RecordJson, type StreamJson } from '../helpers/rest.js';
+import { postJson, recordsOfSession, type RecordJson, type StreamJson } from '../helpers/rest.js';
 import { ENGINES, skipNote } from '../helpers/engines.js';
 
 /**
@@ -39,20 +39,6 @@ function offer(video = 'VP8'): string {
 async function whipPost(d: DaemonHandle, stream: string, body: string, headers: Record<string, string> = { 'content-type': 'application/sdp' }) {
   const res = await fetch(d.url(`/whip/${stream}`), { method: 'POST', headers, body });
   return { status: res.status, text: await res.text(), headers: res.headers };
-}
-
-async function recordsOf(mediaSessionId: string, timeoutMs: number): Promise<RecordJson[]> {
-  let found: RecordJson[] = [];
-  await waitFor(
-    async () => {
-      const res = await postJson<RecordJson[]>(daemon, '/rest-api/recorder/find_records', { mediaSessionId });
-      found = res.status === 200 ? res.body : [];
-      return found.length > 0;
-    },
-    timeoutMs,
-    `a record of ${mediaSessionId}`,
-  );
-  return found;
 }
 
 function recordPath(r: RecordJson): string {
@@ -109,7 +95,7 @@ describe.each(ENGINES)('WebRTC over WHIP ($engine)', (leg) => {
         const sentAtDelete = await framesSent(page);
         expect(del.status).toBe(200);
         expect((await fetch(daemon.url(pub.location!), { method: 'DELETE' })).status).toBe(404);
-        const [record] = await recordsOf(stream.mediaSessionId, 20_000);
+        const [record] = await recordsOfSession(daemon, stream.mediaSessionId, 20_000);
         const file = recordPath(record!);
         const probe = ffprobe(file);
         expect(probe.streams.map((s) => s.codec_name).sort()).toEqual(['opus', 'vp8']);
@@ -138,7 +124,7 @@ describe.each(ENGINES)('WebRTC over WHIP ($engine)', (leg) => {
       expect(pid).not.toBeNull();
       process.kill(pid!, 'SIGKILL');
       const killedAt = Date.now();
-      const [record] = await recordsOf(pub.mediaSessionId!, 15_000);
+      const [record] = await recordsOfSession(daemon, pub.mediaSessionId!, 15_000);
       const endedAfter = Date.now() - killedAt;
       // 3 s idle timeout, checked each second, then the file is finished
       expect(endedAfter).toBeGreaterThan(2500);
@@ -165,7 +151,7 @@ describe.each(ENGINES)('WebRTC over WHIP ($engine)', (leg) => {
         const sent = await framesSent(page);
         const closedAt = Date.now();
         await page.evaluate(() => (window as unknown as { __pc: RTCPeerConnection }).__pc.close());
-        const [record] = await recordsOf(pub.mediaSessionId!, 15_000);
+        const [record] = await recordsOfSession(daemon, pub.mediaSessionId!, 15_000);
         expect(Date.now() - closedAt).toBeLessThan(6000);
         const file = recordPath(record!);
         // the feed ffmpeg, nudged after its SIGINT, writes its last cluster: nothing of the publish is lost
@@ -240,7 +226,7 @@ describe.each(ENGINES)('WebRTC over WHIP ($engine)', (leg) => {
       const pubs = JSON.parse(out.trim().split('\n').pop()!) as { name: string; status: number; mediaSessionId: string; framesSent: number }[];
       expect(pubs.map((p) => p.status)).toEqual([201, 201, 201, 201, 201]);
       for (const p of pubs) {
-        const [record] = await recordsOf(p.mediaSessionId, 20_000);
+        const [record] = await recordsOfSession(daemon, p.mediaSessionId, 20_000);
         const file = recordPath(record!);
         const probe = ffprobe(file);
         expect(probe.streams.map((s) => s.codec_name).sort()).toEqual(['opus', 'vp8']);

@@ -5,36 +5,13 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import type { Catalog, RecordRow } from '../../src/catalog/catalog.js';
 import { PgCatalog } from '../../src/catalog/pg-catalog.js';
 import { SqliteCatalog } from '../../src/catalog/sqlite-catalog.js';
+import { row } from '../helpers/catalog-rows.js';
 import { PgTestServer, postgresMissing } from '../helpers/postgres.js';
 
 /**
  * The Catalog contract, run against both engines: the embedded SQLite file
  * and PostgreSQL (a real server: a throw-away cluster of test/helpers/postgres.ts).
  */
-
-export function row(fileName: string, over: Partial<RecordRow> = {}): RecordRow {
-  return {
-    fileName,
-    dir: '/rec',
-    streamName: 'cam1',
-    mediaSessionId: 'msid-1',
-    provider: 'RTMP',
-    login: 'bob',
-    startMs: 1000,
-    endMs: 2000,
-    durationMs: 1000,
-    size: 100,
-    container: 'mp4',
-    videoCodec: 'H264',
-    audioCodec: 'AAC',
-    width: 640,
-    height: 360,
-    part: 1,
-    state: 'finished',
-    mtimeMs: 2000,
-    ...over,
-  };
-}
 
 interface Engine {
   /** A new empty catalog of node 'node-a'. */
@@ -120,6 +97,56 @@ for (const [name, makeEngine] of Object.entries(ENGINES)) {
       expect(await catalog.get('plain.mp4')).not.toHaveProperty('pauses');
       const found = await catalog.find({ streamName: 'cam1' });
       expect(found.records.find((r) => r.fileName === 'paused.mp4')?.pauses).toEqual(pauses);
+    });
+
+    it('every column round-trips with its JS type: get, find, retention rows, after a reopen', async () => {
+      // values past 2^31 (BIGINT columns), a distinct value in every field, and the nullable ones both ways
+      const full: RecordRow = {
+        fileName: 'full.mkv',
+        dir: '/data/rec/x',
+        streamName: 'stream-ü',
+        mediaSessionId: 'b0c1d2e3-0000-4000-8000-000000000001',
+        provider: 'WebRTC',
+        login: 'alice',
+        startMs: 1_765_000_000_123,
+        endMs: 1_765_000_009_876,
+        durationMs: 9_753,
+        size: 5_000_000_123,
+        container: 'mkv',
+        videoCodec: 'VP8',
+        audioCodec: 'OPUS',
+        width: 1920,
+        height: 1080,
+        part: 7,
+        state: 'recovered',
+        mtimeMs: 1_765_000_010_000,
+        pauses: [{ pausedAt: 1_765_000_001_000, resumedAt: 1_765_000_002_000, positionMs: 877, skippedMs: 1000 }],
+      };
+      const open: RecordRow = { ...full, fileName: '.rec-open.mkv', streamName: 'other', mediaSessionId: null, endMs: null, durationMs: null, state: 'recording', pauses: undefined };
+      delete (open as { pauses?: unknown }).pauses;
+      await catalog.upsert(full);
+      await catalog.upsert(open);
+      expect(await catalog.pin('full.mkv', true)).toBe(true);
+      await catalog.close();
+      catalog = await engine.reopen();
+      const expected = { ...full, nodeId: 'node-a', pinned: true, deletedAt: null, deletedReason: null };
+      const expectedOpen = { ...open, nodeId: 'node-a', pinned: false, deletedAt: null, deletedReason: null };
+      expect(await catalog.get('full.mkv')).toEqual(expected);
+      expect(await catalog.get('.rec-open.mkv')).toEqual(expectedOpen);
+      expect((await catalog.find({ streamName: 'stream-ü' })).records).toEqual([expected]);
+      const retention = await catalog.retentionRows(10);
+      expect(retention.records).toEqual([expected, expectedOpen]);
+      expect(retention.recording).toEqual([expectedOpen]);
+      // numbers are numbers and the pin a boolean on both engines (PostgreSQL's BIGINT would come back as text)
+      const got = (await catalog.get('full.mkv'))!;
+      for (const key of ['startMs', 'endMs', 'durationMs', 'size', 'width', 'height', 'part', 'mtimeMs'] as const) expect(typeof got[key]).toBe('number');
+      expect(typeof got.pinned).toBe('boolean');
+      expect(await catalog.presentIn('/data/rec/x')).toEqual(new Map([['full.mkv', { size: full.size, mtimeMs: full.mtimeMs, state: 'recovered' }]]));
+      await catalog.markDeleted('full.mkv', 'max_size', 1_765_000_020_000);
+      const deleted = (await catalog.find({ states: ['deleted'] })).records[0]!;
+      expect(deleted).toEqual({ ...expected, state: 'deleted', deletedAt: 1_765_000_020_000, deletedReason: 'max_size' });
+      await catalog.upsertCut({ fileName: 'full-s1-e2.mkv', dir: '/data/cuts', sourceFileName: 'full.mkv', size: 4_500_000_000, createdMs: 1_765_000_030_000 });
+      expect(await catalog.cutsOf('full.mkv')).toEqual([{ fileName: 'full-s1-e2.mkv', dir: '/data/cuts', sourceFileName: 'full.mkv', size: 4_500_000_000, createdMs: 1_765_000_030_000 }]);
     });
 
     it('a part: row while recording under its temp name, then the finished record in its place', async () => {

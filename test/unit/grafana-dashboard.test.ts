@@ -33,6 +33,12 @@ const sources: MetricsSources = {
   diskDirs: [],
   freeSpace: async () => 0,
   eventLoop: () => ({ meanMs: 0, p50Ms: 0, p99Ms: 0, maxMs: 0, sinceMs: 0 }),
+  recordingStates: () => [],
+  hookQueue: () => ({ running: 0, queued: 0, dropped: 0 }),
+  uploadCounts: async () => null,
+  uploadFailures: () => ({ retry: 0, failed: 0 }),
+  webhookCounts: async () => null,
+  webhookTotals: () => ({ dead: 0, dropped: 0 }),
 };
 
 describe('the Grafana dashboard (conf/grafana/wcs-recorder.json)', () => {

@@ -15,6 +15,12 @@ function sources(over: Partial<MetricsSources> = {}): MetricsSources {
       return 5e9;
     },
     eventLoop: () => ({ meanMs: 1, p50Ms: 1, p99Ms: 12, maxMs: 40, sinceMs: 1000 }),
+    recordingStates: () => ['RECORDING', 'PAUSED', 'RECORDING', 'SOMETHING'],
+    hookQueue: () => ({ running: 2, queued: 5, dropped: 3 }),
+    uploadCounts: async () => ({ pending: 4, uploading: 1, uploaded: 10, failed: 2 }),
+    uploadFailures: () => ({ retry: 6, failed: 2 }),
+    webhookCounts: async () => ({ pending: 1, delivering: 0, delivered: 7, dead: 3 }),
+    webhookTotals: () => ({ dead: 3, dropped: 9 }),
     ...over,
   };
 }
@@ -53,6 +59,23 @@ describe('Metrics', () => {
     expect(sampleValue(s, 'wcs_cut_seconds_count')).toBe(0);
     expect(sampleValue(s, 'wcs_record_bytes_written_total')).toBe(0);
     expect(sampleValue(s, 'wcs_records_recovered_total')).toBe(0);
+    // recordings by state: an unknown state makes no series
+    expect(sampleValue(s, 'wcs_recordings', { state: 'RECORDING' })).toBe(2);
+    expect(sampleValue(s, 'wcs_recordings', { state: 'PAUSED' })).toBe(1);
+    expect(sampleValue(s, 'wcs_recordings', { state: 'FINISHING' })).toBe(0);
+    expect(s.filter((x) => x.name === 'wcs_recordings')).toHaveLength(3);
+    expect(sampleValue(s, 'wcs_hook_queue_jobs', { state: 'running' })).toBe(2);
+    expect(sampleValue(s, 'wcs_hook_queue_jobs', { state: 'queued' })).toBe(5);
+    expect(sampleValue(s, 'wcs_hook_queue_dropped_total')).toBe(3);
+    expect(sampleValue(s, 'wcs_hook_queue_timed_out_total')).toBe(0);
+    expect(sampleValue(s, 'wcs_upload_queue', { state: 'pending' })).toBe(4);
+    expect(sampleValue(s, 'wcs_upload_queue', { state: 'failed' })).toBe(2);
+    expect(sampleValue(s, 'wcs_upload_failures_total', { result: 'retry' })).toBe(6);
+    expect(sampleValue(s, 'wcs_upload_failures_total', { result: 'failed' })).toBe(2);
+    expect(sampleValue(s, 'wcs_webhook_deliveries', { state: 'dead' })).toBe(3);
+    expect(sampleValue(s, 'wcs_webhook_deliveries', { state: 'delivered' })).toBe(7);
+    expect(sampleValue(s, 'wcs_webhook_deliveries_dead_total')).toBe(3);
+    expect(sampleValue(s, 'wcs_webhook_events_dropped_total')).toBe(9);
     // its own registry only: no process metrics unless asked for
     expect([...metricNames(text)].every((n) => n.startsWith('wcs_'))).toBe(true);
   });
@@ -112,5 +135,39 @@ describe('Metrics', () => {
     expect(names.has('process_cpu_user_seconds_total')).toBe(true);
     expect(names.has('nodejs_eventloop_lag_p99_seconds')).toBe(true);
     expect(metricNames(await b.text()).has('wcs_streams')).toBe(true);
+  });
+
+  it('queues that are off read as 0; a store that cannot be read keeps the last values instead of failing the scrape', async () => {
+    let fail = false;
+    let uploads: Record<string, number> | null = null;
+    const m = new Metrics(
+      sources({
+        uploadCounts: async () => {
+          if (fail) throw new Error('catalog down');
+          return uploads;
+        },
+        webhookCounts: async () => null,
+      }),
+      { processMetrics: false },
+    );
+    let s = parsePrometheus(await m.text());
+    expect(sampleValue(s, 'wcs_upload_queue', { state: 'pending' })).toBe(0);
+    expect(sampleValue(s, 'wcs_webhook_deliveries', { state: 'dead' })).toBe(0);
+    uploads = { pending: 3, uploading: 0, uploaded: 0, failed: 0 };
+    s = parsePrometheus(await m.text());
+    expect(sampleValue(s, 'wcs_upload_queue', { state: 'pending' })).toBe(3);
+    fail = true;
+    s = parsePrometheus(await m.text());
+    expect(sampleValue(s, 'wcs_upload_queue', { state: 'pending' })).toBe(3);
+  });
+
+  it('counts hook runs ended by on_record_hook_timeout in wcs_hook_queue_timed_out_total, whatever the hook', async () => {
+    const m = new Metrics(sources(), { processMetrics: false });
+    m.hookRan('record', 'timeout', 60);
+    m.hookRan('delete', 'timeout', 60);
+    m.hookRan('record', 'ok', 1);
+    const s = parsePrometheus(await m.text());
+    expect(sampleValue(s, 'wcs_hook_queue_timed_out_total')).toBe(2);
+    expect(sampleValue(s, 'wcs_hook_runs_total', { hook: 'record', result: 'timeout' })).toBe(1);
   });
 });

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PgCatalog } from '../../src/catalog/pg-catalog.js';
+import { PgClusterStore } from '../../src/cluster/cluster-store.js';
 import { PgWebhookOutbox } from '../../src/events/pg-webhook-outbox.js';
 import { PgUploadStore } from '../../src/storage/pg-upload-store.js';
 import { job, uploadStoreContract, webhookOutboxContract, type QueueEngine } from '../contracts/queue-stores.js';
@@ -83,5 +84,60 @@ describe.skipIf(missing !== null)('upload queue and webhook outbox on PostgreSQL
     expect(got).toHaveLength(20);
     expect(new Set(got).size).toBe(20);
     expect(got).not.toContain('other.mp4');
+  });
+
+  /** node-alive beats; node-dead beat and stopped (a clean stop or a SIGKILL long ago look the same to the rule); node-ghost never beat. */
+  async function heartbeats(c: PgCatalog): Promise<void> {
+    const nodes = new PgClusterStore(c.pool, () => c.ready());
+    for (const nodeId of ['node-alive', 'node-dead', 'node-b']) await nodes.beat({ nodeId, publicUrl: 'http://x', startedMs: 0, version: 't', streams: [] });
+    await nodes.leave('node-dead');
+  }
+  const RULE = { nodeTimeoutMs: 60_000, leaseMs: 1000 };
+
+  it('deliveries claimed by a node that is not alive go back to pending once the claim is older than the lease; a live node keeps its own', async () => {
+    const url = await server.createDatabase('outbox_takeover');
+    const c = await catalog(url, 'node-b');
+    await heartbeats(c);
+    const outbox = (id: string) => stores(c, id).outbox;
+    for (const [i, node] of ['node-alive', 'node-dead', 'node-ghost'].entries()) {
+      await outbox(node).add({ id: `e${i}`, type: 'recording.started', createdMs: 0, body: '{}' }, ['http://r/']);
+      expect((await outbox(node).claim(10_000, 1)).map((d) => d.eventId)).toEqual([`e${i}`]);
+    }
+    const b = outbox('node-b');
+    // younger than the lease: nothing yet (a node claims before its first heartbeat)
+    expect(await b.releaseAbandoned(10_999, RULE)).toEqual([]);
+    const released = await b.releaseAbandoned(11_000, RULE);
+    expect(released.map((r) => r.node).sort()).toEqual(['node-dead', 'node-ghost']);
+    expect(await b.counts()).toMatchObject({ pending: 2, delivering: 1 });
+    // node B sends them now: claimed by B, due at once
+    expect((await b.claim(11_000, 5)).map((d) => d.eventId).sort()).toEqual(['e1', 'e2']);
+    // B's own claims are never released by B, however old
+    expect(await b.releaseAbandoned(99_000, RULE)).toEqual([]);
+  });
+
+  it('uploads of a node that is not alive: its uploading rows go back to pending (still its own); another node adopts a pending one once', async () => {
+    const url = await server.createDatabase('uploads_takeover');
+    const c = await catalog(url, 'node-b');
+    await heartbeats(c);
+    const store = stores(c).uploads;
+    await store.enqueue(job('alive.mp4', { node: 'node-alive' }), 0);
+    await store.enqueue(job('dead.mp4', { node: 'node-dead' }), 0);
+    await store.enqueue(job('dead2.mp4', { node: 'node-dead' }), 0);
+    await store.claim('node-alive', 100, 5);
+    await store.claim('node-dead', 100, 1);
+    expect(await store.releaseAbandoned('node-b', 1099, RULE)).toEqual([]);
+    expect(await store.releaseAbandoned('node-b', 1100, RULE)).toEqual([{ what: 'dead.mp4', node: 'node-dead' }]);
+    expect(await store.get('dead.mp4')).toMatchObject({ state: 'pending', node: 'node-dead', nextAttemptMs: 1100 });
+    expect((await store.get('alive.mp4'))?.state).toBe('uploading');
+    // pending rows of the dead node, untouched for the lease: dead2 (queued at 0) now, dead.mp4 (released at 1100) from 2100
+    expect((await store.adoptable('node-b', 1500, RULE, 10)).map((r) => r.fileName)).toEqual(['dead2.mp4']);
+    expect((await store.adoptable('node-b', 2100, RULE, 10)).map((r) => r.fileName).sort()).toEqual(['dead.mp4', 'dead2.mp4']);
+    const taken = await store.adopt('dead.mp4', 'node-dead', 'node-b', 2100);
+    expect(taken).toMatchObject({ fileName: 'dead.mp4', node: 'node-b', state: 'uploading' });
+    // once only: a second node (or a second look) finds it taken
+    expect(await store.adopt('dead.mp4', 'node-dead', 'node-c', 2100)).toBeNull();
+    // the live node's row is never adoptable
+    await store.markRetry('alive.mp4', 'x', 0, 0);
+    expect((await store.adoptable('node-b', 99_000, RULE, 10)).map((r) => r.fileName)).toEqual(['dead2.mp4']);
   });
 });

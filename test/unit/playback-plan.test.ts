@@ -9,7 +9,8 @@ import { signatureDifference, type TrackSignature } from '../../src/http/playbac
 import pino from 'pino';
 import { piecesFor, type ComposedAnswer } from '../../src/http/playback/compose-mp4.js';
 import { parseByteRange } from '../../src/http/byte-range.js';
-import { PlaybackStitcher, PlaybackUnsupportedError } from '../../src/http/playback/playback-stitcher.js';
+import { PlaybackDamagedError, PlaybackFailedError, PlaybackStitcher, PlaybackUnsupportedError, stitchFailure } from '../../src/http/playback/playback-stitcher.js';
+import { mediaEnd } from '../../src/http/playback/mp4-sample-table.js';
 import {
   concatList,
   concatQuote,
@@ -261,6 +262,46 @@ describe('PlaybackStitcher', () => {
     await expect(stitcher.stitch('s', plan)).rejects.toThrow(PlaybackUnsupportedError);
     await expect(stitcher.stitch('s', plan)).rejects.toThrow(/part 'b.mkv' .* is mkv: only MP4 parts are joined/);
     fs.rmSync(dir, { recursive: true });
+  });
+});
+
+describe('a damaged part, or ffmpeg failing (no 500: 422 naming the record, or 503 for this server)', () => {
+  it('a part without a readable moov is named as damaged (422), before any ffmpeg', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pb-'));
+    const junk = path.join(dir, 'junk.mp4');
+    fs.writeFileSync(junk, Buffer.alloc(1000, 7));
+    const stitcher = new PlaybackStitcher(
+      { ffmpeg: '/nonexistent/ffmpeg', cacheDir: dir, timeoutMs: 1000, maxConcurrent: 1, maxQueued: 0, cacheMaxBytes: 1 },
+      pino({ level: 'silent' }),
+    );
+    const plan = planStitch([{ ...part('junk.mp4', 0, 10), path: junk }], T, T + 10_000)!;
+    const err = await stitcher.stitch('s', plan).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PlaybackDamagedError);
+    expect((err as PlaybackDamagedError).fileName).toBe('junk.mp4');
+    expect((err as Error).message).toMatch(/^part 'junk.mp4' cannot be read \(the record is damaged\): /);
+    fs.rmSync(dir, { recursive: true });
+  });
+
+  it('mediaEnd: the byte after the last sample of any track', () => {
+    expect(mediaEnd([])).toBe(0);
+    expect(
+      mediaEnd([
+        { offsets: Float64Array.from([100, 500]), sizes: Uint32Array.from([50, 20]) },
+        { offsets: Float64Array.from([150]), sizes: Uint32Array.from([400]) },
+      ]),
+    ).toBe(550);
+  });
+
+  const plan = { segments: [{ part: { path: '/rec/cam-1.mp4', fileName: 'cam-1.mp4' } }, { part: { path: '/rec/cam-2.mp4', fileName: 'cam-2.mp4' } }] } as unknown as Parameters<typeof stitchFailure>[0];
+  it.each([
+    ['the time limit', [], 30_000, 255, PlaybackFailedError, /took longer than 30 s/],
+    ['ffmpeg missing', ['spawn failed: spawn /x/ffmpeg ENOENT'], null, null, PlaybackFailedError, /ffmpeg could not be started \(spawn \/x\/ffmpeg ENOENT\)/],
+    ['a part ffmpeg names', ['[mov,mp4 @ 0x1] moov atom not found', 'file:/rec/cam-2.mp4: Invalid data found when processing input'], null, 1, PlaybackDamagedError, /^part 'cam-2.mp4' cannot be read .*ffmpeg: file:cam-2.mp4: Invalid data/],
+    ['anything else', ['Could not write header for output file #0', 'No space left on device'], null, 1, PlaybackFailedError, /joining 2 parts failed \(ffmpeg exit 1\)/],
+  ] as const)('%s', (_what, tail, timedOut, exit, type, message) => {
+    const err = stitchFailure(plan, tail, timedOut, exit);
+    expect(err).toBeInstanceOf(type);
+    expect(err.message).toMatch(message);
   });
 });
 

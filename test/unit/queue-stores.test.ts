@@ -6,15 +6,11 @@ import { LocalClusterLock, withClusterLock } from '../../src/cluster/cluster-loc
 import { SqliteCatalog } from '../../src/catalog/sqlite-catalog.js';
 import { SqliteWebhookOutbox } from '../../src/events/sqlite-webhook-outbox.js';
 import { SqliteUploadStore } from '../../src/storage/sqlite-upload-store.js';
-import type { UploadJob } from '../../src/storage/upload-store.js';
+import { job, uploadStoreContract, webhookOutboxContract, type QueueEngine } from '../contracts/queue-stores.js';
 
 let dir: string;
 let catalog: SqliteCatalog;
 const file = (): string => path.join(dir, '.wcs-catalog.sqlite');
-
-function job(fileName: string, over: Partial<UploadJob> = {}): UploadJob {
-  return { fileName, dir: '/rec', node: 'n1', bucket: 'b', key: `p/${fileName}`, size: 100, recordStartMs: 1000, ...over };
-}
 
 beforeEach(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'queues-'));
@@ -26,84 +22,42 @@ afterEach(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-describe('SqliteUploadStore', () => {
-  it('queues, claims due rows of its node once, retries, and survives reopening', async () => {
-    const store = new SqliteUploadStore(catalog.database);
-    expect(await store.enqueue(job('a.mp4'), 10)).toBe(true);
-    expect(await store.enqueue(job('b.mp4', { node: 'n2' }), 10)).toBe(true);
-    // the same file again while pending: not replaced
-    expect(await store.enqueue(job('a.mp4'), 20)).toBe(false);
-    const claimed = await store.claim('n1', 10, 5);
-    expect(claimed.map((r) => [r.fileName, r.state])).toEqual([['a.mp4', 'uploading']]);
-    expect(await store.claim('n1', 10, 5)).toEqual([]);
-    await store.markRetry('a.mp4', 'endpoint down', 500, 11);
-    expect(await store.claim('n1', 499, 5)).toEqual([]);
-    const again = await store.claim('n1', 500, 5);
-    expect(again[0]?.attempts).toBe(1);
-    expect(again[0]?.lastError).toBe('endpoint down');
-    // a crash while uploading: the reopened store gives it back
-    await catalog.close();
-    catalog = SqliteCatalog.open(file());
-    const reopened = new SqliteUploadStore(catalog.database);
-    expect((await reopened.get('a.mp4'))?.state).toBe('uploading');
-    expect(await reopened.resetInterrupted('n1', 600)).toBe(1);
-    expect((await reopened.claim('n1', 600, 5)).map((r) => r.fileName)).toEqual(['a.mp4']);
-    await reopened.markUploaded('a.mp4', { sha256: 'ab', etag: '"e"', atMs: 700 });
-    const done = await reopened.get('a.mp4');
-    expect(done).toMatchObject({ state: 'uploaded', sha256: 'ab', etag: '"e"', uploadedMs: 700, localDeleted: false });
-    expect(await reopened.counts()).toEqual({ pending: 1, uploading: 0, uploaded: 1, failed: 0 });
-    expect((await reopened.list({ states: ['uploaded'] })).rows.map((r) => r.fileName)).toEqual(['a.mp4']);
-  });
+/** The SQLite stores in the catalog's file of this test; reopen() closes and opens the file again (a restart). */
+const engine = (): QueueEngine => {
+  const stores = () => ({ uploads: new SqliteUploadStore(catalog.database), outbox: new SqliteWebhookOutbox(catalog.database) });
+  return {
+    open: async () => stores(),
+    reopen: async () => {
+      await catalog.close();
+      catalog = SqliteCatalog.open(file());
+      return stores();
+    },
+  };
+};
 
-  it('re-queues a failed row or a file whose size changed, and lists bucket copies oldest first', async () => {
-    const store = new SqliteUploadStore(catalog.database);
-    await store.enqueue(job('a.mp4', { recordStartMs: 3000, size: 10 }), 1);
-    await store.enqueue(job('b.mp4', { recordStartMs: 2000, size: 20 }), 1);
-    await store.markFailed('a.mp4', 'gave up', 2);
-    expect(await store.enqueue(job('a.mp4', { recordStartMs: 3000, size: 10 }), 3)).toBe(true);
-    expect((await store.get('a.mp4'))?.state).toBe('pending');
-    for (const name of ['a.mp4', 'b.mp4']) await store.markUploaded(name, { sha256: 'x', etag: 'y', atMs: 4 });
-    const bucket = await store.bucketRows(10);
-    expect(bucket.rows.map((r) => r.fileName)).toEqual(['b.mp4', 'a.mp4']);
-    expect(bucket.totalBytes).toBe(30);
-    await store.markRemoteDeleted('b.mp4', 5);
-    expect((await store.bucketRows(10)).totalBytes).toBe(10);
-    expect(await store.enqueue(job('a.mp4', { recordStartMs: 3000, size: 11 }), 6)).toBe(true);
-  });
+describe('upload queue and webhook outbox in the SQLite catalog file', () => {
+  // the same cases run on PostgreSQL in pg-queue-stores.test.ts
+  uploadStoreContract(engine);
+  webhookOutboxContract(engine);
 
   it('migrates once: the version is kept in meta', async () => {
     new SqliteUploadStore(catalog.database);
     new SqliteUploadStore(catalog.database);
     expect(await catalog.getMeta('uploads_schema_version')).toBe('1');
   });
-});
 
-describe('SqliteWebhookOutbox', () => {
-  it('stores one delivery per URL, claims each once, retries, kills and prunes', async () => {
-    const box = new SqliteWebhookOutbox(catalog.database);
-    await box.add({ id: 'e1', type: 'recording.finished', createdMs: 100, body: '{"a":1}' }, ['http://a/', 'http://b/', 'http://a/']);
-    const due = await box.claim(100, 10);
-    expect(due.map((d) => [d.url, d.body, d.type])).toEqual([
-      ['http://a/', '{"a":1}', 'recording.finished'],
-      ['http://b/', '{"a":1}', 'recording.finished'],
-    ]);
-    expect(await box.claim(100, 10)).toEqual([]);
-    await box.markDelivered('e1', 'http://a/', 204, 101);
-    await box.markRetry('e1', 'http://b/', 500, 'HTTP 500', 200, 101);
-    expect(await box.claim(150, 10)).toEqual([]);
-    expect((await box.claim(200, 10)).map((d) => d.attempts)).toEqual([1]);
-    expect(await box.resetInterrupted(210)).toBe(1);
-    await box.claim(210, 10);
-    await box.markDead('e1', 'http://b/', null, 'too old', 220);
-    const listed = await box.list({ eventId: 'e1' });
-    expect(listed.total).toBe(2);
-    expect(Object.fromEntries(listed.deliveries.map((d) => [d.url, [d.state, d.attempts, d.lastStatus]]))).toEqual({
-      'http://a/': ['delivered', 1, 204],
-      'http://b/': ['dead', 2, null],
-    });
-    expect(await box.counts()).toEqual({ pending: 0, delivering: 0, delivered: 1, dead: 1 });
-    expect(await box.prune(221)).toBe(2);
-    expect((await box.list({})).total).toBe(0);
+  it('one node: nothing of another node to take over (its own claims come back when it starts)', async () => {
+    const { uploads, outbox } = await engine().open();
+    await uploads.enqueue(job('a.mp4', { node: 'gone-node' }), 0);
+    await uploads.claim('gone-node', 0, 1);
+    await outbox.add({ id: 'e1', type: 'recording.started', createdMs: 0, body: '{}' }, ['http://a/']);
+    await outbox.claim(0, 1);
+    const rule = { nodeTimeoutMs: 1, leaseMs: 1 };
+    expect(await uploads.releaseAbandoned('n1', 1e12, rule)).toEqual([]);
+    expect(await uploads.adoptable('n1', 1e12, rule, 10)).toEqual([]);
+    expect(await uploads.adopt('a.mp4', 'gone-node', 'n1', 1e12)).toBeNull();
+    expect(await outbox.releaseAbandoned(1e12, rule)).toEqual([]);
+    expect((await uploads.get('a.mp4'))?.state).toBe('uploading');
   });
 });
 

@@ -6,10 +6,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { DiskGuard } from '../../src/recording/disk-guard.js';
 import { HookRunner } from '../../src/recording/hook-runner.js';
 import { RecorderManager } from '../../src/recording/recorder-manager.js';
-import type { RecorderSettings } from '../../src/recording/recorder.js';
 import { WorkPool } from '../../src/recording/work-pool.js';
 import type { MediaTap, StreamSource, TapConsumer } from '../../src/streams/media-tap.js';
 import { Stream } from '../../src/streams/stream.js';
+import { recorderSettings } from '../helpers/recorder-settings.js';
 import { StreamRegistry } from '../../src/streams/stream-registry.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wcs-control-order-'));
@@ -30,22 +30,7 @@ class CountingSource implements StreamSource {
   }
 }
 
-const settings: RecorderSettings = {
-  ffmpeg: 'ffmpeg',
-  formats: { h264: 'mp4', vp8: 'webm' },
-  naming: { template: '{streamName}', encoding: 'none', exclude: '/' },
-  rotation: { kind: 'disabled' },
-  indexParts: true,
-  tmpDir: path.join(dir, 'tmp'),
-  recordDir: dir,
-  stopTimeoutMs: 5000,
-  audio: { sampleRate: 44100, channels: 2, fdkAacBitrateMode: 5 },
-  matroska: { clusterDurationLimitMs: 100_000, clusterSizeLimit: 131072 },
-  mp4: { moovFirst: true, reserveSpace: false, reservedBytes: 2048 * 1024 },
-  muxer: 'in-process',
-  maxPendingInput: 1 << 26,
-  limits: { errorIntervalMs: 3_600_000, maxErrors: 3, maxLengthMs: 0, idleTimeoutMs: 30_000 },
-};
+const settings = recorderSettings(dir);
 
 function setUp(recordStreams: boolean) {
   const log = pino({ level: 'silent' });

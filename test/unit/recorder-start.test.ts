@@ -3,10 +3,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Recorder, type RecorderSettings } from '../../src/recording/recorder.js';
+import { Recorder } from '../../src/recording/recorder.js';
 import { WorkPool } from '../../src/recording/work-pool.js';
 import type { MediaTap, StreamSource, TapConsumer } from '../../src/streams/media-tap.js';
 import { Stream } from '../../src/streams/stream.js';
+import { recorderSettings } from '../helpers/recorder-settings.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wcs-recorder-start-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -22,22 +23,7 @@ class NotingSource implements StreamSource {
   disconnect(): void {}
 }
 
-const settings: RecorderSettings = {
-  ffmpeg: 'ffmpeg',
-  formats: { h264: 'mp4', vp8: 'webm' },
-  naming: { template: '{streamName}', encoding: 'none', exclude: '/' },
-  rotation: { kind: 'disabled' },
-  indexParts: true,
-  tmpDir: path.join(dir, 'tmp'),
-  recordDir: dir,
-  stopTimeoutMs: 5000,
-  audio: { sampleRate: 44100, channels: 2, fdkAacBitrateMode: 5 },
-  matroska: { clusterDurationLimitMs: 100_000, clusterSizeLimit: 131072 },
-  mp4: { moovFirst: true, reserveSpace: false, reservedBytes: 2048 * 1024 },
-  muxer: 'in-process',
-  maxPendingInput: 1 << 26,
-  limits: { errorIntervalMs: 3_600_000, maxErrors: 3, maxLengthMs: 0, idleTimeoutMs: 30_000 },
-};
+const settings = recorderSettings(dir);
 
 describe('Recorder.start', () => {
   it('opens its tap before it yields to the event loop (a burst of queued media must not pass it by)', async () => {

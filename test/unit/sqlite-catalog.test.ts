@@ -2,35 +2,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { RecordRow } from '../../src/catalog/catalog.js';
 import { CatalogOpenError, SqliteCatalog } from '../../src/catalog/sqlite-catalog.js';
+import { row } from '../helpers/catalog-rows.js';
 
 let dir: string;
 let catalog: SqliteCatalog;
-
-function row(fileName: string, over: Partial<RecordRow> = {}): RecordRow {
-  return {
-    fileName,
-    dir: '/rec',
-    streamName: 'cam1',
-    mediaSessionId: 'msid-1',
-    provider: 'RTMP',
-    login: 'bob',
-    startMs: 1000,
-    endMs: 2000,
-    durationMs: 1000,
-    size: 100,
-    container: 'mp4',
-    videoCodec: 'H264',
-    audioCodec: 'AAC',
-    width: 640,
-    height: 360,
-    part: 1,
-    state: 'finished',
-    mtimeMs: 2000,
-    ...over,
-  };
-}
 
 beforeEach(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'catalog-'));

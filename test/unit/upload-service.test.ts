@@ -36,7 +36,7 @@ function service(store: SqliteUploadStore): UploadService {
     store,
     unreachable,
     catalog,
-    { node: 'n1', target: { bucket: 'b', prefix: 'p/' }, concurrency: 1, partSize: 5 * 1024 * 1024, deleteLocal: false, verify: 'etag', retryMinMs: 60_000, retryMaxMs: 60_000, maxAttempts: 5, pollMs: 60_000 },
+    { node: 'n1', target: { bucket: 'b', prefix: 'p/' }, concurrency: 1, partSize: 5 * 1024 * 1024, deleteLocal: false, verify: 'etag', retryMinMs: 60_000, retryMaxMs: 60_000, maxAttempts: 5, pollMs: 60_000, takeover: null },
     pino({ level: 'silent' }),
   );
 }
@@ -91,7 +91,7 @@ describe('UploadService verification', () => {
       store,
       lying,
       catalog,
-      { node: 'n1', target: { bucket: 'b', prefix: '' }, concurrency: 1, partSize: 5 * 1024 * 1024, deleteLocal: true, verify: 'etag', retryMinMs: 60_000, retryMaxMs: 60_000, maxAttempts: 5, pollMs: 60_000 },
+      { node: 'n1', target: { bucket: 'b', prefix: '' }, concurrency: 1, partSize: 5 * 1024 * 1024, deleteLocal: true, verify: 'etag', retryMinMs: 60_000, retryMaxMs: 60_000, maxAttempts: 5, pollMs: 60_000, takeover: null },
       pino({ level: 'silent' }),
     );
     await svc.start();

@@ -37,6 +37,7 @@ function service(over: Partial<WebhookServiceOptions>): WebhookService {
       maxAgeMs: 3600_000,
       concurrency: 4,
       pollMs: 20,
+      takeover: null,
       maxPending: 1000,
       node: 'n1',
       version: 'test',

@@ -23,6 +23,17 @@ export const HOOK_RESULTS = ['ok', 'failed', 'skipped', 'timeout', 'dropped'] as
 export const RETENTION_REASONS = ['max_age', 'max_size', 'min_free_space', 'source_deleted'] as const;
 export const RETENTION_KINDS = ['record', 'cut'] as const;
 
+/** A single-stream recording in progress, as /recorder/find_all shows it. */
+export const RECORDING_STATES = ['RECORDING', 'PAUSED', 'FINISHING'] as const;
+/** Hook jobs running, or waiting in the hook queue (on_record_hook_max_concurrent, on_record_hook_max_queued). */
+export const HOOK_QUEUE_STATES = ['running', 'queued'] as const;
+/** Rows of the upload queue (src/storage/upload-store.ts). */
+export const UPLOAD_STATES = ['pending', 'uploading', 'uploaded', 'failed'] as const;
+/** retry: an attempt failed and is tried again later; failed: given up (attempts exhausted, or the local file gone). */
+export const UPLOAD_FAILURE_RESULTS = ['retry', 'failed'] as const;
+/** Deliveries of the webhook outbox (src/events/webhook-outbox.ts). */
+export const DELIVERY_STATES = ['pending', 'delivering', 'delivered', 'dead'] as const;
+
 export const EVENT_LOOP_STATS = ['mean', 'p50', 'p99', 'max'] as const;
 
 /** `value` when it is one of `allowed`, else `fallback` (pure): an unexpected value never makes a new series. */

@@ -4,14 +4,19 @@ import {
   boundedLabel,
   CONTAINERS,
   countBy,
+  DELIVERY_STATES,
   EVENT_LOOP_STATS,
+  HOOK_QUEUE_STATES,
   HOOK_RESULTS,
   HOOKS,
+  RECORDING_STATES,
   PROVIDERS,
   RECORD_FAILURES,
   RETENTION_KINDS,
   RETENTION_REASONS,
   RTSP_STATUSES,
+  UPLOAD_FAILURE_RESULTS,
+  UPLOAD_STATES,
   type HookKind,
   type RecordFailure,
 } from './metric-labels.js';
@@ -32,6 +37,35 @@ export interface MetricsSources {
   freeSpace(dir: string): Promise<number>;
   /** The event-loop delay since start (or the last /rest-api/server/stats reset). */
   eventLoop(): EventLoopDelay;
+  /** The state of each single-stream recording in progress (RECORDING, PAUSED, FINISHING). */
+  recordingStates(): readonly string[];
+  /** The hook queue: jobs running and waiting now, jobs dropped since start (queue full). */
+  hookQueue(): { readonly running: number; readonly queued: number; readonly dropped: number };
+  /** Upload queue rows by state (the whole cluster's on a shared catalog); null when uploads are off. */
+  uploadCounts(): Promise<Readonly<Record<string, number>> | null>;
+  /** Upload attempts of this node that failed since start: retried later, or given up. */
+  uploadFailures(): Readonly<Record<(typeof UPLOAD_FAILURE_RESULTS)[number], number>>;
+  /** Webhook deliveries by state (the whole cluster's on a shared catalog); null when webhooks are off. */
+  webhookCounts(): Promise<Readonly<Record<string, number>> | null>;
+  /** Webhook deliveries this node gave up on (dead) and events it dropped (outbox full), since start. */
+  webhookTotals(): { readonly dead: number; readonly dropped: number };
+}
+
+/** A counter whose value is kept elsewhere (a component's own count since start): read at each scrape. */
+function readCounter(this: Counter<string>, labels: Record<string, string>, value: number): void {
+  this.reset();
+  this.inc(labels, value);
+}
+
+/** Sets `gauge` for every state of `states` from `counts` (0 when absent or off); a failed read keeps the last values. */
+async function setByState(gauge: Gauge<'state'>, states: readonly string[], read: () => Promise<Readonly<Record<string, number>> | null>): Promise<void> {
+  let counts: Readonly<Record<string, number>> | null;
+  try {
+    counts = await read();
+  } catch {
+    return;
+  }
+  for (const state of states) gauge.set({ state }, counts?.[state] ?? 0);
 }
 
 /** A finished record as the metrics see it. */
@@ -95,6 +129,7 @@ export class Metrics {
   readonly #hookSeconds: Histogram<'hook'>;
   readonly #retentionDeleted: Counter<'reason' | 'kind'>;
   readonly #cutSeconds: Histogram;
+  readonly #hookTimedOut: Counter;
   #lastRetentionPass: MetricsSnapshot['retention']['lastPass'] = null;
   readonly #retentionByReason = countBy([], RETENTION_REASONS);
   #totals = { bytes: 0, finished: 0, failed: 0, recovered: 0 };
@@ -167,6 +202,84 @@ export class Metrics {
         const d = sources.eventLoop();
         const values = { mean: d.meanMs, p50: d.p50Ms, p99: d.p99Ms, max: d.maxMs };
         for (const s of EVENT_LOOP_STATS) this.set({ stat: s }, values[s] / 1000);
+      },
+    });
+    new Gauge({
+      name: 'wcs_recordings',
+      help: 'Single-stream recordings in progress, by state (RECORDING, PAUSED, FINISHING as /recorder/find_all shows them)',
+      labelNames: ['state'],
+      registers,
+      collect(this: Gauge<'state'>) {
+        const counts = countBy(sources.recordingStates(), RECORDING_STATES);
+        for (const state of RECORDING_STATES) this.set({ state }, counts[state]);
+      },
+    });
+    new Gauge({
+      name: 'wcs_hook_queue_jobs',
+      help: 'Hook script jobs (every hook kind) running, and waiting in the hook queue (on_record_hook_max_concurrent, on_record_hook_max_queued)',
+      labelNames: ['state'],
+      registers,
+      collect(this: Gauge<'state'>) {
+        const q = sources.hookQueue();
+        for (const state of HOOK_QUEUE_STATES) this.set({ state }, q[state]);
+      },
+    });
+    new Counter({
+      name: 'wcs_hook_queue_dropped_total',
+      help: 'Hook script jobs never run because the hook queue was full (on_record_hook_max_queued), since start',
+      registers,
+      collect(this: Counter) {
+        readCounter.call(this, {}, sources.hookQueue().dropped);
+      },
+    });
+    this.#hookTimedOut = new Counter({
+      name: 'wcs_hook_queue_timed_out_total',
+      help: 'Hook script runs ended by on_record_hook_timeout (every hook kind), since start',
+      registers,
+    });
+    new Gauge({
+      name: 'wcs_upload_queue',
+      help: 'Rows of the upload queue by state (the whole cluster on a shared catalog); all 0 when record_upload_url is not set',
+      labelNames: ['state'],
+      registers,
+      async collect(this: Gauge<'state'>) {
+        await setByState(this, UPLOAD_STATES, () => sources.uploadCounts());
+      },
+    });
+    new Counter({
+      name: 'wcs_upload_failures_total',
+      help: 'Upload attempts of this node that failed, by result: retry (tried again later) or failed (given up), since start',
+      labelNames: ['result'],
+      registers,
+      collect(this: Counter<'result'>) {
+        const f = sources.uploadFailures();
+        this.reset();
+        for (const result of UPLOAD_FAILURE_RESULTS) this.inc({ result }, f[result]);
+      },
+    });
+    new Gauge({
+      name: 'wcs_webhook_deliveries',
+      help: 'Deliveries of the webhook outbox by state (the whole cluster on a shared catalog); all 0 when record_webhook_url is not set',
+      labelNames: ['state'],
+      registers,
+      async collect(this: Gauge<'state'>) {
+        await setByState(this, DELIVERY_STATES, () => sources.webhookCounts());
+      },
+    });
+    new Counter({
+      name: 'wcs_webhook_deliveries_dead_total',
+      help: 'Webhook deliveries this node gave up on (record_webhook_max_attempts or record_webhook_max_age), since start',
+      registers,
+      collect(this: Counter) {
+        readCounter.call(this, {}, sources.webhookTotals().dead);
+      },
+    });
+    new Counter({
+      name: 'wcs_webhook_events_dropped_total',
+      help: 'Webhook events not stored because the outbox was full (100,000 deliveries waiting), since start',
+      registers,
+      collect(this: Counter) {
+        readCounter.call(this, {}, sources.webhookTotals().dropped);
       },
     });
     this.#bytesWritten = new Counter({
@@ -261,6 +374,7 @@ export class Metrics {
 
   hookRan(hook: HookKind, result: (typeof HOOK_RESULTS)[number], seconds: number): void {
     this.#hookRuns.inc({ hook, result });
+    if (result === 'timeout') this.#hookTimedOut.inc();
     if (result !== 'skipped' && result !== 'dropped') this.#hookSeconds.observe({ hook }, seconds);
   }
 

@@ -38,6 +38,8 @@ export interface PartMedia {
 
 /** The part cannot be composed (fragmented, unusual tables): ffmpeg joins it instead. */
 export class ComposeUnsupportedError extends Error {}
+/** The part's own tables say it is damaged (media past the end of the file: cut short): no way of joining it will read it. */
+export class PartDamagedError extends Error {}
 
 const MAX_MOOV_BYTES = 64 * 1024 * 1024;
 /** More samples in one track than 24 h of 90 fps video is not a record part. */
@@ -182,5 +184,17 @@ export async function readPartMedia(file: string): Promise<PartMedia> {
   const mvhd = payloadOf(findChild(moov, 'mvhd'), 'mvhd');
   const movieTimescale = mvhd.readUInt32BE(mvhd[0] === 1 ? 20 : 12);
   const tracks = (moov.children ?? []).filter((c) => c.type === 'trak').map((trak) => parseTrack(trak, movieTimescale));
+  const fileSize = (await fs.promises.stat(file)).size;
+  const end = mediaEnd(tracks);
+  if (end > fileSize) throw new PartDamagedError(`its media runs to byte ${end} but the file has ${fileSize} bytes (cut short)`);
   return { path: file, ftyp, moov, movieTimescale, tracks };
+}
+
+/** The byte after the last sample of any track (pure): a complete file is at least this long. */
+export function mediaEnd(tracks: readonly Pick<PartTrack, 'offsets' | 'sizes'>[]): number {
+  let end = 0;
+  for (const t of tracks) {
+    for (let i = 0; i < t.offsets.length; i++) end = Math.max(end, t.offsets[i]! + t.sizes[i]!);
+  }
+  return end;
 }

@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { FfmpegProcess } from '../../recording/ffmpeg/ffmpeg-process.js';
 import { BoundedGate, GateFullError } from '../../util/bounded-gate.js';
 import { composeMp4, type ComposedAnswer } from './compose-mp4.js';
-import { ComposeUnsupportedError, readPartMedia, type PartMedia } from './mp4-sample-table.js';
+import { ComposeUnsupportedError, PartDamagedError, readPartMedia, type PartMedia } from './mp4-sample-table.js';
 import { readPartSignature, signatureDifference, signatureOfMoov, type PartSignature } from './part-codecs.js';
 import { planEviction } from '../cut-cache.js';
 import { concatList, playbackCacheKey, type PartFileState, type StitchPlan } from './playback-plan.js';
@@ -53,9 +53,22 @@ const TEMP_PREFIX = '.stitch-';
 export class PlaybackUnsupportedError extends Error {}
 /** Two neighbouring parts cannot be joined by stream copy; names the boundary. */
 export class PlaybackMismatchError extends Error {}
-/** A part vanished or cannot be read. */
+/** A part vanished from the disk (moved to the bucket, deleted) between the lookup and the read. */
 export class PlaybackSourceError extends Error {}
-/** ffmpeg failed. */
+/**
+ * A part is there but damaged: its tables cannot be parsed, its media runs
+ * past the end of the file, or ffmpeg cannot read it. Names the part (the
+ * record): the same request fails the same way until the record is fixed.
+ */
+export class PlaybackDamagedError extends Error {
+  constructor(
+    readonly fileName: string,
+    why: string,
+  ) {
+    super(`part '${fileName}' cannot be read (the record is damaged): ${why}`);
+  }
+}
+/** ffmpeg failed for a reason of this server (not started, past the time limit, its output not written): worth trying again later. */
 export class PlaybackFailedError extends Error {}
 /** Too many stitches running and waiting. */
 export class PlaybackBusyError extends Error {}
@@ -203,6 +216,7 @@ export class PlaybackStitcher {
     }
     // anything unreadable here goes to ffmpeg, whose own checks name the problem
     const media = readPartMedia(file).catch((err: Error) => {
+      if (err instanceof PartDamagedError) throw new PlaybackDamagedError(path.basename(file), err.message);
       throw err instanceof ComposeUnsupportedError ? err : new ComposeUnsupportedError(err.message);
     });
     const entry = { key: stateKey, media, samples: 0 };
@@ -254,7 +268,7 @@ export class PlaybackStitcher {
           try {
             return signatureOfMoov(m.moov, m.path);
           } catch (err) {
-            throw new PlaybackSourceError(`part '${path.basename(m.path)}' cannot be read: ${(err as Error).message}`);
+            throw new PlaybackDamagedError(path.basename(m.path), (err as Error).message);
           }
         })
       : await Promise.all(plan.segments.map((s) => this.#signatureOf(s.part.path)));
@@ -283,7 +297,7 @@ export class PlaybackStitcher {
     if (cached && cached.key === key) return cached.signature;
     const signature = readPartSignature(file).catch((err: Error) => {
       this.#signatures.delete(file);
-      throw new PlaybackSourceError(`part '${path.basename(file)}' cannot be read: ${err.message}`);
+      throw new PlaybackDamagedError(path.basename(file), err.message);
     });
     this.#signatures.set(file, { key, signature });
     return signature;
@@ -319,12 +333,15 @@ export class PlaybackStitcher {
     const ffmpeg = new FfmpegProcess(this.options.ffmpeg, args);
     this.#running.add(ffmpeg);
     log.info({ ffmpegPid: ffmpeg.pid, fromMs: plan.fromMs, toMs: plan.toMs, parts: plan.segments.length, gaps: plan.gaps.length }, 'Stitching playback');
+    let timedOut = false;
+    const timer = setTimeout(() => (timedOut = true), this.options.timeoutMs);
     try {
       const exit = await ffmpeg.finish(this.options.timeoutMs, 1000);
+      clearTimeout(timer);
       if (this.#closed) throw new PlaybackClosedError('server is shutting down');
       if (exit.code !== 0) {
         log.error({ code: exit.code, signal: exit.signal, stderr: exit.stderrTail }, 'Playback could not be stitched');
-        throw new PlaybackFailedError(`joining ${plan.segments.length} parts failed (ffmpeg exit ${exit.code ?? exit.signal})`);
+        throw stitchFailure(plan, exit.stderrTail, timedOut ? this.options.timeoutMs : null, exit.code ?? exit.signal);
       }
       await fs.promises.rename(temp, target);
       this.#lastUsed.set(fileName, Date.now());
@@ -332,6 +349,7 @@ export class PlaybackStitcher {
       await this.#evict(fileName);
       return { kind: 'file', fileName, cached: false };
     } finally {
+      clearTimeout(timer);
       this.#running.delete(ffmpeg);
       await Promise.all([fs.promises.rm(temp, { force: true }), fs.promises.rm(list, { force: true })]);
     }
@@ -398,4 +416,26 @@ export async function listPlaybackCache(cacheDir: string): Promise<{ path: strin
     if (st?.isFile()) out.push({ path: file, size: st.size, atimeMs: st.atimeMs, mtimeMs: st.mtimeMs });
   }
   return out;
+}
+
+/**
+ * Why a join by ffmpeg failed (pure): a part its messages name is damaged
+ * (PlaybackDamagedError, the client's answer names the record); anything
+ * else (ffmpeg missing, the time limit, the answer not written) is this
+ * server's trouble (PlaybackFailedError).
+ */
+export function stitchFailure(
+  plan: Pick<StitchPlan, 'segments'>,
+  stderrTail: readonly string[],
+  timedOutAfterMs: number | null,
+  exit: number | string | null,
+): PlaybackDamagedError | PlaybackFailedError {
+  if (timedOutAfterMs !== null) return new PlaybackFailedError(`joining ${plan.segments.length} parts took longer than ${Math.round(timedOutAfterMs / 1000)} s`);
+  const spawnFailed = stderrTail.find((l) => l.startsWith('spawn failed'));
+  if (spawnFailed) return new PlaybackFailedError(`ffmpeg could not be started (${spawnFailed.slice('spawn failed: '.length)})`);
+  for (const s of plan.segments) {
+    const line = stderrTail.find((l) => l.includes(s.part.path));
+    if (line !== undefined) return new PlaybackDamagedError(s.part.fileName, `ffmpeg: ${line.split(s.part.path).join(s.part.fileName)}`);
+  }
+  return new PlaybackFailedError(`joining ${plan.segments.length} parts failed (ffmpeg exit ${exit})`);
 }

@@ -7,6 +7,7 @@ import { formatGaps, parsePlaybackRange, planStitch, PlaybackRangeError, type Pl
 import {
   PlaybackBusyError,
   PlaybackClosedError,
+  PlaybackDamagedError,
   PlaybackFailedError,
   PlaybackMismatchError,
   PlaybackSourceError,
@@ -80,7 +81,7 @@ export async function registerStreamPlayback(app: FastifyInstance, options: Stre
       response: {
         200: { type: 'string', format: 'binary' },
         206: { type: 'string', format: 'binary' },
-        ...errorResponses(400, 401, 404, 409, 422, 500, 502, 503, 504),
+        ...errorResponses(400, 401, 404, 409, 422, 502, 503, 504),
       },
     },
     handler: async (req, reply) => {
@@ -119,6 +120,11 @@ export async function registerStreamPlayback(app: FastifyInstance, options: Stre
           return reply.sendFile(answer.fileName, deps.stitcher.cacheDir);
         } catch (err) {
           if (err instanceof PlaybackMismatchError || err instanceof PlaybackUnsupportedError) throw new HttpError(422, err.message);
+          if (err instanceof PlaybackDamagedError) {
+            // the record itself: the same request fails the same way until it is repaired or deleted
+            req.log.warn({ stream: name.value, file: err.fileName, reason: err.message }, 'Playback refused: a part of the range is damaged');
+            throw new HttpError(422, `${err.message}; ask for a range that leaves it out, or download it whole from /client/records/`);
+          }
           if (err instanceof PlaybackSourceError && attempt === 1) {
             // a part left the disk between the lookup and the read (uploaded and deleted locally, or retention):
             // look the parts up once more, the catalog now says where it is
@@ -130,7 +136,10 @@ export async function registerStreamPlayback(app: FastifyInstance, options: Stre
             return reply.status(503).header('Retry-After', String(RETRY_AFTER_SECONDS)).send({ error: 503, message: err.message });
           }
           if (err instanceof PlaybackClosedError) throw new HttpError(503, 'Server is shutting down');
-          if (err instanceof PlaybackFailedError) throw new HttpError(500, err.message);
+          if (err instanceof PlaybackFailedError) {
+            // this server's trouble (ffmpeg missing, the time limit, the answer not written), logged by the stitcher: try again later
+            return reply.status(503).header('Retry-After', String(RETRY_AFTER_SECONDS)).send({ error: 503, message: `Playback cannot be prepared now: ${err.message}` });
+          }
           if (err instanceof PlaybackRangeError) throw new HttpError(400, err.message);
           throw err;
         }

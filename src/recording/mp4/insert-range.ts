@@ -108,9 +108,6 @@ export function fallocateInsertRange(binary = 'fallocate'): InsertRange {
   };
 }
 
-/** The daemon's one helper (finishing records, start-up recovery); closed at shutdown. */
-export const sharedInsertRange: InsertRange = fallocateInsertRange();
-
 /** Inserts one block into a scratch file of two blocks in `dir`. */
 async function probe(dir: string, insert: (file: string, length: number) => Promise<void>): Promise<boolean> {
   const file = path.join(dir, `.insert-range-probe-${process.pid}-${Math.random().toString(36).slice(2)}`);
