@@ -69,11 +69,11 @@ describe('playback answers: composed and joined by ffmpeg', () => {
       const name = `part_${i + 1}.mp4`;
       const file = path.join(dir, name);
       ff(['-ss', String(i * 4), '-i', source, '-t', '4', '-c', 'copy', file]);
-      regular.push({ path: file, fileName: name, streamName: 's', startMs: T + i * 4000, endMs: T + (i + 1) * 4000, container: 'mp4' });
+      regular.push({ path: file, fileName: name, streamName: 's', startMs: T + i * 4000, endMs: T + (i + 1) * 4000, container: 'mp4', nodeId: 'n1' });
       const fragName = `frag_${i + 1}.mp4`;
       const frag = path.join(dir, fragName);
       ff(['-ss', String(i * 4), '-i', source, '-t', '4', '-c', 'copy', '-movflags', '+frag_keyframe+empty_moov+default_base_moof', frag]);
-      fragmented.push({ path: frag, fileName: fragName, streamName: 's', startMs: T + i * 4000, endMs: T + (i + 1) * 4000, container: 'mp4' });
+      fragmented.push({ path: frag, fileName: fragName, streamName: 's', startMs: T + i * 4000, endMs: T + (i + 1) * 4000, container: 'mp4', nodeId: 'n1' });
     }
   }, 60_000);
 

@@ -127,7 +127,7 @@ describe('tokens, HTTPS and mp4_cutter_dir', () => {
       ['/rest-api/recorder/find_records', {}],
       ['/rest-api/no/such/route', {}],
     ] as const) {
-      for (const headers of [{}, { authorization: 'Bearer wrong' }, { authorization: `Basic ${REST_TOKEN}` }, { authorization: `Bearer ${RECORDS_TOKEN}` }]) {
+      for (const headers of [{} as Record<string, string>, { authorization: 'Bearer wrong' }, { authorization: `Basic ${REST_TOKEN}` }, { authorization: `Bearer ${RECORDS_TOKEN}` }]) {
         const res = await postJson<ErrorJson>(daemon, p, body, headers);
         expect(res.status, `${p} ${JSON.stringify(headers)}`).toBe(401);
         expect(res.body.error).toBe(401);

@@ -14,6 +14,7 @@ const NOW = 100 * DAY;
 function rec(fileName: string, startMs: number, size: number, over: Partial<CatalogRecord> = {}): CatalogRecord {
   return {
     fileName,
+    nodeId: 'n1',
     dir: '/rec',
     streamName: 's',
     mediaSessionId: null,

@@ -36,7 +36,7 @@ function errorOf(fn: () => unknown): string {
 const T = 1_700_000_000_000;
 
 function part(name: string, startS: number, endS: number, container = 'mp4'): RecordedPart {
-  return { path: `/r/${name}`, fileName: name, streamName: 's', startMs: T + startS * 1000, endMs: T + endS * 1000, container };
+  return { path: `/r/${name}`, fileName: name, streamName: 's', startMs: T + startS * 1000, endMs: T + endS * 1000, container, nodeId: 'n1' };
 }
 
 describe('parseInstant', () => {

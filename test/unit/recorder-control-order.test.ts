@@ -48,7 +48,7 @@ function setUp(recordStreams: boolean) {
   );
   manager.start();
   const source = new CountingSource();
-  const stream = new Stream({ name: `s${Math.random()}`, app: 'live', mediaProvider: 'RTMP', login: '', recordRequested: null, source });
+  const stream = new Stream({ name: `s${Math.random()}`, app: 'live', mediaProvider: 'Flash', login: '', recordRequested: null, source });
   return { registry, manager, source, stream };
 }
 
@@ -144,7 +144,7 @@ describe('RecorderManager: record_transcode_max_concurrent', () => {
     );
     manager.start();
     const streams = Array.from({ length: 6 }, (_, i) => {
-      const stream = new Stream({ name: `t${i}`, app: 'live', mediaProvider: 'RTMP', login: '', recordRequested: null, source: new CountingSource() });
+      const stream = new Stream({ name: `t${i}`, app: 'live', mediaProvider: 'Flash', login: '', recordRequested: null, source: new CountingSource() });
       registry.publish(stream);
       return stream;
     });

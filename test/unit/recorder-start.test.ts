@@ -28,7 +28,7 @@ const settings = recorderSettings(dir);
 describe('Recorder.start', () => {
   it('opens its tap before it yields to the event loop (a burst of queued media must not pass it by)', async () => {
     const source = new NotingSource();
-    const stream = new Stream({ name: 's', app: 'live', mediaProvider: 'RTMP', login: '', recordRequested: null, source });
+    const stream = new Stream({ name: 's', app: 'live', mediaProvider: 'Flash', login: '', recordRequested: null, source });
     const recorder = new Recorder(stream, settings, new WorkPool(1), pino({ level: 'silent' }), 1);
     const started = recorder.start();
     // nothing awaited yet: the tap must already be open, and the temp folder made

@@ -49,7 +49,7 @@ afterEach(async () => {
 describe('RetentionService', () => {
   it('min_free_space: free space is watched between passes; the oldest deletable record goes, the hook gets stream, path, reason', async () => {
     await add('a.mp4', 1000);
-    await add('b.mp4', 2000, { pinned: false });
+    await add('b.mp4', 2000);
     await add('.rec-live.mp4', 500, { state: 'recording', endMs: null });
     const hooks: string[][] = [];
     const deleter = new RecordDeleter(catalog, { runArgs: async (args) => hooks.push([...args]) }, () => false, log);
