@@ -118,7 +118,7 @@ function checkAudio(payload: Buffer): string | null {
  */
 export const IGNORED_TYPES = new Set<number>([RTMP_TYPE.amf3Data]);
 
-/** Messages node-media-server passes to the session's broadcast: media and metadata. */
+/** Messages a publisher sends into its stream (media and metadata): accepted from its publisher only. */
 export const STREAM_TYPES = new Set<number>([RTMP_TYPE.audio, RTMP_TYPE.video, RTMP_TYPE.amf0Data, RTMP_TYPE.amf3Data]);
 
 /** A complete message, before node-media-server handles it. `payload` holds exactly the message's bytes. */

@@ -23,7 +23,7 @@ import { chunkMessage, controlMessage, OUT_CHUNK_SIZE, OUT_CSID, peerBandwidthMe
 import { HandshakeReader } from './handshake.js';
 import type { BroadcastPublisher, LiveBroadcast, RtmpPlayerSink } from './live-broadcast.js';
 import { decodeAmf0Cmd, encodeAmf0Cmd, encodeAmf0Data, type AmfCommand } from './nms-internals.js';
-import { checkConnect, checkMessage, checkStreamTarget, checkTimestampJump, RTMP_TYPE } from './rtmp-checks.js';
+import { checkConnect, checkMessage, checkStreamTarget, checkTimestampJump, RTMP_TYPE, STREAM_TYPES } from './rtmp-checks.js';
 import { describeThrow, RtmpRefusal } from './rtmp-refusal.js';
 import { bodyOf, FLV_PREVIOUS_TAG_SIZE, FLV_TAG_HEADER_SIZE, TagSlab } from './tag-slab.js';
 
@@ -52,8 +52,6 @@ export type StreamQuery = Record<string, string | string[] | undefined>;
 
 const STREAM_BEGIN = 0;
 const MEDIA_TYPES = new Set<number>([RTMP_TYPE.audio, RTMP_TYPE.video]);
-/** Messages a publisher sends into its stream. */
-const STREAM_TYPES = new Set<number>([RTMP_TYPE.audio, RTMP_TYPE.video, RTMP_TYPE.amf0Data, RTMP_TYPE.amf3Data]);
 
 export class RtmpSession implements BroadcastPublisher, ChunkReaderSink {
   readonly id = randomUUID().slice(0, 8);
