@@ -104,10 +104,9 @@ export class ChunkReader {
     if (this.#stream === s && this.#phase === Phase.Payload) this.#phase = Phase.First;
   }
 
-  /** Reads `data` to its end; calls the sink for every message completed on the way. Throws RtmpRefusal. */
-  push(data: Buffer, start = 0): void {
+  /** Reads `data` from `start` to `end`; calls the sink for every message completed on the way. Throws RtmpRefusal. */
+  push(data: Buffer, start = 0, end = data.length): void {
     let off = start;
-    const end = data.length;
     const header = this.#header;
     while (off < end) {
       if (this.#phase === Phase.Payload) {

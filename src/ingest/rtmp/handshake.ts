@@ -82,10 +82,10 @@ export class HandshakeReader {
     return this.#read === 1 + 2 * HANDSHAKE_SIZE;
   }
 
-  /** Consumes handshake bytes from `data`; returns the offset of the first byte after the handshake (data.length when it goes on). */
-  push(data: Buffer): number {
+  /** Consumes handshake bytes from `data` (up to `end`); returns the offset of the first byte after the handshake (`end` when it goes on). */
+  push(data: Buffer, end = data.length): number {
     let off = 0;
-    while (off < data.length && !this.done) {
+    while (off < end && !this.done) {
       if (this.#read === 0) {
         // C0: the version byte (3); node-media-server does not check it either
         this.#read = 1;
@@ -94,7 +94,7 @@ export class HandshakeReader {
       }
       const inC1 = this.#read <= HANDSHAKE_SIZE;
       const left = inC1 ? 1 + HANDSHAKE_SIZE - this.#read : 1 + 2 * HANDSHAKE_SIZE - this.#read;
-      const n = Math.min(left, data.length - off);
+      const n = Math.min(left, end - off);
       if (inC1) data.copy(this.#c1, this.#read - 1, off, off + n);
       this.#read += n;
       off += n;

@@ -9,6 +9,7 @@ import { ConnectionLimits, LogThrottle } from './connection-limits.js';
 import { LiveBroadcast, type BroadcastEvents, type BroadcastPublisher } from './live-broadcast.js';
 import { RtmpSession, type RtmpSessionHost, type StreamQuery } from './rtmp-session.js';
 import { RtmpStreamSource } from './rtmp-stream-source.js';
+import { adoptWithSharedReads, SHARED_READ_SIZE } from './socket-reads.js';
 
 export interface RtmpIngestOptions {
   readonly port: number;
@@ -81,6 +82,8 @@ export class RtmpIngest {
   /** One log line per second and client address for refused connections. */
   readonly #refusedLog = new Map<string, LogThrottle>();
   readonly #broadcasts = new Map<string, LiveBroadcast>();
+  /** Every connection's reads land here, one at a time (socket-reads.ts). */
+  readonly #readBuffer = Buffer.allocUnsafe(SHARED_READ_SIZE);
   #server: net.Server | null = null;
   #watchdog: NodeJS.Timeout | null = null;
 
@@ -93,7 +96,7 @@ export class RtmpIngest {
   }
 
   async start(): Promise<void> {
-    const server = net.createServer((socket) => this.#accept(socket));
+    const server = net.createServer({ pauseOnConnect: true }, (socket) => this.#accept(socket));
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) => {
         const where = `${this.options.bind}:${this.options.port}`;
@@ -128,9 +131,9 @@ export class RtmpIngest {
   }
 
   /** Admits a connection within the limits and starts its RTMP session. */
-  #accept(socket: net.Socket): void {
-    const address = socket.remoteAddress ?? '';
-    const peer = `${address}:${socket.remotePort ?? 0}`;
+  #accept(accepted: net.Socket): void {
+    const address = accepted.remoteAddress ?? '';
+    const peer = `${address}:${accepted.remotePort ?? 0}`;
     const refusal = this.#limits.admit(address);
     if (refusal !== null) {
       if (this.#refusedLog.size > 1000) this.#refusedLog.clear();
@@ -143,9 +146,12 @@ export class RtmpIngest {
           `RTMP connection from ${peer} refused: ${refusal}${skipped > 0 ? ` (${skipped} more refused since the last line)` : ''}`,
         );
       }
-      socket.destroy();
+      accepted.destroy();
       return;
     }
+    let session: RtmpSession | null = null;
+    const adopted = adoptWithSharedReads(accepted, this.#readBuffer, (data, bytes) => session?.read(data, bytes));
+    const socket = adopted ?? accepted;
     const timeout = setTimeout(() => {
       this.log.warn({ peer }, `RTMP connection ${peer} closed: it did not publish within ${this.options.publishTimeoutSeconds} s (rtmp_publish_timeout)`);
       socket.destroy();
@@ -158,12 +164,13 @@ export class RtmpIngest {
       this.#connections.delete(connection);
       this.#limits.release(address);
     });
-    const session = new RtmpSession(
+    session = new RtmpSession(
       socket,
       { maxMessageSize: this.options.maxMessageSize, playEnabled: this.options.playEnabled, playToken: this.options.playToken },
       this.#sessionHost(connection),
     );
-    session.start();
+    session.start(adopted === null);
+    if (adopted === null) accepted.resume();
   }
 
   #sessionHost(connection: RtmpConnection): RtmpSessionHost {

@@ -63,6 +63,9 @@ export class RtmpSession implements BroadcastPublisher, ChunkReaderSink {
   query: StreamQuery = {};
   /** Bytes received. */
   inBytes = 0;
+  /** The client's Window Acknowledgement Size (0: none said), and the byte count of our last acknowledgement. */
+  #ackWindow = 0;
+  #ackedAt = 0;
   readonly #handshake: HandshakeReader;
   readonly #reader: ChunkReader;
   readonly #slab = new TagSlab();
@@ -93,9 +96,12 @@ export class RtmpSession implements BroadcastPublisher, ChunkReaderSink {
     return `/${this.app}/${this.name}`;
   }
 
-  /** Wires the session to its socket. */
-  start(): void {
-    this.socket.on('data', this.#onData);
+  /**
+   * Wires the session to its socket. With `dataEvents` false, the caller
+   * hands the socket's reads to read() itself (socket-reads.ts).
+   */
+  start(dataEvents = true): void {
+    if (dataEvents) this.socket.on('data', (data: Buffer) => this.read(data, data.length));
     this.socket.on('close', this.#onClose);
     this.socket.on('error', () => undefined); // 'close' follows
   }
@@ -105,22 +111,28 @@ export class RtmpSession implements BroadcastPublisher, ChunkReaderSink {
     this.socket.destroy();
   }
 
-  #onData = (data: Buffer): void => {
+  /** The first `bytes` of `data` are what the client sent next; nothing of `data` is kept after this returns. */
+  read(data: Buffer, bytes: number): void {
     if (this.#ended) return;
-    this.inBytes += data.length;
+    this.inBytes += bytes;
+    if (this.#ackWindow > 0 && this.inBytes - this.#ackedAt >= this.#ackWindow) {
+      // node-media-server never acknowledged; some encoders wait for it once they have sent a window's worth
+      this.#ackedAt = this.inBytes;
+      this.#write(controlMessage(3, this.inBytes % 0x100000000));
+    }
     try {
       let off = 0;
       if (!this.#handshake.done) {
-        off = this.#handshake.push(data);
-        if (off === data.length) return;
+        off = this.#handshake.push(data, bytes);
+        if (off === bytes) return;
       }
-      this.#reader.push(data, off);
+      this.#reader.push(data, off, bytes);
     } catch (err) {
       this.#ended = true;
       if (err instanceof RtmpRefusal) this.host.refused(this, err.message, false);
       else this.host.refused(this, describeThrow(err), true);
     }
-  };
+  }
 
   #onClose = (): void => {
     this.#ended = true;
@@ -168,6 +180,9 @@ export class RtmpSession implements BroadcastPublisher, ChunkReaderSink {
         return;
       case RTMP_TYPE.abort:
         this.#reader.abort(body.readUInt32BE(0));
+        return;
+      case RTMP_TYPE.windowAckSize:
+        this.#ackWindow = body.readUInt32BE(0);
         return;
       case RTMP_TYPE.amf0Command:
         this.#command(decodeAmf0Cmd(body), streamId);
