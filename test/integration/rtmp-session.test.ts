@@ -1,11 +1,14 @@
 /**
- * Issue 20: our own RTMP chunk reader against a publisher that chunks small
+ * Issue 20: our own RTMP session layer against real publishers.
+ *
+ * The chunk reader against a publisher that chunks small
  * and uses extended timestamps. ffmpeg cannot be made to: it has no option
  * for its chunk size (4096), and with -output_ts_offset past 2^24 ms its
  * sequence headers still go out at 0, which the timestamp-jump check
  * (issue 14) refuses. So a raw client sends a real clip with a 7-byte chunk
  * size and timestamps that cross 0xffffff mid-stream (extended timestamps
- * on type-0 and type-3 chunks from there on): recorded whole.
+ * on type-0 and type-3 chunks from there on): recorded whole. And the
+ * live broadcast's grace window with ffmpeg killed and started again.
  */
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -13,7 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDaemon, waitFor, type DaemonHandle } from '../helpers/daemon.js';
-import { durationOf, ffprobe, makeClip } from '../helpers/media.js';
+import { durationOf, ffprobe, makeClip, publish } from '../helpers/media.js';
 import { RawRtmpClient } from '../fuzz/rtmp-client.js';
 import { chunk, mediaMessage, readFlvFile, setChunkSize, type RtmpMessage } from '../fuzz/rtmp-wire.js';
 
@@ -80,5 +83,38 @@ describe('RTMP chunking recorded whole', () => {
     expect(probe.streams.map((s) => s.codec_name).sort()).toEqual(['aac', 'h264']);
     expect(Math.abs(Number(probe.format.duration) - durationOf(clip))).toBeLessThanOrEqual(0.5);
     expect(daemon.output).not.toMatch(/RTMP connection [^"]* closed/);
+  });
+});
+
+describe('a publisher that reconnects within rtmp_publish_grace_ms', () => {
+  let daemon: DaemonHandle;
+  const clip = makeClip({ video: true, audio: true, seconds: 8, gop: 1 });
+
+  beforeAll(async () => {
+    daemon = await startDaemon({ rtmp_publish_grace_ms: 4000 });
+  });
+
+  afterAll(async () => {
+    const exit = await daemon.stop('SIGTERM');
+    expect(exit.code).toBe(0);
+  });
+
+  it('resumes the same stream: one record holding both connections, its timeline going on', async () => {
+    const first = publish(clip, daemon.rtmpUrl('resumed'));
+    await waitFor(() => first.sentSeconds() >= 3, 20_000, 'three seconds published');
+    first.proc.kill('SIGKILL');
+    await first.exited;
+    const firstSeconds = first.sentSeconds();
+    const second = publish(clip, daemon.rtmpUrl('resumed'));
+    expect(await second.exited, second.stderr()).toBe(0);
+    await waitFor(() => daemon.output.includes('RTMP publisher reconnected within the grace window; the publish goes on'), 5000, 'the resume line');
+    const file = await recordOf(daemon, 'resumed');
+    expect(recordsOf(daemon, 'resumed')).toHaveLength(1);
+    const probe = ffprobe(file);
+    expect(probe.streams.map((s) => s.codec_name).sort()).toEqual(['aac', 'h264']);
+    // the first connection's media (up to what ffmpeg had read when it was killed) and the whole clip after it
+    const duration = Number(probe.format.duration);
+    expect(duration).toBeGreaterThan(durationOf(clip) + 1.5);
+    expect(duration).toBeLessThanOrEqual(durationOf(clip) + firstSeconds + 0.5);
   });
 });
