@@ -18,7 +18,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDaemon, waitFor, type DaemonHandle } from '../helpers/daemon.js';
 import { durationOf, ffprobe, makeClip, publish } from '../helpers/media.js';
 import { RawRtmpClient } from '../fuzz/rtmp-client.js';
-import { chunk, mediaMessage, readFlvFile, setChunkSize, type RtmpMessage } from '../fuzz/rtmp-wire.js';
+import { chunk, HANDSHAKE_SIZE, mediaMessage, readFlvFile, setChunkSize, type RtmpMessage } from '../fuzz/rtmp-wire.js';
+import { ChunkReader } from '../../src/ingest/rtmp/chunk-reader.js';
 
 /** Files the record hook was run with for STREAM (logs/record.log: "stream:file"). */
 function recordsOf(daemon: DaemonHandle, stream: string): string[] {
@@ -83,6 +84,41 @@ describe('RTMP chunking recorded whole', () => {
     expect(probe.streams.map((s) => s.codec_name).sort()).toEqual(['aac', 'h264']);
     expect(Math.abs(Number(probe.format.duration) - durationOf(clip))).toBeLessThanOrEqual(0.5);
     expect(daemon.output).not.toMatch(/RTMP connection [^"]* closed/);
+  });
+});
+
+describe('acknowledgements', () => {
+  let daemon: DaemonHandle;
+
+  beforeAll(async () => {
+    daemon = await startDaemon({});
+  });
+
+  afterAll(async () => {
+    const exit = await daemon.stop('SIGTERM');
+    expect(exit.code).toBe(0);
+  });
+
+  it('are sent once the client has sent a window of bytes (Window Acknowledgement Size)', async () => {
+    const c = await RawRtmpClient.connect(daemon.rtmpPort);
+    await c.handshake();
+    c.publish(daemon.rtmpPort, 'acked');
+    expect(await c.waitUntil(() => c.received.includes('NetStream.Publish.Start'), 10_000)).toBe(true);
+    const window = { csid: 2, type: 5, streamId: 0, timestamp: 0, payload: Buffer.from([0, 0, 0x10, 0]) }; // 4096 bytes
+    c.send(chunk(window, 4096));
+    const frame = Buffer.concat([Buffer.from([0x27, 1, 0, 0, 0]), Buffer.alloc(3000)]);
+    for (let i = 0; i < 4; i++) c.sendMessages([mediaMessage(9, i * 40, frame)], 4096);
+    const acks = (): number[] => {
+      const got: number[] = [];
+      const r = new ChunkReader({ allocate: (_t, n) => Buffer.alloc(n), message: (type, _s, _ts, body) => type === 3 && got.push(body.readUInt32BE(0)) }, 1 << 22);
+      r.setChunkSize(0xffff);
+      r.push(c.received, 1 + 2 * HANDSHAKE_SIZE);
+      return got;
+    };
+    expect(await c.waitUntil(() => acks().length > 0, 5000)).toBe(true);
+    // the byte count said is what we had read by then, at least a window past the start of the window
+    expect(acks()[0]).toBeGreaterThanOrEqual(4096);
+    c.destroy();
   });
 });
 

@@ -115,11 +115,6 @@ export class RtmpSession implements BroadcastPublisher, ChunkReaderSink {
   read(data: Buffer, bytes: number): void {
     if (this.#ended) return;
     this.inBytes += bytes;
-    if (this.#ackWindow > 0 && this.inBytes - this.#ackedAt >= this.#ackWindow) {
-      // node-media-server never acknowledged; some encoders wait for it once they have sent a window's worth
-      this.#ackedAt = this.inBytes;
-      this.#write(controlMessage(3, this.inBytes % 0x100000000));
-    }
     try {
       let off = 0;
       if (!this.#handshake.done) {
@@ -127,6 +122,11 @@ export class RtmpSession implements BroadcastPublisher, ChunkReaderSink {
         if (off === bytes) return;
       }
       this.#reader.push(data, off, bytes);
+      if (this.#ackWindow > 0 && this.inBytes - this.#ackedAt >= this.#ackWindow) {
+        // node-media-server never acknowledged; some encoders wait for it once they have sent a window's worth
+        this.#ackedAt = this.inBytes;
+        this.#write(controlMessage(3, this.inBytes % 0x100000000));
+      }
     } catch (err) {
       this.#ended = true;
       if (err instanceof RtmpRefusal) this.host.refused(this, err.message, false);
