@@ -10,7 +10,7 @@ import {
   checkTimestampJump,
   MAX_COMMAND_BYTES,
 } from '../../src/ingest/rtmp/rtmp-checks.js';
-import { describeThrow } from '../../src/ingest/rtmp/rtmp-guard.js';
+import { describeThrow } from '../../src/ingest/rtmp/rtmp-refusal.js';
 import { installLastResort, UNCAUGHT_EXIT_CODE } from '../../src/last-resort.js';
 
 const u32 = (n: number): Buffer => {
@@ -184,67 +184,6 @@ describe('installLastResort', () => {
     target.emit('uncaughtException', new Error('boom'), 'uncaughtException');
     await new Promise((r) => setTimeout(r, 20));
     expect(exits).toEqual([UNCAUGHT_EXIT_CODE]);
-  });
-});
-
-describe('guardRtmpSession', () => {
-  it('turns a throw in the socket handler into one refusal of that connection', async () => {
-    const { guardRtmpSession } = await import('../../src/ingest/rtmp/rtmp-guard.js');
-    const noop = (): void => undefined;
-    const rtmp = { parserPacket: null, inPackets: new Map(), inChunkSize: 128, packetParse: noop, packetAlloc: noop, packetHandler: noop, onConnect: noop, onPublish: noop, onPlay: noop };
-    let calls = 0;
-    const session = {
-      rtmp,
-      onData: (): void => {
-        calls++;
-        throw new RangeError('out of range');
-      },
-    };
-    const refusals: [string, boolean][] = [];
-    guardRtmpSession(session as unknown as Parameters<typeof guardRtmpSession>[0], { maxMessageSize: 1 << 22, playEnabled: false, playToken: '' }, {
-      started: noop,
-      refused: (reason, unexpected) => refusals.push([reason, unexpected]),
-    });
-    expect(() => session.onData()).not.toThrow();
-    session.onData();
-    expect(calls).toBe(1);
-    expect(refusals).toEqual([[expect.stringMatching(/^RangeError: out of range at /), true]]);
-  });
-});
-
-describe('GOP cache bound (skipUnplayedRtmpMessages)', () => {
-  it('stops caching a GOP past GOP_CACHE_MAX_BYTES until the next keyframe', async () => {
-    const { GOP_CACHE_MAX_BYTES, skipUnplayedRtmpMessages } = await import('../../src/ingest/rtmp/nms-internals.js');
-    const b = {
-      streamPath: '/live/x',
-      subscribers: new Map<string, { protocol: string; sendBuffer(buffer: Buffer): void }>(),
-      flvGopCache: null as Set<Buffer> | null,
-      rtmpGopCache: null as Set<Buffer> | null,
-      _dtsOffset: {} as Record<number, number>,
-      _lastDts: {} as Record<number, number>,
-      broadcastMessage: (_packet: unknown): void => undefined,
-    };
-    skipUnplayedRtmpMessages(b as unknown as Parameters<typeof skipUnplayedRtmpMessages>[0]);
-    const size = 12 * 1024 * 1024;
-    const packet = (flags: number, dts: number): { codec_type: number; flags: number; dts: number; pts: number; size: number; data: Buffer } => ({
-      codec_type: 9,
-      flags,
-      dts,
-      pts: dts,
-      size,
-      data: Buffer.alloc(size),
-    });
-    b.broadcastMessage(packet(3, 0));
-    expect(b.flvGopCache?.size).toBe(1);
-    const frames = Math.floor(GOP_CACHE_MAX_BYTES / size);
-    for (let i = 1; i < frames; i++) b.broadcastMessage(packet(4, i * 40));
-    expect(b.flvGopCache?.size).toBe(frames);
-    b.broadcastMessage(packet(4, frames * 40));
-    expect(b.flvGopCache).toBeNull();
-    b.broadcastMessage(packet(4, (frames + 1) * 40));
-    expect(b.flvGopCache).toBeNull();
-    b.broadcastMessage(packet(3, (frames + 2) * 40));
-    expect(b.flvGopCache?.size).toBe(1);
   });
 });
 

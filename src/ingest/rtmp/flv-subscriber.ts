@@ -1,39 +1,30 @@
-import { randomUUID } from 'node:crypto';
-import type { NmsBroadcast, NmsSubscriber } from './nms-internals.js';
+import type { LiveBroadcast } from './live-broadcast.js';
 
 /**
- * An internal subscriber of a node-media-server broadcast: receives the FLV
- * header, codec headers and GOP cache on attach, then every live tag.
+ * An FLV-tag subscriber of a live broadcast: receives the FLV header,
+ * metadata, sequence headers and GOP cache on attach, then every live tag.
  */
-export class FlvSubscriber implements NmsSubscriber {
-  readonly id = `wcs-${randomUUID()}`;
-  readonly ip = '';
-  readonly protocol = 'flv' as const;
-  readonly streamPath: string;
-  endTime = 0;
+export class FlvSubscriber {
   #attached = false;
 
   constructor(
-    private readonly broadcast: NmsBroadcast,
+    private readonly broadcast: LiveBroadcast,
     private readonly onBuffer: (buf: Buffer) => void,
-  ) {
-    this.streamPath = broadcast.streamPath;
-  }
+  ) {}
 
   attach(): void {
     if (this.#attached) return;
     this.#attached = true;
-    const err = this.broadcast.postPlay(this);
-    if (err !== null) throw new Error(err);
+    this.broadcast.addFlv(this.#send);
   }
 
   detach(): void {
     if (!this.#attached) return;
     this.#attached = false;
-    this.broadcast.donePlay(this);
+    this.broadcast.removeFlv(this.#send);
   }
 
-  sendBuffer = (buf: Buffer): void => {
+  #send = (buf: Buffer): void => {
     if (this.#attached) this.onBuffer(buf);
   };
 }

@@ -1,6 +1,7 @@
 /**
- * Pure checks of what an RTMP client sends, applied before node-media-server
- * sees it (issue 14). Each returns null when the input is acceptable, else
+ * Pure checks of what an RTMP client sends, applied by our RTMP session
+ * before it uses the input (issue 14; the session layer was
+ * node-media-server's until issue 20). Each returns null when the input is acceptable, else
  * the reason in words for the log line; the caller closes the connection.
  */
 import querystring from 'node:querystring';
@@ -111,17 +112,10 @@ function checkAudio(payload: Buffer): string | null {
   return null;
 }
 
-/**
- * Message types node-media-server mishandles and that are dropped, not
- * refused: AMF3 data (15) goes out as a media packet with flags 0, which
- * its broadcast takes for an audio sequence header.
- */
-export const IGNORED_TYPES = new Set<number>([RTMP_TYPE.amf3Data]);
-
-/** Messages node-media-server passes to the session's broadcast: media and metadata. */
+/** Messages a publisher sends into its stream (media and metadata): accepted from its publisher only. */
 export const STREAM_TYPES = new Set<number>([RTMP_TYPE.audio, RTMP_TYPE.video, RTMP_TYPE.amf0Data, RTMP_TYPE.amf3Data]);
 
-/** A complete message, before node-media-server handles it. `payload` holds exactly the message's bytes. */
+/** A complete message, before the session handles it. `payload` holds exactly the message's bytes. */
 export function checkMessage(type: number, payload: Buffer): string | null {
   const minControl = CONTROL_MIN_BYTES[type];
   if (minControl !== undefined && payload.length < minControl) {

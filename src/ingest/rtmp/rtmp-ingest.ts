@@ -6,21 +6,15 @@ import { noteMediaTag } from './flv-media-info.js';
 import { describeMediaTag, flvAudioCodecName, flvVideoCodecName, readFlvTag } from './flv-tags.js';
 import { FlvSubscriber } from './flv-subscriber.js';
 import { ConnectionLimits, LogThrottle } from './connection-limits.js';
-import { guardRtmpSession } from './rtmp-guard.js';
-import {
-  createNmsRtmpHandler,
-  createNmsRtmpSession,
-  redirectNmsLogger,
-  skipUnplayedRtmpMessages,
-  type NmsBroadcast,
-  type NmsSession,
-} from './nms-internals.js';
+import { LiveBroadcast, type BroadcastEvents, type BroadcastPublisher } from './live-broadcast.js';
+import { RtmpSession, type RtmpSessionHost, type StreamQuery } from './rtmp-session.js';
 import { RtmpStreamSource } from './rtmp-stream-source.js';
+import { adoptWithSharedReads, SHARED_READ_SIZE } from './socket-reads.js';
 
 export interface RtmpIngestOptions {
   readonly port: number;
   readonly bind: string;
-  /** How long a publish survives its connection closing (node-media-server's resume window). */
+  /** How long a publish survives its connection closing (rtmp_publish_grace_ms: the resume window). */
   readonly publishGraceMs: number;
   /** Seconds without media before a publisher is disconnected. */
   readonly idleTimeoutSeconds: number;
@@ -40,9 +34,6 @@ export interface RtmpIngestOptions {
   readonly playToken: string;
 }
 
-/** node-media-server's error lines about what a client sent (amf.js), one per message. */
-const CLIENT_CHATTER = /^(Unknown (command|field|data)|Failed to decode AMF0)/;
-
 /** Bytes queued for a client that does not read (a stalled player) before it is closed. */
 export const MAX_WRITE_BACKLOG = 64 * 1024 * 1024;
 
@@ -52,25 +43,26 @@ interface RtmpConnection {
   /** address:port of the client */
   readonly peer: string;
   stream: string | null;
+  timeout: NodeJS.Timeout;
 }
 
 interface LivePublish {
   readonly stream: Stream;
   readonly source: RtmpStreamSource;
   readonly probe: FlvSubscriber;
-  readonly broadcast: NmsBroadcast;
+  readonly broadcast: LiveBroadcast;
   lastMediaAt: number;
 }
 
 export class RtmpPortError extends Error {}
 
-function queryValue(query: NmsSession['streamQuery'], key: string): string | undefined {
+function queryValue(query: StreamQuery, key: string): string | undefined {
   const v = query[key];
   return Array.isArray(v) ? v[0] : v;
 }
 
 /** Parses the WCS client `record` flag from the publish URL: true, false, or not said. */
-export function recordFlagOf(query: NmsSession['streamQuery']): boolean | null {
+export function recordFlagOf(query: StreamQuery): boolean | null {
   const v = queryValue(query, 'record')?.toLowerCase();
   if (v === 'true' || v === '1') return true;
   if (v === 'false' || v === '0') return false;
@@ -78,9 +70,10 @@ export function recordFlagOf(query: NmsSession['streamQuery']): boolean | null {
 }
 
 /**
- * RTMP ingest: node-media-server's RTMP protocol handler embedded on our own
- * listener. Each publish of rtmp://host/APP/NAME becomes a Stream named NAME
- * in the registry, with an RtmpStreamSource as its media tap.
+ * RTMP ingest: our RTMP sessions (rtmp-session.ts) on our own listener, one
+ * live broadcast per stream path. Each publish of rtmp://host/APP/NAME
+ * becomes a Stream named NAME in the registry, with an RtmpStreamSource as
+ * its media tap.
  */
 export class RtmpIngest {
   readonly #byPath = new Map<string, LivePublish>();
@@ -88,9 +81,11 @@ export class RtmpIngest {
   readonly #limits: ConnectionLimits;
   /** One log line per second and client address for refused connections. */
   readonly #refusedLog = new Map<string, LogThrottle>();
+  readonly #broadcasts = new Map<string, LiveBroadcast>();
+  /** Every connection's reads land here, one at a time (socket-reads.ts). */
+  readonly #readBuffer = Buffer.allocUnsafe(SHARED_READ_SIZE);
   #server: net.Server | null = null;
   #watchdog: NodeJS.Timeout | null = null;
-  #nms: ReturnType<typeof createNmsRtmpHandler> | null = null;
 
   constructor(
     private readonly options: RtmpIngestOptions,
@@ -101,19 +96,7 @@ export class RtmpIngest {
   }
 
   async start(): Promise<void> {
-    const nmsLog = this.log.child({ component: 'node-media-server' });
-    redirectNmsLogger((level, message) => {
-      // its "info" lines are per-connection chatter; our own lines say what matters. Its AMF
-      // decoder's complaints ("Unknown command") come once per message a client sends, name no
-      // peer and would let one client fill the log: debug too
-      if ((level === 'error' || level === 'warn') && !CLIENT_CHATTER.test(message)) nmsLog.warn(message);
-      else nmsLog.debug(message);
-    });
-    const nms = createNmsRtmpHandler();
-    this.#nms = nms;
-    nms.events.on('postPublish', this.#onPostPublish);
-    nms.events.on('donePublish', this.#onDonePublish);
-    const server = net.createServer((socket) => this.#accept(socket));
+    const server = net.createServer({ pauseOnConnect: true }, (socket) => this.#accept(socket));
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) => {
         const where = `${this.options.bind}:${this.options.port}`;
@@ -142,19 +125,15 @@ export class RtmpIngest {
     this.#server = null;
     const closed = server ? new Promise<void>((resolve) => server.close(() => resolve())) : Promise.resolve();
     for (const connection of this.#connections) connection.socket.destroy();
+    for (const broadcast of [...this.#broadcasts.values()]) broadcast.finish();
     for (const live of [...this.#byPath.values()]) this.#finish(live);
     await closed;
-    if (this.#nms) {
-      this.#nms.events.off('postPublish', this.#onPostPublish);
-      this.#nms.events.off('donePublish', this.#onDonePublish);
-      this.#nms = null;
-    }
   }
 
-  /** Admits a connection within the limits and hands it to node-media-server behind the guard. */
-  #accept(socket: net.Socket): void {
-    const address = socket.remoteAddress ?? '';
-    const peer = `${address}:${socket.remotePort ?? 0}`;
+  /** Admits a connection within the limits and starts its RTMP session. */
+  #accept(accepted: net.Socket): void {
+    const address = accepted.remoteAddress ?? '';
+    const peer = `${address}:${accepted.remotePort ?? 0}`;
     const refusal = this.#limits.admit(address);
     if (refusal !== null) {
       if (this.#refusedLog.size > 1000) this.#refusedLog.clear();
@@ -167,72 +146,96 @@ export class RtmpIngest {
           `RTMP connection from ${peer} refused: ${refusal}${skipped > 0 ? ` (${skipped} more refused since the last line)` : ''}`,
         );
       }
-      socket.destroy();
+      accepted.destroy();
       return;
     }
-    const connection: RtmpConnection = { socket, peer, stream: null };
-    this.#connections.add(connection);
+    let session: RtmpSession | null = null;
+    const adopted = adoptWithSharedReads(accepted, this.#readBuffer, (data, bytes) => session?.read(data, bytes));
+    const socket = adopted ?? accepted;
     const timeout = setTimeout(() => {
       this.log.warn({ peer }, `RTMP connection ${peer} closed: it did not publish within ${this.options.publishTimeoutSeconds} s (rtmp_publish_timeout)`);
       socket.destroy();
     }, this.options.publishTimeoutSeconds * 1000);
     timeout.unref();
+    const connection: RtmpConnection = { socket, peer, stream: null, timeout };
+    this.#connections.add(connection);
     socket.on('close', () => {
       clearTimeout(timeout);
       this.#connections.delete(connection);
       this.#limits.release(address);
     });
-    const { session, start } = createNmsRtmpSession(socket);
-    guardRtmpSession(
-      session,
+    session = new RtmpSession(
+      socket,
       { maxMessageSize: this.options.maxMessageSize, playEnabled: this.options.playEnabled, playToken: this.options.playToken },
-      {
-        started: (kind, name) => {
-          clearTimeout(timeout);
-          connection.stream = name;
-          if (kind === 'play') this.log.info({ peer, stream: name }, `RTMP play of '${name}' by ${peer}`);
-        },
-        refused: (reason, unexpected) => {
-          const said = unexpected ? `node-media-server failed on its input (${reason})` : reason;
-          this.log.warn(
-            { peer, stream: connection.stream ?? undefined, unexpected },
-            `RTMP connection ${peer}${connection.stream !== null ? ` (stream '${connection.stream}')` : ''} closed: ${said}`,
-          );
-          socket.destroy();
-        },
-      },
+      this.#sessionHost(connection),
     );
-    start();
+    session.start(adopted === null);
+    if (adopted === null) accepted.resume();
   }
 
-  #onPostPublish = (session: NmsSession): void => {
-    if (session.protocol !== 'rtmp' || session.streamPath === '' || !this.#nms) return;
-    const broadcast = this.#nms.broadcasts.get(session.streamPath);
-    if (!broadcast) return;
-    // node-media-server emits postPublish before refusing a second publisher of a live path
-    if (broadcast.publisher !== null && broadcast.publisher !== session) {
-      this.log.warn({ stream: session.streamName }, `RTMP publish of '${session.streamPath}' refused: already published`);
-      return;
+  #sessionHost(connection: RtmpConnection): RtmpSessionHost {
+    const { peer, socket } = connection;
+    return {
+      started: (_session, kind, name) => {
+        clearTimeout(connection.timeout);
+        connection.stream = name;
+        if (kind === 'play') this.log.info({ peer, stream: name }, `RTMP play of '${name}' by ${peer}`);
+      },
+      refused: (_session, reason, unexpected) => {
+        const said = unexpected ? `the RTMP session failed on its input (${reason})` : reason;
+        this.log.warn(
+          { peer, stream: connection.stream ?? undefined, unexpected },
+          `RTMP connection ${peer}${connection.stream !== null ? ` (stream '${connection.stream}')` : ''} closed: ${said}`,
+        );
+        socket.destroy();
+      },
+      publish: (session) => this.#publish(session),
+      play: (session) => this.#broadcastOf(session.streamPath),
+    };
+  }
+
+  #broadcastOf(path: string): LiveBroadcast {
+    let broadcast = this.#broadcasts.get(path);
+    if (broadcast === undefined) {
+      broadcast = new LiveBroadcast(path, this.options.publishGraceMs, this.#broadcastEvents);
+      this.#broadcasts.set(path, broadcast);
     }
-    broadcast.publishGraceMs = this.options.publishGraceMs;
-    skipUnplayedRtmpMessages(broadcast);
-    const existing = this.#byPath.get(session.streamPath);
-    if (existing) {
+    return broadcast;
+  }
+
+  readonly #broadcastEvents: BroadcastEvents = {
+    finished: (broadcast: LiveBroadcast, publisher: BroadcastPublisher) => {
+      const live = this.#byPath.get(broadcast.streamPath);
+      if (live && live.source.publisherSession === publisher) this.#finish(live);
+    },
+    empty: (broadcast: LiveBroadcast) => {
+      if (this.#broadcasts.get(broadcast.streamPath) === broadcast) this.#broadcasts.delete(broadcast.streamPath);
+    },
+  };
+
+  /** A session that passed the publish checks: a new Stream, a resumed one, or the reason it may not publish. */
+  #publish(session: RtmpSession): LiveBroadcast | string {
+    const path = session.streamPath;
+    const broadcast = this.#broadcastOf(path);
+    const result = broadcast.publish(session);
+    if (result === 'taken') return `publish of '${session.name}' refused: it is published already`;
+    const existing = this.#byPath.get(path);
+    if (result === 'resumed' && existing) {
       existing.source.rebind(session);
       existing.lastMediaAt = Date.now();
       this.log.info(
         { stream: existing.stream.name, mediaSessionId: existing.stream.mediaSessionId },
         'RTMP publisher reconnected within the grace window; the publish goes on',
       );
-      return;
+      return broadcast;
     }
     const source = new RtmpStreamSource(broadcast, session, this.options.audioBufferMax);
     const stream = new Stream({
-      name: session.streamName,
-      app: session.streamApp,
+      name: session.name,
+      app: session.app,
       mediaProvider: 'Flash',
-      login: queryValue(session.streamQuery, 'login') ?? '',
-      recordRequested: recordFlagOf(session.streamQuery),
+      login: queryValue(session.query, 'login') ?? '',
+      recordRequested: recordFlagOf(session.query),
       source,
       connectionId: `/${session.ip}/${session.id}`,
     });
@@ -245,30 +248,22 @@ export class RtmpIngest {
     };
     // the probe subscribes first, so codecs are known before any recorder sees the same tag
     live.probe.attach();
-    this.#byPath.set(session.streamPath, live);
+    this.#byPath.set(path, live);
     try {
       this.registry.publish(stream);
     } catch (err) {
-      this.#byPath.delete(session.streamPath);
+      this.#byPath.delete(path);
       live.probe.detach();
-      if (err instanceof StreamNameTakenError) {
-        this.log.warn({ stream: stream.name }, `RTMP publish refused: ${err.message}`);
-        queueMicrotask(() => session.socket?.destroy());
-        return;
-      }
+      broadcast.finish();
+      if (err instanceof StreamNameTakenError) return `publish of '${session.name}' refused: ${err.message}`;
       throw err;
     }
     this.log.info(
       { stream: stream.name, mediaSessionId: stream.mediaSessionId, app: stream.app, remote: session.ip },
       'RTMP stream published',
     );
-  };
-
-  #onDonePublish = (session: NmsSession): void => {
-    const live = this.#byPath.get(session.streamPath);
-    if (!live || live.source.publisherSession !== session) return;
-    this.#finish(live);
-  };
+    return broadcast;
+  }
 
   #finish(live: LivePublish): void {
     if (this.#byPath.get(live.broadcast.streamPath) !== live) return;
@@ -286,10 +281,10 @@ export class RtmpIngest {
     const info = live.stream.media;
     const media = describeMediaTag(tag);
     if (!media) {
-      // onMetaData: node-media-server has read the announced codec ids into the publisher
-      const announced = live.broadcast.publisher as { audioCodec?: number; videoCodec?: number } | null;
-      if (info.audioCodec === '' && announced?.audioCodec) info.audioCodec = flvAudioCodecName(announced.audioCodec);
-      if (info.videoCodec === '' && announced?.videoCodec) info.videoCodec = flvVideoCodecName(announced.videoCodec);
+      // onMetaData: the broadcast has read the announced codec ids
+      const announced = live.broadcast;
+      if (info.audioCodec === '' && announced.audioCodecId) info.audioCodec = flvAudioCodecName(announced.audioCodecId);
+      if (info.videoCodec === '' && announced.videoCodecId) info.videoCodec = flvVideoCodecName(announced.videoCodecId);
       return;
     }
     live.lastMediaAt = Date.now();
@@ -309,7 +304,7 @@ export class RtmpIngest {
     const limit = this.options.idleTimeoutSeconds * 1000;
     const now = Date.now();
     for (const live of this.#byPath.values()) {
-      if (live.broadcast.getPublishStatus() !== 'publishing') continue;
+      if (live.broadcast.status !== 'publishing') continue;
       if (now - live.lastMediaAt > limit) {
         this.log.warn(
           { stream: live.stream.name, mediaSessionId: live.stream.mediaSessionId },

@@ -1,11 +1,11 @@
 import type { FeedFormat, MediaTap, StreamSource, TapConsumer } from '../../streams/media-tap.js';
 import { FlvStartGate } from './flv-start-gate.js';
 import { FlvSubscriber } from './flv-subscriber.js';
-import type { NmsBroadcast, NmsSession } from './nms-internals.js';
+import type { BroadcastPublisher, LiveBroadcast } from './live-broadcast.js';
 
-interface PublisherCodecIds {
-  readonly videoCodec?: number;
-  readonly audioCodec?: number;
+/** The connection that publishes (it may change within the grace window). */
+export interface RtmpPublisherHandle extends BroadcastPublisher {
+  disconnect(): void;
 }
 
 class RtmpTap implements MediaTap {
@@ -13,16 +13,15 @@ class RtmpTap implements MediaTap {
   #closed = false;
 
   constructor(
-    broadcast: NmsBroadcast,
+    broadcast: LiveBroadcast,
     private readonly consumer: TapConsumer,
     private readonly onClosed: (tap: RtmpTap) => void,
     audioBufferMax: number,
   ) {
-    // node-media-server fills the publisher's codec ids from onMetaData
-    const codecs = (): PublisherCodecIds => (broadcast.publisher ?? {}) as PublisherCodecIds;
+    // the codec ids onMetaData announced
     const gate = new FlvStartGate({
-      videoExpected: () => (codecs().videoCodec ?? 0) > 0,
-      audioExpected: () => (codecs().audioCodec ?? 0) > 0,
+      videoExpected: () => broadcast.videoCodecId > 0,
+      audioExpected: () => broadcast.audioCodecId > 0,
     }, audioBufferMax);
     this.#subscriber = new FlvSubscriber(broadcast, (buf) => {
       for (const out of gate.push(buf)) consumer.data(out);
@@ -44,23 +43,23 @@ class RtmpTap implements MediaTap {
   }
 }
 
-/** The media of one RTMP publish, as seen through node-media-server's broadcast. */
+/** The media of one RTMP publish, as its live broadcast hands it out. */
 export class RtmpStreamSource implements StreamSource {
   readonly feedFormat: FeedFormat = 'flv';
   readonly #taps = new Set<RtmpTap>();
 
   constructor(
-    private readonly broadcast: NmsBroadcast,
-    private session: NmsSession,
+    private readonly broadcast: LiveBroadcast,
+    private session: RtmpPublisherHandle,
     private readonly audioBufferMax: number,
   ) {}
 
-  get publisherSession(): NmsSession {
+  get publisherSession(): RtmpPublisherHandle {
     return this.session;
   }
 
   /** A publisher that came back within the grace window takes over. */
-  rebind(session: NmsSession): void {
+  rebind(session: RtmpPublisherHandle): void {
     this.session = session;
   }
 
@@ -71,7 +70,7 @@ export class RtmpStreamSource implements StreamSource {
   }
 
   disconnect(_reason: string): void {
-    this.session.socket?.destroy();
+    this.session.disconnect();
   }
 
   /** The publish is over: every open tap ends. */

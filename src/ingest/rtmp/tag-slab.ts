@@ -5,11 +5,11 @@
  * node-media-server reads each message into a buffer it reuses per chunk
  * stream, then builds an FLV tag per message with Buffer.alloc (a new,
  * zero-filled ArrayBuffer) and copies the message into it. Instead, the
- * guard hands its parser, for each audio/video message, a view into a
+ * chunk reader gets, for each audio/video message, a view into a
  * shared slab with room for the 11-byte FLV tag header in front and the
  * 4-byte previous-tag-size behind: the message lands where the tag will be,
  * and the tag is finished in place (header and trailer written) when the
- * broadcast hands it on. One copy (socket buffer to slab) and no
+ * broadcast hands it on (finishFlvTag). One copy (socket buffer to slab) and no
  * ArrayBuffer per message; the garbage collector sees small views only.
  *
  * A slab is kept alive by any tag still referenced (the GOP cache, a
@@ -56,33 +56,13 @@ export function bodyOf(region: Buffer): Buffer {
 }
 
 /**
- * The message the parser completed and is handing on right now (the
- * handler runs synchronously, down to the broadcast): its body view and
- * the tag region around it.
+ * Finishes the FLV tag around a body read into `tag` (a region from take()
+ * or any buffer of header + body + trailer): the same bytes
+ * node-media-server 4.4.3's Flv.createMessage builds by copying (type,
+ * size, timestamp with its high byte after, stream id 0, body,
+ * previous-tag-size). Returns `tag`.
  */
-let offered: { body: Buffer; region: Buffer } | null = null;
-
-/** Called by the guard around node-media-server's handler of a complete message read into `region`. */
-export function offerTag(body: Buffer, region: Buffer): void {
-  offered = { body, region };
-}
-
-export function withdrawTag(): void {
-  offered = null;
-}
-
-/**
- * The FLV tag of a media packet, finished in place, when its data is the
- * body of the region on offer (the same bytes Flv.createMessage of
- * node-media-server 4.4.3 builds: type, size, timestamp with its high
- * byte after, stream id 0, body, previous-tag-size); null otherwise (the
- * caller builds one by copying). A region is claimed once.
- */
-export function claimFlvTag(data: Buffer, type: number, size: number, dts: number): Buffer | null {
-  const o = offered;
-  if (o === null || o.body !== data || size !== data.length) return null;
-  offered = null;
-  const tag = o.region;
+export function finishFlvTag(tag: Buffer, type: number, size: number, dts: number): Buffer {
   tag[0] = type;
   tag[1] = (size >> 16) & 0xff;
   tag[2] = (size >> 8) & 0xff;

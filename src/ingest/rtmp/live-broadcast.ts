@@ -1,0 +1,278 @@
+/**
+ * One live stream path (/app/name) as its publisher feeds it (issue 20; was
+ * node-media-server's BroadcastServer): the publisher, the FLV-tag
+ * subscribers (our probe and the recorders' taps), the RTMP players, and
+ * what a late subscriber needs to start (metadata, sequence headers, the
+ * GOP cache from the last keyframe, bounded by GOP_CACHE_MAX_BYTES).
+ *
+ * A publisher whose connection closes keeps the path for the grace window
+ * (rtmp_publish_grace_ms): the same client address publishing again within
+ * it resumes the same publish, its timestamps shifted past the last ones;
+ * anybody else takes over only after the previous publish is finished.
+ */
+import { createFlvFileHeader, FLV_TAG_AUDIO, FLV_TAG_SCRIPT, FLV_TAG_VIDEO } from './flv-tags.js';
+import { chunkMessage, OUT_CSID } from './chunk-writer.js';
+import { decodeAmf0Data } from './nms-internals.js';
+import { FLV_PREVIOUS_TAG_SIZE, FLV_TAG_HEADER_SIZE, finishFlvTag } from './tag-slab.js';
+
+/**
+ * Bytes of media a stream's GOP cache may hold (from its last keyframe). A
+ * longer GOP is not cached whole: a recording started by REST then begins
+ * at the next keyframe instead. Bounds what one publisher that never sends
+ * a keyframe makes us keep.
+ */
+export const GOP_CACHE_MAX_BYTES = 64 * 1024 * 1024;
+/** Tags of one GOP cache (node-media-server's bound). */
+export const GOP_CACHE_MAX_TAGS = 4096;
+
+/** The publishing side as the broadcast sees it. */
+export interface BroadcastPublisher {
+  /** The client's address without its port: a reconnect from it within the grace window resumes. */
+  readonly address: string;
+}
+
+/** Receives whole FLV tags: the file header first, then metadata, sequence headers, the GOP cache, then live tags. */
+export type FlvSink = (tag: Buffer) => void;
+
+/** An RTMP player: gets chunked messages on its stream id. */
+export interface RtmpPlayerSink {
+  readonly streamId: number;
+  send(chunks: Buffer): void;
+}
+
+/** What a media or data message is to the caches. */
+export const enum TagKind {
+  AudioHeader,
+  AudioFrame,
+  VideoHeader,
+  KeyFrame,
+  InterFrame,
+  /** Video messages that are neither (enhanced RTMP metadata, end of sequence): passed on, not cached. */
+  Other,
+}
+
+/** Reads what an audio or video message body is (node-media-server's flv.js parserTag, with the enhanced-RTMP cases it misses). */
+export function tagKind(type: number, body: Buffer): TagKind {
+  const b0 = body[0] ?? 0;
+  if (type === FLV_TAG_AUDIO) {
+    const format = b0 >> 4;
+    if (format === 10) return body[1] === 0 ? TagKind.AudioHeader : TagKind.AudioFrame;
+    if (format === 9) return (b0 & 0x0f) === 0 ? TagKind.AudioHeader : TagKind.AudioFrame;
+    return TagKind.AudioFrame;
+  }
+  const key = ((b0 >> 4) & 0x07) === 1;
+  if ((b0 & 0x80) !== 0) {
+    const packetType = b0 & 0x0f;
+    if (packetType === 0) return TagKind.VideoHeader;
+    if (packetType === 1 || packetType === 3) return key ? TagKind.KeyFrame : TagKind.InterFrame;
+    return TagKind.Other;
+  }
+  const codecId = b0 & 0x0f;
+  if ((codecId === 7 || codecId === 12) && body[1] === 0) return TagKind.VideoHeader;
+  return key ? TagKind.KeyFrame : TagKind.InterFrame;
+}
+
+export type PublishResult = 'new' | 'resumed' | 'taken';
+
+export interface BroadcastEvents {
+  /** The publish is over for good (its connection closed and the grace window passed, or another client took over). */
+  finished(broadcast: LiveBroadcast, publisher: BroadcastPublisher): void;
+  /** Nobody publishes or subscribes any more: the path may be forgotten. */
+  empty(broadcast: LiveBroadcast): void;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+export class LiveBroadcast {
+  #publisher: BroadcastPublisher | null = null;
+  #graceTimer: NodeJS.Timeout | null = null;
+  readonly #flv = new Set<FlvSink>();
+  readonly #players = new Set<RtmpPlayerSink>();
+  /** onMetaData audiocodecid / videocodecid of the publish (0: not announced). */
+  audioCodecId = 0;
+  videoCodecId = 0;
+  #metadata: Buffer | null = null;
+  #audioHeader: Buffer | null = null;
+  #videoHeader: Buffer | null = null;
+  /** Tags (with their kind) since the last keyframe; null while no GOP may be cached. */
+  #gop: Buffer[] | null = null;
+  #gopBytes = 0;
+  /** Last timestamp per track (8, 9) and the shift a resumed publish adds to its own. */
+  readonly #lastDts = new Map<number, number>();
+  readonly #dtsOffset = new Map<number, number>();
+
+  constructor(
+    readonly streamPath: string,
+    private readonly graceMs: number,
+    private readonly events: BroadcastEvents,
+  ) {}
+
+  get publisher(): BroadcastPublisher | null {
+    return this.#publisher;
+  }
+
+  /** publishing: live; reconnecting: in the grace window; idle: no publish. */
+  get status(): 'publishing' | 'reconnecting' | 'idle' {
+    if (this.#graceTimer !== null) return 'reconnecting';
+    return this.#publisher !== null ? 'publishing' : 'idle';
+  }
+
+  /** A client asks to publish the path. */
+  publish(publisher: BroadcastPublisher): PublishResult {
+    if (this.#graceTimer !== null && this.#publisher !== null) {
+      if (publisher.address === this.#publisher.address) {
+        clearTimeout(this.#graceTimer);
+        this.#graceTimer = null;
+        this.#publisher = publisher;
+        // the timeline goes on past the previous connection's last timestamps
+        for (const track of [FLV_TAG_AUDIO, FLV_TAG_VIDEO]) this.#dtsOffset.set(track, this.#lastDts.get(track) ?? 0);
+        return 'resumed';
+      }
+      this.finish();
+    }
+    if (this.#publisher !== null) return 'taken';
+    this.#publisher = publisher;
+    return 'new';
+  }
+
+  /** The publisher's connection closed: the publish waits out the grace window. */
+  unpublish(publisher: BroadcastPublisher): void {
+    if (publisher !== this.#publisher || this.#graceTimer !== null) return;
+    this.#graceTimer = setTimeout(() => this.finish(), this.graceMs);
+    this.#graceTimer.unref();
+  }
+
+  /** Ends the publish for good: caches dropped, `finished` told. */
+  finish(): void {
+    if (this.#graceTimer !== null) clearTimeout(this.#graceTimer);
+    this.#graceTimer = null;
+    const publisher = this.#publisher;
+    if (publisher === null) return;
+    this.#publisher = null;
+    this.events.finished(this, publisher);
+    this.#metadata = null;
+    this.#audioHeader = null;
+    this.#videoHeader = null;
+    this.#gop = null;
+    this.#gopBytes = 0;
+    this.audioCodecId = 0;
+    this.videoCodecId = 0;
+    this.#lastDts.clear();
+    this.#dtsOffset.clear();
+    this.#emptyCheck();
+  }
+
+  addFlv(sink: FlvSink): void {
+    sink(createFlvFileHeader(true, true));
+    if (this.#metadata !== null) sink(this.#metadata);
+    if (this.#audioHeader !== null) sink(this.#audioHeader);
+    if (this.#videoHeader !== null) sink(this.#videoHeader);
+    if (this.#gop !== null) for (const tag of this.#gop) sink(tag);
+    this.#flv.add(sink);
+  }
+
+  removeFlv(sink: FlvSink): void {
+    if (this.#flv.delete(sink)) this.#emptyCheck();
+  }
+
+  addPlayer(player: RtmpPlayerSink): void {
+    const send = (tag: Buffer): void => player.send(this.#chunksOf(tag, player.streamId));
+    if (this.#metadata !== null) send(this.#metadata);
+    if (this.#audioHeader !== null) send(this.#audioHeader);
+    if (this.#videoHeader !== null) send(this.#videoHeader);
+    if (this.#gop !== null) for (const tag of this.#gop) send(tag);
+    this.#players.add(player);
+  }
+
+  removePlayer(player: RtmpPlayerSink): void {
+    if (this.#players.delete(player)) this.#emptyCheck();
+  }
+
+  /**
+   * An audio or video message of the publisher, read into `region` (a tag
+   * region: header room, body, trailer room) at timestamp `clock`.
+   */
+  media(type: number, clock: number, region: Buffer): void {
+    const body = region.subarray(FLV_TAG_HEADER_SIZE, region.length - FLV_PREVIOUS_TAG_SIZE);
+    const kind = tagKind(type, body);
+    let dts = clock;
+    if (kind !== TagKind.AudioHeader && kind !== TagKind.VideoHeader) {
+      dts += this.#dtsOffset.get(type) ?? 0;
+      this.#lastDts.set(type, dts);
+    }
+    const tag = finishFlvTag(region, type, body.length, dts);
+    switch (kind) {
+      case TagKind.AudioHeader:
+        // a copy: the slab region would keep its whole slab for the life of the publish
+        this.#audioHeader = Buffer.from(tag);
+        break;
+      case TagKind.VideoHeader:
+        this.#videoHeader = Buffer.from(tag);
+        break;
+      case TagKind.KeyFrame:
+        this.#gop = [tag];
+        this.#gopBytes = tag.length;
+        break;
+      case TagKind.AudioFrame:
+      case TagKind.InterFrame:
+        if (this.#gop !== null) {
+          this.#gopBytes += tag.length;
+          // null, not empty: no inter frame is cached until the next keyframe starts a new GOP
+          if (this.#gopBytes > GOP_CACHE_MAX_BYTES || this.#gop.length >= GOP_CACHE_MAX_TAGS) this.#gop = null;
+          else this.#gop.push(tag);
+        }
+        break;
+      case TagKind.Other:
+        break;
+    }
+    this.#send(tag);
+  }
+
+  /** An AMF0 data message of the publisher (checked by checkAmfData): onMetaData is kept and read for codec ids. */
+  data(clock: number, body: Buffer): void {
+    const decoded = decodeAmf0Data(body);
+    const isMetadata = decoded.cmd === '@setDataFrame' || decoded.cmd === 'onMetaData';
+    const tag = Buffer.allocUnsafe(FLV_TAG_HEADER_SIZE + body.length + FLV_PREVIOUS_TAG_SIZE);
+    body.copy(tag, FLV_TAG_HEADER_SIZE);
+    finishFlvTag(tag, FLV_TAG_SCRIPT, body.length, clock);
+    if (isMetadata) {
+      const meta = decoded.dataObj;
+      if (isRecord(meta)) {
+        this.audioCodecId = typeof meta['audiocodecid'] === 'number' ? meta['audiocodecid'] : 0;
+        this.videoCodecId = typeof meta['videocodecid'] === 'number' ? meta['videocodecid'] : 0;
+      }
+      this.#metadata = tag;
+    }
+    this.#send(tag);
+  }
+
+  #send(tag: Buffer): void {
+    for (const sink of this.#flv) sink(tag);
+    if (this.#players.size === 0) return;
+    // one chunked copy per stream id (players share it; ffmpeg and librtmp play on stream 1)
+    let shared: Buffer | null = null;
+    let sharedId = -1;
+    for (const player of this.#players) {
+      if (shared === null || sharedId !== player.streamId) {
+        shared = this.#chunksOf(tag, player.streamId);
+        sharedId = player.streamId;
+      }
+      player.send(shared);
+    }
+  }
+
+  /** An FLV tag as one RTMP message on the channel of its type. */
+  #chunksOf(tag: Buffer, streamId: number): Buffer {
+    const type = tag[0]! & 0x1f;
+    const size = tag.readUIntBE(1, 3);
+    const ts = ((tag[7]! << 24) | tag.readUIntBE(4, 3)) >>> 0;
+    const csid = type === FLV_TAG_AUDIO ? OUT_CSID.audio : type === FLV_TAG_VIDEO ? OUT_CSID.video : OUT_CSID.data;
+    return chunkMessage(csid, type, streamId, ts, tag.subarray(FLV_TAG_HEADER_SIZE, FLV_TAG_HEADER_SIZE + size));
+  }
+
+  #emptyCheck(): void {
+    if (this.#publisher === null && this.#flv.size === 0 && this.#players.size === 0) this.events.empty(this);
+  }
+}
