@@ -1,5 +1,6 @@
 import path from 'node:path';
-import pg from 'pg';
+import type pg from 'pg';
+import { loadOptional } from '../util/optional-module.js';
 import type { TimelineSpan } from './timeline.js';
 import {
   PRESENT_STATES,
@@ -214,11 +215,14 @@ const WRITTEN = ['node_id', ...RECORD_WRITTEN] as const;
 
 const OPEN_END = 8.64e15;
 
+/** pg, loaded with the first PgCatalog (a daemon on the embedded catalog never loads it). */
+const pgModule = (): typeof pg => loadOptional<typeof pg>('pg');
+
 /** BIGINT (int8) and NUMERIC (SUM) as JS numbers: ms since 1970 and byte counts stay far below 2^53. */
 const TYPES = {
   getTypeParser: ((oid: number, format?: 'text' | 'binary') => {
     if (oid === 20 || oid === 1700) return (v: string) => Number(v);
-    return pg.types.getTypeParser(oid, format);
+    return pgModule().types.getTypeParser(oid, format);
   }) as typeof pg.types.getTypeParser,
 };
 
@@ -293,7 +297,7 @@ export class PgCatalog implements Catalog {
     options: PgCatalogOptions,
   ) {
     this.nodeId = options.nodeId;
-    this.pool = new pg.Pool({
+    this.pool = new (pgModule().Pool)({
       connectionString: url,
       max: options.maxConnections ?? 10,
       connectionTimeoutMillis: 10_000,

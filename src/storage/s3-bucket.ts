@@ -2,8 +2,27 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
+import type * as ClientS3 from '@aws-sdk/client-s3';
+import type * as LibStorage from '@aws-sdk/lib-storage';
+import { loadOptional } from '../util/optional-module.js';
+
+interface Sdk {
+  readonly s3: typeof ClientS3;
+  readonly storage: typeof LibStorage;
+}
+
+/** The SDK, loaded with the first S3Bucket (a daemon without uploads never loads it). */
+let sdk: Sdk | null = null;
+
+function loadSdk(): Sdk {
+  sdk ??= { s3: loadOptional<typeof ClientS3>('@aws-sdk/client-s3'), storage: loadOptional<typeof LibStorage>('@aws-sdk/lib-storage') };
+  return sdk;
+}
+
+/** An error of the S3 service (none can exist before the SDK is loaded). */
+function serviceError(err: unknown): ClientS3.S3ServiceException | null {
+  return sdk !== null && err instanceof sdk.s3.S3ServiceException ? err : null;
+}
 
 export interface S3BucketOptions {
   readonly bucket: string;
@@ -37,12 +56,13 @@ export class NoSuchObjectError extends Error {}
 export class RangeNotSatisfiableError extends Error {}
 
 function isStatus(err: unknown, status: number): boolean {
-  return err instanceof S3ServiceException && err.$metadata.httpStatusCode === status;
+  return serviceError(err)?.$metadata.httpStatusCode === status;
 }
 
 /** A short text of an SDK error that never holds credentials (the SDK's messages do not; headers are not included). */
 export function s3ErrorText(err: unknown): string {
-  if (err instanceof S3ServiceException) return `${err.name}${err.$metadata.httpStatusCode ? ` (HTTP ${err.$metadata.httpStatusCode})` : ''}: ${err.message}`;
+  const service = serviceError(err);
+  if (service) return `${service.name}${service.$metadata.httpStatusCode ? ` (HTTP ${service.$metadata.httpStatusCode})` : ''}: ${service.message}`;
   return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
 }
 
@@ -57,10 +77,12 @@ export function s3ErrorText(err: unknown): string {
  * mis-store the aws-chunked trailer checksums newer SDKs add by default.
  */
 export class S3Bucket {
-  readonly client: S3Client;
+  readonly client: ClientS3.S3Client;
+  readonly #sdk: Sdk;
 
   constructor(readonly options: S3BucketOptions) {
-    this.client = new S3Client({
+    this.#sdk = loadSdk();
+    this.client = new this.#sdk.s3.S3Client({
       region: options.region,
       ...(options.endpoint !== null ? { endpoint: options.endpoint } : {}),
       forcePathStyle: options.forcePathStyle,
@@ -76,7 +98,7 @@ export class S3Bucket {
 
   /** Uploads a file by multipart upload (a single PUT when smaller than a part). `signal` aborts it. */
   async upload(file: string, key: string, metadata: Record<string, string>, contentType: string, signal: AbortSignal): Promise<void> {
-    const upload = new Upload({
+    const upload = new this.#sdk.storage.Upload({
       client: this.client,
       params: { Bucket: this.options.bucket, Key: key, Body: fs.createReadStream(file), Metadata: metadata, ContentType: contentType },
       partSize: this.options.partSize,
@@ -95,7 +117,7 @@ export class S3Bucket {
 
   async head(key: string): Promise<ObjectHead> {
     try {
-      const h = await this.client.send(new HeadObjectCommand({ Bucket: this.options.bucket, Key: key }));
+      const h = await this.client.send(new this.#sdk.s3.HeadObjectCommand({ Bucket: this.options.bucket, Key: key }));
       return { size: h.ContentLength, etag: h.ETag, lastModified: h.LastModified };
     } catch (err) {
       if (isStatus(err, 404)) throw new NoSuchObjectError(`s3://${this.options.bucket}/${key} not found`);
@@ -106,7 +128,7 @@ export class S3Bucket {
   /** GET of the whole object or of one byte range (`bytes=a-b`, as the client sent it). */
   async get(key: string, range: string | undefined, signal?: AbortSignal): Promise<ObjectRange> {
     try {
-      const g = await this.client.send(new GetObjectCommand({ Bucket: this.options.bucket, Key: key, ...(range ? { Range: range } : {}) }), signal ? { abortSignal: signal } : {});
+      const g = await this.client.send(new this.#sdk.s3.GetObjectCommand({ Bucket: this.options.bucket, Key: key, ...(range ? { Range: range } : {}) }), signal ? { abortSignal: signal } : {});
       const contentRange = g.ContentRange;
       const total = contentRange ? Number(/\/(\d+)$/.exec(contentRange)?.[1]) : g.ContentLength;
       return { body: g.Body as Readable, size: total ?? 0, contentRange, contentLength: g.ContentLength ?? 0, lastModified: g.LastModified };
@@ -134,7 +156,7 @@ export class S3Bucket {
   }
 
   async delete(key: string): Promise<void> {
-    await this.client.send(new DeleteObjectCommand({ Bucket: this.options.bucket, Key: key }));
+    await this.client.send(new this.#sdk.s3.DeleteObjectCommand({ Bucket: this.options.bucket, Key: key }));
   }
 
   close(): void {

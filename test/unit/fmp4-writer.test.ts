@@ -90,6 +90,26 @@ describe('FLV tags to fragmented MP4', () => {
     expect(tables.get(1)!.mediaDuration).toBe(videoCount * 3600);
   });
 
+  it('a fragment of hundreds of samples (its columns grow) carries every sample, each sample\'s bytes from its own tag', () => {
+    const w = new Fmp4Writer({ hasVideo: true, hasAudio: false, width: 640, height: 360, fragmentMs: 60_000 });
+    const out: Buffer[] = [...w.push(avcConfig())];
+    for (let i = 0; i < 500; i++) out.push(...w.push(video(i * 40, i === 0)));
+    out.push(...w.end());
+    const bytes = Buffer.concat(out);
+    const { tables, fragments } = read(bytes);
+    expect(fragments).toBe(1);
+    const t = tables.get(1)!;
+    expect(t.count).toBe(500);
+    expect(t.syncNumbers).toEqual([1]);
+    // each sample is the tag's body after its 5-byte AVC header: a length-prefixed NAL holding the frame's own time
+    let at = t.chunks[0]![0];
+    for (let i = 0; i < 500; i++) {
+      expect(t.sizes[i]).toBe(8);
+      expect(bytes.readUInt32BE(at + 4)).toBe(i * 40);
+      at += 8;
+    }
+  });
+
   it('a timestamp jumping past what a 32-bit sample duration holds is shortened, not thrown on', () => {
     const w = new Fmp4Writer({ hasVideo: true, hasAudio: false, width: 640, height: 360 });
     const out: Buffer[] = [...w.push(avcConfig())];

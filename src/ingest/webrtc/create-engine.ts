@@ -3,13 +3,45 @@ import type { EngineSettings, SessionRequest, WebRtcEngine, WebRtcEngineName, We
 import { chooseEngine, EngineUnavailableError, type EngineSetting } from './engine-choice.js';
 import { MediasoupEngine } from './mediasoup-engine.js';
 import { lookupMediasoupWorker, type WorkerLookup } from './mediasoup-worker-bin.js';
-import { WeriftEngine } from './werift-engine.js';
 
 export interface MediasoupSetup {
   /** [webrtc_workers] worker processes. */
   readonly workers: number;
   /** [mediasoup_worker_cache] where tools/build-mediasoup-worker.sh puts workers ('' = its defaults). */
   readonly cacheDir: string;
+}
+
+/**
+ * The werift engine, its module (werift and its dependencies: 6.4 MiB of
+ * heap) loaded when it starts: a daemon running mediasoup never loads it,
+ * unless mediasoup fails and auto falls back to it (issue 20).
+ */
+class LazyWeriftEngine implements WebRtcEngine {
+  readonly name = 'werift' as const;
+  #engine: WebRtcEngine | null = null;
+  #closed = false;
+
+  constructor(
+    private readonly settings: EngineSettings,
+    private readonly log: Logger,
+  ) {}
+
+  async start(): Promise<void> {
+    const { WeriftEngine } = await import('./werift-engine.js');
+    if (this.#closed) return;
+    this.#engine = new WeriftEngine(this.settings, this.log);
+    await this.#engine.start();
+  }
+
+  createSession(request: SessionRequest): Promise<WebRtcSession> {
+    if (!this.#engine) return Promise.reject(new EngineUnavailableError('the werift engine has not started'));
+    return this.#engine.createSession(request);
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.#engine?.close();
+  }
 }
 
 /**
@@ -66,8 +98,8 @@ export function createEngine(
     { engine: choice.engine, reason: choice.reason, mediasoupVersion: worker?.version, workerBin: worker?.path, workerOrigin: worker?.origin },
     `WebRTC engine: ${choice.engine} (${choice.reason})` + (worker?.path ? `; worker binary from ${worker.origin}` : ''),
   );
-  if (choice.engine === 'werift') return new WeriftEngine(settings, log);
+  if (choice.engine === 'werift') return new LazyWeriftEngine(settings, log);
   if (!worker?.path) throw new EngineUnavailableError(worker?.why ?? 'no mediasoup worker');
   const engine = new MediasoupEngine(settings, { workerBin: worker.path, workers: mediasoup.workers }, log);
-  return setting === 'auto' ? new AutoEngine(engine, () => new WeriftEngine(settings, log), log) : engine;
+  return setting === 'auto' ? new AutoEngine(engine, () => new LazyWeriftEngine(settings, log), log) : engine;
 }

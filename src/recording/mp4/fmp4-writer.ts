@@ -1,4 +1,4 @@
-import { FLV_TAG_AUDIO, FLV_TAG_VIDEO, readFlvTag } from '../../ingest/rtmp/flv-tags.js';
+import { FLV_TAG_AUDIO, FLV_TAG_VIDEO } from '../../ingest/rtmp/flv-tags.js';
 import { type BoxNode, leaf, serializeBox } from './box-tree.js';
 
 /**
@@ -27,13 +27,58 @@ export interface Fmp4WriterOptions {
   readonly creationTime?: Date;
 }
 
-interface Sample {
-  /** decode time in the track's timescale, from the first sample of the recording */
-  dts: number;
-  cto: number;
-  duration: number;
-  data: Buffer;
-  key: boolean;
+/**
+ * The samples of the fragment being built, in columns: no object per
+ * sample, and the media is referenced as the FLV tag it came in (which its
+ * source holds anyway) plus where the sample's bytes are in it; the views
+ * written to the file are made when the fragment is flushed and live only
+ * until written. Samples wait up to a fragment (0.5 s), long enough for a
+ * per-sample object and view to outlive a scavenge and be copied into the
+ * old generation, where only a full GC frees them (issue 20).
+ */
+class FragmentColumns {
+  count = 0;
+  dts = new Float64Array(64);
+  cto = new Int32Array(64);
+  duration = new Uint32Array(64);
+  key = new Uint8Array(64);
+  start = new Int32Array(64);
+  end = new Int32Array(64);
+  tags: Buffer[] = [];
+
+  push(dts: number, cto: number, duration: number, tag: Buffer, start: number, end: number, key: boolean): void {
+    const i = this.count;
+    if (i === this.dts.length) this.#grow();
+    this.dts[i] = dts;
+    this.cto[i] = cto;
+    this.duration[i] = duration;
+    this.key[i] = key ? 1 : 0;
+    this.start[i] = start;
+    this.end[i] = end;
+    this.tags[i] = tag;
+    this.count = i + 1;
+  }
+
+  /** Empties the fragment; the references to the tags are dropped. */
+  clear(): void {
+    this.tags.length = 0;
+    this.count = 0;
+  }
+
+  #grow(): void {
+    const n = this.dts.length * 2;
+    const grow = <T extends Float64Array | Int32Array | Uint32Array | Uint8Array>(a: T, make: (n: number) => T): T => {
+      const b = make(n);
+      b.set(a);
+      return b;
+    };
+    this.dts = grow(this.dts, (k) => new Float64Array(k));
+    this.cto = grow(this.cto, (k) => new Int32Array(k));
+    this.duration = grow(this.duration, (k) => new Uint32Array(k));
+    this.key = grow(this.key, (k) => new Uint8Array(k));
+    this.start = grow(this.start, (k) => new Int32Array(k));
+    this.end = grow(this.end, (k) => new Int32Array(k));
+  }
 }
 
 interface Track {
@@ -44,8 +89,15 @@ interface Track {
   channels: number;
   firstDtsMs: number | null;
   firstCto: number;
-  held: Sample | null;
-  fragment: Sample[];
+  /** The last sample, held until the next one gives its duration (decode time, cto, tag and the sample's bytes in it). */
+  held: boolean;
+  heldDts: number;
+  heldCto: number;
+  heldTag: Buffer | null;
+  heldStart: number;
+  heldEnd: number;
+  heldKey: boolean;
+  readonly fragment: FragmentColumns;
   lastDuration: number;
   /** decode time of the next sample to be written (tfdt) */
   written: number;
@@ -154,7 +206,8 @@ export class Fmp4Writer {
     this.#fragmentMs = options.fragmentMs ?? 500;
     const make = (id: number, kind: 'video' | 'audio'): Track => ({
       id, kind, timescale: kind === 'video' ? VIDEO_TIMESCALE : 0, config: null, channels: 2, firstDtsMs: null, firstCto: 0,
-      held: null, fragment: [], lastDuration: 0, written: 0,
+      held: false, heldDts: 0, heldCto: 0, heldTag: null, heldStart: 0, heldEnd: 0, heldKey: false,
+      fragment: new FragmentColumns(), lastDuration: 0, written: 0,
     });
     if (options.hasVideo) this.#tracks.push(make(this.#tracks.length + 1, 'video'));
     if (options.hasAudio) this.#tracks.push(make(this.#tracks.length + 1, 'audio'));
@@ -170,39 +223,45 @@ export class Fmp4Writer {
    * that are ready for the file (often none: samples wait for their fragment).
    */
   push(buf: Buffer): Buffer[] {
-    const tag = readFlvTag(buf);
-    if (!tag) throw new Fmp4InputError('FLV tag shorter than its header and body');
-    if (tag.type === FLV_TAG_VIDEO) return this.#video(tag.body, tag.timestamp);
-    if (tag.type === FLV_TAG_AUDIO) return this.#audio(tag.body, tag.timestamp);
+    // the tag header read in place (no object or view per tag)
+    if (buf.length < 15) throw new Fmp4InputError('FLV tag shorter than its header and body');
+    const type = buf[0]! & 0x1f;
+    const bodySize = buf.readUIntBE(1, 3);
+    if (buf.length < 11 + bodySize) throw new Fmp4InputError('FLV tag shorter than its header and body');
+    const timestamp = ((buf[7]! << 24) | buf.readUIntBE(4, 3)) >>> 0;
+    if (type === FLV_TAG_VIDEO) return this.#video(buf, 11 + bodySize, timestamp);
+    if (type === FLV_TAG_AUDIO) return this.#audio(buf, 11 + bodySize, timestamp);
     return []; // script data
   }
 
-  #video(body: Buffer, timestamp: number): Buffer[] {
+  /** `tag`: the whole FLV tag; its body is tag[11, end). */
+  #video(tag: Buffer, end: number, timestamp: number): Buffer[] {
     const track = this.#track('video');
-    if (!track || body.length < 5) return [];
-    const codecId = body[0]! & 0x0f;
-    if ((body[0]! & 0x80) !== 0 || codecId !== 7) throw new Fmp4InputError(`video codec id ${codecId} is not H.264`);
-    const packetType = body[1]!;
+    if (!track || end - 11 < 5) return [];
+    const b0 = tag[11]!;
+    const codecId = b0 & 0x0f;
+    if ((b0 & 0x80) !== 0 || codecId !== 7) throw new Fmp4InputError(`video codec id ${codecId} is not H.264`);
+    const packetType = tag[12]!;
     if (packetType === 0) {
-      if (!track.config) track.config = Buffer.from(body.subarray(5));
+      if (!track.config) track.config = Buffer.from(tag.subarray(16, end));
       return [];
     }
     if (packetType !== 1) return []; // end of sequence
     if (!track.config) throw new Fmp4InputError('H.264 frame before its sequence header');
-    const cto = (body.readIntBE(2, 3) * VIDEO_TIMESCALE) / 1000;
-    const key = (body[0]! >> 4) === 1;
-    // a view, not a copy: each FLV tag is a buffer of its own (node-media-server and the RTSP splitter allocate per tag)
-    return this.#add(track, timestamp, Math.round(cto), body.subarray(5), key);
+    const cto = (tag.readIntBE(13, 3) * VIDEO_TIMESCALE) / 1000;
+    const key = (b0 >> 4) === 1;
+    // the tag itself is kept, not a copy: each FLV tag is a buffer (or a slab region) of its own
+    return this.#add(track, timestamp, Math.round(cto), tag, 16, end, key);
   }
 
-  #audio(body: Buffer, timestamp: number): Buffer[] {
+  #audio(tag: Buffer, end: number, timestamp: number): Buffer[] {
     const track = this.#track('audio');
-    if (!track || body.length < 2) return [];
-    const format = body[0]! >> 4;
+    if (!track || end - 11 < 2) return [];
+    const format = tag[11]! >> 4;
     if (format !== 10) throw new Fmp4InputError(`audio format ${format} is not AAC`);
-    if (body[1] === 0) {
+    if (tag[12] === 0) {
       if (!track.config) {
-        track.config = Buffer.from(body.subarray(2));
+        track.config = Buffer.from(tag.subarray(13, end));
         const { sampleRate, channels } = parseAudioSpecificConfig(track.config);
         track.timescale = sampleRate;
         track.channels = channels;
@@ -210,10 +269,10 @@ export class Fmp4Writer {
       return [];
     }
     if (!track.config) throw new Fmp4InputError('AAC frame before its AudioSpecificConfig');
-    return this.#add(track, timestamp, 0, body.subarray(2), true);
+    return this.#add(track, timestamp, 0, tag, 13, end, true);
   }
 
-  #add(track: Track, timestampMs: number, cto: number, data: Buffer, key: boolean): Buffer[] {
+  #add(track: Track, timestampMs: number, cto: number, tag: Buffer, start: number, end: number, key: boolean): Buffer[] {
     const out: Buffer[] = [];
     if (track.firstDtsMs === null) {
       track.firstDtsMs = timestampMs;
@@ -226,10 +285,10 @@ export class Fmp4Writer {
       // FLV carries whole milliseconds: an AAC frame (1024 samples) lands up to 1 ms off. Within
       // that rounding the frame follows the previous one exactly (as ffmpeg's stream copy does),
       // which keeps the audio sample-accurate and its table of durations one entry long.
-      const expected = held.dts + AAC_FRAME;
+      const expected = track.heldDts + AAC_FRAME;
       if (Math.abs(dts - expected) <= Math.ceil(track.timescale / 1000)) dts = expected;
     }
-    if (held && dts <= held.dts) {
+    if (held && dts <= track.heldDts) {
       // a timestamp that goes back (or repeats) has no place in an MP4 track: dropped, as ffmpeg's muxer does
       this.droppedSamples++;
       return out;
@@ -238,26 +297,32 @@ export class Fmp4Writer {
     if (held) {
       // a trun holds 32-bit durations: a forward jump beyond that (49 days of ms, 13 h at 90 kHz)
       // is shortened to the largest one instead of ending the recording with a RangeError
-      held.duration = Math.min(MAX_SAMPLE_DURATION, Math.max(0, dts - held.dts));
-      track.lastDuration = held.duration || track.lastDuration;
-      track.fragment.push(held);
+      const duration = Math.min(MAX_SAMPLE_DURATION, Math.max(0, dts - track.heldDts));
+      track.lastDuration = duration || track.lastDuration;
+      track.fragment.push(track.heldDts, track.heldCto, duration, track.heldTag as Buffer, track.heldStart, track.heldEnd, track.heldKey);
     }
-    track.held = { dts, cto, duration: 0, data, key };
+    track.held = true;
+    track.heldDts = dts;
+    track.heldCto = cto;
+    track.heldTag = tag;
+    track.heldStart = start;
+    track.heldEnd = end;
+    track.heldKey = key;
     if (this.#fragmentDurationMs() >= this.#fragmentMs) out.push(...this.#flush());
     return out;
   }
 
   #hasFragment(): boolean {
-    return this.#tracks.some((t) => t.fragment.length > 0);
+    return this.#tracks.some((t) => t.fragment.count > 0);
   }
 
   #fragmentDurationMs(): number {
     let ms = 0;
     for (const t of this.#tracks) {
-      const first = t.fragment[0];
-      const last = t.fragment.at(-1);
+      const f = t.fragment;
+      const last = f.count - 1;
       // durations are decode-time differences, so their sum is the span from the first sample to the last one's end
-      if (first && last && t.timescale > 0) ms = Math.max(ms, ((last.dts + last.duration - first.dts) * 1000) / t.timescale);
+      if (last >= 0 && t.timescale > 0) ms = Math.max(ms, (((f.dts[last] as number) + (f.duration[last] as number) - (f.dts[0] as number)) * 1000) / t.timescale);
     }
     return ms;
   }
@@ -266,9 +331,10 @@ export class Fmp4Writer {
   end(): Buffer[] {
     for (const t of this.#tracks) {
       if (!t.held) continue;
-      t.held.duration = t.lastDuration || Math.round(t.kind === 'video' ? VIDEO_TIMESCALE / 30 : AAC_FRAME);
-      t.fragment.push(t.held);
-      t.held = null;
+      const duration = t.lastDuration || Math.round(t.kind === 'video' ? VIDEO_TIMESCALE / 30 : AAC_FRAME);
+      t.fragment.push(t.heldDts, t.heldCto, duration, t.heldTag as Buffer, t.heldStart, t.heldEnd, t.heldKey);
+      t.held = false;
+      t.heldTag = null;
     }
     return this.#hasFragment() ? this.#flush() : [];
   }
@@ -279,34 +345,35 @@ export class Fmp4Writer {
       out.push(this.#header());
       this.#headerWritten = true;
     }
-    const tracks = this.#tracks.filter((t) => t.fragment.length > 0);
-    const trunSize = (t: Track): number => 8 + 12 + 16 * t.fragment.length + 8;
+    const tracks = this.#tracks.filter((t) => t.fragment.count > 0);
+    const trunSize = (t: Track): number => 8 + 12 + 16 * t.fragment.count + 8;
     const trafSize = (t: Track): number => 8 + 16 + 20 + trunSize(t);
     const moofSize = 8 + 16 + tracks.reduce((n, t) => n + trafSize(t), 0);
     let dataOffset = moofSize + 8;
     const trafs: BoxNode[] = [];
     const data: Buffer[] = [];
     for (const t of tracks) {
-      const samples = t.fragment;
+      const f = t.fragment;
       const trun = Buffer.alloc(trunSize(t) - 8);
       trun.writeUInt32BE(0x01000f01, 0); // version 1 (signed offsets); data offset, duration, size, flags, cto
-      trun.writeUInt32BE(samples.length, 4);
+      trun.writeUInt32BE(f.count, 4);
       trun.writeInt32BE(dataOffset, 8);
-      samples.forEach((s, i) => {
+      for (let i = 0; i < f.count; i++) {
         const p = 12 + 16 * i;
-        trun.writeUInt32BE(s.duration, p);
-        trun.writeUInt32BE(s.data.length, p + 4);
-        trun.writeUInt32BE(t.kind === 'audio' || s.key ? KEY_FLAGS : NON_KEY_FLAGS, p + 8);
-        trun.writeInt32BE(s.cto, p + 12);
-        dataOffset += s.data.length;
-        data.push(s.data);
-      });
+        const size = (f.end[i] as number) - (f.start[i] as number);
+        trun.writeUInt32BE(f.duration[i] as number, p);
+        trun.writeUInt32BE(size, p + 4);
+        trun.writeUInt32BE(t.kind === 'audio' || f.key[i] === 1 ? KEY_FLAGS : NON_KEY_FLAGS, p + 8);
+        trun.writeInt32BE(f.cto[i] as number, p + 12);
+        dataOffset += size;
+        data.push((f.tags[i] as Buffer).subarray(f.start[i], f.end[i]));
+      }
       const tfdt = Buffer.alloc(12);
       tfdt.writeUInt32BE(0x01000000, 0);
       tfdt.writeBigUInt64BE(BigInt(t.written), 4);
       trafs.push({ type: 'traf', children: [leaf('tfhd', u32(0x00020000, t.id)), leaf('tfdt', tfdt), leaf('trun', trun)] });
-      for (const s of samples) t.written += s.duration;
-      t.fragment = [];
+      for (let i = 0; i < f.count; i++) t.written += f.duration[i] as number;
+      f.clear();
     }
     const moof = serializeBox({ type: 'moof', children: [leaf('mfhd', u32(0, ++this.#sequence)), ...trafs] });
     const mdatSize = data.reduce((n, d) => n + d.length, 8);

@@ -9,12 +9,16 @@ import { Fmp4InputError, Fmp4Writer, type Fmp4WriterOptions } from './fmp4-write
  * Bytes written to the temp file between two fdatasync calls. Keeps the
  * part of the file that is only in the page cache small, so that finishing
  * it with an insert-range (which first writes back every dirty page of the
- * file) costs a few ms, not the writeback of everything recorded in the last
- * 30 s (the kernel's dirty_expire) — which at 40x real time (the finish
- * benchmark) is most of a 1.4 GB hour. Also bounds what a power cut loses.
- * One sync at a time per recording, on the libuv thread pool.
+ * file) costs a fraction of a second, not the writeback of everything
+ * recorded in the last 30 s (the kernel's dirty_expire) — which at 40x real
+ * time (the finish benchmark) is most of a 1.4 GB hour. Also bounds what a
+ * power cut loses. One sync at a time per recording, on the libuv pool.
+ * 32 MiB (issue 20, was 8): a quarter of the syncs (and of their journal
+ * commits, counted in the daemon's CPU) for a real-time stream, one every
+ * 90 s at 3 Mbit/s; the 1-hour finish at 40x stayed under 1 s (562 ms;
+ * 64 MiB: 1033 ms). BENCHMARKS.md, "Issue 20, round 3".
  */
-export const WRITEBACK_BYTES = 8 * 1024 * 1024;
+export const WRITEBACK_BYTES = 32 * 1024 * 1024;
 
 /** Buffers per writev (Linux IOV_MAX). */
 const MAX_IOV = 1024;
