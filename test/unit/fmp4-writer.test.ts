@@ -90,6 +90,35 @@ describe('FLV tags to fragmented MP4', () => {
     expect(tables.get(1)!.mediaDuration).toBe(videoCount * 3600);
   });
 
+  it('every fragment with video starts at a keyframe (frag_keyframe): the frame before a keyframe ends the fragment before it', () => {
+    const w = new Fmp4Writer({ hasVideo: true, hasAudio: true, width: 640, height: 360 });
+    const out: Buffer[] = [...w.push(avcConfig()), ...w.push(aacConfig())];
+    // a keyframe every 400 ms: shorter than the 500 ms fragment, so every cut is a keyframe's
+    for (let ms = 0; ms < 4000; ms++) {
+      if (ms % 40 === 0) out.push(...w.push(video(ms, ms % 400 === 0)));
+      if (ms % 23 === 5) out.push(...w.push(audio(ms)));
+    }
+    out.push(...w.end());
+    const bytes = Buffer.concat(out);
+    const boxes = parseBoxes(bytes);
+    const moov = boxes.find((b) => b.type === 'moov')!;
+    const tables = new Map([...fragmentedTracks(moov)].map(([id, t]) => [id, new TrackSamples(t)]));
+    const firsts: number[] = [];
+    let offset = 0;
+    for (const b of boxes) {
+      if (b.type === 'moof') {
+        const before = tables.get(1)!.count;
+        addFragment(b, offset, tables);
+        if (tables.get(1)!.count > before) firsts.push(before + 1);
+      }
+      offset += bytes.readUInt32BE(offset);
+    }
+    expect(firsts.length).toBe(10);
+    const sync = tables.get(1)!.syncNumbers;
+    expect(sync).toEqual([1, 11, 21, 31, 41, 51, 61, 71, 81, 91]);
+    expect(firsts).toEqual(sync);
+  });
+
   it('a fragment of hundreds of samples (its columns grow) carries every sample, each sample\'s bytes from its own tag', () => {
     const w = new Fmp4Writer({ hasVideo: true, hasAudio: false, width: 640, height: 360, fragmentMs: 60_000 });
     const out: Buffer[] = [...w.push(avcConfig())];

@@ -293,7 +293,6 @@ export class Fmp4Writer {
       this.droppedSamples++;
       return out;
     }
-    if (track.kind === 'video' && key && this.#hasFragment()) out.push(...this.#flush());
     if (held) {
       // a trun holds 32-bit durations: a forward jump beyond that (49 days of ms, 13 h at 90 kHz)
       // is shortened to the largest one instead of ending the recording with a RangeError
@@ -301,6 +300,9 @@ export class Fmp4Writer {
       track.lastDuration = duration || track.lastDuration;
       track.fragment.push(track.heldDts, track.heldCto, duration, track.heldTag as Buffer, track.heldStart, track.heldEnd, track.heldKey);
     }
+    // a keyframe starts a fragment (ffmpeg's frag_keyframe): the frame held before it, now with its
+    // duration, ends the fragment being built; the keyframe is held and opens the next one
+    if (track.kind === 'video' && key && this.#hasFragment()) out.push(...this.#flush());
     track.held = true;
     track.heldDts = dts;
     track.heldCto = cto;
