@@ -52,10 +52,13 @@ export class FlvStartGate {
     const media = describeMediaTag(tag);
     if (media === null) return [];
     if (media.isSequenceHeader) {
-      if (media.kind === 'audio') this.#audioHeader = buf;
-      else this.#videoHeader = buf;
+      // kept for the whole stream (here and by the recorder): a copy, so a live tag's view does not pin
+      // the publisher's 256 KiB slab (tag-slab.ts) for as long as the stream lasts
+      const own = Buffer.from(buf);
+      if (media.kind === 'audio') this.#audioHeader = own;
+      else this.#videoHeader = own;
       // a codec change mid-stream: pass the new configuration on
-      return this.#started ? [config(buf, media.kind)] : [];
+      return this.#started ? [config(own, media.kind)] : [];
     }
     if (this.#started) {
       const keyframe = media.kind === 'video' ? media.isKeyframe : !this.#hasVideo;
