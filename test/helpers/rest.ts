@@ -70,14 +70,20 @@ export function hookLines(daemon: DaemonHandle): string[] {
   return fs.existsSync(log) ? fs.readFileSync(log, 'utf8').split('\n').filter(Boolean) : [];
 }
 
+/** Files the shipped hook was run with for this stream, oldest first. */
+export function hookRecordsOf(daemon: DaemonHandle, stream: string): string[] {
+  return hookLines(daemon)
+    .filter((l) => l.startsWith(`${stream}:`))
+    .map((l) => l.slice(stream.length + 1));
+}
+
 /** Waits for the hook line of a record of this stream (file not in `except`); returns the file. */
 export async function recordOf(daemon: DaemonHandle, stream: string, except: readonly string[] = [], timeoutMs = 20_000): Promise<string> {
   let file = '';
   await waitFor(
     () => {
-      const line = hookLines(daemon).find((l) => l.startsWith(`${stream}:`) && !except.includes(l.slice(stream.length + 1)));
-      file = line ? line.slice(stream.length + 1) : '';
-      return line !== undefined;
+      file = hookRecordsOf(daemon, stream).find((f) => !except.includes(f)) ?? '';
+      return file !== '';
     },
     timeoutMs,
     `record of ${stream}`,

@@ -12,6 +12,7 @@ import { isAlive, startDaemon, waitFor, type DaemonHandle } from '../helpers/dae
 import { durationOf, ffprobe, makeClip, publish, type Publisher } from '../helpers/media.js';
 import { RawRtmpClient } from '../fuzz/rtmp-client.js';
 import { AmfRaw, chunk, command, connectCommand, mediaMessage, OMIT, playCommand, publishCommand, setChunkSize, type RtmpMessage } from '../fuzz/rtmp-wire.js';
+import { hookRecordsOf } from '../helpers/rest.js';
 
 interface StreamJson {
   name: string;
@@ -23,16 +24,6 @@ async function streamStatus(daemon: DaemonHandle, name: string): Promise<string 
   return res.body.find((s) => s.name === name)?.status;
 }
 
-/** Files the record hook was run with for STREAM (logs/record.log: "stream:file"). */
-function recordsOf(daemon: DaemonHandle, stream: string): string[] {
-  const log = path.join(daemon.home, 'logs', 'record.log');
-  if (!fs.existsSync(log)) return [];
-  return fs
-    .readFileSync(log, 'utf8')
-    .split('\n')
-    .filter((l) => l.startsWith(`${stream}:`))
-    .map((l) => l.slice(stream.length + 1));
-}
 
 /** Runs ffmpeg as an RTMP player for up to `seconds` of media; resolves its exit code and the frames it got. */
 function play(url: string, seconds: number): Promise<{ code: number | null; frames: number; stderr: string }> {
@@ -191,7 +182,7 @@ describe('hostile RTMP input beside a healthy recorded publish', () => {
     expect(await streamStatus(daemon, 'healthy')).toBe('PUBLISHING');
     expect(await healthy.exited).toBe(0);
     let file = '';
-    await waitFor(() => (file = recordsOf(daemon, 'healthy')[0] ?? '') !== '', 20_000, 'the healthy record');
+    await waitFor(() => (file = hookRecordsOf(daemon, 'healthy')[0] ?? '') !== '', 20_000, 'the healthy record');
     const probe = ffprobe(file);
     expect(probe.streams.map((s) => s.codec_name).sort()).toEqual(['aac', 'h264']);
     expect(Math.abs(Number(probe.format.duration) - durationOf(clip))).toBeLessThanOrEqual(0.5);

@@ -20,23 +20,9 @@ import { durationOf, ffprobe, makeClip, publish } from '../helpers/media.js';
 import { RawRtmpClient } from '../fuzz/rtmp-client.js';
 import { chunk, HANDSHAKE_SIZE, mediaMessage, readFlvFile, setChunkSize, type RtmpMessage } from '../fuzz/rtmp-wire.js';
 import { ChunkReader } from '../../src/ingest/rtmp/chunk-reader.js';
+import { hookRecordsOf, recordOf } from '../helpers/rest.js';
 
-/** Files the record hook was run with for STREAM (logs/record.log: "stream:file"). */
-function recordsOf(daemon: DaemonHandle, stream: string): string[] {
-  const log = path.join(daemon.home, 'logs', 'record.log');
-  if (!fs.existsSync(log)) return [];
-  return fs
-    .readFileSync(log, 'utf8')
-    .split('\n')
-    .filter((l) => l.startsWith(`${stream}:`))
-    .map((l) => l.slice(stream.length + 1));
-}
 
-async function recordOf(daemon: DaemonHandle, stream: string): Promise<string> {
-  let file = '';
-  await waitFor(() => (file = recordsOf(daemon, stream)[0] ?? '') !== '', 30_000, `the record of ${stream}`);
-  return file;
-}
 
 describe('RTMP chunking recorded whole', () => {
   let daemon: DaemonHandle;
@@ -79,7 +65,7 @@ describe('RTMP chunking recorded whole', () => {
     await new Promise((r) => setTimeout(r, 500));
     expect(c.isClosed).toBe(false);
     c.socket.end();
-    const file = await recordOf(daemon, 'small_chunks');
+    const file = await recordOf(daemon, 'small_chunks', [], 30_000);
     const probe = ffprobe(file);
     expect(probe.streams.map((s) => s.codec_name).sort()).toEqual(['aac', 'h264']);
     expect(Math.abs(Number(probe.format.duration) - durationOf(clip))).toBeLessThanOrEqual(0.5);
@@ -144,8 +130,8 @@ describe('a publisher that reconnects within rtmp_publish_grace_ms', () => {
     const second = publish(clip, daemon.rtmpUrl('resumed'));
     expect(await second.exited, second.stderr()).toBe(0);
     await waitFor(() => daemon.output.includes('RTMP publisher reconnected within the grace window; the publish goes on'), 5000, 'the resume line');
-    const file = await recordOf(daemon, 'resumed');
-    expect(recordsOf(daemon, 'resumed')).toHaveLength(1);
+    const file = await recordOf(daemon, 'resumed', [], 30_000);
+    expect(hookRecordsOf(daemon, 'resumed')).toHaveLength(1);
     const probe = ffprobe(file);
     expect(probe.streams.map((s) => s.codec_name).sort()).toEqual(['aac', 'h264']);
     // the first connection's media (up to what ffmpeg had read when it was killed) and the whole clip after it
