@@ -164,12 +164,17 @@ export class LiveBroadcast {
     this.#emptyCheck();
   }
 
+  /** What a late subscriber starts with: metadata, sequence headers, then the cached GOP. */
+  #replay(send: (tag: Buffer) => void): void {
+    if (this.#metadata !== null) send(this.#metadata);
+    if (this.#audioHeader !== null) send(this.#audioHeader);
+    if (this.#videoHeader !== null) send(this.#videoHeader);
+    if (this.#gop !== null) for (const tag of this.#gop) send(tag);
+  }
+
   addFlv(sink: FlvSink): void {
     sink(createFlvFileHeader(true, true));
-    if (this.#metadata !== null) sink(this.#metadata);
-    if (this.#audioHeader !== null) sink(this.#audioHeader);
-    if (this.#videoHeader !== null) sink(this.#videoHeader);
-    if (this.#gop !== null) for (const tag of this.#gop) sink(tag);
+    this.#replay(sink);
     this.#flv.add(sink);
   }
 
@@ -178,11 +183,7 @@ export class LiveBroadcast {
   }
 
   addPlayer(player: RtmpPlayerSink): void {
-    const send = (tag: Buffer): void => player.send(this.#chunksOf(tag, player.streamId));
-    if (this.#metadata !== null) send(this.#metadata);
-    if (this.#audioHeader !== null) send(this.#audioHeader);
-    if (this.#videoHeader !== null) send(this.#videoHeader);
-    if (this.#gop !== null) for (const tag of this.#gop) send(tag);
+    this.#replay((tag) => player.send(this.#chunksOf(tag, player.streamId)));
     this.#players.add(player);
   }
 
