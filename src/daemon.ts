@@ -238,6 +238,7 @@ export class Daemon {
         maxMessageSize: config.rtmpMaxMessageSize,
         playEnabled: config.rtmpPlayEnabled,
         playToken: config.recordsAccessToken,
+        poisonSlabs: process.env['WCS_SLAB_POISON'] === '1',
       },
       this.registry,
       log.child({ component: 'rtmp' }),

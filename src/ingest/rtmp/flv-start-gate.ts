@@ -23,7 +23,10 @@ export interface GateHints {
  * (timestamp at or past the keyframe's) is kept, up to `audioBufferMax`
  * frames (record_audio_buffer_max_size). Script tags are dropped:
  * node-media-server copies the RTMP `@setDataFrame` into them and ffmpeg
- * then sees an extra data stream. Pure: buffers in, chunks out.
+ * then sees an extra data stream. Pure: buffers in, chunks out. What it
+ * keeps beyond a push() (sequence headers, audio and video waiting for the
+ * start) it keeps as copies: the tags it is given are views of recycled
+ * slabs (util/slab-pool.ts).
  */
 export class FlvStartGate {
   #started = false;
@@ -69,21 +72,21 @@ export class FlvStartGate {
       this.#audioSeen = true;
       const waitForVideo = this.#videoHeader !== null || this.hints.videoExpected();
       if (waitForVideo) {
-        this.#pendingAudio.push({ data: buf, ts: tag.timestamp });
+        // a copy: kept beyond this call, and the live tag's slab is recycled once its holders let go (util/slab-pool.ts)
+        this.#pendingAudio.push({ data: Buffer.from(buf), ts: tag.timestamp });
         if (this.#pendingAudio.length > this.audioBufferMax) this.#pendingAudio.shift();
         return [];
       }
       return this.#start(mediaChunk(buf, 'audio', true, tag.timestamp), false);
     }
     if (!media.isKeyframe) return [];
-    const key = mediaChunk(buf, 'video', true, tag.timestamp);
     if (this.#audioHeader === null && !this.#audioSeen && this.hints.audioExpected()) {
       // audio without a sequence header (G.711, MP3) is announced but not seen:
-      // its codec decides the recording's audio, so wait for it a little
-      this.#held = [key];
+      // its codec decides the recording's audio, so wait for it a little (copies, as above)
+      this.#held = [mediaChunk(Buffer.from(buf), 'video', true, tag.timestamp)];
       return [];
     }
-    return this.#start(key, true);
+    return this.#start(mediaChunk(buf, 'video', true, tag.timestamp), true);
   }
 
   #whileHolding(buf: Buffer, kind: 'audio' | 'video', isKeyframe: boolean, ts: number): MediaChunk[] {
@@ -94,8 +97,8 @@ export class FlvStartGate {
       this.#held = [];
       return this.#start(first, true, [...held.slice(1), mediaChunk(buf, 'audio', false, ts)]);
     }
-    if (isKeyframe) this.#held = [mediaChunk(buf, 'video', true, ts)];
-    else this.#held.push(mediaChunk(buf, 'video', false, ts));
+    if (isKeyframe) this.#held = [mediaChunk(Buffer.from(buf), 'video', true, ts)];
+    else this.#held.push(mediaChunk(Buffer.from(buf), 'video', false, ts));
     if (ts - this.#held[0]!.timestampMs >= FlvStartGate.AUDIO_WAIT_MS || this.#held.length > 300) {
       const held = this.#held;
       this.#held = [];

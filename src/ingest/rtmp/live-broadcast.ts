@@ -14,6 +14,7 @@ import { createFlvFileHeader, FLV_TAG_AUDIO, FLV_TAG_SCRIPT, FLV_TAG_VIDEO } fro
 import { chunkMessage, OUT_CSID } from './chunk-writer.js';
 import { decodeAmf0Data } from './nms-internals.js';
 import { FLV_PREVIOUS_TAG_SIZE, FLV_TAG_HEADER_SIZE, finishFlvTag } from './tag-slab.js';
+import { releaseView, retainView } from '../../util/slab-pool.js';
 
 /**
  * Bytes of media a stream's GOP cache may hold (from its last keyframe). A
@@ -155,8 +156,7 @@ export class LiveBroadcast {
     this.#metadata = null;
     this.#audioHeader = null;
     this.#videoHeader = null;
-    this.#gop = null;
-    this.#gopBytes = 0;
+    this.#dropGop();
     this.audioCodecId = 0;
     this.videoCodecId = 0;
     this.#lastDts.clear();
@@ -213,6 +213,9 @@ export class LiveBroadcast {
         this.#videoHeader = Buffer.from(tag);
         break;
       case TagKind.KeyFrame:
+        this.#dropGop();
+        // the cache holds its tags' slabs (util/slab-pool.ts) until the next keyframe
+        retainView(tag);
         this.#gop = [tag];
         this.#gopBytes = tag.length;
         break;
@@ -221,14 +224,24 @@ export class LiveBroadcast {
         if (this.#gop !== null) {
           this.#gopBytes += tag.length;
           // null, not empty: no inter frame is cached until the next keyframe starts a new GOP
-          if (this.#gopBytes > GOP_CACHE_MAX_BYTES || this.#gop.length >= GOP_CACHE_MAX_TAGS) this.#gop = null;
-          else this.#gop.push(tag);
+          if (this.#gopBytes > GOP_CACHE_MAX_BYTES || this.#gop.length >= GOP_CACHE_MAX_TAGS) this.#dropGop();
+          else {
+            retainView(tag);
+            this.#gop.push(tag);
+          }
         }
         break;
       case TagKind.Other:
         break;
     }
     this.#send(tag);
+  }
+
+  /** Lets go of the GOP cache (each cached tag was retained once). */
+  #dropGop(): void {
+    if (this.#gop !== null) for (const tag of this.#gop) releaseView(tag);
+    this.#gop = null;
+    this.#gopBytes = 0;
   }
 
   /** An AMF0 data message of the publisher (checked by checkAmfData): onMetaData is kept and read for codec ids. */

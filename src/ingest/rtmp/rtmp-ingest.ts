@@ -10,6 +10,8 @@ import { LiveBroadcast, type BroadcastEvents, type BroadcastPublisher } from './
 import { RtmpSession, type RtmpSessionHost, type StreamQuery } from './rtmp-session.js';
 import { RtmpStreamSource } from './rtmp-stream-source.js';
 import { adoptWithSharedReads, SHARED_READ_SIZE } from './socket-reads.js';
+import { SLAB_SIZE } from './tag-slab.js';
+import { SlabPool, type SlabPoolStats } from '../../util/slab-pool.js';
 
 export interface RtmpIngestOptions {
   readonly port: number;
@@ -32,7 +34,17 @@ export interface RtmpIngestOptions {
   readonly playEnabled: boolean;
   /** records_access_token: `play` must carry ?token=<it> when set. */
   readonly playToken: string;
+  /** Fill recycled slabs with a pattern (tests: WCS_SLAB_POISON=1), so a tag used after it was let go shows. */
+  readonly poisonSlabs?: boolean;
 }
+
+/**
+ * Slabs the pool keeps per connection (beyond a base): a stream lets go of
+ * several at each keyframe (its GOP cache) and takes them again within the
+ * next GOP, so a few per connection let the pool serve that churn.
+ */
+const FREE_SLABS_BASE = 16;
+const FREE_SLABS_PER_CONNECTION = 4;
 
 /** Bytes queued for a client that does not read (a stalled player) before it is closed. */
 export const MAX_WRITE_BACKLOG = 64 * 1024 * 1024;
@@ -84,6 +96,8 @@ export class RtmpIngest {
   readonly #broadcasts = new Map<string, LiveBroadcast>();
   /** Every connection's reads land here, one at a time (socket-reads.ts). */
   readonly #readBuffer = Buffer.allocUnsafe(SHARED_READ_SIZE);
+  /** Where every connection's audio and video messages are read into (tag-slab.ts). */
+  readonly #slabs: SlabPool;
   #server: net.Server | null = null;
   #watchdog: NodeJS.Timeout | null = null;
 
@@ -93,6 +107,12 @@ export class RtmpIngest {
     private readonly log: Logger,
   ) {
     this.#limits = new ConnectionLimits(options.maxConnections, options.maxConnectionsPerIp);
+    this.#slabs = new SlabPool(SLAB_SIZE, FREE_SLABS_BASE, options.poisonSlabs ?? false);
+  }
+
+  /** What the slab pool has done (GET /rest-api/server/stats). */
+  get slabStats(): SlabPoolStats {
+    return this.#slabs.stats;
   }
 
   async start(): Promise<void> {
@@ -128,6 +148,7 @@ export class RtmpIngest {
     for (const broadcast of [...this.#broadcasts.values()]) broadcast.finish();
     for (const live of [...this.#byPath.values()]) this.#finish(live);
     await closed;
+    this.#slabs.limit(0);
   }
 
   /** Admits a connection within the limits and starts its RTMP session. */
@@ -159,15 +180,18 @@ export class RtmpIngest {
     timeout.unref();
     const connection: RtmpConnection = { socket, peer, stream: null, timeout };
     this.#connections.add(connection);
+    this.#slabs.limit(FREE_SLABS_BASE + FREE_SLABS_PER_CONNECTION * this.#connections.size);
     socket.on('close', () => {
       clearTimeout(timeout);
       this.#connections.delete(connection);
+      this.#slabs.limit(FREE_SLABS_BASE + FREE_SLABS_PER_CONNECTION * this.#connections.size);
       this.#limits.release(address);
     });
     session = new RtmpSession(
       socket,
       { maxMessageSize: this.options.maxMessageSize, playEnabled: this.options.playEnabled, playToken: this.options.playToken },
       this.#sessionHost(connection),
+      this.#slabs,
     );
     session.start(adopted === null);
     if (adopted === null) accepted.resume();
