@@ -602,9 +602,9 @@ describe('FlvStartGate: record_audio_buffer_max_size (audio held before the firs
     expect(out.map((c) => c.kind)).toEqual(['header', 'config', 'config', 'media', 'media', 'media', 'media']);
     expect(out[3]).toMatchObject({ track: 'video', keyframe: true, timestampMs: 100 });
     expect(afterKeyframe(out)).toEqual([120, 100, 140]);
-    expect(out[4]!.data).toBe(frames[2]);
-    expect(out[5]!.data).toBe(frames[3]);
-    expect(out[6]!.data).toBe(frames[5]);
+    expect(out[4]!.data).toEqual(frames[2]);
+    expect(out[5]!.data).toEqual(frames[3]);
+    expect(out[6]!.data).toEqual(frames[5]);
     expect(out[4]!.endTimestampMs).toBe(120);
   });
 
