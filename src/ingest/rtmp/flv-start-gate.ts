@@ -6,6 +6,7 @@ import {
   isFlvFileHeader,
   readFlvTag,
 } from './flv-tags.js';
+import { TagKind } from './live-broadcast.js';
 
 export interface GateHints {
   /** The publisher announced video (metadata videocodecid). */
@@ -54,39 +55,68 @@ export class FlvStartGate {
     if (tag === null || tag.type === FLV_TAG_SCRIPT) return [];
     const media = describeMediaTag(tag);
     if (media === null) return [];
-    if (media.isSequenceHeader) {
+    return this.#media(buf, media.kind, media.isSequenceHeader, media.isKeyframe, tag.timestamp);
+  }
+
+  /**
+   * push() for a tag the live broadcast has read already (its kind and
+   * timestamp): the same chunks, without parsing the tag again. Kinds the
+   * broadcast does not name (TagKind.Other) take push()'s way.
+   */
+  pushTag(buf: Buffer, kind: TagKind, timestampMs: number): MediaChunk[] {
+    switch (kind) {
+      case TagKind.AudioFrame:
+        return this.#media(buf, 'audio', false, false, timestampMs);
+      case TagKind.InterFrame:
+        return this.#media(buf, 'video', false, false, timestampMs);
+      case TagKind.KeyFrame:
+        return this.#media(buf, 'video', false, true, timestampMs);
+      case TagKind.AudioHeader:
+        return this.#media(buf, 'audio', true, false, timestampMs);
+      case TagKind.VideoHeader:
+        return this.#media(buf, 'video', true, false, timestampMs);
+      case TagKind.Data:
+      case TagKind.FileHeader:
+        return [];
+      case TagKind.Other:
+        return this.push(buf);
+    }
+  }
+
+  #media(buf: Buffer, kind: 'audio' | 'video', isSequenceHeader: boolean, isKeyframe: boolean, timestamp: number): MediaChunk[] {
+    if (isSequenceHeader) {
       // kept for the whole stream (here and by the recorder): a copy, so a live tag's view does not pin
       // the publisher's 256 KiB slab (tag-slab.ts) for as long as the stream lasts
       const own = Buffer.from(buf);
-      if (media.kind === 'audio') this.#audioHeader = own;
+      if (kind === 'audio') this.#audioHeader = own;
       else this.#videoHeader = own;
       // a codec change mid-stream: pass the new configuration on
-      return this.#started ? [config(own, media.kind)] : [];
+      return this.#started ? [config(own, kind)] : [];
     }
     if (this.#started) {
-      const keyframe = media.kind === 'video' ? media.isKeyframe : !this.#hasVideo;
-      return [mediaChunk(buf, media.kind, keyframe, tag.timestamp)];
+      const keyframe = kind === 'video' ? isKeyframe : !this.#hasVideo;
+      return [mediaChunk(buf, kind, keyframe, timestamp)];
     }
-    if (this.#held.length > 0) return this.#whileHolding(buf, media.kind, media.isKeyframe, tag.timestamp);
-    if (media.kind === 'audio') {
+    if (this.#held.length > 0) return this.#whileHolding(buf, kind, isKeyframe, timestamp);
+    if (kind === 'audio') {
       this.#audioSeen = true;
       const waitForVideo = this.#videoHeader !== null || this.hints.videoExpected();
       if (waitForVideo) {
         // a copy: kept beyond this call, and the live tag's slab is recycled once its holders let go (util/slab-pool.ts)
-        this.#pendingAudio.push({ data: Buffer.from(buf), ts: tag.timestamp });
+        this.#pendingAudio.push({ data: Buffer.from(buf), ts: timestamp });
         if (this.#pendingAudio.length > this.audioBufferMax) this.#pendingAudio.shift();
         return [];
       }
-      return this.#start(mediaChunk(buf, 'audio', true, tag.timestamp), false);
+      return this.#start(mediaChunk(buf, 'audio', true, timestamp), false);
     }
-    if (!media.isKeyframe) return [];
+    if (!isKeyframe) return [];
     if (this.#audioHeader === null && !this.#audioSeen && this.hints.audioExpected()) {
       // audio without a sequence header (G.711, MP3) is announced but not seen:
       // its codec decides the recording's audio, so wait for it a little (copies, as above)
-      this.#held = [mediaChunk(Buffer.from(buf), 'video', true, tag.timestamp)];
+      this.#held = [mediaChunk(Buffer.from(buf), 'video', true, timestamp)];
       return [];
     }
-    return this.#start(mediaChunk(buf, 'video', true, tag.timestamp), true);
+    return this.#start(mediaChunk(buf, 'video', true, timestamp), true);
   }
 
   #whileHolding(buf: Buffer, kind: 'audio' | 'video', isKeyframe: boolean, ts: number): MediaChunk[] {

@@ -6,11 +6,11 @@ import { noteMediaTag } from './flv-media-info.js';
 import { describeMediaTag, flvAudioCodecName, flvVideoCodecName, readFlvTag } from './flv-tags.js';
 import { FlvSubscriber } from './flv-subscriber.js';
 import { ConnectionLimits, LogThrottle } from './connection-limits.js';
-import { LiveBroadcast, type BroadcastEvents, type BroadcastPublisher } from './live-broadcast.js';
+import { LiveBroadcast, TagKind, type BroadcastEvents, type BroadcastPublisher } from './live-broadcast.js';
 import { RtmpSession, type RtmpSessionHost, type StreamQuery } from './rtmp-session.js';
 import { RtmpStreamSource } from './rtmp-stream-source.js';
 import { adoptWithSharedReads, SHARED_READ_SIZE } from './socket-reads.js';
-import { SLAB_SIZE } from './tag-slab.js';
+import { FLV_TAG_HEADER_SIZE, SLAB_SIZE } from './tag-slab.js';
 import { SlabPool, type SlabPoolStats } from '../../util/slab-pool.js';
 
 export interface RtmpIngestOptions {
@@ -64,6 +64,9 @@ interface LivePublish {
   readonly probe: FlvSubscriber;
   readonly broadcast: LiveBroadcast;
   lastMediaAt: number;
+  /** What the probe last read in full of each track: the FLV audio format and video codec id (-1: none, or enhanced RTMP). */
+  probedAudioFormat: number;
+  probedVideoCodecId: number;
 }
 
 export class RtmpPortError extends Error {}
@@ -268,7 +271,9 @@ export class RtmpIngest {
       source,
       broadcast,
       lastMediaAt: Date.now(),
-      probe: new FlvSubscriber(broadcast, (buf) => this.#probe(live, buf)),
+      probedAudioFormat: -1,
+      probedVideoCodecId: -1,
+      probe: new FlvSubscriber(broadcast, (buf, kind) => this.#probe(live, buf, kind)),
     };
     // the probe subscribes first, so codecs are known before any recorder sees the same tag
     live.probe.attach();
@@ -299,7 +304,19 @@ export class RtmpIngest {
   }
 
   /** Reads codecs and picture size from the feed, and notes that media arrives. */
-  #probe(live: LivePublish, buf: Buffer): void {
+  #probe(live: LivePublish, buf: Buffer, kind: TagKind): void {
+    if (kind === TagKind.FileHeader) return;
+    // a frame in the same (non-enhanced) codec as the last frame of its track says nothing new but that media arrives
+    const b0 = buf[FLV_TAG_HEADER_SIZE] ?? 0;
+    if (
+      (kind === TagKind.AudioFrame && b0 >> 4 !== 9 && b0 >> 4 === live.probedAudioFormat) ||
+      ((kind === TagKind.InterFrame || kind === TagKind.KeyFrame) && (b0 & 0x80) === 0 && (b0 & 0x0f) === live.probedVideoCodecId)
+    ) {
+      live.lastMediaAt = Date.now();
+      return;
+    }
+    if (kind === TagKind.AudioFrame) live.probedAudioFormat = b0 >> 4;
+    else if (kind === TagKind.InterFrame || kind === TagKind.KeyFrame) live.probedVideoCodecId = (b0 & 0x80) === 0 ? b0 & 0x0f : -1;
     const tag = readFlvTag(buf);
     if (!tag) return;
     const info = live.stream.media;
