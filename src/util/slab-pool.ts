@@ -61,6 +61,8 @@ export interface SlabPoolStats {
 
 export class SlabPool {
   readonly #free: Buffer[] = [];
+  /** The fewest slabs the pool held since the last trim(). */
+  #lowWater = 0;
   #allocated = 0;
   #reused = 0;
   #overReleased = 0;
@@ -77,6 +79,7 @@ export class SlabPool {
   /** A slab with one reference, the caller's. Its bytes are whatever was there: not zeroed. */
   take(): Buffer {
     const reused = this.#free.pop();
+    if (this.#free.length < this.#lowWater) this.#lowWater = this.#free.length;
     if (reused !== undefined) {
       this.#reused++;
       (reused.buffer as PooledArrayBuffer)[SLAB]!.refs = 1;
@@ -97,6 +100,17 @@ export class SlabPool {
   limit(maxFree: number): void {
     this.maxFree = maxFree;
     if (this.#free.length > maxFree) this.#free.length = maxFree;
+    if (this.#lowWater > this.#free.length) this.#lowWater = this.#free.length;
+  }
+
+  /**
+   * Lets go of the slabs no take() needed since the last trim (the fewest
+   * the pool held in that time): after a burst of media the pool shrinks
+   * back to what the streams use. Called every few seconds.
+   */
+  trim(): void {
+    this.#free.length -= Math.min(this.#lowWater, this.#free.length);
+    this.#lowWater = this.#free.length;
   }
 
   /** @internal the last reference of `record` went. */

@@ -86,3 +86,27 @@ describe('SlabPool: slabs recycled by reference count', () => {
     expect(pool.stats.allocated).toBe(3);
   });
 });
+
+describe('SlabPool.trim', () => {
+  it('lets go of the slabs no take() needed since the last trim, and keeps those that were', () => {
+    const pool = new SlabPool(1024, 16);
+    const burst = Array.from({ length: 10 }, () => pool.take());
+    for (const s of burst) releaseView(s);
+    expect(pool.stats.free).toBe(10);
+    pool.trim(); // the low-water mark starts at 0: nothing measured yet
+    expect(pool.stats.free).toBe(10);
+    // the streams now use three at a time: the pool never went below 7
+    for (let round = 0; round < 5; round++) {
+      const inUse = [pool.take(), pool.take(), pool.take()];
+      for (const s of inUse) releaseView(s);
+    }
+    pool.trim();
+    expect(pool.stats.free).toBe(3);
+    // the same use again: the three left are all needed, none goes
+    const inUse = [pool.take(), pool.take(), pool.take()];
+    for (const s of inUse) releaseView(s);
+    pool.trim();
+    expect(pool.stats.free).toBe(3);
+    expect(pool.stats.allocated).toBe(10);
+  });
+});

@@ -41,10 +41,13 @@ export interface RtmpIngestOptions {
 /**
  * Slabs the pool keeps per connection (beyond a base): a stream lets go of
  * several at each keyframe (its GOP cache) and takes them again within the
- * next GOP, so a few per connection let the pool serve that churn.
+ * next GOP, so a few per connection let the pool serve that churn; what a
+ * burst left beyond that goes at the next trim.
  */
-const FREE_SLABS_BASE = 16;
-const FREE_SLABS_PER_CONNECTION = 4;
+const FREE_SLABS_BASE = 8;
+const FREE_SLABS_PER_CONNECTION = 2;
+/** Seconds between two trims of the slab pool (slabs unused that long are let go). */
+const SLAB_TRIM_SECONDS = 10;
 
 /** Bytes queued for a client that does not read (a stalled player) before it is closed. */
 export const MAX_WRITE_BACKLOG = 64 * 1024 * 1024;
@@ -103,6 +106,7 @@ export class RtmpIngest {
   readonly #slabs: SlabPool;
   #server: net.Server | null = null;
   #watchdog: NodeJS.Timeout | null = null;
+  #watchdogTicks = 0;
 
   constructor(
     private readonly options: RtmpIngestOptions,
@@ -333,6 +337,7 @@ export class RtmpIngest {
   }
 
   #checkIdle = (): void => {
+    if (++this.#watchdogTicks % SLAB_TRIM_SECONDS === 0) this.#slabs.trim();
     for (const connection of this.#connections) {
       if (connection.socket.writableLength > MAX_WRITE_BACKLOG) {
         this.log.warn(
