@@ -580,6 +580,7 @@ export class Daemon {
               eventLoopDelay: this.eventLoop.read(reset),
               failedHooks: this.hooks.failed + this.multiHooks.failed,
               memory: { rssBytes: mem.rss, heapUsedBytes: mem.heapUsed },
+              rtmpSlabs: this.rtmp.slabStats,
             };
           },
           details: async () => {
