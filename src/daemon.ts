@@ -238,6 +238,7 @@ export class Daemon {
         maxMessageSize: config.rtmpMaxMessageSize,
         playEnabled: config.rtmpPlayEnabled,
         playToken: config.recordsAccessToken,
+        poisonSlabs: process.env['WCS_SLAB_POISON'] === '1',
       },
       this.registry,
       log.child({ component: 'rtmp' }),
@@ -579,6 +580,7 @@ export class Daemon {
               eventLoopDelay: this.eventLoop.read(reset),
               failedHooks: this.hooks.failed + this.multiHooks.failed,
               memory: { rssBytes: mem.rss, heapUsedBytes: mem.heapUsed },
+              rtmpSlabs: this.rtmp.slabStats,
             };
           },
           details: async () => {

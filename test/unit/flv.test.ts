@@ -11,6 +11,8 @@ import {
   readFlvTag,
 } from '../../src/ingest/rtmp/flv-tags.js';
 import { FlvStartGate, type GateHints } from '../../src/ingest/rtmp/flv-start-gate.js';
+import { LiveBroadcast } from '../../src/ingest/rtmp/live-broadcast.js';
+import type { MediaChunk } from '../../src/streams/media-tap.js';
 
 // ---------------------------------------------------------------------------
 // hand-built FLV
@@ -602,9 +604,9 @@ describe('FlvStartGate: record_audio_buffer_max_size (audio held before the firs
     expect(out.map((c) => c.kind)).toEqual(['header', 'config', 'config', 'media', 'media', 'media', 'media']);
     expect(out[3]).toMatchObject({ track: 'video', keyframe: true, timestampMs: 100 });
     expect(afterKeyframe(out)).toEqual([120, 100, 140]);
-    expect(out[4]!.data).toBe(frames[2]);
-    expect(out[5]!.data).toBe(frames[3]);
-    expect(out[6]!.data).toBe(frames[5]);
+    expect(out[4]!.data).toEqual(frames[2]);
+    expect(out[5]!.data).toEqual(frames[3]);
+    expect(out[6]!.data).toEqual(frames[5]);
     expect(out[4]!.endTimestampMs).toBe(120);
   });
 
@@ -645,5 +647,47 @@ describe('FlvStartGate: record_audio_buffer_max_size (audio held before the firs
     const gate = new FlvStartGate(hints(false, true), 2);
     expect(gate.push(aacFrame(0)).at(-1)).toMatchObject({ kind: 'media', track: 'audio', keyframe: true, timestampMs: 0 });
     expect(gate.push(aacFrame(23))).toHaveLength(1);
+  });
+});
+
+describe('FlvStartGate.pushTag: what the live broadcast read of a tag, not parsed again', () => {
+  /** Hands `tags` to a broadcast with two gates behind it: one parses each tag (push), one takes the broadcast's reading (pushTag). */
+  function bothWays(tags: Buffer[], gateHints: GateHints): { parsed: MediaChunk[]; told: MediaChunk[] } {
+    const b = new LiveBroadcast('/live/g', 60_000, { finished: () => undefined, empty: () => undefined });
+    b.publish({ address: '127.0.0.1' });
+    const parsing = new FlvStartGate(gateHints, 3);
+    const told = new FlvStartGate(gateHints, 3);
+    const out = { parsed: [] as MediaChunk[], told: [] as MediaChunk[] };
+    b.addFlv((tag, kind, ts) => {
+      out.parsed.push(...parsing.push(Buffer.from(tag)));
+      out.told.push(...told.pushTag(Buffer.from(tag), kind, ts));
+    });
+    for (const t of tags) {
+      const type = t[0]! & 0x1f;
+      const ts = ((t[7]! << 24) | t.readUIntBE(4, 3)) >>> 0;
+      const region = Buffer.from(t); // header room, body, trailer room: the tag itself
+      if (type === FLV_TAG_SCRIPT) b.data(ts, region.subarray(11, region.length - 4));
+      else b.media(type, ts, region);
+    }
+    return out;
+  }
+
+  it('gives the same chunks as push() for every kind of tag, enhanced RTMP and odd video messages included', () => {
+    const hevcHeader = flvTag(FLV_TAG_VIDEO, 0, [0x90, ...Buffer.from('hvc1'), 1, 2, 3]);
+    const hevcKey = (ts: number) => flvTag(FLV_TAG_VIDEO, ts, [0x91, ...Buffer.from('hvc1'), 0, 0, 0, 9, 9]);
+    const hevcInter = (ts: number) => flvTag(FLV_TAG_VIDEO, ts, [0xa3, ...Buffer.from('hvc1'), 9, 9]);
+    const hevcMeta = (ts: number) => flvTag(FLV_TAG_VIDEO, ts, [0x94, ...Buffer.from('hvc1'), 1]);
+    const avcEnd = (ts: number) => flvTag(FLV_TAG_VIDEO, ts, [0x17, 0x02, 0, 0, 0]);
+    const streams: [string, Buffer[], GateHints][] = [
+      ['H.264 + AAC, audio first', [scriptTag(), aacSeqHeader(), aacFrame(0), avcSeqHeader(), aacFrame(21), avcInterFrame(30), avcKeyframe(40), aacFrame(42), avcInterFrame(73), aacSeqHeader(80, [0x11, 0x90]), aacFrame(85), avcEnd(90), avcKeyframe(100)], hints(true, true)],
+      ['H.265 over enhanced RTMP', [hevcHeader, hevcInter(0), hevcKey(33), hevcMeta(40), hevcInter(66), aacSeqHeader(), aacFrame(70)], hints(true, false)],
+      ['audio only', [aacSeqHeader(), aacFrame(0), aacFrame(23), aacFrame(46)], hints(false, true)],
+      ['announced audio that comes late', [avcSeqHeader(), avcKeyframe(0), avcInterFrame(33), flvTag(FLV_TAG_AUDIO, 50, [0x82, 1, 2, 3]), avcInterFrame(66)], hints(true, true)],
+    ];
+    for (const [what, tags, h] of streams) {
+      const { parsed, told } = bothWays(tags, h);
+      expect(parsed.length, what).toBeGreaterThan(0);
+      expect(told, what).toEqual(parsed);
+    }
   });
 });

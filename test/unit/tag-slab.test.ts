@@ -1,7 +1,8 @@
 import crypto from 'node:crypto';
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
-import { bodyOf, finishFlvTag, FLV_PREVIOUS_TAG_SIZE, FLV_TAG_HEADER_SIZE, TagSlab } from '../../src/ingest/rtmp/tag-slab.js';
+import { bodyOf, finishFlvTag, FLV_PREVIOUS_TAG_SIZE, FLV_TAG_HEADER_SIZE, SLAB_SIZE, TagSlab } from '../../src/ingest/rtmp/tag-slab.js';
+import { releaseView, SlabPool } from '../../src/util/slab-pool.js';
 
 const require = createRequire(import.meta.url);
 /** node-media-server's own FLV tag builder: what the taps got before the slab. */
@@ -11,7 +12,7 @@ const Flv = require('node-media-server/src/protocol/flv.js') as {
 
 describe('FLV tags read in place from slabs', () => {
   it('regions never overlap, hold header + body + trailer, and large messages get a buffer of their own', () => {
-    const slab = new TagSlab(4096, 1024);
+    const slab = new TagSlab(new SlabPool(4096, 4), 1024);
     const regions = [10, 500, 1, 900, 300, 1000, 3000, 7].map((n) => ({ n, r: slab.take(n) }));
     for (const { n, r } of regions) expect(r.length).toBe(FLV_TAG_HEADER_SIZE + n + FLV_PREVIOUS_TAG_SIZE);
     // fill each with its own byte, then check nobody overwrote anybody
@@ -23,7 +24,7 @@ describe('FLV tags read in place from slabs', () => {
   });
 
   it('the tag finished in place has the same bytes node-media-server builds by copying', () => {
-    const slab = new TagSlab();
+    const slab = new TagSlab(new SlabPool(SLAB_SIZE, 4));
     for (const [type, size, dts] of [
       [9, 4321, 0],
       [8, 7, 1000],
@@ -43,4 +44,36 @@ describe('FLV tags read in place from slabs', () => {
     }
   });
 
+  it('a full slab goes back to the pool once the carver moved on and every region was let go, and is cut again', () => {
+    const pool = new SlabPool(4096, 4);
+    const slab = new TagSlab(pool, 1024);
+    // 4096 / (11 + 985 + 4 = 1000, aligned 1000) = four regions per slab
+    const first = [slab.take(985), slab.take(985), slab.take(985), slab.take(985)];
+    expect(new Set(first.map((r) => r.buffer)).size).toBe(1);
+    const fifth = slab.take(985); // a second slab: the carver let go of the first
+    expect(fifth.buffer).not.toBe(first[0]!.buffer);
+    expect(pool.stats).toMatchObject({ allocated: 2, free: 0 });
+    // three regions let go: the first slab is still held by the fourth
+    for (const r of first.slice(0, 3)) releaseView(r);
+    expect(pool.stats.free).toBe(0);
+    releaseView(first[3]!);
+    expect(pool.stats.free).toBe(1);
+    // the second slab fills up; the third comes from the pool: the first one again
+    for (let i = 0; i < 3; i++) releaseView(slab.take(985));
+    const next = slab.take(985);
+    expect(next.buffer).toBe(first[0]!.buffer);
+    expect(pool.stats).toMatchObject({ allocated: 2, reused: 1 });
+  });
+
+  it('a connection that closes lets go of the slab it was cutting, once its regions are let go', () => {
+    const pool = new SlabPool(4096, 4);
+    const slab = new TagSlab(pool, 1024);
+    const r = slab.take(100);
+    slab.close();
+    expect(pool.stats.free).toBe(0);
+    releaseView(r);
+    expect(pool.stats.free).toBe(1);
+    slab.close(); // twice: nothing more to let go
+    expect(pool.stats.overReleased).toBe(0);
+  });
 });

@@ -13,6 +13,8 @@ export interface ServerStats {
   /** Record hooks (single and multiple) that could not be started or exited non-zero since start-up. */
   readonly failedHooks: number;
   readonly memory: { readonly rssBytes: number; readonly heapUsedBytes: number };
+  /** The RTMP ingest's slab pool (util/slab-pool.ts): slabs allocated and reused since start, free now, releases of a slab nobody held (a bug: 0). */
+  readonly rtmpSlabs: { readonly allocated: number; readonly reused: number; readonly free: number; readonly overReleased: number };
 }
 
 /** Slower figures for the console (statfs per folder), read on each call. */
@@ -59,6 +61,11 @@ export function registerServerRoutes(app: FastifyInstance, source: ServerStatsSo
               eventLoopDelay: delaySchema,
               failedHooks: { type: 'integer', description: 'record hooks that could not be started or exited non-zero since start-up' },
               memory: { type: 'object', properties: { rssBytes: { type: 'integer' }, heapUsedBytes: { type: 'integer' } } },
+              rtmpSlabs: {
+                type: 'object',
+                description: 'RTMP read memory: 256 KiB slabs allocated and reused since start, free now, releases of a slab nobody held (should stay 0)',
+                properties: { allocated: { type: 'integer' }, reused: { type: 'integer' }, free: { type: 'integer' }, overReleased: { type: 'integer' } },
+              },
               disks: {
                 type: 'array',
                 description: 'free space per folder (record_dir, record_tmp_dir, multi_record_dir)',

@@ -6,6 +6,7 @@ import {
   isFlvFileHeader,
   readFlvTag,
 } from './flv-tags.js';
+import { TagKind } from './live-broadcast.js';
 
 export interface GateHints {
   /** The publisher announced video (metadata videocodecid). */
@@ -23,7 +24,10 @@ export interface GateHints {
  * (timestamp at or past the keyframe's) is kept, up to `audioBufferMax`
  * frames (record_audio_buffer_max_size). Script tags are dropped:
  * node-media-server copies the RTMP `@setDataFrame` into them and ffmpeg
- * then sees an extra data stream. Pure: buffers in, chunks out.
+ * then sees an extra data stream. Pure: buffers in, chunks out. What it
+ * keeps beyond a push() (sequence headers, audio and video waiting for the
+ * start) it keeps as copies: the tags it is given are views of recycled
+ * slabs (util/slab-pool.ts).
  */
 export class FlvStartGate {
   #started = false;
@@ -51,39 +55,68 @@ export class FlvStartGate {
     if (tag === null || tag.type === FLV_TAG_SCRIPT) return [];
     const media = describeMediaTag(tag);
     if (media === null) return [];
-    if (media.isSequenceHeader) {
+    return this.#media(buf, media.kind, media.isSequenceHeader, media.isKeyframe, tag.timestamp);
+  }
+
+  /**
+   * push() for a tag the live broadcast has read already (its kind and
+   * timestamp): the same chunks, without parsing the tag again. Kinds the
+   * broadcast does not name (TagKind.Other) take push()'s way.
+   */
+  pushTag(buf: Buffer, kind: TagKind, timestampMs: number): MediaChunk[] {
+    switch (kind) {
+      case TagKind.AudioFrame:
+        return this.#media(buf, 'audio', false, false, timestampMs);
+      case TagKind.InterFrame:
+        return this.#media(buf, 'video', false, false, timestampMs);
+      case TagKind.KeyFrame:
+        return this.#media(buf, 'video', false, true, timestampMs);
+      case TagKind.AudioHeader:
+        return this.#media(buf, 'audio', true, false, timestampMs);
+      case TagKind.VideoHeader:
+        return this.#media(buf, 'video', true, false, timestampMs);
+      case TagKind.Data:
+      case TagKind.FileHeader:
+        return [];
+      case TagKind.Other:
+        return this.push(buf);
+    }
+  }
+
+  #media(buf: Buffer, kind: 'audio' | 'video', isSequenceHeader: boolean, isKeyframe: boolean, timestamp: number): MediaChunk[] {
+    if (isSequenceHeader) {
       // kept for the whole stream (here and by the recorder): a copy, so a live tag's view does not pin
       // the publisher's 256 KiB slab (tag-slab.ts) for as long as the stream lasts
       const own = Buffer.from(buf);
-      if (media.kind === 'audio') this.#audioHeader = own;
+      if (kind === 'audio') this.#audioHeader = own;
       else this.#videoHeader = own;
       // a codec change mid-stream: pass the new configuration on
-      return this.#started ? [config(own, media.kind)] : [];
+      return this.#started ? [config(own, kind)] : [];
     }
     if (this.#started) {
-      const keyframe = media.kind === 'video' ? media.isKeyframe : !this.#hasVideo;
-      return [mediaChunk(buf, media.kind, keyframe, tag.timestamp)];
+      const keyframe = kind === 'video' ? isKeyframe : !this.#hasVideo;
+      return [mediaChunk(buf, kind, keyframe, timestamp)];
     }
-    if (this.#held.length > 0) return this.#whileHolding(buf, media.kind, media.isKeyframe, tag.timestamp);
-    if (media.kind === 'audio') {
+    if (this.#held.length > 0) return this.#whileHolding(buf, kind, isKeyframe, timestamp);
+    if (kind === 'audio') {
       this.#audioSeen = true;
       const waitForVideo = this.#videoHeader !== null || this.hints.videoExpected();
       if (waitForVideo) {
-        this.#pendingAudio.push({ data: buf, ts: tag.timestamp });
+        // a copy: kept beyond this call, and the live tag's slab is recycled once its holders let go (util/slab-pool.ts)
+        this.#pendingAudio.push({ data: Buffer.from(buf), ts: timestamp });
         if (this.#pendingAudio.length > this.audioBufferMax) this.#pendingAudio.shift();
         return [];
       }
-      return this.#start(mediaChunk(buf, 'audio', true, tag.timestamp), false);
+      return this.#start(mediaChunk(buf, 'audio', true, timestamp), false);
     }
-    if (!media.isKeyframe) return [];
-    const key = mediaChunk(buf, 'video', true, tag.timestamp);
+    if (!isKeyframe) return [];
     if (this.#audioHeader === null && !this.#audioSeen && this.hints.audioExpected()) {
       // audio without a sequence header (G.711, MP3) is announced but not seen:
-      // its codec decides the recording's audio, so wait for it a little
-      this.#held = [key];
+      // its codec decides the recording's audio, so wait for it a little (copies, as above)
+      this.#held = [mediaChunk(Buffer.from(buf), 'video', true, timestamp)];
       return [];
     }
-    return this.#start(key, true);
+    return this.#start(mediaChunk(buf, 'video', true, timestamp), true);
   }
 
   #whileHolding(buf: Buffer, kind: 'audio' | 'video', isKeyframe: boolean, ts: number): MediaChunk[] {
@@ -94,8 +127,8 @@ export class FlvStartGate {
       this.#held = [];
       return this.#start(first, true, [...held.slice(1), mediaChunk(buf, 'audio', false, ts)]);
     }
-    if (isKeyframe) this.#held = [mediaChunk(buf, 'video', true, ts)];
-    else this.#held.push(mediaChunk(buf, 'video', false, ts));
+    if (isKeyframe) this.#held = [mediaChunk(Buffer.from(buf), 'video', true, ts)];
+    else this.#held.push(mediaChunk(Buffer.from(buf), 'video', false, ts));
     if (ts - this.#held[0]!.timestampMs >= FlvStartGate.AUDIO_WAIT_MS || this.#held.length > 300) {
       const held = this.#held;
       this.#held = [];

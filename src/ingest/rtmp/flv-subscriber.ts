@@ -1,4 +1,4 @@
-import type { LiveBroadcast } from './live-broadcast.js';
+import type { FlvSink, LiveBroadcast } from './live-broadcast.js';
 
 /**
  * An FLV-tag subscriber of a live broadcast: receives the FLV header,
@@ -9,7 +9,7 @@ export class FlvSubscriber {
 
   constructor(
     private readonly broadcast: LiveBroadcast,
-    private readonly onBuffer: (buf: Buffer) => void,
+    private readonly onBuffer: FlvSink,
   ) {}
 
   attach(): void {
@@ -24,7 +24,7 @@ export class FlvSubscriber {
     this.broadcast.removeFlv(this.#send);
   }
 
-  #send = (buf: Buffer): void => {
-    if (this.#attached) this.onBuffer(buf);
+  #send: FlvSink = (buf, kind, timestampMs) => {
+    if (this.#attached) this.onBuffer(buf, kind, timestampMs);
   };
 }

@@ -14,6 +14,7 @@ import { createFlvFileHeader, FLV_TAG_AUDIO, FLV_TAG_SCRIPT, FLV_TAG_VIDEO } fro
 import { chunkMessage, OUT_CSID } from './chunk-writer.js';
 import { decodeAmf0Data } from './nms-internals.js';
 import { FLV_PREVIOUS_TAG_SIZE, FLV_TAG_HEADER_SIZE, finishFlvTag } from './tag-slab.js';
+import { releaseView, retainView } from '../../util/slab-pool.js';
 
 /**
  * Bytes of media a stream's GOP cache may hold (from its last keyframe). A
@@ -31,8 +32,13 @@ export interface BroadcastPublisher {
   readonly address: string;
 }
 
-/** Receives whole FLV tags: the file header first, then metadata, sequence headers, the GOP cache, then live tags. */
-export type FlvSink = (tag: Buffer) => void;
+/**
+ * Receives whole FLV tags: the file header first, then metadata, sequence
+ * headers, the GOP cache, then live tags; with what the broadcast read of
+ * each (its kind, and its timestamp in ms), so a subscriber need not parse
+ * the tag again.
+ */
+export type FlvSink = (tag: Buffer, kind: TagKind, timestampMs: number) => void;
 
 /** An RTMP player: gets chunked messages on its stream id. */
 export interface RtmpPlayerSink {
@@ -47,13 +53,18 @@ export const enum TagKind {
   VideoHeader,
   KeyFrame,
   InterFrame,
-  /** Video messages that are neither (enhanced RTMP metadata, end of sequence): passed on, not cached. */
+  /** Video messages that are neither (enhanced RTMP metadata, end of sequence), and media with no body: passed on, not cached. */
   Other,
+  /** A script data tag (onMetaData). */
+  Data,
+  /** The 13-byte FLV file header a subscriber gets first. */
+  FileHeader,
 }
 
 /** Reads what an audio or video message body is (node-media-server's flv.js parserTag, with the enhanced-RTMP cases it misses). */
 export function tagKind(type: number, body: Buffer): TagKind {
-  const b0 = body[0] ?? 0;
+  if (body.length === 0) return TagKind.Other;
+  const b0 = body[0]!;
   if (type === FLV_TAG_AUDIO) {
     const format = b0 >> 4;
     if (format === 10) return body[1] === 0 ? TagKind.AudioHeader : TagKind.AudioFrame;
@@ -81,6 +92,11 @@ export interface BroadcastEvents {
   empty(broadcast: LiveBroadcast): void;
 }
 
+/** The timestamp of a whole FLV tag, ms. */
+function timestampOf(tag: Buffer): number {
+  return ((tag[7]! << 24) | (tag[4]! << 16) | (tag[5]! << 8) | tag[6]!) >>> 0;
+}
+
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
@@ -99,9 +115,11 @@ export class LiveBroadcast {
   /** Tags (with their kind) since the last keyframe; null while no GOP may be cached. */
   #gop: Buffer[] | null = null;
   #gopBytes = 0;
-  /** Last timestamp per track (8, 9) and the shift a resumed publish adds to its own. */
-  readonly #lastDts = new Map<number, number>();
-  readonly #dtsOffset = new Map<number, number>();
+  /** Last timestamp per track and the shift a resumed publish adds to its own. */
+  #lastAudioDts = 0;
+  #lastVideoDts = 0;
+  #audioDtsOffset = 0;
+  #videoDtsOffset = 0;
 
   constructor(
     readonly streamPath: string,
@@ -127,7 +145,8 @@ export class LiveBroadcast {
         this.#graceTimer = null;
         this.#publisher = publisher;
         // the timeline goes on past the previous connection's last timestamps
-        for (const track of [FLV_TAG_AUDIO, FLV_TAG_VIDEO]) this.#dtsOffset.set(track, this.#lastDts.get(track) ?? 0);
+        this.#audioDtsOffset = this.#lastAudioDts;
+        this.#videoDtsOffset = this.#lastVideoDts;
         return 'resumed';
       }
       this.finish();
@@ -155,25 +174,28 @@ export class LiveBroadcast {
     this.#metadata = null;
     this.#audioHeader = null;
     this.#videoHeader = null;
-    this.#gop = null;
-    this.#gopBytes = 0;
+    this.#dropGop();
     this.audioCodecId = 0;
     this.videoCodecId = 0;
-    this.#lastDts.clear();
-    this.#dtsOffset.clear();
+    this.#lastAudioDts = 0;
+    this.#lastVideoDts = 0;
+    this.#audioDtsOffset = 0;
+    this.#videoDtsOffset = 0;
     this.#emptyCheck();
   }
 
   /** What a late subscriber starts with: metadata, sequence headers, then the cached GOP. */
-  #replay(send: (tag: Buffer) => void): void {
-    if (this.#metadata !== null) send(this.#metadata);
-    if (this.#audioHeader !== null) send(this.#audioHeader);
-    if (this.#videoHeader !== null) send(this.#videoHeader);
-    if (this.#gop !== null) for (const tag of this.#gop) send(tag);
+  #replay(send: FlvSink): void {
+    if (this.#metadata !== null) send(this.#metadata, TagKind.Data, timestampOf(this.#metadata));
+    if (this.#audioHeader !== null) send(this.#audioHeader, TagKind.AudioHeader, timestampOf(this.#audioHeader));
+    if (this.#videoHeader !== null) send(this.#videoHeader, TagKind.VideoHeader, timestampOf(this.#videoHeader));
+    if (this.#gop !== null) {
+      for (const tag of this.#gop) send(tag, tagKind(tag[0]! & 0x1f, tag.subarray(FLV_TAG_HEADER_SIZE, tag.length - FLV_PREVIOUS_TAG_SIZE)), timestampOf(tag));
+    }
   }
 
   addFlv(sink: FlvSink): void {
-    sink(createFlvFileHeader(true, true));
+    sink(createFlvFileHeader(true, true), TagKind.FileHeader, 0);
     this.#replay(sink);
     this.#flv.add(sink);
   }
@@ -200,8 +222,13 @@ export class LiveBroadcast {
     const kind = tagKind(type, body);
     let dts = clock;
     if (kind !== TagKind.AudioHeader && kind !== TagKind.VideoHeader) {
-      dts += this.#dtsOffset.get(type) ?? 0;
-      this.#lastDts.set(type, dts);
+      if (type === FLV_TAG_AUDIO) {
+        dts += this.#audioDtsOffset;
+        this.#lastAudioDts = dts;
+      } else {
+        dts += this.#videoDtsOffset;
+        this.#lastVideoDts = dts;
+      }
     }
     const tag = finishFlvTag(region, type, body.length, dts);
     switch (kind) {
@@ -213,6 +240,9 @@ export class LiveBroadcast {
         this.#videoHeader = Buffer.from(tag);
         break;
       case TagKind.KeyFrame:
+        this.#dropGop();
+        // the cache holds its tags' slabs (util/slab-pool.ts) until the next keyframe
+        retainView(tag);
         this.#gop = [tag];
         this.#gopBytes = tag.length;
         break;
@@ -221,14 +251,25 @@ export class LiveBroadcast {
         if (this.#gop !== null) {
           this.#gopBytes += tag.length;
           // null, not empty: no inter frame is cached until the next keyframe starts a new GOP
-          if (this.#gopBytes > GOP_CACHE_MAX_BYTES || this.#gop.length >= GOP_CACHE_MAX_TAGS) this.#gop = null;
-          else this.#gop.push(tag);
+          if (this.#gopBytes > GOP_CACHE_MAX_BYTES || this.#gop.length >= GOP_CACHE_MAX_TAGS) this.#dropGop();
+          else {
+            retainView(tag);
+            this.#gop.push(tag);
+          }
         }
         break;
       case TagKind.Other:
         break;
     }
-    this.#send(tag);
+    // the timestamp as the tag carries it (32 bits)
+    this.#send(tag, kind, dts >>> 0);
+  }
+
+  /** Lets go of the GOP cache (each cached tag was retained once). */
+  #dropGop(): void {
+    if (this.#gop !== null) for (const tag of this.#gop) releaseView(tag);
+    this.#gop = null;
+    this.#gopBytes = 0;
   }
 
   /** An AMF0 data message of the publisher (checked by checkAmfData): onMetaData is kept and read for codec ids. */
@@ -246,11 +287,11 @@ export class LiveBroadcast {
       }
       this.#metadata = tag;
     }
-    this.#send(tag);
+    this.#send(tag, TagKind.Data, clock);
   }
 
-  #send(tag: Buffer): void {
-    for (const sink of this.#flv) sink(tag);
+  #send(tag: Buffer, kind: TagKind, timestampMs: number): void {
+    for (const sink of this.#flv) sink(tag, kind, timestampMs);
     if (this.#players.size === 0) return;
     // one chunked copy per stream id (players share it; ffmpeg and librtmp play on stream 1)
     let shared: Buffer | null = null;

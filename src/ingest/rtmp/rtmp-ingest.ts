@@ -6,10 +6,12 @@ import { noteMediaTag } from './flv-media-info.js';
 import { describeMediaTag, flvAudioCodecName, flvVideoCodecName, readFlvTag } from './flv-tags.js';
 import { FlvSubscriber } from './flv-subscriber.js';
 import { ConnectionLimits, LogThrottle } from './connection-limits.js';
-import { LiveBroadcast, type BroadcastEvents, type BroadcastPublisher } from './live-broadcast.js';
+import { LiveBroadcast, TagKind, type BroadcastEvents, type BroadcastPublisher } from './live-broadcast.js';
 import { RtmpSession, type RtmpSessionHost, type StreamQuery } from './rtmp-session.js';
 import { RtmpStreamSource } from './rtmp-stream-source.js';
 import { adoptWithSharedReads, SHARED_READ_SIZE } from './socket-reads.js';
+import { FLV_TAG_HEADER_SIZE, SLAB_SIZE } from './tag-slab.js';
+import { SlabPool, type SlabPoolStats } from '../../util/slab-pool.js';
 
 export interface RtmpIngestOptions {
   readonly port: number;
@@ -32,7 +34,20 @@ export interface RtmpIngestOptions {
   readonly playEnabled: boolean;
   /** records_access_token: `play` must carry ?token=<it> when set. */
   readonly playToken: string;
+  /** Fill recycled slabs with a pattern (tests: WCS_SLAB_POISON=1), so a tag used after it was let go shows. */
+  readonly poisonSlabs?: boolean;
 }
+
+/**
+ * Slabs the pool keeps per connection (beyond a base): a stream lets go of
+ * several at each keyframe (its GOP cache) and takes them again within the
+ * next GOP, so a few per connection let the pool serve that churn; what a
+ * burst left beyond that goes at the next trim.
+ */
+const FREE_SLABS_BASE = 8;
+const FREE_SLABS_PER_CONNECTION = 2;
+/** Seconds between two trims of the slab pool (slabs unused that long are let go). */
+const SLAB_TRIM_SECONDS = 10;
 
 /** Bytes queued for a client that does not read (a stalled player) before it is closed. */
 export const MAX_WRITE_BACKLOG = 64 * 1024 * 1024;
@@ -52,6 +67,9 @@ interface LivePublish {
   readonly probe: FlvSubscriber;
   readonly broadcast: LiveBroadcast;
   lastMediaAt: number;
+  /** What the probe last read in full of each track: the FLV audio format and video codec id (-1: none, or enhanced RTMP). */
+  probedAudioFormat: number;
+  probedVideoCodecId: number;
 }
 
 export class RtmpPortError extends Error {}
@@ -84,8 +102,11 @@ export class RtmpIngest {
   readonly #broadcasts = new Map<string, LiveBroadcast>();
   /** Every connection's reads land here, one at a time (socket-reads.ts). */
   readonly #readBuffer = Buffer.allocUnsafe(SHARED_READ_SIZE);
+  /** Where every connection's audio and video messages are read into (tag-slab.ts). */
+  readonly #slabs: SlabPool;
   #server: net.Server | null = null;
   #watchdog: NodeJS.Timeout | null = null;
+  #watchdogTicks = 0;
 
   constructor(
     private readonly options: RtmpIngestOptions,
@@ -93,6 +114,12 @@ export class RtmpIngest {
     private readonly log: Logger,
   ) {
     this.#limits = new ConnectionLimits(options.maxConnections, options.maxConnectionsPerIp);
+    this.#slabs = new SlabPool(SLAB_SIZE, FREE_SLABS_BASE, options.poisonSlabs ?? false);
+  }
+
+  /** What the slab pool has done (GET /rest-api/server/stats). */
+  get slabStats(): SlabPoolStats {
+    return this.#slabs.stats;
   }
 
   async start(): Promise<void> {
@@ -128,6 +155,7 @@ export class RtmpIngest {
     for (const broadcast of [...this.#broadcasts.values()]) broadcast.finish();
     for (const live of [...this.#byPath.values()]) this.#finish(live);
     await closed;
+    this.#slabs.limit(0);
   }
 
   /** Admits a connection within the limits and starts its RTMP session. */
@@ -159,15 +187,18 @@ export class RtmpIngest {
     timeout.unref();
     const connection: RtmpConnection = { socket, peer, stream: null, timeout };
     this.#connections.add(connection);
+    this.#slabs.limit(FREE_SLABS_BASE + FREE_SLABS_PER_CONNECTION * this.#connections.size);
     socket.on('close', () => {
       clearTimeout(timeout);
       this.#connections.delete(connection);
+      this.#slabs.limit(FREE_SLABS_BASE + FREE_SLABS_PER_CONNECTION * this.#connections.size);
       this.#limits.release(address);
     });
     session = new RtmpSession(
       socket,
       { maxMessageSize: this.options.maxMessageSize, playEnabled: this.options.playEnabled, playToken: this.options.playToken },
       this.#sessionHost(connection),
+      this.#slabs,
     );
     session.start(adopted === null);
     if (adopted === null) accepted.resume();
@@ -244,7 +275,9 @@ export class RtmpIngest {
       source,
       broadcast,
       lastMediaAt: Date.now(),
-      probe: new FlvSubscriber(broadcast, (buf) => this.#probe(live, buf)),
+      probedAudioFormat: -1,
+      probedVideoCodecId: -1,
+      probe: new FlvSubscriber(broadcast, (buf, kind) => this.#probe(live, buf, kind)),
     };
     // the probe subscribes first, so codecs are known before any recorder sees the same tag
     live.probe.attach();
@@ -275,7 +308,19 @@ export class RtmpIngest {
   }
 
   /** Reads codecs and picture size from the feed, and notes that media arrives. */
-  #probe(live: LivePublish, buf: Buffer): void {
+  #probe(live: LivePublish, buf: Buffer, kind: TagKind): void {
+    if (kind === TagKind.FileHeader) return;
+    // a frame in the same (non-enhanced) codec as the last frame of its track says nothing new but that media arrives
+    const b0 = buf[FLV_TAG_HEADER_SIZE] ?? 0;
+    if (
+      (kind === TagKind.AudioFrame && b0 >> 4 !== 9 && b0 >> 4 === live.probedAudioFormat) ||
+      ((kind === TagKind.InterFrame || kind === TagKind.KeyFrame) && (b0 & 0x80) === 0 && (b0 & 0x0f) === live.probedVideoCodecId)
+    ) {
+      live.lastMediaAt = Date.now();
+      return;
+    }
+    if (kind === TagKind.AudioFrame) live.probedAudioFormat = b0 >> 4;
+    else if (kind === TagKind.InterFrame || kind === TagKind.KeyFrame) live.probedVideoCodecId = (b0 & 0x80) === 0 ? b0 & 0x0f : -1;
     const tag = readFlvTag(buf);
     if (!tag) return;
     const info = live.stream.media;
@@ -292,6 +337,7 @@ export class RtmpIngest {
   }
 
   #checkIdle = (): void => {
+    if (++this.#watchdogTicks % SLAB_TRIM_SECONDS === 0) this.#slabs.trim();
     for (const connection of this.#connections) {
       if (connection.socket.writableLength > MAX_WRITE_BACKLOG) {
         this.log.warn(

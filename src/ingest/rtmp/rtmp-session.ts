@@ -26,6 +26,7 @@ import { decodeAmf0Cmd, encodeAmf0Cmd, encodeAmf0Data, type AmfCommand } from '.
 import { checkConnect, checkMessage, checkStreamTarget, checkTimestampJump, RTMP_TYPE, STREAM_TYPES } from './rtmp-checks.js';
 import { describeThrow, RtmpRefusal } from './rtmp-refusal.js';
 import { bodyOf, FLV_PREVIOUS_TAG_SIZE, FLV_TAG_HEADER_SIZE, TagSlab } from './tag-slab.js';
+import { releaseView, type SlabPool } from '../../util/slab-pool.js';
 
 export interface RtmpSessionPolicy {
   /** rtmp_max_message_size: bytes of one message; a connection buffers at most twice this. */
@@ -68,7 +69,7 @@ export class RtmpSession implements BroadcastPublisher, ChunkReaderSink {
   #ackedAt = 0;
   readonly #handshake: HandshakeReader;
   readonly #reader: ChunkReader;
-  readonly #slab = new TagSlab();
+  readonly #slab: TagSlab;
   #ended = false;
   #connected = false;
   #started: 'publish' | 'play' | null = null;
@@ -85,7 +86,10 @@ export class RtmpSession implements BroadcastPublisher, ChunkReaderSink {
     readonly socket: net.Socket,
     private readonly policy: RtmpSessionPolicy,
     private readonly host: RtmpSessionHost,
+    /** Where audio and video messages are read into (the ingest's, shared by its connections). */
+    slabs: SlabPool,
   ) {
+    this.#slab = new TagSlab(slabs);
     this.address = socket.remoteAddress ?? '';
     this.ip = `${this.address}:${socket.remotePort ?? 0}`;
     this.#handshake = new HandshakeReader((answer) => this.#write(answer));
@@ -136,6 +140,7 @@ export class RtmpSession implements BroadcastPublisher, ChunkReaderSink {
 
   #onClose = (): void => {
     this.#ended = true;
+    this.#slab.close();
     const b = this.#broadcast;
     if (b === null) return;
     if (this.#started === 'publish') b.unpublish(this);
@@ -152,6 +157,19 @@ export class RtmpSession implements BroadcastPublisher, ChunkReaderSink {
   }
 
   message(type: number, streamId: number, clock: number, body: Buffer): void {
+    if (!MEDIA_TYPES.has(type)) {
+      this.#handle(type, streamId, clock, body);
+      return;
+    }
+    try {
+      this.#handle(type, streamId, clock, body);
+    } finally {
+      // the message's own reference to its slab region (allocate): whoever keeps the tag holds one of theirs
+      releaseView(body);
+    }
+  }
+
+  #handle(type: number, streamId: number, clock: number, body: Buffer): void {
     if (STREAM_TYPES.has(type) && (this.#broadcast === null || this.#broadcast.publisher !== this || this.#started !== 'publish')) {
       // only the publisher of a stream writes into it: a player, or a publisher that was refused, could write into somebody else's
       if (this.#started === 'play') this.#refuse(`media from a player of '${this.name}'`);

@@ -23,8 +23,8 @@ class RtmpTap implements MediaTap {
       videoExpected: () => broadcast.videoCodecId > 0,
       audioExpected: () => broadcast.audioCodecId > 0,
     }, audioBufferMax);
-    this.#subscriber = new FlvSubscriber(broadcast, (buf) => {
-      for (const out of gate.push(buf)) consumer.data(out);
+    this.#subscriber = new FlvSubscriber(broadcast, (buf, kind, timestampMs) => {
+      for (const out of gate.pushTag(buf, kind, timestampMs)) consumer.data(out);
     });
     this.#subscriber.attach();
   }

@@ -12,10 +12,14 @@
  * broadcast hands it on (finishFlvTag). One copy (socket buffer to slab) and no
  * ArrayBuffer per message; the garbage collector sees small views only.
  *
- * A slab is kept alive by any tag still referenced (the GOP cache, a
- * fragment being built): slabs are per connection, so one publisher's
- * long GOP never pins another's memory.
+ * Slabs come from the ingest's SlabPool (util/slab-pool.ts) and go back
+ * to it when no tag in them is held any more (the GOP cache, a fragment
+ * being built, a write in flight each hold theirs); each connection cuts
+ * from a slab of its own, so one publisher's long GOP never pins another's
+ * memory. A region comes with one reference for the message being read,
+ * which the session gives back once the message has been handed on.
  */
+import { releaseView, retainView, type SlabPool } from '../../util/slab-pool.js';
 
 export const FLV_TAG_HEADER_SIZE = 11;
 export const FLV_PREVIOUS_TAG_SIZE = 4;
@@ -25,28 +29,41 @@ export const SLAB_SIZE = 256 * 1024;
 /** Messages above this get a buffer of their own (a slab holds at least four of the largest). */
 export const SLAB_MAX_TAG = SLAB_SIZE / 4;
 
-/** Carves FLV tag regions (header room, message, trailer room) out of slabs. Not zeroed: every byte is written before a tag is handed on. */
+/** Carves FLV tag regions (header room, message, trailer room) out of pool slabs. Not zeroed: every byte is written before a tag is handed on. */
 export class TagSlab {
   #slab: Buffer | null = null;
   #used = 0;
 
   constructor(
-    private readonly slabSize = SLAB_SIZE,
-    private readonly maxTag = SLAB_MAX_TAG,
+    private readonly pool: SlabPool,
+    private readonly maxTag = Math.min(SLAB_MAX_TAG, pool.slabSize / 4),
   ) {}
 
-  /** A region for the tag of a message of `bodyLength` bytes: header room, body, trailer room. */
+  /**
+   * A region for the tag of a message of `bodyLength` bytes (header room,
+   * body, trailer room), with one reference the caller gives back
+   * (releaseView) once the message has been handed on.
+   */
   take(bodyLength: number): Buffer {
     const need = FLV_TAG_HEADER_SIZE + bodyLength + FLV_PREVIOUS_TAG_SIZE;
     if (need > this.maxTag) return Buffer.allocUnsafeSlow(need);
-    if (this.#slab === null || this.#used + need > this.slabSize) {
-      this.#slab = Buffer.allocUnsafeSlow(this.slabSize);
+    if (this.#slab === null || this.#used + need > this.#slab.length) {
+      // the carver's reference to the full slab goes; the regions cut from it hold their own
+      if (this.#slab !== null) releaseView(this.#slab);
+      this.#slab = this.pool.take();
       this.#used = 0;
     }
     const region = this.#slab.subarray(this.#used, this.#used + need);
+    retainView(region);
     // 8-byte steps keep the next region aligned (cheaper copies)
     this.#used += (need + 7) & ~7;
     return region;
+  }
+
+  /** The connection is over: the slab being cut goes back once its regions are let go. */
+  close(): void {
+    if (this.#slab !== null) releaseView(this.#slab);
+    this.#slab = null;
   }
 }
 

@@ -1,3 +1,4 @@
+import { releaseView, retainView } from '../../util/slab-pool.js';
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 
@@ -97,9 +98,15 @@ export class FfmpegProcess {
     return this.#child.stdin.writableLength;
   }
 
+  /**
+   * Queues `chunk` for ffmpeg's stdin. A view of a pool slab (RTMP tags,
+   * util/slab-pool.ts) is held until the pipe has taken it.
+   */
   write(chunk: Buffer): void {
     if (this.#exit || this.#child.stdin.destroyed || this.#child.stdin.writableEnded) return;
-    this.#child.stdin.write(chunk);
+    retainView(chunk);
+    // the callback runs once, when the pipe took the chunk or with the error that ended the stream
+    this.#child.stdin.write(chunk, () => releaseView(chunk));
   }
 
   /**

@@ -1,5 +1,6 @@
 import { FLV_TAG_AUDIO, FLV_TAG_VIDEO } from '../../ingest/rtmp/flv-tags.js';
 import { type BoxNode, leaf, serializeBox } from './box-tree.js';
+import { retainView } from '../../util/slab-pool.js';
 
 /**
  * Turns FLV tags (H.264 in AVCC form, raw AAC) into a fragmented MP4 the way
@@ -193,7 +194,14 @@ function sampleEntry(track: Track, width: number, height: number): BoxNode {
   return leaf('mp4a', body);
 }
 
-/** Ordered FLV tags in, fragmented MP4 bytes out. */
+/**
+ * Ordered FLV tags in, fragmented MP4 bytes out. A sample's bytes are not
+ * copied: the writer keeps the tag (retainView, util/slab-pool.ts) and
+ * hands out a view of it with the fragment; the caller lets go of every
+ * buffer it gets from push() and end() with releaseView once it is written
+ * (or never, if it throws them away: the slab then goes to the garbage
+ * collector instead of back to its pool).
+ */
 export class Fmp4Writer {
   readonly #tracks: Track[] = [];
   readonly #fragmentMs: number;
@@ -250,7 +258,7 @@ export class Fmp4Writer {
     if (!track.config) throw new Fmp4InputError('H.264 frame before its sequence header');
     const cto = (tag.readIntBE(13, 3) * VIDEO_TIMESCALE) / 1000;
     const key = (b0 >> 4) === 1;
-    // the tag itself is kept, not a copy: each FLV tag is a buffer (or a slab region) of its own
+    // the tag itself is kept, not a copy: each FLV tag is a buffer (or a slab region) of its own; #add retains it
     return this.#add(track, timestamp, Math.round(cto), tag, 16, end, key);
   }
 
@@ -306,6 +314,8 @@ export class Fmp4Writer {
     track.held = true;
     track.heldDts = dts;
     track.heldCto = cto;
+    // kept until its fragment is written: its slab stays out of the pool until the caller releases the view #flush hands out
+    retainView(tag);
     track.heldTag = tag;
     track.heldStart = start;
     track.heldEnd = end;

@@ -4,6 +4,7 @@ import type { FfmpegExit } from '../ffmpeg/ffmpeg-process.js';
 import type { LiveMuxer } from '../live-muxer.js';
 import { freeBoxHeader } from './box-tree.js';
 import { Fmp4InputError, Fmp4Writer, type Fmp4WriterOptions } from './fmp4-writer.js';
+import { releaseView } from '../../util/slab-pool.js';
 
 /**
  * Bytes written to the temp file between two fdatasync calls. Keeps the
@@ -35,6 +36,9 @@ const MAX_IOV = 1024;
  * samples as they are (views of the FLV tags: no copy); what queues while
  * one is written goes out in the next writev. (A fs.WriteStream did the same
  * with a Writable.write call and a request object per sample: issue 20.)
+ * A sample's slab (util/slab-pool.ts) is let go once its bytes are on the
+ * file; buffers thrown away on a write error are not let go (their slabs
+ * go to the garbage collector), so none is ever let go twice.
  */
 export class InProcessMp4Muxer implements LiveMuxer {
   readonly pid = undefined;
@@ -143,12 +147,16 @@ export class InProcessMp4Muxer implements LiveMuxer {
         for (const b of batch) {
           if (skip >= b.length) {
             skip -= b.length;
+            releaseView(b);
             continue;
           }
           rest.push(skip > 0 ? b.subarray(skip) : b);
           skip = 0;
         }
         this.#queue = [...rest, ...this.#queue];
+      } else {
+        // on the file: the samples' slabs may go back to their pool (each buffer is let go once, when all of it is written)
+        for (const b of batch) releaseView(b);
       }
       if (this.#unsynced >= this.writebackBytes) this.#writeback(fd);
       this.#drain();
