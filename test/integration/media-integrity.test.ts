@@ -37,7 +37,11 @@
  * packet (the in-process muxer holds tags until its fragment is written);
  * with 64 KiB slabs path 5 fails too (the player's start is replayed from
  * the GOP cache). Paths 4 and 6 write each tag into an ffmpeg's stdin at
- * once, so they show a too-early release only while a pipe write is pending.
+ * once, so they show a too-early release only while a pipe write is pending:
+ * the test stops (SIGSTOP) the ffmpeg of the B-frames record_muxer=ffmpeg
+ * recording and the multi-recorder participant's for 4 s of media each, so
+ * tags queue for their stdin; with that, the one-slab mutation fails them too
+ * (ffmpeg loses the FLV sync on the overwritten bytes; the record ends early).
  *
  * Paths (one publish per stream, all at once, about 40 s in all):
  *   1. `?record=true` from the first frame, in-process MP4 muxer (both clips)
@@ -56,7 +60,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDaemon, waitFor, type DaemonHandle } from '../helpers/daemon.js';
 import { publish, type Publisher } from '../helpers/media.js';
-import { postJson, streamNamed, type RecordJson } from '../helpers/rest.js';
+import { logLines, postJson, streamNamed, type RecordJson } from '../helpers/rest.js';
 
 type TrackType = 'video' | 'audio';
 
@@ -216,8 +220,12 @@ function expectContiguous(label: string, c: Checked, { tracks: source }: Source)
 
 /** Everything from the record's first packet to the end of the source is there. */
 function expectToTheEnd(label: string, c: Checked, { tracks: source }: Source): void {
-  expect(c.video.last, `${label}: last video packet is the source's last (#${source.video.length - 1})`).toBe(source.video.length - 1);
-  expect(c.audio.last, `${label}: last audio packet is the source's last (#${source.audio.length - 1})`).toBe(source.audio.length - 1);
+  for (const type of ['video', 'audio'] as const) {
+    const a = c[type];
+    const n = source[type].length;
+    const what = `${label}: the record's last ${type} packet, ${describePacket(source[type][a.last], 'source')}, should be the source's last of ${n} (the record ends ${a.last < n - 1 ? `${n - 1 - a.last} packets early: media lost` : 'there'})`;
+    expect(a.last, what).toBe(n - 1);
+  }
 }
 
 /** The first source audio packet stamped at or after a video packet's FLV timestamp (its dts). */
@@ -254,6 +262,26 @@ function play(url: string, out: string): { proc: ChildProcess; exited: Promise<n
   return { proc, exited, stderr: () => err };
 }
 
+/** The pid of a stream's ffmpeg muxer, from the daemon's log line that started it (`msg`). */
+async function muxerPid(daemon: DaemonHandle, msg: string, stream: string): Promise<number> {
+  let pid = 0;
+  await waitFor(
+    () => {
+      const line = logLines(daemon, msg, `"stream":"${stream}"`)[0];
+      pid = line === undefined ? 0 : Number((JSON.parse(line) as { pid?: number }).pid ?? 0);
+      return pid > 0;
+    },
+    30_000,
+    `"${msg}" of ${stream} with its pid`,
+  );
+  return pid;
+}
+
+/** Process state letter from /proc (T: stopped). */
+function procState(pid: number): string {
+  return fs.readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '')[0] ?? '?';
+}
+
 const until = (what: string, check: () => boolean) => waitFor(check, 120_000, what);
 
 describe('media integrity: every recorded packet is a publisher packet, byte for byte, in order', () => {
@@ -283,6 +311,8 @@ describe('media integrity: every recorded packet is a publisher packet, byte for
     multiProblem: '',
   };
   let pauseHeldSeconds = 0;
+  /** ffmpeg muxers stopped with SIGSTOP (continued in afterAll whatever happens) and how long each was held. */
+  const stalled = new Map<string, { pid: number; heldSeconds: number; stateWhileStopped: string }>();
 
   beforeAll(async () => {
     const clips = { plain: makeFlvClip(false), bframes: makeFlvClip(true) };
@@ -332,6 +362,25 @@ describe('media integrity: every recorded packet is a publisher packet, byte for
     expect((await postJson(inProcess, '/rest-api/multipleRecorder/startup', { uri })).status).toBe(200);
     expect((await postJson(inProcess, '/rest-api/multipleRecorder/add', { uri, mediaSessionId: firstBframes.mediaSessionId })).status).toBe(200);
 
+    // 4 and 6 with a muxer that falls behind: its ffmpeg is stopped (SIGSTOP) for 4 s of media, so the
+    // pipe fills and the tags queue in the daemon (views, not copies) until ffmpeg reads them again
+    const stall = async (key: string, daemon: DaemonHandle, msg: string, stream: string, pub: Publisher, from: number): Promise<void> => {
+      const pid = await muxerPid(daemon, msg, stream);
+      await until(`${stream} past ${from} s`, () => pub.sentSeconds() >= from);
+      process.kill(pid, 'SIGSTOP');
+      const entry = { pid, heldSeconds: 0, stateWhileStopped: '' };
+      stalled.set(key, entry);
+      await waitFor(() => procState(pid) === 'T', 5000, `${stream}'s muxer ${pid} stopped`);
+      entry.stateWhileStopped = procState(pid);
+      await until(`${stream} 4 s after its muxer stopped`, () => pub.sentSeconds() >= from + 4);
+      entry.heldSeconds = pub.sentSeconds() - from;
+      process.kill(pid, 'SIGCONT');
+    };
+    const stalls = Promise.all([
+      stall('ffmpeg', ffmpegMuxer, 'Recording started', 'ff_bframes', pubs.ffmpegBframes, 5),
+      stall('multi', inProcess, 'Participant recording started', 'first_bframes', pubs.firstBframes, 7),
+    ]);
+
     // 7. pause at 6 s of sent media, resume once 4 s more have been sent
     await until('pause_bframes past 6 s', () => pubs.pause.sentSeconds() >= 6);
     expect((await postJson(inProcess, '/rest-api/recorder/pause', { mediaSessionId: pause.mediaSessionId })).status).toBe(200);
@@ -343,6 +392,7 @@ describe('media integrity: every recorded packet is a publisher packet, byte for
     expect((await postJson(inProcess, '/rest-api/recorder/resume', { mediaSessionId: pause.mediaSessionId })).status).toBe(200);
     pauseHeldSeconds = pubs.pause.sentSeconds() - pausedAt;
 
+    await stalls;
     const codes = await Promise.all(Object.values(pubs).map((p) => p.exited));
     codes.forEach((code, i) => expect(code, `publisher ${Object.keys(pubs)[i]}: ${publishers[i]?.stderr()}`).toBe(0));
 
@@ -376,6 +426,13 @@ describe('media integrity: every recorded packet is a publisher packet, byte for
   }, 300_000);
 
   afterAll(async () => {
+    for (const { pid } of stalled.values()) {
+      try {
+        process.kill(pid, 'SIGCONT');
+      } catch {
+        // gone already
+      }
+    }
     for (const p of publishers) p.proc.kill('SIGKILL');
     for (const p of players) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
     await Promise.all([inProcess?.stop(), ffmpegMuxer?.stop()]);
@@ -428,6 +485,12 @@ describe('media integrity: every recorded packet is a publisher packet, byte for
   });
 
   describe('4. record_muxer=ffmpeg (the ffmpeg stdin path)', () => {
+    it('B-frames on is the one whose ffmpeg was stopped for 4 s of media (tags queued for its stdin)', () => {
+      const s = stalled.get('ffmpeg');
+      expect(s?.stateWhileStopped, 'its muxer was stopped').toBe('T');
+      expect(s!.heldSeconds).toBeGreaterThanOrEqual(4);
+    });
+
     for (const [name, clip, key] of [['B-frames off', 'plain', 'ffmpegPlain'], ['B-frames on', 'bframes', 'ffmpegBframes']] as const) {
       it(`${name}: every packet of the source, from its first keyframe to its end`, () => {
         expect(files[key]).toHaveLength(1);
@@ -457,6 +520,7 @@ describe('media integrity: every recorded packet is a publisher packet, byte for
 
   describe('6. a multi-recorder participant (H.264 and AAC copied)', () => {
     it('its tracks are one run of source packets from a keyframe past the start to the end', () => {
+      expect(stalled.get('multi')?.stateWhileStopped, 'its ffmpeg was stopped for 4 s of media (tags queued for its stdin)').toBe('T');
       expect(files.multi, `one multiple record: ${files.multiProblem}`).not.toBe('');
       const label = `multi-recorder (${path.basename(files.multi)})`;
       const c = check(label, files.multi, src('bframes'));
