@@ -376,10 +376,14 @@ describe('media integrity: every recorded packet is a publisher packet, byte for
       entry.heldSeconds = pub.sentSeconds() - from;
       process.kill(pid, 'SIGCONT');
     };
+    // settled here (awaited below), so a failure is not reported as an unhandled rejection meanwhile
     const stalls = Promise.all([
       stall('ffmpeg', ffmpegMuxer, 'Recording started', 'ff_bframes', pubs.ffmpegBframes, 5),
       stall('multi', inProcess, 'Participant recording started', 'first_bframes', pubs.firstBframes, 7),
-    ]);
+    ]).then(
+      () => null,
+      (err: unknown) => err,
+    );
 
     // 7. pause at 6 s of sent media, resume once 4 s more have been sent
     await until('pause_bframes past 6 s', () => pubs.pause.sentSeconds() >= 6);
@@ -392,7 +396,8 @@ describe('media integrity: every recorded packet is a publisher packet, byte for
     expect((await postJson(inProcess, '/rest-api/recorder/resume', { mediaSessionId: pause.mediaSessionId })).status).toBe(200);
     pauseHeldSeconds = pubs.pause.sentSeconds() - pausedAt;
 
-    await stalls;
+    const stallError = await stalls;
+    if (stallError !== null) throw stallError;
     const codes = await Promise.all(Object.values(pubs).map((p) => p.exited));
     codes.forEach((code, i) => expect(code, `publisher ${Object.keys(pubs)[i]}: ${publishers[i]?.stderr()}`).toBe(0));
 
@@ -413,7 +418,8 @@ describe('media integrity: every recorded packet is a publisher packet, byte for
     files.multi = terminated.status === 200 && multi.length === 1 ? path.join(multiDir, multi[0]!) : '';
     files.multiProblem = `terminate answered ${terminated.status} ${JSON.stringify(terminated.body)}; ${multiDir} holds ${JSON.stringify(multi)}`;
 
-    // the player ends when the stream does; if it does not within 20 s it is asked to finish its file
+    // the daemon sends a player no notice that the publish ended: ffmpeg's RTMP input stops on its
+    // -rw_timeout (3 s without data); if it has not within 20 s it is asked to finish its file
     const exitedByItself = await Promise.race([player.exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 20_000))]);
     if (!exitedByItself) {
       player.proc.kill('SIGINT');
