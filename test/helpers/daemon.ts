@@ -162,13 +162,40 @@ export async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
 }
 
+/**
+ * Environment every daemon the tests start gets by default, over the test
+ * process's own: `WCS_SLAB_POISON=1` makes the RTMP ingest fill each tag
+ * slab with a pattern when it is recycled, so a consumer that let go of a
+ * tag too early records wrong bytes (test/integration/media-integrity.test.ts
+ * notices). Until the slab pool lands the variable does nothing.
+ */
+export const DEFAULT_DAEMON_ENV: Readonly<Record<string, string>> = { WCS_SLAB_POISON: '1' };
+
+/**
+ * The spawn environment of a daemon: the test process's, then
+ * DEFAULT_DAEMON_ENV, then `env` (a key set to undefined removes it, e.g.
+ * `{ WCS_SLAB_POISON: undefined }`), then WCS_HOME.
+ */
+export function daemonEnv(home: string, env: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  return { ...process.env, ...DEFAULT_DAEMON_ENV, ...env, WCS_HOME: home };
+}
+
+export interface StartDaemonOptions {
+  /** Merged into the daemon's environment over DEFAULT_DAEMON_ENV (see daemonEnv). */
+  env?: Record<string, string | undefined>;
+}
+
 /** Starts bin/wcs-recorder with a fresh WCS_HOME and free ports; waits until it is ready. */
-export async function startDaemon(props: Record<string, string | number | boolean> = {}, home = makeHome()): Promise<DaemonHandle> {
+export async function startDaemon(
+  props: Record<string, string | number | boolean> = {},
+  home = makeHome(),
+  options: StartDaemonOptions = {},
+): Promise<DaemonHandle> {
   const httpPort = Number(props['http.port'] ?? (await freePort()));
   const rtmpPort = Number(props['rtmp.port'] ?? (await freePort()));
   writeProperties(home, { 'http.port': httpPort, 'rtmp.port': rtmpPort, ip_local: '127.0.0.1', ...props });
   const proc = spawn(path.join(REPO, 'bin', 'wcs-recorder'), [], {
-    env: { ...process.env, WCS_HOME: home },
+    env: daemonEnv(home, options.env),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const daemon = new DaemonHandle(home, httpPort, rtmpPort, proc);

@@ -8,13 +8,13 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadServerConfig } from '../../src/config/load-config.js';
 import { Daemon } from '../../src/daemon.js';
 import { locateFfmpeg } from '../../src/recording/ffmpeg/locate-ffmpeg.js';
-import { freePort, isAlive, makeHome, REPO, startDaemon, waitFor, writeProperties, type DaemonHandle } from '../helpers/daemon.js';
+import { daemonEnv, freePort, isAlive, makeHome, REPO, startDaemon, waitFor, writeProperties, type DaemonHandle } from '../helpers/daemon.js';
 import { durationOf, makeClip, publish } from '../helpers/media.js';
 
 /** Runs the daemon expecting it to exit by itself; returns its code and output. */
 function runToExit(home: string, timeoutMs = 15_000): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve) => {
-    const proc = spawn(path.join(REPO, 'bin', 'wcs-recorder'), [], { env: { ...process.env, WCS_HOME: home }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(path.join(REPO, 'bin', 'wcs-recorder'), [], { env: daemonEnv(home), stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     proc.stdout.on('data', (d: Buffer) => (output += d.toString()));
     proc.stderr.on('data', (d: Buffer) => (output += d.toString()));

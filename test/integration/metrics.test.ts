@@ -2,7 +2,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort, makeHome, REPO, startDaemon, waitFor, writeProperties, type DaemonHandle } from '../helpers/daemon.js';
+import { daemonEnv, freePort, makeHome, REPO, startDaemon, waitFor, writeProperties, type DaemonHandle } from '../helpers/daemon.js';
 import { makeClip, publish, type Publisher } from '../helpers/media.js';
 import { metricNames, parsePrometheus, sampleValue, type Sample } from '../helpers/prometheus.js';
 import { postJson, streamNamed } from '../helpers/rest.js';
@@ -321,7 +321,7 @@ describe('logs at a terminal', () => {
     const home = makeHome();
     writeProperties(home, { 'http.port': await freePort(), 'rtmp.port': await freePort(), ip_local: '127.0.0.1' });
     const proc = spawn('script', ['-qec', path.join(REPO, 'bin', 'wcs-recorder'), '/dev/null'], {
-      env: { ...process.env, WCS_HOME: home },
+      env: daemonEnv(home),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
