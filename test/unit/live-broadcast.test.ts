@@ -123,10 +123,16 @@ describe('live broadcast', () => {
     const got: { type: number; ts: number; streamId: number; body: Buffer }[] = [];
     const r = new ChunkReader({ allocate: (_t, n) => Buffer.alloc(n), message: (type, streamId, ts, body) => got.push({ type, ts, streamId, body }) }, 1 << 22);
     r.setChunkSize(0xffff);
-    b.addPlayer({ streamId: 1, send: (c) => out.push(c) });
+    let unpublished = 0;
+    b.addPlayer({ streamId: 1, send: (c) => out.push(c), unpublished: () => unpublished++ });
     b.media(9, 40, region(avcInter(70_000)));
     for (const c of out) r.push(c);
     expect(got.map((g) => [g.type, g.ts, g.streamId, g.body.length])).toEqual([[18, 0, 1, meta.length], [9, 0, 1, 105], [9, 40, 1, 70_005]]);
+    // the publish ends: the player is told once, and stays for a new publish of the path
+    expect(unpublished).toBe(0);
+    b.finish();
+    expect(unpublished).toBe(1);
+    expect(b.publish({ address: '10.0.0.9' })).toBe('new');
   });
 });
 

@@ -44,6 +44,8 @@ export type FlvSink = (tag: Buffer, kind: TagKind, timestampMs: number) => void;
 export interface RtmpPlayerSink {
   readonly streamId: number;
   send(chunks: Buffer): void;
+  /** The publish it plays is over (the player stays attached: a new publish of the path reaches it). */
+  unpublished(): void;
 }
 
 /** What a media or data message is to the caches. */
@@ -171,6 +173,7 @@ export class LiveBroadcast {
     if (publisher === null) return;
     this.#publisher = null;
     this.events.finished(this, publisher);
+    for (const player of this.#players) player.unpublished();
     this.#metadata = null;
     this.#audioHeader = null;
     this.#videoHeader = null;

@@ -52,6 +52,7 @@ export interface RtmpSessionHost {
 export type StreamQuery = Record<string, string | string[] | undefined>;
 
 const STREAM_BEGIN = 0;
+const STREAM_EOF = 1;
 const MEDIA_TYPES = new Set<number>([RTMP_TYPE.audio, RTMP_TYPE.video]);
 
 export class RtmpSession implements BroadcastPublisher, ChunkReaderSink {
@@ -293,7 +294,15 @@ export class RtmpSession implements BroadcastPublisher, ChunkReaderSink {
     this.#write(chunkMessage(OUT_CSID.data, RTMP_TYPE.amf0Data, 0, 0, access));
     const broadcast = this.host.play(this);
     this.#broadcast = broadcast;
-    this.#player = { streamId: this.#streamId, send: (chunks) => this.#write(chunks) };
+    this.#player = {
+      streamId: this.#streamId,
+      send: (chunks) => this.#write(chunks),
+      // what node-media-server told a player when its publisher left: players like ffmpeg end there
+      unpublished: () => {
+        this.#write(userControlMessage(STREAM_EOF, this.#streamId));
+        this.#status('NetStream.Play.UnpublishNotify', `/${this.app}/${this.name} is now unpublished.`);
+      },
+    };
     broadcast.addPlayer(this.#player);
   }
 
