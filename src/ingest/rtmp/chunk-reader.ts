@@ -220,7 +220,7 @@ export class ChunkReader {
   }
 
   #complete(s: ChunkStream, body: Buffer): void {
-    // node-media-server drops a message whose clock has run past 32 bits (only deltas can take it there)
+    // a message whose clock has run past 32 bits (only deltas can take it there) is dropped, as node-media-server did
     if (s.clock > 0xffffffff) return;
     this.sink.message(s.type, s.streamId, s.clock, body, s.csid);
   }

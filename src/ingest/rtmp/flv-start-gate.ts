@@ -16,15 +16,15 @@ export interface GateHints {
 }
 
 /**
- * Turns node-media-server's subscriber feed into media chunks a muxer can
+ * Turns an FLV feed (a live broadcast's, or a camera's ffmpeg pipe) into media chunks a muxer can
  * start on: an FLV header whose audio/video flags say what the stream
  * really carries, the latest codec configuration of each track, and media
  * from a video keyframe on (audio-only streams start at their first frame).
  * Audio that arrived just before the first keyframe but belongs after it
  * (timestamp at or past the keyframe's) is kept, up to `audioBufferMax`
- * frames (record_audio_buffer_max_size). Script tags are dropped:
- * node-media-server copies the RTMP `@setDataFrame` into them and ffmpeg
- * then sees an extra data stream. Pure: buffers in, chunks out. What it
+ * frames (record_audio_buffer_max_size). Script tags are dropped: the
+ * broadcast turns the RTMP `@setDataFrame` into one, and ffmpeg would then
+ * see an extra data stream. Pure: buffers in, chunks out. What it
  * keeps beyond a push() (sequence headers, audio and video waiting for the
  * start) it keeps as copies: the tags it is given are views of recycled
  * slabs (util/slab-pool.ts).

@@ -1,5 +1,5 @@
 /**
- * Pure helpers over FLV tags as node-media-server hands them to a subscriber:
+ * Pure helpers over FLV tags as the live broadcast hands them to a subscriber:
  * each buffer after the 13-byte file header is one whole tag
  * (11-byte tag header, body, 4-byte previous-tag-size).
  */

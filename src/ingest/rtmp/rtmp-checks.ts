@@ -89,7 +89,7 @@ export function checkMessageHeader(type: number, length: number, maxMessageSize:
   return null;
 }
 
-/** Video tag header fields node-media-server reads (flv.js parserTag). */
+/** Video tag header fields the live broadcast (tagKind) and the recorders read. */
 function checkVideo(payload: Buffer): string | null {
   if (payload.length === 0) return 'empty video message';
   const isExHeader = (payload[0]! & 0x80) !== 0;
@@ -138,7 +138,7 @@ export function checkMessage(type: number, payload: Buffer): string | null {
     case RTMP_TYPE.amf0Command:
       return payload.length === 0 ? 'empty command message' : checkAmfCommand(payload);
     case RTMP_TYPE.amf3Command:
-      // node-media-server skips the first byte (the AMF3 format marker) and reads AMF0
+      // the session skips the first byte (the AMF3 format marker) and reads AMF0, as node-media-server did
       return payload.length <= 1 ? 'empty command message' : checkAmfCommand(payload.subarray(1));
     default:
       return null;
@@ -183,8 +183,9 @@ function firstValue(v: string | string[] | undefined): string | undefined {
 
 /**
  * The stream-name argument of `publish` or `play` ("NAME" or
- * "NAME?login=..&token=..&record=.."), read the way node-media-server reads
- * it, then held to our rule for names and logins.
+ * "NAME?login=..&token=..&record=.."), split at '?' as node-media-server
+ * did (so clients made for it keep working), then held to our rule for
+ * names and logins.
  */
 export function checkStreamTarget(raw: unknown, command: 'publish' | 'play'): StreamTarget {
   if (typeof raw !== 'string') return { ok: false, reason: `${command} refused: stream name must be a string (got ${describeValue(raw)})` };
