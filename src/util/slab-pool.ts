@@ -145,3 +145,46 @@ export function releaseView(view: Uint8Array): void {
   }
   if (--record.refs === 0) record.pool.returned(record);
 }
+
+/**
+ * Pools for messages too large to share a slab (a keyframe above a quarter
+ * of a slab): one pool per power-of-two size from `smallest` to `largest`;
+ * a region is the start of a slab of the smallest size that holds it, with
+ * one reference (its message's), so it goes back to its pool as soon as its
+ * holders let go, never pinned by a neighbour. Larger messages get a buffer
+ * of their own.
+ */
+export class SizeClassPools {
+  readonly #pools: SlabPool[] = [];
+
+  constructor(smallest: number, largest: number, maxFreeEach: number, poison = false) {
+    for (let size = smallest; size <= largest; size *= 2) this.#pools.push(new SlabPool(size, maxFreeEach, poison));
+  }
+
+  /** A region of `bytes` with one reference, or null when no class holds it. */
+  take(bytes: number): Buffer | null {
+    for (const pool of this.#pools) if (pool.slabSize >= bytes) return pool.take().subarray(0, bytes);
+    return null;
+  }
+
+  limit(maxFreeEach: number): void {
+    for (const pool of this.#pools) pool.limit(maxFreeEach);
+  }
+
+  trim(): void {
+    for (const pool of this.#pools) pool.trim();
+  }
+
+  /** The classes' figures added up. */
+  get stats(): SlabPoolStats {
+    const sum = { allocated: 0, reused: 0, free: 0, overReleased: 0 };
+    for (const pool of this.#pools) {
+      const s = pool.stats;
+      sum.allocated += s.allocated;
+      sum.reused += s.reused;
+      sum.free += s.free;
+      sum.overReleased += s.overReleased;
+    }
+    return sum;
+  }
+}

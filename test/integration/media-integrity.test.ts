@@ -52,6 +52,9 @@
  *   6. a multi-recorder participant (H.264 and AAC are copied:
  *      src/recording/multi/participant-plan.ts, then assembled with -c copy)
  *   7. pause/resume: one gap, the rest byte-identical
+ *   8. frames above 64 KiB (a near-lossless 720p clip, about 16 Mbit/s):
+ *      each is read into a region of its own from the size-class pools,
+ *      recorded by both muxers
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -92,6 +95,26 @@ function makeFlvClip(bframes: boolean): string {
     '-t', String(CLIP_SECONDS),
     '-c:v', 'libx264', '-preset', 'veryfast', '-b:v', '1M', '-pix_fmt', 'yuv420p',
     '-g', '30', '-keyint_min', '30', '-sc_threshold', '0', '-bf', bframes ? '3' : '0',
+    '-c:a', 'aac', '-b:a', '128k', '-ac', '2',
+    '-f', 'flv', tmp,
+  ]);
+  fs.renameSync(tmp, file);
+  return file;
+}
+
+/** An FLV clip whose video frames are nearly all above 64 KiB (testsrc2 at 720p, quantiser 4): made once and reused. */
+function makeLargeFrameClip(): string {
+  const file = path.join(MEDIA_DIR, 'integrity-8s-720p-qp4.flv');
+  if (fs.existsSync(file)) return file;
+  fs.mkdirSync(MEDIA_DIR, { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp.flv`;
+  execFileSync('ffmpeg', [
+    '-hide_banner', '-loglevel', 'error', '-y',
+    '-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=30',
+    '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100',
+    '-t', '8',
+    '-c:v', 'libx264', '-preset', 'ultrafast', '-qp', '4', '-pix_fmt', 'yuv420p',
+    '-g', '30', '-keyint_min', '30', '-sc_threshold', '0', '-bf', '0',
     '-c:a', 'aac', '-b:a', '128k', '-ac', '2',
     '-f', 'flv', tmp,
   ]);
@@ -289,8 +312,8 @@ describe('media integrity: every recorded packet is a publisher packet, byte for
   let ffmpegMuxer: DaemonHandle;
   const publishers: Publisher[] = [];
   const players: ChildProcess[] = [];
-  const sources: Partial<Record<'plain' | 'bframes', Source>> = {};
-  const src = (clip: 'plain' | 'bframes'): Source => {
+  const sources: Partial<Record<'plain' | 'bframes' | 'large', Source>> = {};
+  const src = (clip: 'plain' | 'bframes' | 'large'): Source => {
     const found = sources[clip];
     if (found === undefined) throw new Error(`no source clip ${clip}: the publish did not run`);
     return found;
@@ -304,6 +327,8 @@ describe('media integrity: every recorded packet is a publisher packet, byte for
     ffmpegPlain: [] as string[],
     ffmpegBframes: [] as string[],
     pause: [] as string[],
+    largeInProcess: [] as string[],
+    largeFfmpeg: [] as string[],
     player: '',
     playerExitedByItself: false,
     playerExit: '',
@@ -315,8 +340,8 @@ describe('media integrity: every recorded packet is a publisher packet, byte for
   const stalled = new Map<string, { pid: number; heldSeconds: number; stateWhileStopped: string }>();
 
   beforeAll(async () => {
-    const clips = { plain: makeFlvClip(false), bframes: makeFlvClip(true) };
-    for (const clip of ['plain', 'bframes'] as const) sources[clip] = { file: clips[clip], tracks: packetsOf(clips[clip]), extradata: extradataOf(clips[clip]) };
+    const clips = { plain: makeFlvClip(false), bframes: makeFlvClip(true), large: makeLargeFrameClip() };
+    for (const clip of ['plain', 'bframes', 'large'] as const) sources[clip] = { file: clips[clip], tracks: packetsOf(clips[clip]), extradata: extradataOf(clips[clip]) };
     // recorded only when asked (?record=true or REST); no mixing hook; RTMP play on; multiple records apart
     const common = { record_flash_published_streams: false, on_multiple_record_hook_script: '', rtmp_play_enabled: true, multi_record_dir: 'multi' };
     [inProcess, ffmpegMuxer] = await Promise.all([startDaemon({ ...common, record_muxer: 'in-process' }), startDaemon({ ...common, record_muxer: 'ffmpeg' })]);
@@ -334,8 +359,10 @@ describe('media integrity: every recorded packet is a publisher packet, byte for
       pause: start(inProcess, 'pause_bframes', clips.bframes, true),
       ffmpegPlain: start(ffmpegMuxer, 'ff_plain', clips.plain, true),
       ffmpegBframes: start(ffmpegMuxer, 'ff_bframes', clips.bframes, true),
+      largeInProcess: start(inProcess, 'large_frames', clips.large, true),
+      largeFfmpeg: start(ffmpegMuxer, 'ff_large_frames', clips.large, true),
     };
-    const [firstPlain, firstBframes, mid, rotation, pause, ffPlain, ffBframes] = await Promise.all([
+    const [firstPlain, firstBframes, mid, rotation, pause, ffPlain, ffBframes, largeIn, largeFf] = await Promise.all([
       streamNamed(inProcess, 'first_plain', 30_000),
       streamNamed(inProcess, 'first_bframes', 30_000),
       streamNamed(inProcess, 'mid_bframes', 30_000),
@@ -343,6 +370,8 @@ describe('media integrity: every recorded packet is a publisher packet, byte for
       streamNamed(inProcess, 'pause_bframes', 30_000),
       streamNamed(ffmpegMuxer, 'ff_plain', 30_000),
       streamNamed(ffmpegMuxer, 'ff_bframes', 30_000),
+      streamNamed(inProcess, 'large_frames', 30_000),
+      streamNamed(ffmpegMuxer, 'ff_large_frames', 30_000),
     ]);
 
     // 3. rotation: parts of 5 s, started by REST as soon as the stream is there
@@ -401,7 +430,7 @@ describe('media integrity: every recorded packet is a publisher packet, byte for
     const codes = await Promise.all(Object.values(pubs).map((p) => p.exited));
     codes.forEach((code, i) => expect(code, `publisher ${Object.keys(pubs)[i]}: ${publishers[i]?.stderr()}`).toBe(0));
 
-    [files.firstPlain, files.firstBframes, files.mid, files.rotation, files.pause, files.ffmpegPlain, files.ffmpegBframes] = await Promise.all([
+    [files.firstPlain, files.firstBframes, files.mid, files.rotation, files.pause, files.ffmpegPlain, files.ffmpegBframes, files.largeInProcess, files.largeFfmpeg] = await Promise.all([
       finishedRecords(inProcess, firstPlain.mediaSessionId),
       finishedRecords(inProcess, firstBframes.mediaSessionId),
       finishedRecords(inProcess, mid.mediaSessionId),
@@ -409,6 +438,8 @@ describe('media integrity: every recorded packet is a publisher packet, byte for
       finishedRecords(inProcess, pause.mediaSessionId),
       finishedRecords(ffmpegMuxer, ffPlain.mediaSessionId),
       finishedRecords(ffmpegMuxer, ffBframes.mediaSessionId),
+      finishedRecords(inProcess, largeIn.mediaSessionId),
+      finishedRecords(ffmpegMuxer, largeFf.mediaSessionId),
     ]);
 
     // the participant left with its publisher; the multi-recorder is finished by terminate
@@ -418,8 +449,9 @@ describe('media integrity: every recorded packet is a publisher packet, byte for
     files.multi = terminated.status === 200 && multi.length === 1 ? path.join(multiDir, multi[0]!) : '';
     files.multiProblem = `terminate answered ${terminated.status} ${JSON.stringify(terminated.body)}; ${multiDir} holds ${JSON.stringify(multi)}`;
 
-    // the daemon sends a player no notice that the publish ended: ffmpeg's RTMP input stops on its
-    // -rw_timeout (3 s without data); if it has not within 20 s it is asked to finish its file
+    // the daemon tells a player the publish ended (StreamEOF, NetStream.Play.UnpublishNotify) and ffmpeg's
+    // RTMP input stops there (its -rw_timeout, 3 s without data, is a second way); if it has not within 20 s
+    // it is asked to finish its file and the test fails
     const exitedByItself = await Promise.race([player.exited.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 20_000))]);
     if (!exitedByItself) {
       player.proc.kill('SIGINT');
@@ -517,7 +549,7 @@ describe('media integrity: every recorded packet is a publisher packet, byte for
       const c = check(label, files.player, src('plain'));
       expectContiguous(label, c, src('plain'));
       expect(c.video.first, `${label}: joined after the stream's beginning`).toBeGreaterThan(0);
-      // ffmpeg's RTMP input does not see the stream end: it stops on its -rw_timeout (3 s without data)
+      // told the publish ended, ffmpeg's RTMP input stops by itself
       expect(files.playerExitedByItself, `the player ended (${files.playerExit})`).toBe(true);
       expectToTheEnd(label, c, src('plain'));
       // the recording it played beside is checked by path 1 (B-frames off)
@@ -549,5 +581,23 @@ describe('media integrity: every recorded packet is a publisher packet, byte for
       expect(c.video.first).toBe(0);
       expectToTheEnd(label, c, src('bframes'));
     });
+  });
+
+  describe('8. frames above 64 KiB: regions of their own (size-class pools)', () => {
+    for (const [name, key, daemonOf] of [['in-process MP4 muxer', 'largeInProcess', () => inProcess], ['record_muxer=ffmpeg', 'largeFfmpeg', () => ffmpegMuxer]] as const) {
+      it(`${name}: every packet of the source, from its first keyframe to its end`, async () => {
+        const large = src('large').tracks.video.filter((p) => p.size > 64 * 1024).length;
+        expect(large, 'the clip has frames above 64 KiB').toBeGreaterThan(100);
+        expect(files[key]).toHaveLength(1);
+        const label = `large frames, ${name} (${path.basename(files[key][0]!)})`;
+        const c = check(label, files[key][0]!, src('large'));
+        expectContiguous(label, c, src('large'));
+        expect(c.video.first, `${label}: starts at the source's first video packet`).toBe(0);
+        expectToTheEnd(label, c, src('large'));
+        const stats = await postJson<{ rtmpSlabs: { reused: number; overReleased: number } }>(daemonOf(), '/rest-api/server/stats');
+        expect(stats.body.rtmpSlabs.overReleased).toBe(0);
+        expect(stats.body.rtmpSlabs.reused).toBeGreaterThan(0);
+      });
+    }
   });
 });

@@ -14,17 +14,19 @@ import { LiveBroadcast } from '../../src/ingest/rtmp/live-broadcast.js';
 import { bodyOf, TagSlab } from '../../src/ingest/rtmp/tag-slab.js';
 import { FfmpegProcess } from '../../src/recording/ffmpeg/ffmpeg-process.js';
 import { InProcessMp4Muxer } from '../../src/recording/mp4/in-process-mp4-muxer.js';
-import { releaseView, SlabPool } from '../../src/util/slab-pool.js';
+import { releaseView, SizeClassPools, SlabPool } from '../../src/util/slab-pool.js';
 
 const avcHeader = Buffer.from([0x17, 0, 0, 0, 0, 1, 0x64, 0, 0x1f, 0xff, 0xe1, 0, 4, 0x67, 0x64, 0, 0x1f, 1, 0, 4, 0x68, 0xee, 0x3c, 0x80]);
 const aacHeader = Buffer.from([0xaf, 0, 0x12, 0x10]);
 /** A video frame body whose payload says which frame it is (AVCC: one 4-byte NAL). */
 function videoBody(n: number, key: boolean): Buffer {
-  const b = Buffer.alloc(5 + 4 + 40, n & 0xff);
+  // keyframes above the tag slabs' 512-byte limit here: they take regions of their own from the size classes
+  const nal = key ? 700 : 40;
+  const b = Buffer.alloc(5 + 4 + nal, n & 0xff);
   b[0] = key ? 0x17 : 0x27;
   b[1] = 1;
   b.writeIntBE(0, 2, 3);
-  b.writeUInt32BE(40, 5);
+  b.writeUInt32BE(nal, 5);
   return b;
 }
 function audioBody(n: number): Buffer {
@@ -35,8 +37,8 @@ function audioBody(n: number): Buffer {
 }
 
 /** A publisher's messages as the session hands them on: read into a region, handed to the broadcast, the message's reference let go. */
-function publisher(pool: SlabPool, broadcast: LiveBroadcast) {
-  const slab = new TagSlab(pool, 512);
+function publisher(pool: SlabPool, broadcast: LiveBroadcast, large: SizeClassPools) {
+  const slab = new TagSlab(pool, large, 512);
   broadcast.publish({ address: '127.0.0.1' });
   return (type: 8 | 9, clock: number, body: Buffer): void => {
     const region = slab.take(body.length);
@@ -61,8 +63,9 @@ const copies = (tags: Buffer[]): Buffer[] => tags.map((t) => Buffer.from(t));
 describe('holders of RTMP tags and the slab pool', () => {
   it('the GOP cache holds its GOP until the next keyframe, and a late subscriber gets its bytes intact', () => {
     const pool = new SlabPool(2048, 64, true);
+    const large = new SizeClassPools(1024, 4096, 8, true);
     const b = new LiveBroadcast('/live/x', 60_000, { finished: () => undefined, empty: () => undefined });
-    const send = publisher(pool, b);
+    const send = publisher(pool, b, large);
     const sent: Buffer[] = [];
     b.addFlv((tag) => sent.push(Buffer.from(tag)));
     let gopStartedAt = 0;
@@ -82,6 +85,9 @@ describe('holders of RTMP tags and the slab pool', () => {
     // the publish ends: the GOP is let go; only the slab being cut stays out of the pool
     b.finish();
     expect(pool.stats.free).toBe(pool.stats.allocated - 1);
+    // the keyframes' own regions: reused from the second GOP on, all back now
+    expect(large.stats.reused).toBeGreaterThan(0);
+    expect(large.stats.free).toBe(large.stats.allocated);
   });
 
   it('the in-process MP4 muxer holds each sample until it is on the file: same file as from plain buffers, every slab back after', async () => {
@@ -90,7 +96,8 @@ describe('holders of RTMP tags and the slab pool', () => {
       const tags: Buffer[] = [];
       const collect = new LiveBroadcast('/live/y', 60_000, { finished: () => undefined, empty: () => undefined });
       const pool = new SlabPool(2048, 256, true);
-      const send = publisher(pool, collect);
+      const large = new SizeClassPools(1024, 4096, 8, true);
+      const send = publisher(pool, collect, large);
       const options = { hasVideo: true, hasAudio: true, width: 64, height: 48, creationTime: new Date(0) };
       const pooled = new InProcessMp4Muxer(path.join(dir, 'pooled.mp4'), options, () => undefined, 0, 0);
       collect.addFlv((tag) => {
@@ -109,6 +116,9 @@ describe('holders of RTMP tags and the slab pool', () => {
       expect(a.equals(b)).toBe(true);
       expect(pool.stats.overReleased).toBe(0);
       expect(pool.stats.free).toBe(pool.stats.allocated - 1);
+      expect(large.stats.allocated).toBeGreaterThan(0);
+      expect(large.stats.free).toBe(large.stats.allocated);
+      expect(large.stats.overReleased).toBe(0);
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
@@ -116,7 +126,7 @@ describe('holders of RTMP tags and the slab pool', () => {
 
   it("an ffmpeg process's stdin holds each tag until the pipe took it", async () => {
     const pool = new SlabPool(1024, 256, true);
-    const slab = new TagSlab(pool, 256);
+    const slab = new TagSlab(pool, null, 256);
     // cat stands in for ffmpeg: what it reads is what it writes
     const proc = new FfmpegProcess('cat', [], undefined, { stdout: true });
     const out: Buffer[] = [];

@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { bodyOf, finishFlvTag, FLV_PREVIOUS_TAG_SIZE, FLV_TAG_HEADER_SIZE, SLAB_SIZE, TagSlab } from '../../src/ingest/rtmp/tag-slab.js';
-import { releaseView, SlabPool } from '../../src/util/slab-pool.js';
+import { releaseView, SizeClassPools, SlabPool } from '../../src/util/slab-pool.js';
 
 const require = createRequire(import.meta.url);
 /** node-media-server's own FLV tag builder: what the taps got before the slab. */
@@ -12,7 +12,7 @@ const Flv = require('node-media-server/src/protocol/flv.js') as {
 
 describe('FLV tags read in place from slabs', () => {
   it('regions never overlap, hold header + body + trailer, and large messages get a buffer of their own', () => {
-    const slab = new TagSlab(new SlabPool(4096, 4), 1024);
+    const slab = new TagSlab(new SlabPool(4096, 4), null, 1024);
     const regions = [10, 500, 1, 900, 300, 1000, 3000, 7].map((n) => ({ n, r: slab.take(n) }));
     for (const { n, r } of regions) expect(r.length).toBe(FLV_TAG_HEADER_SIZE + n + FLV_PREVIOUS_TAG_SIZE);
     // fill each with its own byte, then check nobody overwrote anybody
@@ -46,7 +46,7 @@ describe('FLV tags read in place from slabs', () => {
 
   it('a full slab goes back to the pool once the carver moved on and every region was let go, and is cut again', () => {
     const pool = new SlabPool(4096, 4);
-    const slab = new TagSlab(pool, 1024);
+    const slab = new TagSlab(pool, null, 1024);
     // 4096 / (11 + 985 + 4 = 1000, aligned 1000) = four regions per slab
     const first = [slab.take(985), slab.take(985), slab.take(985), slab.take(985)];
     expect(new Set(first.map((r) => r.buffer)).size).toBe(1);
@@ -67,7 +67,7 @@ describe('FLV tags read in place from slabs', () => {
 
   it('a connection that closes lets go of the slab it was cutting, once its regions are let go', () => {
     const pool = new SlabPool(4096, 4);
-    const slab = new TagSlab(pool, 1024);
+    const slab = new TagSlab(pool, null, 1024);
     const r = slab.take(100);
     slab.close();
     expect(pool.stats.free).toBe(0);
@@ -75,5 +75,31 @@ describe('FLV tags read in place from slabs', () => {
     expect(pool.stats.free).toBe(1);
     slab.close(); // twice: nothing more to let go
     expect(pool.stats.overReleased).toBe(0);
+  });
+});
+
+describe('large messages: regions of their own from size classes', () => {
+  it('a message above a quarter slab gets the start of a slab of the smallest class that holds it, back in its pool once let go', () => {
+    const pool = new SlabPool(4096, 4);
+    const large = new SizeClassPools(2048, 8192, 2);
+    const slab = new TagSlab(pool, large, 1024);
+    const key = slab.take(1500); // 1515 bytes: the 2048 class
+    expect(key.length).toBe(FLV_TAG_HEADER_SIZE + 1500 + FLV_PREVIOUS_TAG_SIZE);
+    expect(key.buffer.byteLength).toBe(2048);
+    expect(key.byteOffset).toBe(0);
+    const bigger = slab.take(5000); // the 8192 class
+    expect(bigger.buffer.byteLength).toBe(8192);
+    expect(slab.take(9000).buffer.byteLength).toBe(9015); // beyond every class: a buffer of its own
+    expect(large.stats).toMatchObject({ allocated: 2, free: 0 });
+    releaseView(key);
+    expect(large.stats.free).toBe(1);
+    // the next keyframe of that size reuses it; the small pool was never touched
+    expect(slab.take(1800).buffer).toBe(key.buffer);
+    expect(pool.stats.allocated).toBe(0);
+    releaseView(bigger);
+    large.trim();
+    large.trim(); // unused since the previous trim: let go
+    expect(large.stats.free).toBe(0);
+    expect(large.stats.overReleased).toBe(0);
   });
 });

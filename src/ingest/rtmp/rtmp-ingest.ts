@@ -10,8 +10,8 @@ import { LiveBroadcast, TagKind, type BroadcastEvents, type BroadcastPublisher }
 import { RtmpSession, type RtmpSessionHost, type StreamQuery } from './rtmp-session.js';
 import { RtmpStreamSource } from './rtmp-stream-source.js';
 import { adoptWithSharedReads, SHARED_READ_SIZE } from './socket-reads.js';
-import { FLV_TAG_HEADER_SIZE, SLAB_SIZE } from './tag-slab.js';
-import { SlabPool, type SlabPoolStats } from '../../util/slab-pool.js';
+import { FLV_TAG_HEADER_SIZE, LARGE_TAG_MAX, SLAB_MAX_TAG, SLAB_SIZE } from './tag-slab.js';
+import { SizeClassPools, SlabPool, type SlabPoolStats } from '../../util/slab-pool.js';
 
 export interface RtmpIngestOptions {
   readonly port: number;
@@ -46,6 +46,8 @@ export interface RtmpIngestOptions {
  */
 const FREE_SLABS_BASE = 8;
 const FREE_SLABS_PER_CONNECTION = 2;
+/** Free regions kept per size class for keyframes above a quarter slab (plus one per 8 connections). */
+const LARGE_FREE_EACH_BASE = 2;
 /** Seconds between two trims of the slab pool (slabs unused that long are let go). */
 const SLAB_TRIM_SECONDS = 10;
 
@@ -102,8 +104,9 @@ export class RtmpIngest {
   readonly #broadcasts = new Map<string, LiveBroadcast>();
   /** Every connection's reads land here, one at a time (socket-reads.ts). */
   readonly #readBuffer = Buffer.allocUnsafe(SHARED_READ_SIZE);
-  /** Where every connection's audio and video messages are read into (tag-slab.ts). */
+  /** Where every connection's audio and video messages are read into (tag-slab.ts); #large for keyframes above a quarter slab. */
   readonly #slabs: SlabPool;
+  readonly #large: SizeClassPools;
   #server: net.Server | null = null;
   #watchdog: NodeJS.Timeout | null = null;
   #watchdogTicks = 0;
@@ -115,11 +118,19 @@ export class RtmpIngest {
   ) {
     this.#limits = new ConnectionLimits(options.maxConnections, options.maxConnectionsPerIp);
     this.#slabs = new SlabPool(SLAB_SIZE, FREE_SLABS_BASE, options.poisonSlabs ?? false);
+    this.#large = new SizeClassPools(2 * SLAB_MAX_TAG, LARGE_TAG_MAX, LARGE_FREE_EACH_BASE, options.poisonSlabs ?? false);
   }
 
-  /** What the slab pool has done (GET /rest-api/server/stats). */
+  /** What the slab pools have done (POST /rest-api/server/stats). */
   get slabStats(): SlabPoolStats {
-    return this.#slabs.stats;
+    const a = this.#slabs.stats;
+    const b = this.#large.stats;
+    return { allocated: a.allocated + b.allocated, reused: a.reused + b.reused, free: a.free + b.free, overReleased: a.overReleased + b.overReleased };
+  }
+
+  #limitPools(): void {
+    this.#slabs.limit(FREE_SLABS_BASE + FREE_SLABS_PER_CONNECTION * this.#connections.size);
+    this.#large.limit(LARGE_FREE_EACH_BASE + Math.ceil(this.#connections.size / 8));
   }
 
   async start(): Promise<void> {
@@ -156,6 +167,7 @@ export class RtmpIngest {
     for (const live of [...this.#byPath.values()]) this.#finish(live);
     await closed;
     this.#slabs.limit(0);
+    this.#large.limit(0);
   }
 
   /** Admits a connection within the limits and starts its RTMP session. */
@@ -187,11 +199,11 @@ export class RtmpIngest {
     timeout.unref();
     const connection: RtmpConnection = { socket, peer, stream: null, timeout };
     this.#connections.add(connection);
-    this.#slabs.limit(FREE_SLABS_BASE + FREE_SLABS_PER_CONNECTION * this.#connections.size);
+    this.#limitPools();
     socket.on('close', () => {
       clearTimeout(timeout);
       this.#connections.delete(connection);
-      this.#slabs.limit(FREE_SLABS_BASE + FREE_SLABS_PER_CONNECTION * this.#connections.size);
+      this.#limitPools();
       this.#limits.release(address);
     });
     session = new RtmpSession(
@@ -199,6 +211,7 @@ export class RtmpIngest {
       { maxMessageSize: this.options.maxMessageSize, playEnabled: this.options.playEnabled, playToken: this.options.playToken },
       this.#sessionHost(connection),
       this.#slabs,
+      this.#large,
     );
     session.start(adopted === null);
     if (adopted === null) accepted.resume();
@@ -337,7 +350,10 @@ export class RtmpIngest {
   }
 
   #checkIdle = (): void => {
-    if (++this.#watchdogTicks % SLAB_TRIM_SECONDS === 0) this.#slabs.trim();
+    if (++this.#watchdogTicks % SLAB_TRIM_SECONDS === 0) {
+      this.#slabs.trim();
+      this.#large.trim();
+    }
     for (const connection of this.#connections) {
       if (connection.socket.writableLength > MAX_WRITE_BACKLOG) {
         this.log.warn(

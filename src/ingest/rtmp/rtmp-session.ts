@@ -26,7 +26,7 @@ import { decodeAmf0Cmd, encodeAmf0Cmd, encodeAmf0Data, type AmfCommand } from '.
 import { checkConnect, checkMessage, checkStreamTarget, checkTimestampJump, RTMP_TYPE, STREAM_TYPES } from './rtmp-checks.js';
 import { describeThrow, RtmpRefusal } from './rtmp-refusal.js';
 import { bodyOf, FLV_PREVIOUS_TAG_SIZE, FLV_TAG_HEADER_SIZE, TagSlab } from './tag-slab.js';
-import { releaseView, type SlabPool } from '../../util/slab-pool.js';
+import { releaseView, type SizeClassPools, type SlabPool } from '../../util/slab-pool.js';
 
 export interface RtmpSessionPolicy {
   /** rtmp_max_message_size: bytes of one message; a connection buffers at most twice this. */
@@ -87,10 +87,11 @@ export class RtmpSession implements BroadcastPublisher, ChunkReaderSink {
     readonly socket: net.Socket,
     private readonly policy: RtmpSessionPolicy,
     private readonly host: RtmpSessionHost,
-    /** Where audio and video messages are read into (the ingest's, shared by its connections). */
+    /** Where audio and video messages are read into (the ingest's, shared by its connections); `large` for those above a quarter slab. */
     slabs: SlabPool,
+    large: SizeClassPools | null = null,
   ) {
-    this.#slab = new TagSlab(slabs);
+    this.#slab = new TagSlab(slabs, large);
     this.address = socket.remoteAddress ?? '';
     this.ip = `${this.address}:${socket.remotePort ?? 0}`;
     this.#handshake = new HandshakeReader((answer) => this.#write(answer));

@@ -19,15 +19,17 @@
  * memory. A region comes with one reference for the message being read,
  * which the session gives back once the message has been handed on.
  */
-import { releaseView, retainView, type SlabPool } from '../../util/slab-pool.js';
+import { releaseView, retainView, type SizeClassPools, type SlabPool } from '../../util/slab-pool.js';
 
 export const FLV_TAG_HEADER_SIZE = 11;
 export const FLV_PREVIOUS_TAG_SIZE = 4;
 
 /** Bytes of one slab. */
 export const SLAB_SIZE = 256 * 1024;
-/** Messages above this get a buffer of their own (a slab holds at least four of the largest). */
+/** Messages above this get a region of their own (a slab holds at least four of the largest). */
 export const SLAB_MAX_TAG = SLAB_SIZE / 4;
+/** Regions of their own come from size classes up to this (larger messages get a plain buffer). */
+export const LARGE_TAG_MAX = 4 * 1024 * 1024;
 
 /** Carves FLV tag regions (header room, message, trailer room) out of pool slabs. Not zeroed: every byte is written before a tag is handed on. */
 export class TagSlab {
@@ -36,6 +38,8 @@ export class TagSlab {
 
   constructor(
     private readonly pool: SlabPool,
+    /** Where a region above maxTag comes from (null: a buffer of its own). */
+    private readonly large: SizeClassPools | null = null,
     private readonly maxTag = Math.min(SLAB_MAX_TAG, pool.slabSize / 4),
   ) {}
 
@@ -46,7 +50,7 @@ export class TagSlab {
    */
   take(bodyLength: number): Buffer {
     const need = FLV_TAG_HEADER_SIZE + bodyLength + FLV_PREVIOUS_TAG_SIZE;
-    if (need > this.maxTag) return Buffer.allocUnsafeSlow(need);
+    if (need > this.maxTag) return this.large?.take(need) ?? Buffer.allocUnsafeSlow(need);
     if (this.#slab === null || this.#used + need > this.#slab.length) {
       // the carver's reference to the full slab goes; the regions cut from it hold their own
       if (this.#slab !== null) releaseView(this.#slab);
