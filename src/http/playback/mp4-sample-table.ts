@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { findChild, parseBoxes, requireChild, type BoxNode } from '../../recording/mp4/box-tree.js';
 import { trackIdOf } from '../../recording/mp4/fragment-index.js';
-import { topLevelBoxes } from '../../recording/mp4-boxes.js';
+import { topLevelScan } from '../../recording/mp4-boxes.js';
 
 /**
  * The samples of a regular (unfragmented) MP4, read from its moov only:
@@ -160,9 +160,13 @@ function parseTrack(trak: BoxNode, movieTimescale: number): PartTrack {
 
 /** Reads the moov (and ftyp) of a regular MP4 part and its sample tables. */
 export async function readPartMedia(file: string): Promise<PartMedia> {
-  const boxes = await topLevelBoxes(file);
+  const { boxes, cutShort } = await topLevelScan(file);
   if (boxes.some((b) => b.type === 'moof')) throw new ComposeUnsupportedError('fragmented MP4');
   const moovBox = boxes.find((b) => b.type === 'moov');
+  // no moov before a box that runs past the end: the moov was cut, or was to come after the media (moov last)
+  if (!moovBox && cutShort) {
+    throw new PartDamagedError(`its ${printableType(cutShort.type)} box runs to byte ${cutShort.offset + cutShort.size} but the file has ${cutShort.fileSize} bytes (cut short)`);
+  }
   if (!moovBox || moovBox.size > MAX_MOOV_BYTES) throw new ComposeUnsupportedError('no usable moov');
   const ftypBox = boxes.find((b) => b.type === 'ftyp');
   const handle = await fs.promises.open(file, 'r');
@@ -197,4 +201,9 @@ export function mediaEnd(tracks: readonly Pick<PartTrack, 'offsets' | 'sizes'>[]
     for (let i = 0; i < t.offsets.length; i++) end = Math.max(end, t.offsets[i]! + t.sizes[i]!);
   }
   return end;
+}
+
+/** A box type for a message: four printable characters, else its bytes in hex. */
+function printableType(type: string): string {
+  return /^[\x20-\x7e]{4}$/.test(type) ? type : Buffer.from(type, 'latin1').toString('hex');
 }
