@@ -164,8 +164,9 @@ export async function readPartMedia(file: string): Promise<PartMedia> {
   if (boxes.some((b) => b.type === 'moof')) throw new ComposeUnsupportedError('fragmented MP4');
   const moovBox = boxes.find((b) => b.type === 'moov');
   // no moov before a box that runs past the end: the moov was cut, or was to come after the media (moov last)
-  if (!moovBox && cutShort) {
-    throw new PartDamagedError(`its ${printableType(cutShort.type)} box runs to byte ${cutShort.offset + cutShort.size} but the file has ${cutShort.fileSize} bytes (cut short)`);
+  // (a box type of four printable characters: bytes that are no MP4 at all are left to ffmpeg to name)
+  if (!moovBox && cutShort && /^[\x20-\x7e]{4}$/.test(cutShort.type)) {
+    throw new PartDamagedError(`its ${cutShort.type} box runs to byte ${cutShort.offset + cutShort.size} but the file has ${cutShort.fileSize} bytes (cut short)`);
   }
   if (!moovBox || moovBox.size > MAX_MOOV_BYTES) throw new ComposeUnsupportedError('no usable moov');
   const ftypBox = boxes.find((b) => b.type === 'ftyp');
@@ -201,9 +202,4 @@ export function mediaEnd(tracks: readonly Pick<PartTrack, 'offsets' | 'sizes'>[]
     for (let i = 0; i < t.offsets.length; i++) end = Math.max(end, t.offsets[i]! + t.sizes[i]!);
   }
   return end;
-}
-
-/** A box type for a message: four printable characters, else its bytes in hex. */
-function printableType(type: string): string {
-  return /^[\x20-\x7e]{4}$/.test(type) ? type : Buffer.from(type, 'latin1').toString('hex');
 }
