@@ -340,8 +340,11 @@ describe('records over HTTP: ?start=&end= of a damaged record', () => {
     expect(res.body.equals(fs.readFileSync(part))).toBe(true);
     expect(moovFirst(part)).toBe(true);
     expect(Math.abs(durationOf(part) - 2)).toBeLessThanOrEqual(GOP);
-    // and the intact copy next to it is cut as ever
+    // and the intact copy next to it is cut as ever; the two parts differ only by the zeros copied
     expect((await cutOf(copies.intact, 'start=1&end=3')).status).toBe(200);
+    const intact = fs.readFileSync(path.join(cutterDir, 'intact-s1-e3.mp4'));
+    expect(intact.length).toBe(res.body.length);
+    expect(intact.equals(res.body), 'the zeros are inside the part').toBe(false);
   });
 
   it('a record that rots in place (size and mtime unchanged, its moov header lost): ffmpeg cannot read it, 422 naming it', async () => {
