@@ -3,7 +3,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { FfmpegProcess } from '../recording/ffmpeg/ffmpeg-process.js';
-import type { MediaProbe } from '../records/media-probe.js';
+import { ProbeError, type MediaProbe } from '../records/media-probe.js';
+import { ComposeUnsupportedError, PartDamagedError, readPartMedia } from './playback/mp4-sample-table.js';
+import { classifyFfmpegFailure } from './ffmpeg-failure.js';
 import type { FreeSpaceProbe } from '../recording/disk-guard.js';
 import { BoundedGate, GateClosedError, GateFullError } from '../util/bounded-gate.js';
 import { planEviction, type CachedPart } from './cut-cache.js';
@@ -60,8 +62,27 @@ const TEMP_SUFFIX = '.part.mp4';
 
 /** The record is missing or not a plain file inside record_dir. */
 export class CutSourceError extends Error {}
-/** ffmpeg could not make the part. */
-export class CutFailedError extends Error {}
+/**
+ * The part could not be made for a reason of this server (ffmpeg or ffprobe
+ * missing, over the time limit, the part not written or stored): 503 with
+ * Retry-After.
+ */
+export class CutFailedError extends Error {
+  readonly retryAfterSeconds = CUT_RETRY_AFTER_SECONDS;
+}
+/**
+ * The record is there but damaged: its own tables say it is cut short, or
+ * ffprobe or ffmpeg cannot read it (422). The same request fails the same
+ * way until the record is repaired or replaced. Names the record.
+ */
+export class CutDamagedError extends Error {
+  constructor(
+    readonly fileName: string,
+    readonly why: string,
+  ) {
+    super(`Record '${fileName}' cannot be cut (the record is damaged): ${why}`);
+  }
+}
 /** The daemon is shutting down. */
 export class CutterClosedError extends Error {}
 /** Too many cuts running and waiting: 503 with Retry-After. */
@@ -96,6 +117,8 @@ export class Mp4Cutter {
   /** Parts being made now, with the bytes they may take. */
   readonly #reserved = new Map<string, number>();
   readonly #gate: BoundedGate;
+  /** What the tables of each record said (damage found, or null), by path, for one size and mtime. */
+  readonly #tables = new Map<string, { key: string; damage: Promise<string | null> }>();
   #scan: Promise<void> | null = null;
   #closed = false;
 
@@ -178,8 +201,13 @@ export class Mp4Cutter {
     const local = await existingRecordInside(this.options.recordDir, recordName);
     const source = local ?? (recordPathInside(this.options.recordDir, recordName) !== null ? ((await this.options.remoteSource?.(recordName)) ?? null) : null);
     if (source === null) throw new CutSourceError(`Record '${recordName}' not found`);
+    // a record its own tables say is cut short is refused before ffprobe and ffmpeg read it
+    const damage = await this.#tableDamage(source);
+    if (damage !== null) throw new CutDamagedError(recordName, damage);
     const facts = await this.probe.probe(source).catch((err: Error) => {
-      throw new CutSourceError(`Record '${recordName}' cannot be read as MP4: ${err.message}`);
+      if (err instanceof ProbeError && err.transient) throw new CutFailedError(`Record '${recordName}' cannot be cut now: ${err.message.split(source).join(recordName)}`);
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new CutSourceError(`Record '${recordName}' not found`);
+      throw new CutDamagedError(recordName, `ffprobe: ${err.message.split(source).join(recordName)}`);
     });
     checkRangeInside(range, facts.durationSeconds);
     // a bound that says nothing (0, at or past the end) is dropped before naming: one part answers them all
@@ -195,6 +223,37 @@ export class Mp4Cutter {
     const job = this.#storedOrMade(source, target, fileName, clamped, facts.durationSeconds).finally(() => this.#inFlight.delete(target));
     this.#inFlight.set(target, job);
     return job;
+  }
+
+  /**
+   * What the record's own tables say is wrong with it (its media, or its
+   * moov, runs past the end of the file: cut short), read as the playback
+   * reads its parts (readPartMedia); null when nothing is, or the tables
+   * cannot say (fragmented, unusual: ffmpeg decides). Once per size and mtime.
+   */
+  async #tableDamage(source: string): Promise<string | null> {
+    let key: string;
+    try {
+      const st = await fs.promises.stat(source);
+      key = `${st.size}:${st.mtimeMs}`;
+    } catch {
+      return null;
+    }
+    const known = this.#tables.get(source);
+    if (known && known.key === key) return known.damage;
+    const damage = readPartMedia(source).then(
+      () => null,
+      (err: Error) => {
+        if (err instanceof PartDamagedError) return err.message;
+        if (!(err instanceof ComposeUnsupportedError)) this.log.debug({ record: path.basename(source), reason: err.message }, 'Record tables not read; ffmpeg decides');
+        return null;
+      },
+    );
+    // a bounded memory of records: the oldest forgotten first
+    this.#tables.delete(source);
+    this.#tables.set(source, { key, damage });
+    if (this.#tables.size > 1000) this.#tables.delete(this.#tables.keys().next().value!);
+    return damage;
   }
 
   /** Kills running cuts (their temp files are removed) and refuses new ones. */
@@ -238,7 +297,12 @@ export class Mp4Cutter {
     if (await isPlainFile(target)) return { dir: this.options.cutterDir, fileName, cached: true };
     await this.#storedPartsFound();
     if (this.#closed) throw new CutterClosedError('server is shutting down');
-    const recordBytes = (await fs.promises.stat(source)).size;
+    const recordBytes = await fs.promises.stat(source).then(
+      (st) => st.size,
+      () => {
+        throw new CutSourceError(`Record '${path.basename(source)}' not found`);
+      },
+    );
     const estimate = estimatePartBytes(recordBytes, durationSeconds, range);
     const o = this.options;
     if (estimate > o.cacheMaxBytes) {
@@ -322,19 +386,44 @@ export class Mp4Cutter {
       { ffmpegPid: ffmpeg.pid, start: range.startMs === undefined ? null : formatSeconds(range.startMs), end: range.endMs === undefined ? null : formatSeconds(range.endMs) },
       'Cutting record part',
     );
+    // a cut stopped at its time limit may still exit 0 (SIGINT: ffmpeg writes what it has): never kept
+    let timedOut = false;
+    const timer = setTimeout(() => (timedOut = true), this.options.timeoutMs);
     try {
       const exit = await ffmpeg.finish(this.options.timeoutMs, 1000);
+      clearTimeout(timer);
       if (this.#closed) throw new CutterClosedError('server is shutting down');
-      if (exit.code !== 0) {
-        log.error({ code: exit.code, signal: exit.signal, stderr: exit.stderrTail }, 'Record part could not be cut');
-        throw new CutFailedError(`Cutting '${path.basename(source)}' failed (ffmpeg exit ${exit.code ?? exit.signal})`);
+      if (exit.code !== 0 || timedOut) {
+        const recordName = path.basename(source);
+        const failure = classifyFfmpegFailure(
+          `cutting '${recordName}'`,
+          [{ path: source, fileName: recordName }],
+          exit.stderrTail,
+          timedOut ? this.options.timeoutMs : null,
+          exit.code ?? exit.signal,
+          temp,
+        );
+        if (failure.kind === 'damaged') {
+          // logged once, by the route that refuses it, with the reason
+          log.debug({ code: exit.code, stderr: exit.stderrTail }, 'ffmpeg could not read the record');
+          throw new CutDamagedError(failure.fileName, failure.why);
+        }
+        log.error({ code: exit.code, signal: exit.signal, stderr: exit.stderrTail, reason: failure.why }, 'Record part could not be cut');
+        throw new CutFailedError(`Record '${recordName}' cannot be cut now: ${failure.why}`);
       }
-      await fs.promises.rename(temp, target);
+      try {
+        await fs.promises.rename(temp, target);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+        log.error({ err: (err as Error).message }, 'Record part could not be cut');
+        throw new CutFailedError(`Record '${path.basename(source)}' cannot be cut now: the part could not be stored (${code})`);
+      }
       this.#made.add(fileName);
       this.options.onCut?.(fileName, this.options.cutterDir, path.basename(source), (Date.now() - started) / 1000);
       log.info({ ms: Date.now() - started }, 'Record part cut');
       return { dir: this.options.cutterDir, fileName, cached: false };
     } finally {
+      clearTimeout(timer);
       this.#running.delete(ffmpeg);
       await fs.promises.rm(temp, { force: true });
     }

@@ -11,7 +11,19 @@ export interface MediaFacts {
   readonly comment: string;
 }
 
-export class ProbeError extends Error {}
+export class ProbeError extends Error {
+  /**
+   * True when the file was not read for a reason of this server (ffprobe
+   * missing, over its time limit, shutting down), not because of what the
+   * file holds.
+   */
+  constructor(
+    message: string,
+    readonly transient = false,
+  ) {
+    super(message);
+  }
+}
 
 /** Demuxers a record may need; anything else (a playlist renamed .mp4...) is refused. */
 const FORMAT_WHITELIST = 'mov,mp4,m4a,3gp,3g2,mj2,matroska,webm,mpegts';
@@ -89,7 +101,7 @@ export class MediaProbe {
   }
 
   #run(file: string): Promise<MediaFacts> {
-    if (this.#closed) return Promise.reject(new ProbeError('server is shutting down'));
+    if (this.#closed) return Promise.reject(new ProbeError('server is shutting down', true));
     const args = [
       '-v', 'error',
       '-protocol_whitelist', 'file',
@@ -103,7 +115,9 @@ export class MediaProbe {
         this.#running.delete(child);
         if (err) {
           this.log.debug({ file, err: err.message, stderr: stderr.trim() }, 'ffprobe failed');
-          reject(new ProbeError(`cannot read ${file} as media: ${stderr.trim().split('\n').pop() ?? err.message}`));
+          // ffprobe missing (spawn ENOENT) or stopped at PROBE_TIMEOUT_MS (killed): nothing said about the file
+          const transient = (err as NodeJS.ErrnoException).code === 'ENOENT' || err.killed === true || this.#closed;
+          reject(new ProbeError(`cannot read ${file} as media: ${stderr.trim().split('\n').pop() || err.message}`, transient));
           return;
         }
         try {

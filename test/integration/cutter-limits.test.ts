@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CutNoSpaceError, CutterBusyError, Mp4Cutter, type Mp4CutterOptions } from '../../src/http/mp4-cutter.js';
+import { CutFailedError, CutNoSpaceError, CutterBusyError, Mp4Cutter, type Mp4CutterOptions } from '../../src/http/mp4-cutter.js';
 import { MediaProbe } from '../../src/records/media-probe.js';
 import { makeClip } from '../helpers/media.js';
 
@@ -114,5 +114,51 @@ describe('Mp4Cutter limits (the class, real ffmpeg, no daemon)', () => {
     expect(fs.readdirSync(cuts)).toContain('long-s20.001-e30.mp4');
     // without the playback answers' share the same three parts fit
     expect(3 * alone).toBeLessThan(limit);
+  });
+
+  /** A refusal of this server (503 with Retry-After at the route): nothing stored, no temp file left. */
+  async function expectFailedNow(c: Mp4Cutter, cuts: string, why: RegExp): Promise<void> {
+    const err = await c.cut('long.mp4', { startMs: 2000, endMs: 4000 }).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(CutFailedError);
+    expect((err as CutFailedError).retryAfterSeconds).toBeGreaterThan(0);
+    expect((err as Error).message).toMatch(/^Record 'long.mp4' cannot be cut now: /);
+    expect((err as Error).message).toMatch(why);
+    // never the record's path nor the parts' folder (the binary's own path may be said: it is what is missing)
+    expect((err as Error).message).not.toContain(path.join(dir, 'long.mp4'));
+    expect((err as Error).message).not.toContain(cuts);
+    expect(fs.readdirSync(cuts)).toEqual([]);
+  }
+
+  it('ffmpeg missing: CutFailedError (503 with Retry-After), saying so', async () => {
+    const cuts = path.join(dir, 'no-ffmpeg');
+    const c = cutter({ cutterDir: cuts, ffmpeg: path.join(dir, 'no-such-ffmpeg') });
+    await c.start();
+    await expectFailedNow(c, cuts, /ffmpeg could not be started \(spawn .* ENOENT\)/);
+  });
+
+  it('ffprobe missing: CutFailedError (503), never taken for a damaged record', async () => {
+    const cuts = path.join(dir, 'no-ffprobe');
+    const noProbe = new MediaProbe(path.join(dir, 'no-such-ffprobe'), log);
+    const c = new Mp4Cutter(
+      { ffmpeg: 'ffmpeg', recordDir: dir, cutterDir: cuts, timeoutMs: 60_000, maxConcurrent: 1, maxQueued: 1, cacheMaxBytes: 1024 ** 3, minFreeBytes: 0, freeSpace: async () => 1e12 },
+      noProbe,
+      log,
+    );
+    cutters.push(c);
+    await c.start();
+    await expectFailedNow(c, cuts, /ENOENT/);
+    noProbe.close();
+  });
+
+  it('a cut over its time limit is stopped and refused (CutFailedError, 503), never kept as a part', async () => {
+    const cuts = path.join(dir, 'slow');
+    // a limit no cut can meet: the meaning is tested, not this machine's speed
+    const c = cutter({ cutterDir: cuts, timeoutMs: 1 });
+    await c.start();
+    await expectFailedNow(c, cuts, /cutting 'long.mp4' took longer than 0 s/);
+    expect(c.running).toBe(0);
   });
 });

@@ -2,8 +2,8 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isAlive, startDaemon, waitFor, type DaemonHandle } from '../helpers/daemon.js';
-import { decodeErrors, durationOf, ffprobe, makeClip, publish } from '../helpers/media.js';
+import { isAlive, makeHome, startDaemon, waitFor, type DaemonHandle } from '../helpers/daemon.js';
+import { decodeErrors, durationOf, ffprobe, makeClip, mp4TopLevelBoxes, publish } from '../helpers/media.js';
 import {
   firstVideoPackets,
   frameMd5,
@@ -244,5 +244,141 @@ describe('records over HTTP: ?start=&end= parts', () => {
     expect(after.map((r) => r.fileName).sort()).toEqual(expected);
     expect(after.find((r) => r.fileName === recordName)).toMatchObject({ mediaSessionId: stream.mediaSessionId, streamName: 'recorded' });
     expect(hookLines(daemon)).toHaveLength(1);
+  });
+});
+
+/**
+ * A record damaged on disk after it was finished (a disk that lost the end
+ * of the file, a crash while copying it, bad blocks zeroed): a cut of it
+ * never answers 500 and never hangs. What its own tables say is cut short
+ * is refused (422, naming the record) before ffmpeg runs; what ffmpeg can
+ * still copy (zeros inside the media) is served.
+ */
+describe('records over HTTP: ?start=&end= of a damaged record', () => {
+  let daemon: DaemonHandle;
+  let recordName: string;
+  let cutterDir: string;
+  const copies = { half: 'damaged-half.mp4', moov: 'damaged-moov.mp4', zeros: 'damaged-zeros.mp4', rotted: 'rotted.mp4', intact: 'intact.mp4' };
+
+  beforeAll(async () => {
+    cutterDir = path.join(makeHome('wcs-cuts-'), 'cuts');
+    daemon = await startDaemon({ mp4_cutter_dir: cutterDir });
+    // a real record: ffmpeg publishes over RTMP, default config (MP4, moov first)
+    const clip = makeClip({ video: true, audio: true, seconds: 8, gop: GOP });
+    const publisher = publish(clip, daemon.rtmpUrl('damaged'));
+    const stream = await streamNamed(daemon, 'damaged');
+    expect(await publisher.exited).toBe(0);
+    recordName = `stream-${stream.mediaSessionId}-.mp4`;
+    await waitFor(() => hookLines(daemon).some((l) => l.startsWith('damaged:')), 15_000, 'hook of the record');
+    const record = path.join(daemon.recordDir, recordName);
+    expect(moovFirst(record)).toBe(true);
+    for (const name of Object.values(copies)) fs.copyFileSync(record, path.join(daemon.recordDir, name));
+    const boxes = mp4TopLevelBoxes(record);
+    const moov = boxes.find((b) => b.type === 'moov')!;
+    // the media runs from the first mdat to the end (the recorder writes it in several mdat boxes)
+    const media = boxes.find((b) => b.type === 'mdat')!.offset;
+    const size = fs.statSync(record).size;
+    // the record itself and one copy lose their second half; one copy is cut inside its moov
+    fs.truncateSync(record, Math.floor(size / 2));
+    fs.truncateSync(path.join(daemon.recordDir, copies.half), Math.floor(size / 2));
+    fs.truncateSync(path.join(daemon.recordDir, copies.moov), moov.offset + Math.floor(moov.size / 2));
+    // 32 KiB of zeros a quarter into the media (about 2 s in): the file keeps its size and its tables
+    const fd = fs.openSync(path.join(daemon.recordDir, copies.zeros), 'r+');
+    fs.writeSync(fd, Buffer.alloc(32 * 1024), 0, 32 * 1024, media + Math.floor((size - media) / 4));
+    fs.closeSync(fd);
+  });
+
+  afterAll(async () => {
+    const children = daemon.children();
+    expect((await daemon.stop()).code).toBe(0);
+    for (const pid of children) expect(isAlive(pid), `child ${pid} left behind`).toBe(false);
+    fs.rmSync(path.dirname(cutterDir), { recursive: true, force: true });
+  });
+
+  /** A request that must end (a hang is a bug): aborted after 60 s, which fails the test. */
+  async function cutOf(name: string, query: string): Promise<{ status: number; body: Buffer; headers: Headers }> {
+    return get(daemon, `/client/records/${encodeURIComponent(name)}?${query}`, { signal: AbortSignal.timeout(60_000) });
+  }
+
+  function expectDamaged(res: { status: number; body: Buffer }, name: string, why: RegExp): void {
+    expect(res.status, res.body.subarray(0, 300).toString()).toBe(422);
+    const body = JSON.parse(res.body.toString()) as ErrorJson;
+    expect(body.error).toBe(422);
+    expect(body.message).toContain(`Record '${name}' cannot be cut (the record is damaged)`);
+    expect(body.message).toMatch(why);
+    // never the server's own paths
+    expect(body.message).not.toContain(daemon.recordDir);
+  }
+
+  it.each([
+    ['the record itself, cut to half its size', () => recordName],
+    ['a copy cut to half its size', () => copies.half],
+  ])('%s: 422 naming it, before ffmpeg runs, for a range inside what remains and one past it', async (_what, nameOf) => {
+    const name = nameOf();
+    for (const query of ['start=1&end=3', 'start=5&end=7']) {
+      const res = await cutOf(name, query);
+      expectDamaged(res, name, /its media runs to byte \d+ but the file has \d+ bytes \(cut short\)/);
+    }
+    expect(logLines(daemon, 'Cutting record part', name)).toEqual([]);
+    expect(logLines(daemon, 'Record part refused: the record is damaged', `"record":"${name}"`)).toHaveLength(2);
+    expect(fs.readdirSync(cutterDir).filter((f) => f.startsWith(path.parse(name).name))).toEqual([]);
+  });
+
+  it('a copy cut inside its moov: 422 naming it, before ffmpeg runs', async () => {
+    for (const query of ['start=1&end=3', 'start=5&end=7']) {
+      const res = await cutOf(copies.moov, query);
+      expectDamaged(res, copies.moov, /moov box runs to byte \d+ but the file has \d+ bytes \(cut short\)/);
+    }
+    expect(logLines(daemon, 'Cutting record part', copies.moov)).toEqual([]);
+    expect(logLines(daemon, 'Record part refused: the record is damaged', `"record":"${copies.moov}"`)).toHaveLength(2);
+  });
+
+  it('a copy with zeros inside its media: ffmpeg copies them, the part is served (200)', async () => {
+    const res = await cutOf(copies.zeros, 'start=1&end=3');
+    expect(res.status, res.body.subarray(0, 300).toString()).toBe(200);
+    const part = path.join(cutterDir, 'damaged-zeros-s1-e3.mp4');
+    expect(res.body.equals(fs.readFileSync(part))).toBe(true);
+    expect(moovFirst(part)).toBe(true);
+    expect(Math.abs(durationOf(part) - 2)).toBeLessThanOrEqual(GOP);
+    // and the intact copy next to it is cut as ever; the two parts differ only by the zeros copied
+    expect((await cutOf(copies.intact, 'start=1&end=3')).status).toBe(200);
+    const intact = fs.readFileSync(path.join(cutterDir, 'intact-s1-e3.mp4'));
+    expect(intact.length).toBe(res.body.length);
+    expect(intact.equals(res.body), 'the zeros are inside the part').toBe(false);
+  });
+
+  it('a record that rots in place (size and mtime unchanged, its moov header lost): ffmpeg cannot read it, 422 naming it', async () => {
+    const file = path.join(daemon.recordDir, copies.rotted);
+    const stamp = 1_700_000_000;
+    fs.utimesSync(file, stamp, stamp);
+    // read once while sound: ffprobe's answer and the table check are kept for this size and mtime
+    expect((await cutOf(copies.rotted, 'start=1&end=3')).status).toBe(200);
+    const moov = mp4TopLevelBoxes(file).find((b) => b.type === 'moov')!;
+    const fd = fs.openSync(file, 'r+');
+    // its header and the start of mvhd: ffmpeg finds no moov (a zeroed type alone it still finds)
+    fs.writeSync(fd, Buffer.alloc(16), 0, 16, moov.offset);
+    fs.closeSync(fd);
+    fs.utimesSync(file, stamp, stamp);
+    for (let i = 0; i < 2; i++) {
+      const res = await cutOf(copies.rotted, 'start=2&end=4');
+      expectDamaged(res, copies.rotted, /ffmpeg: .*rotted\.mp4/);
+    }
+    // ffmpeg ran (nothing before it could tell) and found it; nothing was stored
+    expect(logLines(daemon, 'Cutting record part', '"part":"rotted-s2-e4.mp4"')).toHaveLength(2);
+    expect(logLines(daemon, 'Record part refused: the record is damaged', `"record":"${copies.rotted}"`)).toHaveLength(2);
+    expect(fs.existsSync(path.join(cutterDir, 'rotted-s2-e4.mp4'))).toBe(false);
+    expect(fs.readdirSync(cutterDir).filter((f) => f.startsWith('.cut-'))).toEqual([]);
+  });
+
+  it('mp4_cutter_dir gone (ffmpeg cannot write the part): 503 with Retry-After and a log line, never 500', async () => {
+    fs.rmSync(cutterDir, { recursive: true, force: true });
+    const res = await cutOf(copies.intact, 'start=2&end=4');
+    expect(res.status, res.body.subarray(0, 300).toString()).toBe(503);
+    expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
+    const body = JSON.parse(res.body.toString()) as ErrorJson;
+    expect(body.message).toMatch(/cannot be cut now/);
+    expect(body.message).not.toContain(cutterDir);
+    expect(logLines(daemon, 'Record part could not be cut', `"record":"${copies.intact}"`)).toHaveLength(1);
+    fs.mkdirSync(cutterDir, { recursive: true });
   });
 });

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { findChild, parseBoxes, requireChild, type BoxNode } from '../../recording/mp4/box-tree.js';
 import { trackIdOf } from '../../recording/mp4/fragment-index.js';
-import { topLevelBoxes } from '../../recording/mp4-boxes.js';
+import { topLevelScan } from '../../recording/mp4-boxes.js';
 
 /**
  * The samples of a regular (unfragmented) MP4, read from its moov only:
@@ -160,9 +160,14 @@ function parseTrack(trak: BoxNode, movieTimescale: number): PartTrack {
 
 /** Reads the moov (and ftyp) of a regular MP4 part and its sample tables. */
 export async function readPartMedia(file: string): Promise<PartMedia> {
-  const boxes = await topLevelBoxes(file);
+  const { boxes, cutShort } = await topLevelScan(file);
   if (boxes.some((b) => b.type === 'moof')) throw new ComposeUnsupportedError('fragmented MP4');
   const moovBox = boxes.find((b) => b.type === 'moov');
+  // no moov before a box that runs past the end: the moov was cut, or was to come after the media (moov last)
+  // (a box type of four printable characters: bytes that are no MP4 at all are left to ffmpeg to name)
+  if (!moovBox && cutShort && /^[\x20-\x7e]{4}$/.test(cutShort.type)) {
+    throw new PartDamagedError(`its ${cutShort.type} box runs to byte ${cutShort.offset + cutShort.size} but the file has ${cutShort.fileSize} bytes (cut short)`);
+  }
   if (!moovBox || moovBox.size > MAX_MOOV_BYTES) throw new ComposeUnsupportedError('no usable moov');
   const ftypBox = boxes.find((b) => b.type === 'ftyp');
   const handle = await fs.promises.open(file, 'r');

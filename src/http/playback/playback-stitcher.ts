@@ -8,6 +8,7 @@ import { composeMp4, type ComposedAnswer } from './compose-mp4.js';
 import { ComposeUnsupportedError, PartDamagedError, readPartMedia, type PartMedia } from './mp4-sample-table.js';
 import { readPartSignature, signatureDifference, signatureOfMoov, type PartSignature } from './part-codecs.js';
 import { planEviction } from '../cut-cache.js';
+import { classifyFfmpegFailure } from '../ffmpeg-failure.js';
 import { concatList, playbackCacheKey, type PartFileState, type StitchPlan } from './playback-plan.js';
 
 export interface PlaybackStitcherOptions {
@@ -422,7 +423,8 @@ export async function listPlaybackCache(cacheDir: string): Promise<{ path: strin
  * Why a join by ffmpeg failed (pure): a part its messages name is damaged
  * (PlaybackDamagedError, the client's answer names the record); anything
  * else (ffmpeg missing, the time limit, the answer not written) is this
- * server's trouble (PlaybackFailedError).
+ * server's trouble (PlaybackFailedError). The reading is shared with the
+ * cutter (classifyFfmpegFailure).
  */
 export function stitchFailure(
   plan: Pick<StitchPlan, 'segments'>,
@@ -430,12 +432,6 @@ export function stitchFailure(
   timedOutAfterMs: number | null,
   exit: number | string | null,
 ): PlaybackDamagedError | PlaybackFailedError {
-  if (timedOutAfterMs !== null) return new PlaybackFailedError(`joining ${plan.segments.length} parts took longer than ${Math.round(timedOutAfterMs / 1000)} s`);
-  const spawnFailed = stderrTail.find((l) => l.startsWith('spawn failed'));
-  if (spawnFailed) return new PlaybackFailedError(`ffmpeg could not be started (${spawnFailed.slice('spawn failed: '.length)})`);
-  for (const s of plan.segments) {
-    const line = stderrTail.find((l) => l.includes(s.part.path));
-    if (line !== undefined) return new PlaybackDamagedError(s.part.fileName, `ffmpeg: ${line.split(s.part.path).join(s.part.fileName)}`);
-  }
-  return new PlaybackFailedError(`joining ${plan.segments.length} parts failed (ffmpeg exit ${exit})`);
+  const failure = classifyFfmpegFailure(`joining ${plan.segments.length} parts`, plan.segments.map((s) => s.part), stderrTail, timedOutAfterMs, exit);
+  return failure.kind === 'damaged' ? new PlaybackDamagedError(failure.fileName, failure.why) : new PlaybackFailedError(failure.why);
 }

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { containerOf, CONTENT_TYPES, isCuttable } from '../../records/containers.js';
 import { CutRangeError, parseCutRange, type CutRange } from '../cut-range.js';
 import { HttpError } from '../http-error.js';
-import { CutFailedError, CutNoSpaceError, CutSourceError, CutterBusyError, CutterClosedError, type CutResult, type Mp4Cutter } from '../mp4-cutter.js';
+import { CutDamagedError, CutFailedError, CutNoSpaceError, CutSourceError, CutterBusyError, CutterClosedError, CUT_RETRY_AFTER_SECONDS, type CutResult, type Mp4Cutter } from '../mp4-cutter.js';
 import { openRecordInside, recordPathInside, type OpenedRecord } from '../safe-path.js';
 import { sendOpenedRecord } from '../send-record.js';
 import { errorResponses } from '../schemas.js';
@@ -76,11 +76,26 @@ export async function registerRecordFiles(
     const type = container === null ? 'application/octet-stream' : CONTENT_TYPES[container];
     return sendOpenedRecord(req, reply, opened, type, contentDisposition(options.contentDisposition, fileName));
   };
-  /** The part of a record, or the HTTP answer for why not (503 with Retry-After when the cutter is busy). */
-  const cutOrAnswer = async (reply: FastifyReply, fileName: string, range: CutRange): Promise<CutResult> => {
+  /**
+   * The part of a record, or the HTTP answer for why not: 422 naming a
+   * damaged record, 503 with Retry-After when the cutter is busy or cannot
+   * cut now (ffmpeg missing, over its time limit, the part not written);
+   * never 500.
+   */
+  const cutOrAnswer = async (req: FastifyRequest, reply: FastifyReply, fileName: string, range: CutRange): Promise<CutResult> => {
     try {
       return await cutter.cut(fileName, range);
     } catch (err) {
+      if (err instanceof CutDamagedError) {
+        // the record itself: the same request fails the same way until it is repaired or replaced
+        req.log.warn({ record: err.fileName, reason: err.why }, 'Record part refused: the record is damaged');
+        throw new HttpError(422, `${err.message}; download it whole without ?start=&end=, or ask for another record`);
+      }
+      if (err instanceof CutFailedError) {
+        // this server's trouble, logged by the cutter: try again later
+        reply.header('Retry-After', String(err.retryAfterSeconds));
+        throw new HttpError(503, err.message);
+      }
       if (err instanceof CutRangeError) throw new HttpError(400, err.message);
       if (err instanceof CutSourceError) throw new HttpError(404, err.message);
       if (err instanceof CutterBusyError) {
@@ -89,8 +104,10 @@ export async function registerRecordFiles(
       }
       if (err instanceof CutNoSpaceError) throw new HttpError(507, err.message);
       if (err instanceof CutterClosedError) throw new HttpError(503, 'Server is shutting down');
-      if (err instanceof CutFailedError) throw new HttpError(500, err.message);
-      throw err;
+      // anything else is a fault of this server, not of the request: said, logged, and never a 500
+      req.log.error({ record: fileName, err }, 'Record part could not be cut');
+      reply.header('Retry-After', String(CUT_RETRY_AFTER_SECONDS));
+      throw new HttpError(503, `Record '${fileName}' cannot be cut now; try again later`);
     }
   };
   app.route<{ Params: { file: string }; Querystring: RecordQuery }>({
@@ -98,13 +115,16 @@ export async function registerRecordFiles(
     url: '/client/records/:file',
     schema: {
       summary: 'A record, whole or (MP4, ?start=&end=) a part of it; byte ranges supported',
+      description:
+        'A part (?start=&end=) of a damaged record (cut short, unreadable by ffprobe or ffmpeg) answers 422 naming the record; ' +
+        'a part that cannot be cut now (busy, ffmpeg missing or over its time limit, the part not written) 503 with Retry-After; 507 no room for it.',
       params: { type: 'object', required: ['file'], properties: { file: { type: 'string', maxLength: 1024 } } },
       querystring: querySchema,
       produces: [...new Set(Object.values(CONTENT_TYPES))],
       response: {
         200: { type: 'string', format: 'binary' },
         206: { type: 'string', format: 'binary' },
-        ...errorResponses(400, 401, 404, 416, 500, 502, 503, 504, 507),
+        ...errorResponses(400, 401, 404, 416, 422, 502, 503, 504, 507),
       },
     },
     handler: async (req, reply) => {
@@ -122,7 +142,7 @@ export async function registerRecordFiles(
       if (range === null) return sendWhole(req, reply, fileName);
       // a stored part may be removed from the cache (mp4_cutter_cache_max_size) between the cut and the open: cut once more
       for (let attempt = 1; ; attempt++) {
-        const part = await cutOrAnswer(reply, fileName, range);
+        const part = await cutOrAnswer(req, reply, fileName, range);
         const opened = await openRecordInside(part.dir, part.fileName);
         if (opened !== null) return send(req, reply, opened, part.fileName);
         if (attempt === 2) throw new HttpError(404, `Record '${fileName}' not found`);
