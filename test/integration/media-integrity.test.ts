@@ -82,19 +82,21 @@ type Tracks = Record<TrackType, Packet[]>;
 const CLIP_SECONDS = 24;
 const MEDIA_DIR = path.join(os.tmpdir(), 'wcs-test-media');
 
-/** An FLV clip: testsrc2 + sine, H.264 (keyframe every second, B-frames or not) + AAC; made once and reused. */
-function makeFlvClip(bframes: boolean): string {
-  const file = path.join(MEDIA_DIR, `integrity-${CLIP_SECONDS}s-g1-${bframes ? 'bf3' : 'bf0'}.flv`);
+/**
+ * An FLV clip of testsrc2 + sine, H.264 (a keyframe every second) + AAC, made once and reused:
+ * `video` says the picture size and the encoder's settings.
+ */
+function makeClip(name: string, seconds: number, size: string, video: readonly string[]): string {
+  const file = path.join(MEDIA_DIR, `integrity-${name}.flv`);
   if (fs.existsSync(file)) return file;
   fs.mkdirSync(MEDIA_DIR, { recursive: true });
   const tmp = `${file}.${process.pid}.tmp.flv`;
   execFileSync('ffmpeg', [
     '-hide_banner', '-loglevel', 'error', '-y',
-    '-f', 'lavfi', '-i', 'testsrc2=size=640x360:rate=30',
+    '-f', 'lavfi', '-i', `testsrc2=size=${size}:rate=30`,
     '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100',
-    '-t', String(CLIP_SECONDS),
-    '-c:v', 'libx264', '-preset', 'veryfast', '-b:v', '1M', '-pix_fmt', 'yuv420p',
-    '-g', '30', '-keyint_min', '30', '-sc_threshold', '0', '-bf', bframes ? '3' : '0',
+    '-t', String(seconds),
+    '-c:v', 'libx264', ...video, '-pix_fmt', 'yuv420p', '-g', '30', '-keyint_min', '30', '-sc_threshold', '0',
     '-c:a', 'aac', '-b:a', '128k', '-ac', '2',
     '-f', 'flv', tmp,
   ]);
@@ -102,25 +104,12 @@ function makeFlvClip(bframes: boolean): string {
   return file;
 }
 
-/** An FLV clip whose video frames are nearly all above 64 KiB (testsrc2 at 720p, quantiser 4): made once and reused. */
-function makeLargeFrameClip(): string {
-  const file = path.join(MEDIA_DIR, 'integrity-8s-720p-qp4.flv');
-  if (fs.existsSync(file)) return file;
-  fs.mkdirSync(MEDIA_DIR, { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp.flv`;
-  execFileSync('ffmpeg', [
-    '-hide_banner', '-loglevel', 'error', '-y',
-    '-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=30',
-    '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=44100',
-    '-t', '8',
-    '-c:v', 'libx264', '-preset', 'ultrafast', '-qp', '4', '-pix_fmt', 'yuv420p',
-    '-g', '30', '-keyint_min', '30', '-sc_threshold', '0', '-bf', '0',
-    '-c:a', 'aac', '-b:a', '128k', '-ac', '2',
-    '-f', 'flv', tmp,
-  ]);
-  fs.renameSync(tmp, file);
-  return file;
-}
+/** 640x360 at 1 Mbit/s, B-frames or not. */
+const makeFlvClip = (bframes: boolean): string =>
+  makeClip(`${CLIP_SECONDS}s-g1-${bframes ? 'bf3' : 'bf0'}`, CLIP_SECONDS, '640x360', ['-preset', 'veryfast', '-b:v', '1M', '-bf', bframes ? '3' : '0']);
+
+/** 720p at quantiser 4 (about 16 Mbit/s): nearly every video frame is above 64 KiB. */
+const makeLargeFrameClip = (): string => makeClip('8s-720p-qp4', 8, '1280x720', ['-preset', 'ultrafast', '-qp', '4', '-bf', '0']);
 
 /** Every packet of a file, per track, in file (decode) order, with the MD5 of its data. */
 function packetsOf(file: string): Tracks {
@@ -260,6 +249,15 @@ function firstAudioFrom({ tracks: source }: Source, videoIndex: number): number 
 interface InProgressJson {
   mediaSessionId: string;
   state: string;
+}
+
+/** A record of a whole publish: one run of source packets from the first keyframe (and the first audio at or after it) to the end. */
+function expectWholeRecord(label: string, file: string, source: Source): void {
+  const c = check(label, file, source);
+  expectContiguous(label, c, source);
+  expect(c.video.first, `${label}: starts at the source's first video packet`).toBe(0);
+  expect(c.audio.first, `${label}: starts at the first source audio packet at or after the first keyframe`).toBe(firstAudioFrom(source, 0));
+  expectToTheEnd(label, c, source);
 }
 
 async function recordingActive(daemon: DaemonHandle, id: string): Promise<boolean> {
@@ -481,12 +479,7 @@ describe('media integrity: every recorded packet is a publisher packet, byte for
       it(`${name}: every packet of the source, from its first keyframe to its end`, () => {
         expect(files[key]).toHaveLength(1);
         expect(inProcess.output, 'the daemon wrote the record itself').toMatch(/"muxer":"in-process"[^\n]*"Recording started"/);
-        const label = `?record=true ${name} (${path.basename(files[key][0]!)})`;
-        const c = check(label, files[key][0]!, src(clip));
-        expectContiguous(label, c, src(clip));
-        expect(c.video.first, `${label}: starts at the source's first video packet`).toBe(0);
-        expect(c.audio.first, `${label}: starts at the first source audio packet at or after the first keyframe`).toBe(firstAudioFrom(src(clip), 0));
-        expectToTheEnd(label, c, src(clip));
+        expectWholeRecord(`?record=true ${name} (${path.basename(files[key][0]!)})`, files[key][0]!, src(clip));
       });
     }
   });
@@ -533,12 +526,7 @@ describe('media integrity: every recorded packet is a publisher packet, byte for
       it(`${name}: every packet of the source, from its first keyframe to its end`, () => {
         expect(files[key]).toHaveLength(1);
         expect(ffmpegMuxer.output, 'an ffmpeg process wrote the record').toMatch(/"muxer":"ffmpeg"[^\n]*"Recording started"/);
-        const label = `record_muxer=ffmpeg ${name} (${path.basename(files[key][0]!)})`;
-        const c = check(label, files[key][0]!, src(clip));
-        expectContiguous(label, c, src(clip));
-        expect(c.video.first, `${label}: starts at the source's first video packet`).toBe(0);
-        expect(c.audio.first, `${label}: starts at the first source audio packet at or after the first keyframe`).toBe(firstAudioFrom(src(clip), 0));
-        expectToTheEnd(label, c, src(clip));
+        expectWholeRecord(`record_muxer=ffmpeg ${name} (${path.basename(files[key][0]!)})`, files[key][0]!, src(clip));
       });
     }
   });
@@ -589,11 +577,7 @@ describe('media integrity: every recorded packet is a publisher packet, byte for
         const large = src('large').tracks.video.filter((p) => p.size > 64 * 1024).length;
         expect(large, 'the clip has frames above 64 KiB').toBeGreaterThan(100);
         expect(files[key]).toHaveLength(1);
-        const label = `large frames, ${name} (${path.basename(files[key][0]!)})`;
-        const c = check(label, files[key][0]!, src('large'));
-        expectContiguous(label, c, src('large'));
-        expect(c.video.first, `${label}: starts at the source's first video packet`).toBe(0);
-        expectToTheEnd(label, c, src('large'));
+        expectWholeRecord(`large frames, ${name} (${path.basename(files[key][0]!)})`, files[key][0]!, src('large'));
         const stats = await postJson<{ rtmpSlabs: { reused: number; overReleased: number } }>(daemonOf(), '/rest-api/server/stats');
         expect(stats.body.rtmpSlabs.overReleased).toBe(0);
         expect(stats.body.rtmpSlabs.reused).toBeGreaterThan(0);
