@@ -55,6 +55,10 @@ export interface SlabPoolStats {
   readonly reused: number;
   /** Slabs waiting in the pool. */
   readonly free: number;
+  /** Slabs out of the pool now (held by a carver, a message, a cache or a write). */
+  readonly inUse: number;
+  /** Slabs let go to the garbage collector because the pool was full. */
+  readonly dropped: number;
   /** Releases of a slab that had no reference left (a consumer bug; should stay 0). */
   readonly overReleased: number;
 }
@@ -65,6 +69,8 @@ export class SlabPool {
   #lowWater = 0;
   #allocated = 0;
   #reused = 0;
+  #inUse = 0;
+  #dropped = 0;
   #overReleased = 0;
 
   constructor(
@@ -78,6 +84,7 @@ export class SlabPool {
 
   /** A slab with one reference, the caller's. Its bytes are whatever was there: not zeroed. */
   take(): Buffer {
+    this.#inUse++;
     const reused = this.#free.pop();
     if (this.#free.length < this.#lowWater) this.#lowWater = this.#free.length;
     if (reused !== undefined) {
@@ -93,7 +100,7 @@ export class SlabPool {
   }
 
   get stats(): SlabPoolStats {
-    return { allocated: this.#allocated, reused: this.#reused, free: this.#free.length, overReleased: this.#overReleased };
+    return { allocated: this.#allocated, reused: this.#reused, free: this.#free.length, inUse: this.#inUse, dropped: this.#dropped, overReleased: this.#overReleased };
   }
 
   /** How many slabs the pool may keep from now on (those beyond are let go at once). */
@@ -115,8 +122,10 @@ export class SlabPool {
 
   /** @internal the last reference of `record` went. */
   returned(record: SlabRecord): void {
+    this.#inUse--;
     if (this.poison) record.slab.fill(0xa5);
     if (this.#free.length < this.maxFree) this.#free.push(record.slab);
+    else this.#dropped++;
   }
 
   /** @internal a release found no reference to give back. */
@@ -177,14 +186,20 @@ export class SizeClassPools {
 
   /** The classes' figures added up. */
   get stats(): SlabPoolStats {
-    const sum = { allocated: 0, reused: 0, free: 0, overReleased: 0 };
-    for (const pool of this.#pools) {
-      const s = pool.stats;
-      sum.allocated += s.allocated;
-      sum.reused += s.reused;
-      sum.free += s.free;
-      sum.overReleased += s.overReleased;
-    }
-    return sum;
+    return sumStats(this.#pools.map((p) => p.stats));
   }
+}
+
+/** Figures of several pools added up. */
+export function sumStats(all: readonly SlabPoolStats[]): SlabPoolStats {
+  const sum = { allocated: 0, reused: 0, free: 0, inUse: 0, dropped: 0, overReleased: 0 };
+  for (const s of all) {
+    sum.allocated += s.allocated;
+    sum.reused += s.reused;
+    sum.free += s.free;
+    sum.inUse += s.inUse;
+    sum.dropped += s.dropped;
+    sum.overReleased += s.overReleased;
+  }
+  return sum;
 }

@@ -10,7 +10,7 @@ interface StatsJson {
   recordings: number;
   eventLoopDelay: { meanMs: number; p50Ms: number; p99Ms: number; maxMs: number; sinceMs: number };
   memory: { rssBytes: number; heapUsedBytes: number };
-  rtmpSlabs: { allocated: number; reused: number; free: number; overReleased: number };
+  rtmpSlabs: { allocated: number; reused: number; free: number; inUse: number; dropped: number; overReleased: number };
 }
 
 describe('/rest-api/server/stats with a real publisher', () => {
@@ -49,7 +49,7 @@ describe('/rest-api/server/stats with a real publisher', () => {
     await waitFor(async () => (await postJson<StatsJson>(daemon, '/rest-api/server/stats')).body.streams === 0, 15_000, 'the stream to end');
     // the publish was read into pool slabs; none was let go twice
     const slabs = (await postJson<StatsJson>(daemon, '/rest-api/server/stats')).body.rtmpSlabs;
-    expect(idle.body.rtmpSlabs).toEqual({ allocated: 0, reused: 0, free: 0, overReleased: 0 });
+    expect(idle.body.rtmpSlabs).toEqual({ allocated: 0, reused: 0, free: 0, inUse: 0, dropped: 0, overReleased: 0 });
     expect(slabs.allocated).toBeGreaterThan(0);
     expect(slabs.overReleased).toBe(0);
     expect(slabs.free).toBeLessThanOrEqual(slabs.allocated);

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { EventLoopDelay } from '../../util/event-loop-monitor.js';
+import type { SlabPoolStats } from '../../util/slab-pool.js';
 import { errorResponses } from '../schemas.js';
 
 export interface ServerStats {
@@ -14,7 +15,7 @@ export interface ServerStats {
   readonly failedHooks: number;
   readonly memory: { readonly rssBytes: number; readonly heapUsedBytes: number };
   /** The RTMP ingest's slab pool (util/slab-pool.ts): slabs allocated and reused since start, free now, releases of a slab nobody held (a bug: 0). */
-  readonly rtmpSlabs: { readonly allocated: number; readonly reused: number; readonly free: number; readonly overReleased: number };
+  readonly rtmpSlabs: SlabPoolStats;
 }
 
 /** Slower figures for the console (statfs per folder), read on each call. */
@@ -64,7 +65,14 @@ export function registerServerRoutes(app: FastifyInstance, source: ServerStatsSo
               rtmpSlabs: {
                 type: 'object',
                 description: 'RTMP read memory: 256 KiB slabs allocated and reused since start, free now, releases of a slab nobody held (should stay 0)',
-                properties: { allocated: { type: 'integer' }, reused: { type: 'integer' }, free: { type: 'integer' }, overReleased: { type: 'integer' } },
+                properties: {
+                  allocated: { type: 'integer' },
+                  reused: { type: 'integer' },
+                  free: { type: 'integer' },
+                  inUse: { type: 'integer' },
+                  dropped: { type: 'integer' },
+                  overReleased: { type: 'integer' },
+                },
               },
               disks: {
                 type: 'array',

@@ -11,7 +11,7 @@ import { RtmpSession, type RtmpSessionHost, type StreamQuery } from './rtmp-sess
 import { RtmpStreamSource } from './rtmp-stream-source.js';
 import { adoptWithSharedReads, SHARED_READ_SIZE } from './socket-reads.js';
 import { FLV_TAG_HEADER_SIZE, LARGE_TAG_MAX, SLAB_MAX_TAG, SLAB_SIZE } from './tag-slab.js';
-import { SizeClassPools, SlabPool, type SlabPoolStats } from '../../util/slab-pool.js';
+import { SizeClassPools, SlabPool, sumStats, type SlabPoolStats } from '../../util/slab-pool.js';
 
 export interface RtmpIngestOptions {
   readonly port: number;
@@ -123,9 +123,7 @@ export class RtmpIngest {
 
   /** What the slab pools have done (POST /rest-api/server/stats). */
   get slabStats(): SlabPoolStats {
-    const a = this.#slabs.stats;
-    const b = this.#large.stats;
-    return { allocated: a.allocated + b.allocated, reused: a.reused + b.reused, free: a.free + b.free, overReleased: a.overReleased + b.overReleased };
+    return sumStats([this.#slabs.stats, this.#large.stats]);
   }
 
   #limitPools(): void {
