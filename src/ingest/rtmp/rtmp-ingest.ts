@@ -45,7 +45,7 @@ export interface RtmpIngestOptions {
  * burst left beyond that goes at the next trim.
  */
 const FREE_SLABS_BASE = 8;
-const FREE_SLABS_PER_CONNECTION = 2;
+const FREE_SLABS_PER_CONNECTION = 4;
 /** Free regions kept per size class for keyframes above a quarter slab (plus one per 8 connections). */
 const LARGE_FREE_EACH_BASE = 2;
 /** Seconds between two trims of the slab pool (slabs unused that long are let go). */

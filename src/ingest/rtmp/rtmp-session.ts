@@ -51,6 +51,19 @@ export interface RtmpSessionHost {
 
 export type StreamQuery = Record<string, string | string[] | undefined>;
 
+/**
+ * Bytes a connection reads before it lets the event loop turn once (its
+ * socket paused until the loop's check phase). libuv reads a readable socket
+ * up to 32 times in a row (2 MiB with our 64 KiB reads): a publisher
+ * catching up (a tee publisher sending what it held back, an encoder after a
+ * network stall) would hold the loop, and every byte read meanwhile waits in
+ * slabs until the writes it feeds complete in later turns. At 3 Mbit/s a
+ * connection lets the loop turn about once a second; in a burst, once per
+ * 256 KiB, so the other connections, the muxers' write completions and the
+ * timers keep going.
+ */
+export const READ_BYTES_PER_TURN = 256 * 1024;
+
 const STREAM_BEGIN = 0;
 const STREAM_EOF = 1;
 const MEDIA_TYPES = new Set<number>([RTMP_TYPE.audio, RTMP_TYPE.video]);
@@ -68,6 +81,9 @@ export class RtmpSession implements BroadcastPublisher, ChunkReaderSink {
   /** The client's Window Acknowledgement Size (0: none said), and the byte count of our last acknowledgement. */
   #ackWindow = 0;
   #ackedAt = 0;
+  /** Bytes read since the loop last turned for this connection, and whether reading waits for the next turn. */
+  #turnBytes = 0;
+  #waiting = false;
   readonly #handshake: HandshakeReader;
   readonly #reader: ChunkReader;
   readonly #slab: TagSlab;
@@ -121,6 +137,13 @@ export class RtmpSession implements BroadcastPublisher, ChunkReaderSink {
   read(data: Buffer, bytes: number): void {
     if (this.#ended) return;
     this.inBytes += bytes;
+    this.#turnBytes += bytes;
+    if (this.#turnBytes >= READ_BYTES_PER_TURN && !this.#waiting) {
+      // what this read brought is handled below; the socket is read again in the next turn
+      this.#waiting = true;
+      this.socket.pause();
+      setImmediate(this.#nextTurn);
+    }
     try {
       let off = 0;
       if (!this.#handshake.done) {
@@ -139,6 +162,12 @@ export class RtmpSession implements BroadcastPublisher, ChunkReaderSink {
       else this.host.refused(this, describeThrow(err), true);
     }
   }
+
+  #nextTurn = (): void => {
+    this.#turnBytes = 0;
+    this.#waiting = false;
+    if (!this.#ended && !this.socket.destroyed) this.socket.resume();
+  };
 
   #onClose = (): void => {
     this.#ended = true;
