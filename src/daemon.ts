@@ -671,6 +671,7 @@ export class Daemon {
         diskDirs: [...new Set([c.recordDirAbs, c.recordTmpDirAbs, c.multiRecordDirAbs, c.mp4CutterDirAbs])],
         freeSpace: statfsProbe,
         eventLoop: () => this.eventLoop.read(false),
+        eventLoopWindow: () => this.eventLoop.readWindow(),
         recordingStates: () => this.recorders.inProgress().map((r) => r.state),
         hookQueue: () => ({ running: this.hookQueue.running, queued: this.hookQueue.queued, dropped: this.hookQueue.dropped }),
         uploadCounts: async () => (this.uploads ? this.uploads.store.counts() : null),
