@@ -13,9 +13,12 @@
 //     daemon process (all its threads) for the same window;
 //   - PSS of each process (smaps_rollup) at the end of the window.
 //
-//   node bench/idle-cpu.mjs [--seconds 60] [--settle 5] [--runs 1] [--perf]
+//   node bench/idle-cpu.mjs [--seconds 60] [--settle 30] [--runs 1] [--perf]
 //                           [--props key=value,key=value] [--repo DIR] [--json]
 //
+// --settle: seconds after ready before the window opens (default 30: V8 runs
+//   one full garbage collection, its memory reducer, about 15 s after start-up,
+//   30-110 ms of CPU once; the window measures the steady idle cost).
 // --props: extra lines for conf/server.properties (e.g. webrtc_engine=werift).
 // --repo DIR: measure the daemon of another checkout (DIR/bin/wcs-recorder),
 //   e.g. a build of the commit before a change; default: this checkout.
@@ -34,7 +37,7 @@ const CLK_TCK = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function parseArgs(argv) {
-  const o = { seconds: 60, settle: 5, runs: 1, perf: false, props: [], repos: [HERE], json: false };
+  const o = { seconds: 60, settle: 30, runs: 1, perf: false, props: [], repos: [HERE], json: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const v = () => {
@@ -50,7 +53,7 @@ function parseArgs(argv) {
     else if (a === '--props') o.props = v().split(',').map((s) => s.trim()).filter(Boolean);
     else if (a === '--repo') o.repos = v().split(',').map((s) => path.resolve(s.trim()));
     else if (a === '-h' || a === '--help') {
-      console.log('usage: node bench/idle-cpu.mjs [--seconds 60] [--settle 5] [--runs 1] [--perf] [--props k=v,k=v] [--repo DIR[,DIR]] [--json]');
+      console.log('usage: node bench/idle-cpu.mjs [--seconds 60] [--settle 30] [--runs 1] [--perf] [--props k=v,k=v] [--repo DIR[,DIR]] [--json]');
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
