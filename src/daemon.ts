@@ -73,6 +73,9 @@ const CATALOG_RESCAN_MS = 10 * 60_000;
 /** How long start-up waits for the reconcile to probe new files before going on. */
 const CATALOG_STARTUP_WAIT_MS = 10_000;
 
+/** The disk guard's check interval while nothing records (issue 20: a check a second woke an idle daemon for nothing). */
+const DISK_GUARD_IDLE_MS = 10_000;
+
 /** How long one ?start=&end= cut may take before it is stopped (a 10-minute record takes about 0.1 s). */
 const CUT_TIMEOUT_MS = 60_000;
 /** How long one time-range playback answer may take to join (an hour of 720p from 60 parts: a few seconds). */
@@ -156,7 +159,11 @@ export class Daemon {
     this.hooks = new HookRunner(config.onRecordHookScriptAbs, config.home, log.child({ component: 'hook' }), hookOptions);
     this.presets = loadPresets(path.join(config.home, 'conf', 'recording_presets.json'), log.child({ component: 'presets' }));
     this.pool = new WorkPool(config.fileRecorderThreadPoolMaxSize);
-    this.disk = new DiskGuard([...new Set([config.recordDirAbs, config.recordTmpDirAbs, config.multiRecordDirAbs])], config.fileRecorderMinSpace);
+    // every second while something records; with nothing recording, every DISK_GUARD_IDLE_MS (a recording start checks for itself)
+    this.disk = new DiskGuard([...new Set([config.recordDirAbs, config.recordTmpDirAbs, config.multiRecordDirAbs])], config.fileRecorderMinSpace, statfsProbe, 1000, {
+      busy: () => this.recorders.inProgress().length > 0 || this.multi.activeCount > 0,
+      idleIntervalMs: DISK_GUARD_IDLE_MS,
+    });
     this.recorders = new RecorderManager(
       this.registry,
       {
@@ -450,6 +457,9 @@ export class Daemon {
       log.child({ component: 'playback' }),
     );
     this.recorders.on('partStarted', (part) => this.catalogService.partStarted(part));
+    // something records: the disk guard checks every second again
+    this.recorders.on('partStarted', () => this.disk.wake());
+    this.multi.on('started', () => this.disk.wake());
     this.recorders.on('partFailed', (tmpFile) => this.catalogService.partFailed(tmpFile));
     this.recorders.on('recorded', (record) => this.catalogService.recorded(record));
     this.multi.on('started', (uri, workDir, startTimeMillis) => this.catalogService.multiStarted(uri, workDir, startTimeMillis));
@@ -673,6 +683,7 @@ export class Daemon {
         diskDirs: [...new Set([c.recordDirAbs, c.recordTmpDirAbs, c.multiRecordDirAbs, c.mp4CutterDirAbs])],
         freeSpace: statfsProbe,
         eventLoop: () => this.eventLoop.read(false),
+        eventLoopWindow: () => this.eventLoop.readWindow(),
         recordingStates: () => this.recorders.inProgress().map((r) => r.state),
         hookQueue: () => ({ running: this.hookQueue.running, queued: this.hookQueue.queued, dropped: this.hookQueue.dropped }),
         uploadCounts: async () => (this.uploads ? this.uploads.store.counts() : null),

@@ -300,6 +300,13 @@ export class RecorderManager extends TypedEmitter<ManagerEvents> {
       .run(id, async () => {
         // a REST startup queued meanwhile may already record it; the stream may have ended
         if (this.#closed || this.#active.has(id) || stream.status !== 'PUBLISHING') return;
+        // measured now: with nothing recording the disk guard checks only every few seconds, disk.low may be old
+        if (!(await this.disk.check())) {
+          this.log.error({ stream: stream.name, mediaSessionId: id }, `${NOT_ENOUGH_SPACE}; recording not started`);
+          this.emit('startFailed', 'disk_space');
+          return;
+        }
+        if (this.#closed || this.#active.has(id) || stream.status !== 'PUBLISHING') return;
         this.#settingsOf.set(await this.#startRecorder(stream, {}), JSON.stringify({}));
       })
       .catch((err: Error) => {

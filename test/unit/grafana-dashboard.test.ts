@@ -33,6 +33,7 @@ const sources: MetricsSources = {
   diskDirs: [],
   freeSpace: async () => 0,
   eventLoop: () => ({ meanMs: 0, p50Ms: 0, p99Ms: 0, maxMs: 0, sinceMs: 0 }),
+  eventLoopWindow: () => ({ count: 0, minSeconds: 0, maxSeconds: 0, meanSeconds: 0, stddevSeconds: 0, p50Seconds: 0, p90Seconds: 0, p99Seconds: 0 }),
   recordingStates: () => [],
   hookQueue: () => ({ running: 0, queued: 0, dropped: 0 }),
   uploadCounts: async () => null,

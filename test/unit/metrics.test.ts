@@ -15,6 +15,7 @@ function sources(over: Partial<MetricsSources> = {}): MetricsSources {
       return 5e9;
     },
     eventLoop: () => ({ meanMs: 1, p50Ms: 1, p99Ms: 12, maxMs: 40, sinceMs: 1000 }),
+    eventLoopWindow: () => ({ count: 20, minSeconds: 0.05, maxSeconds: 0.09, meanSeconds: 0.052, stddevSeconds: 0.004, p50Seconds: 0.051, p90Seconds: 0.055, p99Seconds: 0.088 }),
     recordingStates: () => ['RECORDING', 'PAUSED', 'RECORDING', 'SOMETHING'],
     hookQueue: () => ({ running: 2, queued: 5, dropped: 3 }),
     uploadCounts: async () => ({ pending: 4, uploading: 1, uploaded: 10, failed: 2 }),
@@ -134,6 +135,8 @@ describe('Metrics', () => {
     const names = metricNames(await a.text());
     expect(names.has('process_cpu_user_seconds_total')).toBe(true);
     expect(names.has('nodejs_eventloop_lag_p99_seconds')).toBe(true);
+    // the event-loop series come from the daemon's monitor (sources.eventLoopWindow), not a histogram of prom-client's
+    expect(sampleValue(parsePrometheus(await a.text()), 'nodejs_eventloop_lag_p99_seconds')).toBe(0.088);
     expect(metricNames(await b.text()).has('wcs_streams')).toBe(true);
   });
 

@@ -1,5 +1,6 @@
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { EventLoopDelay } from '../../util/event-loop-monitor.js';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { EventLoopDelay, EventLoopWindow } from '../../util/event-loop-monitor.js';
+import { collectProcessMetrics, eventLoopLagGauges } from './process-metrics.js';
 import {
   boundedLabel,
   CONTAINERS,
@@ -37,6 +38,8 @@ export interface MetricsSources {
   freeSpace(dir: string): Promise<number>;
   /** The event-loop delay since start (or the last /rest-api/server/stats reset). */
   eventLoop(): EventLoopDelay;
+  /** The event-loop delay since the previous call (nodejs_eventloop_lag_*, read at each scrape when processMetrics is on). */
+  eventLoopWindow(): EventLoopWindow;
   /** The state of each single-stream recording in progress (RECORDING, PAUSED, FINISHING). */
   recordingStates(): readonly string[];
   /** The hook queue: jobs running and waiting now, jobs dropped since start (queue full). */
@@ -103,7 +106,7 @@ export interface MetricsSnapshot {
 }
 
 export interface MetricsOptions {
-  /** prom-client's process and Node.js metrics (CPU, memory, handles, GC, event-loop lag). */
+  /** prom-client's process and Node.js metrics (CPU, memory, handles, GC, event-loop lag from sources.eventLoopWindow). */
   readonly processMetrics: boolean;
 }
 
@@ -139,8 +142,11 @@ export class Metrics {
     options: MetricsOptions,
   ) {
     const registers = [this.registry];
-    // 20 ms like EventLoopMonitor: each sample wakes the process, 10 ms (the default) doubles an idle daemon's wake-ups
-    if (options.processMetrics) collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 20 });
+    // prom-client's defaults, but nodejs_eventloop_lag_* come from the daemon's one event-loop sampler (issue 20)
+    if (options.processMetrics) {
+      collectProcessMetrics(this.registry);
+      eventLoopLagGauges(this.registry, () => sources.eventLoopWindow());
+    }
     new Gauge({
       name: 'wcs_streams',
       help: 'Streams published now, by media provider (Flash = RTMP, RTSP, WebRTC)',

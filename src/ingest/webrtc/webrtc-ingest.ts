@@ -125,8 +125,22 @@ export class WebRtcIngest {
 
   async start(): Promise<void> {
     await this.engine.start();
-    this.#watchdog = setInterval(() => this.#checkIdle(), 1000);
-    this.#watchdog.unref();
+  }
+
+  /** The idle watchdog runs while there are publishes: with none, it would only wake an idle daemon every second (issue 20). */
+  #watch(): void {
+    if (this.#publishes.size > 0 && this.#watchdog === null && !this.#closed) {
+      this.#watchdog = setInterval(() => this.#checkIdle(), 1000);
+      this.#watchdog.unref();
+    } else if (this.#publishes.size === 0 && this.#watchdog !== null) {
+      clearInterval(this.#watchdog);
+      this.#watchdog = null;
+    }
+  }
+
+  /** Whether the idle watchdog is running (tests). */
+  get watching(): boolean {
+    return this.#watchdog !== null;
   }
 
   /** The publish of a WHIP session, if it is live. */
@@ -218,6 +232,7 @@ export class WebRtcIngest {
       const publish: Publish = { id, stream, session: live, feed, source, ports, createdAt: Date.now(), log, ending: null };
       created = publish;
       this.#publishes.set(id, publish);
+      this.#watch();
       live.once('closed', (reason) => void this.#end(publish, reason));
       live.once('rtp-ready', () => log.info('WebRTC media flowing'));
       // the feed ffmpeg only once ICE connects: an offer that never connects costs no process
@@ -295,6 +310,7 @@ export class WebRtcIngest {
     await p.session.close(reason);
     for (const port of p.ports) this.ports.release(port);
     this.#publishes.delete(p.id);
+    this.#watch();
     p.log.info({ reason, sessionId: p.id }, 'WebRTC stream unpublished');
   }
 
@@ -315,6 +331,7 @@ export class WebRtcIngest {
   async close(): Promise<void> {
     this.#closed = true;
     if (this.#watchdog) clearInterval(this.#watchdog);
+    this.#watchdog = null;
     await Promise.all([...this.#publishes.values()].map((p) => this.#end(p, 'server shutdown')));
     await this.engine.close();
   }

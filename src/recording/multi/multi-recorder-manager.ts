@@ -148,6 +148,11 @@ export class MultiRecorderManager extends TypedEmitter<MultiRecorderManagerEvent
   }
 
   /** Participants whose video is being encoded to H.264 now, over every recorder. */
+  /** Multiple recorders now (the disk guard checks often while there are some). */
+  get activeCount(): number {
+    return this.#recorders.size;
+  }
+
   get transcodingNow(): number {
     let n = 0;
     for (const r of this.#live) n += r.transcodingNow;
