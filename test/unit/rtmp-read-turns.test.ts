@@ -1,17 +1,21 @@
 /**
- * A publisher's burst is read in steps: after every READ_BYTES_PER_TURN a
- * connection lets the event loop turn (rtmp-session.ts), so other
- * connections, the muxers' write completions and timers run between the
- * steps, and all of the burst still arrives, in order. A real TCP
- * connection on loopback, a raw RTMP client (test/fuzz), the session and its
- * live broadcast in this process.
+ * A publisher's burst is read in steps: once the connections have read a
+ * turn's budget (read-turns.ts), they wait for the next turn of the event
+ * loop, so other connections, the muxers' write completions and timers run
+ * between the steps, and all of the burst still arrives, in order. A real
+ * TCP connection on loopback, a raw RTMP client (test/fuzz), the session and
+ * its live broadcast in this process.
  */
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RawRtmpClient } from '../fuzz/rtmp-client.js';
 import { chunk, mediaMessage, setChunkSize } from '../fuzz/rtmp-wire.js';
 import { LiveBroadcast } from '../../src/ingest/rtmp/live-broadcast.js';
-import { READ_BYTES_PER_TURN, RtmpSession } from '../../src/ingest/rtmp/rtmp-session.js';
+import { RtmpSession } from '../../src/ingest/rtmp/rtmp-session.js';
+import { ReadTurns } from '../../src/ingest/rtmp/read-turns.js';
+
+/** The budget here: small, so a 4 MiB burst needs many turns. */
+const READ_BYTES_PER_TURN = 256 * 1024;
 import { SlabPool } from '../../src/util/slab-pool.js';
 
 const servers: net.Server[] = [];
@@ -20,7 +24,7 @@ afterEach(() => {
 });
 
 describe('RTMP reads let the event loop turn', () => {
-  it('a 4 MiB burst sent in one write is read over many turns of the loop, every message in order', async () => {
+  it('a 4 MiB burst sent in one write is read over many turns of the loop (a turn reads about its budget), every message in order', async () => {
     const broadcast = new LiveBroadcast('/live/burst', 60_000, { finished: () => undefined, empty: () => undefined });
     const arrived: { ts: number; turn: number }[] = [];
     let turn = 0;
@@ -34,6 +38,7 @@ describe('RTMP reads let the event loop turn', () => {
       if (tag[0] === 9) arrived.push({ ts, turn });
     });
     const refused: string[] = [];
+    const turns = new ReadTurns(READ_BYTES_PER_TURN);
     const server = net.createServer((socket) => {
       const session = new RtmpSession(
         socket,
@@ -48,6 +53,8 @@ describe('RTMP reads let the event loop turn', () => {
           play: () => broadcast,
         },
         new SlabPool(256 * 1024, 64),
+        null,
+        turns,
       );
       session.start();
     });
@@ -75,7 +82,7 @@ describe('RTMP reads let the event loop turn', () => {
     expect(refused).toEqual([]);
     expect(arrived.map((a) => a.ts)).toEqual(messages.map((m) => m.timestamp));
     // the loop turned while the burst was read: at least once per READ_BYTES_PER_TURN of it
-    const turns = arrived[arrived.length - 1]!.turn - arrived[0]!.turn;
-    expect(turns).toBeGreaterThanOrEqual(Math.floor(burst.length / READ_BYTES_PER_TURN) - 2);
+    const turned = arrived[arrived.length - 1]!.turn - arrived[0]!.turn;
+    expect(turned).toBeGreaterThanOrEqual(Math.floor(burst.length / READ_BYTES_PER_TURN) - 2);
   });
 });

@@ -9,6 +9,7 @@ import { ConnectionLimits, LogThrottle } from './connection-limits.js';
 import { LiveBroadcast, TagKind, type BroadcastEvents, type BroadcastPublisher } from './live-broadcast.js';
 import { RtmpSession, type RtmpSessionHost, type StreamQuery } from './rtmp-session.js';
 import { RtmpStreamSource } from './rtmp-stream-source.js';
+import { ReadTurns } from './read-turns.js';
 import { adoptWithSharedReads, SHARED_READ_SIZE } from './socket-reads.js';
 import { FLV_TAG_HEADER_SIZE, LARGE_TAG_MAX, SLAB_MAX_TAG, SLAB_SIZE } from './tag-slab.js';
 import { SizeClassPools, SlabPool, sumStats, type SlabPoolStats } from '../../util/slab-pool.js';
@@ -107,6 +108,8 @@ export class RtmpIngest {
   /** Where every connection's audio and video messages are read into (tag-slab.ts); #large for keyframes above a quarter slab. */
   readonly #slabs: SlabPool;
   readonly #large: SizeClassPools;
+  /** What all connections read per turn of the event loop. */
+  readonly #turns = new ReadTurns();
   #server: net.Server | null = null;
   #watchdog: NodeJS.Timeout | null = null;
   #watchdogTicks = 0;
@@ -210,6 +213,7 @@ export class RtmpIngest {
       this.#sessionHost(connection),
       this.#slabs,
       this.#large,
+      this.#turns,
     );
     session.start(adopted === null);
     if (adopted === null) accepted.resume();

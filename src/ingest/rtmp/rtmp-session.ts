@@ -27,6 +27,7 @@ import { checkConnect, checkMessage, checkStreamTarget, checkTimestampJump, RTMP
 import { describeThrow, RtmpRefusal } from './rtmp-refusal.js';
 import { bodyOf, FLV_PREVIOUS_TAG_SIZE, FLV_TAG_HEADER_SIZE, TagSlab } from './tag-slab.js';
 import { releaseView, type SizeClassPools, type SlabPool } from '../../util/slab-pool.js';
+import type { ReadTurns } from './read-turns.js';
 
 export interface RtmpSessionPolicy {
   /** rtmp_max_message_size: bytes of one message; a connection buffers at most twice this. */
@@ -51,19 +52,6 @@ export interface RtmpSessionHost {
 
 export type StreamQuery = Record<string, string | string[] | undefined>;
 
-/**
- * Bytes a connection reads before it lets the event loop turn once (its
- * socket paused until the loop's check phase). libuv reads a readable socket
- * up to 32 times in a row (2 MiB with our 64 KiB reads): a publisher
- * catching up (a tee publisher sending what it held back, an encoder after a
- * network stall) would hold the loop, and every byte read meanwhile waits in
- * slabs until the writes it feeds complete in later turns. At 3 Mbit/s a
- * connection lets the loop turn about once a second; in a burst, once per
- * 256 KiB, so the other connections, the muxers' write completions and the
- * timers keep going.
- */
-export const READ_BYTES_PER_TURN = 256 * 1024;
-
 const STREAM_BEGIN = 0;
 const STREAM_EOF = 1;
 const MEDIA_TYPES = new Set<number>([RTMP_TYPE.audio, RTMP_TYPE.video]);
@@ -81,9 +69,6 @@ export class RtmpSession implements BroadcastPublisher, ChunkReaderSink {
   /** The client's Window Acknowledgement Size (0: none said), and the byte count of our last acknowledgement. */
   #ackWindow = 0;
   #ackedAt = 0;
-  /** Bytes read since the loop last turned for this connection, and whether reading waits for the next turn. */
-  #turnBytes = 0;
-  #waiting = false;
   readonly #handshake: HandshakeReader;
   readonly #reader: ChunkReader;
   readonly #slab: TagSlab;
@@ -106,6 +91,8 @@ export class RtmpSession implements BroadcastPublisher, ChunkReaderSink {
     /** Where audio and video messages are read into (the ingest's, shared by its connections); `large` for those above a quarter slab. */
     slabs: SlabPool,
     large: SizeClassPools | null = null,
+    /** What all connections read per turn of the event loop (read-turns.ts); null: unbounded. */
+    private readonly turns: ReadTurns | null = null,
   ) {
     this.#slab = new TagSlab(slabs, large);
     this.address = socket.remoteAddress ?? '';
@@ -124,6 +111,7 @@ export class RtmpSession implements BroadcastPublisher, ChunkReaderSink {
    */
   start(dataEvents = true): void {
     if (dataEvents) this.socket.on('data', (data: Buffer) => this.read(data, data.length));
+    this.turns?.add(this.socket);
     this.socket.on('close', this.#onClose);
     this.socket.on('error', () => undefined); // 'close' follows
   }
@@ -137,13 +125,7 @@ export class RtmpSession implements BroadcastPublisher, ChunkReaderSink {
   read(data: Buffer, bytes: number): void {
     if (this.#ended) return;
     this.inBytes += bytes;
-    this.#turnBytes += bytes;
-    if (this.#turnBytes >= READ_BYTES_PER_TURN && !this.#waiting) {
-      // what this read brought is handled below; the socket is read again in the next turn
-      this.#waiting = true;
-      this.socket.pause();
-      setImmediate(this.#nextTurn);
-    }
+    this.turns?.read(bytes);
     try {
       let off = 0;
       if (!this.#handshake.done) {
@@ -163,14 +145,9 @@ export class RtmpSession implements BroadcastPublisher, ChunkReaderSink {
     }
   }
 
-  #nextTurn = (): void => {
-    this.#turnBytes = 0;
-    this.#waiting = false;
-    if (!this.#ended && !this.socket.destroyed) this.socket.resume();
-  };
-
   #onClose = (): void => {
     this.#ended = true;
+    this.turns?.delete(this.socket);
     this.#slab.close();
     const b = this.#broadcast;
     if (b === null) return;
