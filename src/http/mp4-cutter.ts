@@ -321,7 +321,7 @@ export class Mp4Cutter {
     }
     this.#reserved.set(fileName, estimate);
     try {
-      const made = await this.#make(source, target, fileName, range);
+      const made = await this.#make(source, target, fileName, range, durationSeconds);
       const bytes = (await fs.promises.stat(target)).size;
       this.#parts.set(fileName, { fileName, bytes, lastUsedMs: Date.now() });
       return made;
@@ -359,7 +359,18 @@ export class Mp4Cutter {
     }
   }
 
-  async #make(source: string, target: string, fileName: string, range: CutRange): Promise<CutResult> {
+  /** Whether a part ffmpeg wrote lasts nothing (ffprobe's duration 0); false when ffprobe cannot say. */
+  async #lastsNothing(file: string): Promise<boolean> {
+    try {
+      return (await this.probe.probe(file)).durationSeconds <= 0;
+    } catch {
+      return false;
+    } finally {
+      this.probe.forget(file);
+    }
+  }
+
+  async #make(source: string, target: string, fileName: string, range: CutRange, durationSeconds: number): Promise<CutResult> {
     if (this.#closed) throw new CutterClosedError('server is shutting down');
     const temp = path.join(this.options.cutterDir, `${TEMP_PREFIX}${randomUUID()}${TEMP_SUFFIX}`);
     const args = [
@@ -410,6 +421,15 @@ export class Mp4Cutter {
         }
         log.error({ code: exit.code, signal: exit.signal, stderr: exit.stderrTail, reason: failure.why }, 'Record part could not be cut');
         throw new CutFailedError(`Record '${recordName}' cannot be cut now: ${failure.why}`);
+      }
+      // ffmpeg exits 0 with a part of no length (at most the last GOP before the range, edited out)
+      // when the record's header promises more than its media holds
+      if (await this.#lastsNothing(temp)) {
+        const recordName = path.basename(source);
+        const from = formatSeconds(range.startMs ?? 0);
+        const to = range.endMs === undefined ? 'its end' : `${formatSeconds(range.endMs)} s`;
+        log.debug({ durationSeconds }, 'ffmpeg found no media in the range');
+        throw new CutDamagedError(recordName, `it holds no media from ${from} s to ${to}, although its header says it lasts ${durationSeconds} s`);
       }
       try {
         await fs.promises.rename(temp, target);

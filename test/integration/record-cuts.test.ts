@@ -258,7 +258,7 @@ describe('records over HTTP: ?start=&end= of a damaged record', () => {
   let daemon: DaemonHandle;
   let recordName: string;
   let cutterDir: string;
-  const copies = { half: 'damaged-half.mp4', moov: 'damaged-moov.mp4', zeros: 'damaged-zeros.mp4', rotted: 'rotted.mp4', intact: 'intact.mp4' };
+  const copies = { half: 'damaged-half.mp4', moov: 'damaged-moov.mp4', zeros: 'damaged-zeros.mp4', rotted: 'rotted.mp4', intact: 'intact.mp4', promises: 'promises-more.mp4' };
 
   beforeAll(async () => {
     cutterDir = path.join(makeHome('wcs-cuts-'), 'cuts');
@@ -286,6 +286,8 @@ describe('records over HTTP: ?start=&end= of a damaged record', () => {
     const fd = fs.openSync(path.join(daemon.recordDir, copies.zeros), 'r+');
     fs.writeSync(fd, Buffer.alloc(32 * 1024), 0, 32 * 1024, media + Math.floor((size - media) / 4));
     fs.closeSync(fd);
+    // a header that promises four times the media (mvhd duration): whole and intact, but nothing from 8 s on
+    stretchMovieDuration(path.join(daemon.recordDir, copies.promises), 4);
   });
 
   afterAll(async () => {
@@ -370,6 +372,23 @@ describe('records over HTTP: ?start=&end= of a damaged record', () => {
     expect(fs.readdirSync(cutterDir).filter((f) => f.startsWith('.cut-'))).toEqual([]);
   });
 
+  it('a record whose header promises more than its media holds: a range past the media is 422 naming it, not an empty part', async () => {
+    const file = path.join(daemon.recordDir, copies.promises);
+    expect(durationOf(file), 'ffprobe believes the header').toBeGreaterThan(30);
+    for (let i = 0; i < 2; i++) {
+      const res = await cutOf(copies.promises, 'start=20&end=24');
+      expectDamaged(res, copies.promises, /holds no media from 20 s to 24 s, although its header says it lasts \d+(\.\d+)? s/);
+    }
+    // ffmpeg ran (the tables are sound) and wrote nothing worth keeping: no part stored, no temp left
+    expect(logLines(daemon, 'Cutting record part', '"part":"promises-more-s20-e24.mp4"')).toHaveLength(2);
+    expect(fs.existsSync(path.join(cutterDir, 'promises-more-s20-e24.mp4'))).toBe(false);
+    expect(fs.readdirSync(cutterDir).filter((f) => f.startsWith('.cut-'))).toEqual([]);
+    // a range inside its media is cut as ever
+    const inside = await cutOf(copies.promises, 'start=1&end=3');
+    expect(inside.status, inside.body.subarray(0, 300).toString()).toBe(200);
+    expect(Math.abs(durationOf(path.join(cutterDir, 'promises-more-s1-e3.mp4')) - 2)).toBeLessThanOrEqual(GOP);
+  });
+
   it('mp4_cutter_dir gone (ffmpeg cannot write the part): 503 with Retry-After and a log line, never 500', async () => {
     fs.rmSync(cutterDir, { recursive: true, force: true });
     const res = await cutOf(copies.intact, 'start=2&end=4');
@@ -382,3 +401,23 @@ describe('records over HTTP: ?start=&end= of a damaged record', () => {
     fs.mkdirSync(cutterDir, { recursive: true });
   });
 });
+
+/** Multiplies the movie header's duration (mvhd, version 0 or 1) in place: the tracks keep what they hold. */
+function stretchMovieDuration(file: string, factor: number): void {
+  const moov = mp4TopLevelBoxes(file).find((b) => b.type === 'moov')!;
+  const fd = fs.openSync(file, 'r+');
+  try {
+    const head = Buffer.alloc(40);
+    fs.readSync(fd, head, 0, head.length, moov.offset + 8);
+    expect(head.toString('latin1', 4, 8)).toBe('mvhd');
+    const version = head[8];
+    const at = moov.offset + 8 + (version === 1 ? 32 : 24);
+    const field = Buffer.alloc(version === 1 ? 8 : 4);
+    fs.readSync(fd, field, 0, field.length, at);
+    if (version === 1) field.writeBigUInt64BE(field.readBigUInt64BE(0) * BigInt(factor));
+    else field.writeUInt32BE(field.readUInt32BE(0) * factor);
+    fs.writeSync(fd, field, 0, field.length, at);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
