@@ -3,6 +3,10 @@
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 mkdir -p test-results
+# every daemon home, camera, bucket and browser profile the tests make goes under one directory of this run
+# (they all take os.tmpdir()): removed when the run passes, kept and named when it does not
+TMPDIR="$(mktemp -d "${TMPDIR:-/tmp}/wcs-tests-XXXXXX")"
+export TMPDIR
 report=test-results/vitest.json
 rm -f "$report"
 # the tests are TypeScript too: a stale shape in a test is an error, not something vitest's transpiler hides
@@ -14,15 +18,23 @@ fi
 npx --no-install vitest run --reporter=default --reporter=json --outputFile.json="$report" "$@"
 status=$?
 [ "$typecheck" -eq 0 ] || status=1
+summary="0 passed, 0 failed"
 if [ -f "$report" ]; then
-  node -e '
+  if ! summary=$(node -e '
     const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
     const skipped = (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
     console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed` + (skipped ? `, ${skipped} skipped` : ""));
     if (r.numTotalTests === 0) process.exit(1);
-  ' "$report" || status=1
+  ' "$report"); then
+    status=1
+  fi
 else
-  echo "0 passed, 0 failed"
   [ "$status" -eq 0 ] && status=1
 fi
+if [ "$status" -eq 0 ] || [ -n "${CI:-}" ]; then
+  rm -rf "$TMPDIR"
+else
+  echo "the tests' daemon homes and logs are kept in $TMPDIR"
+fi
+echo "${summary:-0 passed, 0 failed}"
 exit "$status"
