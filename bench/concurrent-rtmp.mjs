@@ -5,11 +5,15 @@
 // that a user needs to get what wcs-recorder writes.
 //
 //   node bench/concurrent-rtmp.mjs [--n 1,10,50,100] [--seconds 60] [--servers wcs,wcs-ffmpeg,nginx]
-//                                  [--profile DIR] [--props key=value,key=value]
+//                                  [--profile DIR] [--props key=value,key=value] [--warmup SECONDS]
 //
 // --profile DIR: the daemon runs with node --cpu-prof, one .cpuprofile per run
 // into DIR (read it with bench/cpuprofile-top.mjs, or Chrome DevTools / speedscope).
 // --props: extra lines for the daemon's conf/server.properties (both wcs servers).
+// --warmup S: before the measured publish, the same N streams publish the clip's first S seconds
+// and their records are finished and removed: the measurement is then of a server that has run
+// a while (V8 has compiled the media path), as a daemon in service has; 0 (default) measures a
+// server that has just started. Both servers get the same warm-up.
 //
 // wcs = the default configuration (H.264 + AAC written by the in-process muxer);
 // wcs-ffmpeg = record_muxer=ffmpeg (one ffmpeg -c copy per recording, as before).
@@ -44,7 +48,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // ------------------------------------------------------------------ arguments
 function parseArgs(argv) {
-  const o = { n: [1, 10, 50, 100], seconds: 60, servers: ['wcs', 'wcs-ffmpeg', 'nginx'], profile: null, props: [] };
+  const o = { n: [1, 10, 50, 100], seconds: 60, servers: ['wcs', 'wcs-ffmpeg', 'nginx'], profile: null, props: [], warmup: 0 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const v = () => {
@@ -57,13 +61,15 @@ function parseArgs(argv) {
     else if (a === '--servers') o.servers = v().split(',').map((s) => s.trim());
     else if (a === '--profile') o.profile = path.resolve(v());
     else if (a === '--props') o.props = v().split(',').map((s) => s.trim()).filter(Boolean);
+    else if (a === '--warmup') o.warmup = Number(v());
     else if (a === '-h' || a === '--help') {
-      console.log('usage: node bench/concurrent-rtmp.mjs [--n 1,10,50,100] [--seconds 60] [--servers wcs,wcs-ffmpeg,nginx] [--profile DIR] [--props k=v,k=v]');
+      console.log('usage: node bench/concurrent-rtmp.mjs [--n 1,10,50,100] [--seconds 60] [--servers wcs,wcs-ffmpeg,nginx] [--profile DIR] [--props k=v,k=v] [--warmup S]');
       process.exit(0);
     } else throw new Error(`unknown argument ${a}`);
   }
   if (o.n.some((n) => !Number.isInteger(n) || n < 1)) throw new Error('--n takes positive integers');
   if (!Number.isInteger(o.seconds) || o.seconds < 10) throw new Error('--seconds must be an integer >= 10');
+  if (!Number.isInteger(o.warmup) || o.warmup < 0 || o.warmup > o.seconds) throw new Error('--warmup must be an integer from 0 to --seconds');
   for (const s of o.servers) if (!['wcs', 'wcs-ffmpeg', 'nginx'].includes(s)) throw new Error(`unknown server ${s}`);
   return o;
 }
@@ -196,9 +202,23 @@ function makeClip(seconds) {
 }
 
 /** One ffmpeg publishing the clip in real time to every URL (tee muxer; a failed output does not stop the others). */
-function publishTee(clip, urls) {
+function publishTee(clip, urls, seconds = 0) {
   const outputs = urls.map((u) => `[f=flv:onfail=ignore]${u}`).join('|');
-  return runCounted('ffmpeg', ['-hide_banner', '-nostdin', '-v', 'error', '-re', '-i', clip, '-map', '0:v', '-map', '0:a', '-c', 'copy', '-f', 'tee', outputs]);
+  const limit = seconds > 0 ? ['-t', String(seconds)] : [];
+  return runCounted('ffmpeg', ['-hide_banner', '-nostdin', '-v', 'error', '-re', '-i', clip, ...limit, '-map', '0:v', '-map', '0:a', '-c', 'copy', '-f', 'tee', outputs]);
+}
+
+/** --warmup: the same streams publish the clip's first `seconds`; their records are finished, then removed. */
+async function warmUp(server, clip, n, seconds) {
+  const pub = await publishTee(clip, Array.from({ length: n }, (_, i) => server.url(i + 1)), seconds).result;
+  if (pub.code !== 0) throw new Error(`warm-up publisher failed: ${pub.err.trim().slice(-300)}`);
+  const deadline = Date.now() + 120_000;
+  while (!(await server.finished(n))) {
+    if (Date.now() > deadline) throw new Error(`${server.name}: warm-up records not finished 120 s after the publisher left`);
+    await sleep(100);
+  }
+  for (const f of fs.readdirSync(server.recordsDir)) if (!f.startsWith('.') && f.endsWith(server.ext)) fs.rmSync(path.join(server.recordsDir, f));
+  await sleep(2000);
 }
 
 // ------------------------------------------------------------------ wcs-recorder
@@ -358,6 +378,7 @@ async function measure(serverName, n, clip, expected, seconds, opts) {
   const server = serverName === 'nginx' ? await startNginx(dir) : await startWcs(dir, serverName === 'wcs-ffmpeg' ? 'ffmpeg' : 'in-process', opts);
   try {
     await sleep(2000);
+    if (opts.warmup > 0) await warmUp(server, clip, n, opts.warmup);
     const idle = treePssMiB(server.root);
     const cpu0 = treeCpuSeconds(server.root);
     const mem = memorySampler(server.root);
@@ -487,7 +508,8 @@ async function main() {
       const w = v[name];
       if (!w || !g) continue;
       ratios.push(`N=${n} ${name}: CPU ours/nginx = ${f2(w.cpuSeconds / g.cpuSeconds)}, ours/(nginx + remux) = ${f2(w.cpuSeconds / (g.cpuSeconds + g.remuxCpu))}; ` +
-        `memory per stream ours/nginx = ${f2((w.memory.peak - w.idle) / Math.max(0.01, g.memory.peak - g.idle))}`);
+        // nginx's own growth can be under its 1 s sampling's noise (0.1 MiB, or below its idle figure): no ratio then
+        `memory per stream ours/nginx = ${g.memory.peak - g.idle >= 0.5 ? f2((w.memory.peak - w.idle) / (g.memory.peak - g.idle)) : `- (nginx grew ${f1(g.memory.peak - g.idle)} MiB)`}`);
     }
   }
   if (ratios.length) {
