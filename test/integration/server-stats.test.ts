@@ -53,6 +53,19 @@ describe('/rest-api/server/stats with a real publisher', () => {
     expect(slabs.allocated).toBeGreaterThan(0);
     expect(slabs.overReleased).toBe(0);
     expect(slabs.free).toBeLessThanOrEqual(slabs.allocated);
+    // once nothing is connected and every slab is back, the daemon keeps none: the memory of the publish goes
+    // (before, the free slabs went one 10 s trim at a time, the last after 20 s)
+    await waitFor(
+      async () => {
+        const s = (await postJson<StatsJson>(daemon, '/rest-api/server/stats')).body.rtmpSlabs;
+        return s.inUse === 0 && s.free === 0;
+      },
+      8_000,
+      'the idle pool to let go of its slabs',
+    );
+    const idleAgain = (await postJson<StatsJson>(daemon, '/rest-api/server/stats')).body.rtmpSlabs;
+    expect(idleAgain).toMatchObject({ free: 0, inUse: 0, overReleased: 0 });
+    expect(idleAgain.allocated).toBe(slabs.allocated);
   });
 
   it('refuses a malformed body with 400 and a message', async () => {

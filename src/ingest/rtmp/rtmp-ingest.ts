@@ -151,8 +151,6 @@ export class RtmpIngest {
     });
     server.on('error', (err) => this.log.error({ err }, 'RTMP listener error'));
     this.#server = server;
-    this.#watchdog = setInterval(this.#checkIdle, 1000);
-    this.#watchdog.unref();
     this.log.info({ port: this.options.port }, `RTMP ingest listening on ${this.options.bind}:${this.options.port}`);
   }
 
@@ -201,6 +199,7 @@ export class RtmpIngest {
     const connection: RtmpConnection = { socket, peer, stream: null, timeout };
     this.#connections.add(connection);
     this.#limitPools();
+    this.#wakeWatchdog();
     socket.on('close', () => {
       clearTimeout(timeout);
       this.#connections.delete(connection);
@@ -351,7 +350,25 @@ export class RtmpIngest {
     noteMediaTag(info, tag, media);
   }
 
+  /** The watchdog runs while there are connections (an idle daemon is not woken every second for nothing). */
+  #wakeWatchdog(): void {
+    if (this.#watchdog !== null || this.#server === null) return;
+    this.#watchdogTicks = 0;
+    this.#watchdog = setInterval(this.#checkIdle, 1000);
+    this.#watchdog.unref();
+  }
+
   #checkIdle = (): void => {
+    if (this.#connections.size === 0 && this.#slabs.stats.inUse === 0 && this.#large.stats.inUse === 0) {
+      // nothing connected and every slab back: the free ones go too (the next publisher takes new ones), and the watchdog sleeps
+      this.#slabs.trim();
+      this.#slabs.trim();
+      this.#large.trim();
+      this.#large.trim();
+      if (this.#watchdog) clearInterval(this.#watchdog);
+      this.#watchdog = null;
+      return;
+    }
     if (++this.#watchdogTicks % SLAB_TRIM_SECONDS === 0) {
       this.#slabs.trim();
       this.#large.trim();
