@@ -5,7 +5,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 mkdir -p test-results
 # every daemon home, camera, bucket and browser profile the tests make goes under one directory of this run
 # (they all take os.tmpdir()): removed when the run passes, kept and named when it does not
+# (open like /tmp itself: PostgreSQL's test clusters run as the postgres user, which must reach its folder)
 TMPDIR="$(mktemp -d "${TMPDIR:-/tmp}/wcs-tests-XXXXXX")"
+chmod 1777 "$TMPDIR"
 export TMPDIR
 report=test-results/vitest.json
 rm -f "$report"
@@ -23,7 +25,9 @@ if [ -f "$report" ]; then
   if ! summary=$(node -e '
     const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
     const skipped = (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
-    console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed` + (skipped ? `, ${skipped} skipped` : ""));
+    // a file that failed before or around its tests (a beforeAll that threw) has no failed test of its own: it counts as one
+    const brokenFiles = (r.testResults ?? []).filter((f) => f.status === "failed" && !(f.assertionResults ?? []).some((a) => a.status === "failed")).length;
+    console.log(`${r.numPassedTests} passed, ${r.numFailedTests + brokenFiles} failed` + (skipped ? `, ${skipped} skipped` : ""));
     if (r.numTotalTests === 0) process.exit(1);
   ' "$report"); then
     status=1
