@@ -129,6 +129,18 @@ export function logLines(daemon: DaemonHandle, msg: string, also = ''): string[]
   return daemon.output.split('\n').filter((l) => l.includes(`"msg":"${msg}"`) && l.includes(also));
 }
 
+/**
+ * The daemon's log lines of `msg` (containing `also`), once there are at
+ * least `count`: a line the daemon logs as it answers can reach the test
+ * (through the daemon's stdout pipe) after the answer did (through its
+ * socket), most often on a busy machine. More than `count` is returned as
+ * it is, for the caller's assertion to name.
+ */
+export async function waitForLogLines(daemon: DaemonHandle, msg: string, also: string, count: number, timeoutMs = 10_000): Promise<string[]> {
+  await waitFor(() => logLines(daemon, msg, also).length >= count, timeoutMs, `${count} log line(s) '${msg}' with ${also}`);
+  return logLines(daemon, msg, also);
+}
+
 /** PTS (seconds) and keyframe flag of the first video packets, in file order. */
 export function firstVideoPackets(file: string, count = 3): { pts: number; key: boolean }[] {
   const out = execFileSync(

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, isAlive, startDaemon, waitFor, type DaemonHandle } from '../helpers/daemon.js';
 import { decodeErrors, durationOf, makeClip, publish, type Publisher } from '../helpers/media.js';
-import { logLines, postJson, streamNamed, type ErrorJson, type RecordJson } from '../helpers/rest.js';
+import { logLines, postJson, streamNamed, waitForLogLines, type ErrorJson, type RecordJson } from '../helpers/rest.js';
 import { agentInStatus, FakeCamera, requireGstRtspServer, silentServer, type AgentJson } from '../helpers/rtsp-camera.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -148,7 +148,7 @@ describe('issue 14: hostile input to recorder control, cuts, downloads and RTSP'
     expect(Number(whole.headers.get('content-length'))).toBe(fs.statSync(path.join(daemon.recordDir, 'long.mp4')).size);
     await whole.arrayBuffer();
     expect(fs.readdirSync(daemon.recordDir).length).toBe(before + 1);
-    expect(logLines(daemon, 'Cutting record part', 'long-s50.mp4')).toHaveLength(1);
+    expect(await waitForLogLines(daemon, 'Cutting record part', 'long-s50.mp4', 1)).toHaveLength(1);
   });
 
   it('many concurrent distinct cuts: never more than mp4_cutter_max_concurrent ffmpegs, 503s carry Retry-After, the cache stays under its limit', async () => {

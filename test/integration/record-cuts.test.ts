@@ -9,6 +9,7 @@ import {
   frameMd5,
   hookLines,
   logLines,
+  waitForLogLines,
   moovFirst,
   postJson,
   rawRequest,
@@ -107,13 +108,13 @@ describe('records over HTTP: ?start=&end= parts', () => {
     expect(again.status).toBe(200);
     expect(again.body.equals(fs.readFileSync(part))).toBe(true);
     expect(fs.statSync(part).mtimeMs).toBe(before);
-    expect(logLines(daemon, 'Cutting record part', '"part":"long-s11-e40.mp4"')).toHaveLength(1);
-    expect(logLines(daemon, 'Record part served from mp4_cutter_dir', '"part":"long-s11-e40.mp4"')).toHaveLength(1);
+    expect(await waitForLogLines(daemon, 'Cutting record part', '"part":"long-s11-e40.mp4"', 1)).toHaveLength(1);
+    expect(await waitForLogLines(daemon, 'Record part served from mp4_cutter_dir', '"part":"long-s11-e40.mp4"', 1)).toHaveLength(1);
 
     const together = await Promise.all(Array.from({ length: 5 }, () => get(daemon, '/client/records/long.mp4?start=20&end=30')));
     for (const r of together) expect(r.status).toBe(200);
     for (const r of together) expect(r.body.equals(together[0]!.body)).toBe(true);
-    expect(logLines(daemon, 'Cutting record part', '"part":"long-s20-e30.mp4"')).toHaveLength(1);
+    expect(await waitForLogLines(daemon, 'Cutting record part', '"part":"long-s20-e30.mp4"', 1)).toHaveLength(1);
   });
 
   it('answers Range and HEAD requests on a part', async () => {
@@ -322,7 +323,7 @@ describe('records over HTTP: ?start=&end= of a damaged record', () => {
       expectDamaged(res, name, /its media runs to byte \d+ but the file has \d+ bytes \(cut short\)/);
     }
     expect(logLines(daemon, 'Cutting record part', name)).toEqual([]);
-    expect(logLines(daemon, 'Record part refused: the record is damaged', `"record":"${name}"`)).toHaveLength(2);
+    expect(await waitForLogLines(daemon, 'Record part refused: the record is damaged', `"record":"${name}"`, 2)).toHaveLength(2);
     expect(fs.readdirSync(cutterDir).filter((f) => f.startsWith(path.parse(name).name))).toEqual([]);
   });
 
@@ -332,7 +333,7 @@ describe('records over HTTP: ?start=&end= of a damaged record', () => {
       expectDamaged(res, copies.moov, /moov box runs to byte \d+ but the file has \d+ bytes \(cut short\)/);
     }
     expect(logLines(daemon, 'Cutting record part', copies.moov)).toEqual([]);
-    expect(logLines(daemon, 'Record part refused: the record is damaged', `"record":"${copies.moov}"`)).toHaveLength(2);
+    expect(await waitForLogLines(daemon, 'Record part refused: the record is damaged', `"record":"${copies.moov}"`, 2)).toHaveLength(2);
   });
 
   it('a copy with zeros inside its media: ffmpeg copies them, the part is served (200)', async () => {
@@ -366,8 +367,8 @@ describe('records over HTTP: ?start=&end= of a damaged record', () => {
       expectDamaged(res, copies.rotted, /ffmpeg: .*rotted\.mp4/);
     }
     // ffmpeg ran (nothing before it could tell) and found it; nothing was stored
-    expect(logLines(daemon, 'Cutting record part', '"part":"rotted-s2-e4.mp4"')).toHaveLength(2);
-    expect(logLines(daemon, 'Record part refused: the record is damaged', `"record":"${copies.rotted}"`)).toHaveLength(2);
+    expect(await waitForLogLines(daemon, 'Cutting record part', '"part":"rotted-s2-e4.mp4"', 2)).toHaveLength(2);
+    expect(await waitForLogLines(daemon, 'Record part refused: the record is damaged', `"record":"${copies.rotted}"`, 2)).toHaveLength(2);
     expect(fs.existsSync(path.join(cutterDir, 'rotted-s2-e4.mp4'))).toBe(false);
     expect(fs.readdirSync(cutterDir).filter((f) => f.startsWith('.cut-'))).toEqual([]);
   });
@@ -380,7 +381,7 @@ describe('records over HTTP: ?start=&end= of a damaged record', () => {
       expectDamaged(res, copies.promises, /holds no media from 20 s to 24 s, although its header says it lasts \d+(\.\d+)? s/);
     }
     // ffmpeg ran (the tables are sound) and wrote nothing worth keeping: no part stored, no temp left
-    expect(logLines(daemon, 'Cutting record part', '"part":"promises-more-s20-e24.mp4"')).toHaveLength(2);
+    expect(await waitForLogLines(daemon, 'Cutting record part', '"part":"promises-more-s20-e24.mp4"', 2)).toHaveLength(2);
     expect(fs.existsSync(path.join(cutterDir, 'promises-more-s20-e24.mp4'))).toBe(false);
     expect(fs.readdirSync(cutterDir).filter((f) => f.startsWith('.cut-'))).toEqual([]);
     // a range inside its media is cut as ever
@@ -397,7 +398,7 @@ describe('records over HTTP: ?start=&end= of a damaged record', () => {
     const body = JSON.parse(res.body.toString()) as ErrorJson;
     expect(body.message).toMatch(/cannot be cut now/);
     expect(body.message).not.toContain(cutterDir);
-    expect(logLines(daemon, 'Record part could not be cut', `"record":"${copies.intact}"`)).toHaveLength(1);
+    expect(await waitForLogLines(daemon, 'Record part could not be cut', `"record":"${copies.intact}"`, 1)).toHaveLength(1);
     fs.mkdirSync(cutterDir, { recursive: true });
   });
 });

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isAlive, startDaemon, waitFor, type DaemonHandle } from '../helpers/daemon.js';
 import { decodeErrors, ffprobe, makeClip, publish } from '../helpers/media.js';
-import { firstVideoPackets, frameMd5, logLines, moovFirst } from '../helpers/rest.js';
+import { firstVideoPackets, frameMd5, logLines, moovFirst, waitForLogLines } from '../helpers/rest.js';
 
 const TOKEN = 'playback-secret';
 const GOP = 1;
@@ -172,13 +172,13 @@ describe('time-range playback: /client/streams/<name>.mp4?from=&to=', () => {
     expect(largestVideoStep(answer)).toBeLessThan(0.2);
 
     // composed from the parts' sample tables (no ffmpeg, no copy); the same again: from memory
-    expect(logLines(daemon, 'Playback composed', `"fromMs":${from}`)).toHaveLength(1);
+    expect(await waitForLogLines(daemon, 'Playback composed', `"fromMs":${from}`, 1)).toHaveLength(1);
     expect(logLines(daemon, 'Stitching playback')).toHaveLength(0);
     const again = await get(daemon, playUrl('cam', { from, to }));
     expect(again.status).toBe(200);
     expect(again.body.equals(res.body)).toBe(true);
     expect(again.headers.get('etag')).toBe(res.headers.get('etag'));
-    expect(logLines(daemon, 'Playback composed', `"fromMs":${from}`)).toHaveLength(1);
+    expect(await waitForLogLines(daemon, 'Playback composed', `"fromMs":${from}`, 1)).toHaveLength(1);
   });
 
   it('answers Range and HEAD requests with the right bytes', async () => {
