@@ -116,7 +116,7 @@ export async function registerStreamPlayback(app: FastifyInstance, options: Stre
           reply.header('X-Recording-Range', `${plan.fromMs}-${plan.toMs}`);
           reply.header('X-Recording-Gaps', formatGaps(plan.gaps));
           reply.header('Content-Disposition', contentDisposition(options.contentDisposition, dispositionName(name.value, plan)));
-          if (answer.kind === 'composed') return sendComposed(req, reply, answer.answer, answer.key);
+          if (answer.kind === 'composed') return await sendComposed(req, reply, answer.answer, answer.key);
           return reply.sendFile(answer.fileName, deps.stitcher.cacheDir);
         } catch (err) {
           if (err instanceof PlaybackMismatchError || err instanceof PlaybackUnsupportedError) throw new HttpError(422, err.message);
