@@ -208,15 +208,20 @@ function publishTee(clip, urls, seconds = 0) {
   return runCounted('ffmpeg', ['-hide_banner', '-nostdin', '-v', 'error', '-re', '-i', clip, ...limit, '-map', '0:v', '-map', '0:a', '-c', 'copy', '-f', 'tee', outputs]);
 }
 
+/** Waits until the server has finished `n` records; after 120 s throws what `whyNot` says. */
+async function recordsFinished(server, n, whyNot) {
+  const deadline = Date.now() + 120_000;
+  while (!(await server.finished(n))) {
+    if (Date.now() > deadline) throw new Error(await whyNot());
+    await sleep(100);
+  }
+}
+
 /** --warmup: the same streams publish the clip's first `seconds`; their records are finished, then removed. */
 async function warmUp(server, clip, n, seconds) {
   const pub = await publishTee(clip, Array.from({ length: n }, (_, i) => server.url(i + 1)), seconds).result;
   if (pub.code !== 0) throw new Error(`warm-up publisher failed: ${pub.err.trim().slice(-300)}`);
-  const deadline = Date.now() + 120_000;
-  while (!(await server.finished(n))) {
-    if (Date.now() > deadline) throw new Error(`${server.name}: warm-up records not finished 120 s after the publisher left`);
-    await sleep(100);
-  }
+  await recordsFinished(server, n, async () => `${server.name}: warm-up records not finished 120 s after the publisher left`);
   for (const f of fs.readdirSync(server.recordsDir)) if (!f.startsWith('.') && f.endsWith(server.ext)) fs.rmSync(path.join(server.recordsDir, f));
   await sleep(2000);
 }
@@ -389,14 +394,9 @@ async function measure(serverName, n, clip, expected, seconds, opts) {
     const published = await pub.result;
     const publishSeconds = (performance.now() - t0) / 1000;
     const loop = await server.stats();
-    const deadline = Date.now() + 120_000;
-    while (!(await server.finished(n))) {
-      if (Date.now() > deadline) {
-        throw new Error(`${server.name}: records not finished 120 s after the publisher left (publisher exit ${published.code}: ${published.err.trim().slice(-300)}); ` +
-          `stats ${JSON.stringify(await server.stats())}; records/: ${fs.readdirSync(server.recordsDir).join(', ')}`);
-      }
-      await sleep(100);
-    }
+    await recordsFinished(server, n, async () =>
+      `${server.name}: records not finished 120 s after the publisher left (publisher exit ${published.code}: ${published.err.trim().slice(-300)}); ` +
+      `stats ${JSON.stringify(await server.stats())}; records/: ${fs.readdirSync(server.recordsDir).join(', ')}`);
     const cpuSeconds = treeCpuSeconds(server.root) - cpu0;
     const memory = mem.stop();
     const stopped = await server.stop();
