@@ -360,11 +360,10 @@ export class RtmpIngest {
 
   #checkIdle = (): void => {
     if (this.#connections.size === 0 && this.#slabs.stats.inUse === 0 && this.#large.stats.inUse === 0) {
-      // nothing connected and every slab back: the free ones go too (the next publisher takes new ones), and the watchdog sleeps
-      this.#slabs.trim();
-      this.#slabs.trim();
-      this.#large.trim();
-      this.#large.trim();
+      // nothing connected and every slab back: the free ones go too, and the watchdog sleeps
+      // (the next connection's #limitPools gives the pools their caps back before it takes a slab)
+      this.#slabs.limit(0);
+      this.#large.limit(0);
       if (this.#watchdog) clearInterval(this.#watchdog);
       this.#watchdog = null;
       return;
