@@ -85,6 +85,24 @@ describe('sendComposed: parts deleted while the answer is sent', () => {
     expect(body.subarray(0, head.length).equals(head)).toBe(true);
     expect(body.subarray(head.length, head.length + A).every((x) => x === 0x41)).toBe(true);
     expect(body.subarray(head.length + A).every((x) => x === 0x42)).toBe(true);
+    // and the answer let go of both parts once sent
+    await untilNoOpenPart();
+  });
+
+  it('a client gone after the first bytes: the parts are closed', async () => {
+    fs.writeFileSync(parts[0]!, Buffer.alloc(A + 100, 0x41));
+    fs.writeFileSync(parts[1]!, Buffer.alloc(B, 0x42));
+    await new Promise<void>((resolve, reject) => {
+      const req = http.get({ host: '127.0.0.1', port, path: '/composed' }, (res) => {
+        res.once('data', () => {
+          expect(openPartFds().length).toBeGreaterThan(0);
+          req.destroy();
+          resolve();
+        });
+      });
+      req.on('error', (err: NodeJS.ErrnoException) => (err.code === 'ECONNRESET' ? undefined : reject(err)));
+    });
+    await untilNoOpenPart();
   });
 
   it('a part already gone when the answer starts: PlaybackSourceError (the route looks the parts up again), nothing sent', async () => {
@@ -93,3 +111,22 @@ describe('sendComposed: parts deleted while the answer is sent', () => {
     expect(res.json().message).toMatch(/part 'never\.mp4' is no longer on this disk/);
   });
 });
+
+/** This process's descriptors open on a file of the test folder (deleted files included). */
+function openPartFds(): string[] {
+  const out: string[] = [];
+  for (const fd of fs.readdirSync('/proc/self/fd')) {
+    try {
+      const target = fs.readlinkSync(`/proc/self/fd/${fd}`);
+      if (target.includes('wcs-serve-composed-')) out.push(target);
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return out;
+}
+
+async function untilNoOpenPart(): Promise<void> {
+  for (let i = 0; i < 100 && openPartFds().length > 0; i++) await new Promise((r) => setTimeout(r, 50));
+  expect(openPartFds()).toEqual([]);
+}

@@ -36,28 +36,23 @@ async function closeParts(files: OpenParts): Promise<void> {
   await Promise.allSettled(handles.map((h) => h.close()));
 }
 
-async function* readPieces(pieces: readonly Piece[], files: OpenParts, log: FastifyRequest['log'], started: () => void): AsyncGenerator<Buffer> {
-  started();
-  try {
-    for (const p of pieces) {
-      if ('buffer' in p) {
-        yield p.buffer;
-        continue;
-      }
-      if (p.length === 0) continue;
-      const handle = files.get(p.path);
-      if (!handle) throw new Error(`part ${p.path} was not opened`);
-      const stream = handle.createReadStream({ start: p.start, end: p.start + p.length - 1, highWaterMark: 1024 * 1024, autoClose: false });
-      try {
-        for await (const chunk of stream) yield chunk as Buffer;
-      } catch (err) {
-        // the answer's head is sent already: the connection ends here, and the log says why
-        log.error({ err, part: p.path, start: p.start, length: p.length }, 'Playback answer cut short: a part could not be read');
-        throw err;
-      }
+async function* readPieces(pieces: readonly Piece[], files: OpenParts, log: FastifyRequest['log']): AsyncGenerator<Buffer> {
+  for (const p of pieces) {
+    if ('buffer' in p) {
+      yield p.buffer;
+      continue;
     }
-  } finally {
-    await closeParts(files);
+    if (p.length === 0) continue;
+    const handle = files.get(p.path);
+    if (!handle) throw new Error(`part ${p.path} was not opened`);
+    const stream = handle.createReadStream({ start: p.start, end: p.start + p.length - 1, highWaterMark: 1024 * 1024, autoClose: false });
+    try {
+      for await (const chunk of stream) yield chunk as Buffer;
+    } catch (err) {
+      // the answer's head is sent already: the connection ends here, and the log says why
+      log.error({ err, part: p.path, start: p.start, length: p.length }, 'Playback answer cut short: a part could not be read');
+      throw err;
+    }
   }
 }
 
@@ -81,10 +76,9 @@ export async function sendComposed(req: FastifyRequest, reply: FastifyReply, ans
   if (range) reply.status(206).header('Content-Range', `bytes ${start}-${end}/${size}`);
   reply.header('Content-Length', String(end - start + 1));
   if (req.method === 'HEAD') return reply.send();
-  // a client gone before the body's first read: the generator never runs, its finally neither
-  let reading = false;
-  reply.raw.once('close', () => {
-    if (!reading) void closeParts(files);
-  });
-  return reply.send(Readable.from(readPieces(pieces, files, req.log, () => (reading = true))));
+  // the body closes once read to its end, or destroyed (client gone, read error), started or not:
+  // the parts are closed then (a handle closes after its pending read)
+  const body = Readable.from(readPieces(pieces, files, req.log));
+  body.once('close', () => void closeParts(files));
+  return reply.send(body);
 }
